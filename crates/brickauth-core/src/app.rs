@@ -1,0 +1,433 @@
+//! Validated identifiers and the authority: what a token request is addressed to.
+//!
+//! "Parse, don't validate": a [`Tenant`], [`ClientId`], [`Scopes`] or [`Authority`] cannot be
+//! built invalid, so code that holds one never re-checks it.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use url::Url;
+
+use crate::settings::{ConfigError, Settings};
+
+/// The Azure Databricks application (resource) id, the same in every Azure cloud.
+pub const DATABRICKS_RESOURCE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d";
+/// The default scope: every permission the app was granted on Azure Databricks.
+pub const DATABRICKS_SCOPE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default";
+
+/// Whether `s` is a GUID in its 8-4-4-4-12 hexadecimal form.
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A directory (tenant): a GUID, a verified domain (`contoso.onmicrosoft.com`) or `organizations`.
+///
+/// `common` and `consumers` are refused: Azure Databricks tokens are for work accounts of one
+/// tenant, and Entra rejects most grants there (AADSTS9001023, 50194).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Tenant(String);
+
+impl Tenant {
+    /// The tenant as it appears in the authority URL.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Tenant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let lower = s.to_ascii_lowercase();
+        if is_guid(&lower) || lower == "organizations" {
+            return Ok(Tenant(lower));
+        }
+        if lower == "common" || lower == "consumers" {
+            return Err(format!(
+                "`{s}` is not usable for Azure Databricks: use your tenant id (a GUID), its domain, or `organizations`"
+            ));
+        }
+        let labels_ok = lower.split('.').all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+        if lower.contains('.') && labels_ok {
+            Ok(Tenant(lower))
+        } else {
+            Err(format!(
+                "`{s}` is not a tenant: expected a GUID (the directory id), a verified domain such as contoso.onmicrosoft.com, or `organizations`"
+            ))
+        }
+    }
+}
+
+impl TryFrom<String> for Tenant {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+impl From<Tenant> for String {
+    fn from(t: Tenant) -> String {
+        t.0
+    }
+}
+impl fmt::Display for Tenant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An application (client) id: a GUID.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// The id, lower-case.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+impl FromStr for ClientId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let lower = s.trim().to_ascii_lowercase();
+        if is_guid(&lower) {
+            Ok(ClientId(lower))
+        } else {
+            Err(format!(
+                "`{s}` is not a client id: expected the app registration's Application (client) ID, a GUID like 12a34b56-789c-0d12-e3fa-b456789c0123"
+            ))
+        }
+    }
+}
+impl TryFrom<String> for ClientId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+impl From<ClientId> for String {
+    fn from(c: ClientId) -> String {
+        c.0
+    }
+}
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Requested scopes: non-empty, without duplicates, sorted (so equal sets compare equal).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scopes(Vec<String>);
+
+/// The scopes MSAL adds to user flows itself; a profile must not list them.
+pub const OIDC_SCOPES: [&str; 3] = ["openid", "profile", "offline_access"];
+
+impl Scopes {
+    /// The default: [`DATABRICKS_SCOPE`].
+    pub fn databricks() -> Self {
+        Scopes(vec![DATABRICKS_SCOPE.to_owned()])
+    }
+    /// The scopes, sorted.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+    /// Space-joined, as the token endpoint takes them (client-credentials style, undecorated).
+    pub fn joined(&self) -> String {
+        self.0.join(" ")
+    }
+    /// Space-joined with `openid profile offline_access`, as MSAL sends them for user flows.
+    pub fn decorated(&self) -> String {
+        let mut all: Vec<&str> = self.iter().chain(OIDC_SCOPES).collect();
+        all.sort_unstable();
+        all.join(" ")
+    }
+}
+
+impl FromStr for Scopes {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut v: Vec<String> =
+            s.split(|c: char| c.is_whitespace() || c == ',').filter(|p| !p.is_empty()).map(str::to_owned).collect();
+        if let Some(bad) = v.iter().find(|s| OIDC_SCOPES.contains(&s.as_str())) {
+            return Err(format!("`{bad}` is added by brickauth itself where a flow needs it; remove it from `scopes`"));
+        }
+        v.sort();
+        v.dedup();
+        if v.is_empty() {
+            return Err("no scope given".into());
+        }
+        Ok(Scopes(v))
+    }
+}
+
+impl fmt::Display for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.joined())
+    }
+}
+
+/// A national cloud: which Entra authority host to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cloud {
+    /// Azure public cloud: `https://login.microsoftonline.com`.
+    Public,
+    /// Azure US Government: `https://login.microsoftonline.us`.
+    UsGov,
+    /// Azure China (21Vianet): `https://login.partner.microsoftonline.cn`.
+    China,
+}
+
+impl Cloud {
+    /// The cloud's Entra authority host.
+    pub fn authority_host(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://login.microsoftonline.com",
+            Cloud::UsGov => "https://login.microsoftonline.us",
+            Cloud::China => "https://login.partner.microsoftonline.cn",
+        }
+    }
+    /// The cloud a Databricks workspace host belongs to, from its domain.
+    pub fn from_workspace_host(host: &str) -> Option<Cloud> {
+        let h = host
+            .trim()
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .split(['/', ':'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if h.ends_with(".azuredatabricks.net") {
+            Some(Cloud::Public)
+        } else if h.ends_with(".databricks.azure.us") {
+            Some(Cloud::UsGov)
+        } else if h.ends_with(".databricks.azure.cn") {
+            Some(Cloud::China)
+        } else {
+            None
+        }
+    }
+}
+
+impl FromStr for Cloud {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "public" | "azurepublic" | "azurecloud" => Ok(Cloud::Public),
+            "usgov" | "usgovernment" | "azureusgovernment" => Ok(Cloud::UsGov),
+            "china" | "azurechina" | "azurechinacloud" => Ok(Cloud::China),
+            other => Err(format!("unknown cloud `{other}`: expected `public`, `usgov` or `china`")),
+        }
+    }
+}
+
+/// Whether a URL host is a loopback address (`127.0.0.0/8`, `::1`, `localhost`).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        None => false,
+    }
+}
+
+/// Parse a base URL that must be `https://`, or `http://` to a loopback address.
+pub fn secure_url(s: &str) -> Result<Url, String> {
+    let s = s.trim();
+    let url = Url::parse(s).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+    if url.host().is_none() {
+        return Err(format!("`{s}` has no host"));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(format!(
+            "`{s}` uses clear-text http: only https is allowed, except to loopback addresses (127.0.0.1, ::1, localhost)"
+        )),
+        other => Err(format!("`{s}` has scheme `{other}`: expected https")),
+    }
+}
+
+/// An Entra authority: host and tenant, from which the v2.0 endpoints derive.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Authority {
+    host: Url,
+    tenant: Tenant,
+}
+
+impl Authority {
+    /// An authority on `host` (`https://…`, or `http://` to loopback) for `tenant`.
+    pub fn new(host: &str, tenant: Tenant) -> Result<Self, String> {
+        let mut host = secure_url(host)?;
+        host.set_path("");
+        host.set_query(None);
+        host.set_fragment(None);
+        Ok(Authority { host, tenant })
+    }
+    /// The authority of a national cloud.
+    pub fn cloud(cloud: Cloud, tenant: Tenant) -> Self {
+        // The cloud hosts are constants known to parse.
+        let host = Url::parse(cloud.authority_host()).expect("cloud authority hosts are valid URLs");
+        Authority { host, tenant }
+    }
+    /// The authority host, e.g. `https://login.microsoftonline.com` (no trailing slash).
+    pub fn host(&self) -> &str {
+        self.host.as_str().trim_end_matches('/')
+    }
+    /// The host name alone (`login.microsoftonline.com`, or `127.0.0.1:8400` for a mock): the
+    /// "environment" of MSAL's cache keys.
+    pub fn environment(&self) -> String {
+        let h = self.host.host_str().unwrap_or_default();
+        match self.host.port() {
+            Some(p) => format!("{h}:{p}"),
+            None => h.to_owned(),
+        }
+    }
+    /// The tenant.
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+    fn endpoint(&self, tail: &str) -> Url {
+        let mut u = self.host.clone();
+        u.set_path(&format!("{}/oauth2/v2.0/{tail}", self.tenant));
+        u
+    }
+    /// `{host}/{tenant}/oauth2/v2.0/token`.
+    pub fn token_endpoint(&self) -> Url {
+        self.endpoint("token")
+    }
+    /// `{host}/{tenant}/oauth2/v2.0/authorize`.
+    pub fn authorize_endpoint(&self) -> Url {
+        self.endpoint("authorize")
+    }
+    /// `{host}/{tenant}/oauth2/v2.0/devicecode`.
+    pub fn device_code_endpoint(&self) -> Url {
+        self.endpoint("devicecode")
+    }
+}
+
+/// What every Entra flow needs: authority, client id and scopes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AppConfig {
+    /// Where tokens come from.
+    pub authority: Authority,
+    /// The app registration.
+    pub client_id: ClientId,
+    /// What the token is for (default: Azure Databricks).
+    pub scopes: Scopes,
+}
+
+impl AppConfig {
+    /// An app config for the public cloud and the Databricks scope.
+    pub fn new(tenant: Tenant, client_id: ClientId) -> Self {
+        AppConfig { authority: Authority::cloud(Cloud::Public, tenant), client_id, scopes: Scopes::databricks() }
+    }
+
+    /// Read `tenant_id`, `client_id`, `scopes`, `authority_host` / `cloud` / `host` from settings.
+    ///
+    /// `authority_host` wins over `cloud`, which wins over the cloud of the workspace `host`'s
+    /// domain; the default is the public cloud.
+    pub fn from_settings(s: &dyn Settings) -> Result<Self, ConfigError> {
+        let profile = s.profile_name();
+        let bad = |key: &str, msg: String| ConfigError::new(profile, key, msg).at(s.origin(key));
+        let tenant: Tenant = s.require("tenant_id")?.parse().map_err(|e| bad("tenant_id", e))?;
+        let client_id: ClientId = s.require("client_id")?.parse().map_err(|e| bad("client_id", e))?;
+        let scopes = match s.get("scopes") {
+            Some(v) => v.parse().map_err(|e| bad("scopes", e))?,
+            None => Scopes::databricks(),
+        };
+        let authority = if let Some(h) = s.get("authority_host") {
+            Authority::new(h, tenant).map_err(|e| bad("authority_host", e))?
+        } else {
+            let cloud = match s.get("cloud") {
+                Some(c) => c.parse().map_err(|e| bad("cloud", e))?,
+                None => s.get("host").and_then(Cloud::from_workspace_host).unwrap_or(Cloud::Public),
+            };
+            Authority::cloud(cloud, tenant)
+        };
+        Ok(AppConfig { authority, client_id, scopes })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::MapSettings;
+
+    #[test]
+    fn tenants() {
+        assert!("72f988bf-86f1-41af-91ab-2d7cd011db47".parse::<Tenant>().is_ok());
+        assert_eq!("Contoso.OnMicrosoft.com".parse::<Tenant>().unwrap().as_str(), "contoso.onmicrosoft.com");
+        assert!("organizations".parse::<Tenant>().is_ok());
+        assert!("common".parse::<Tenant>().unwrap_err().contains("not usable"));
+        assert!("not a tenant".parse::<Tenant>().is_err());
+        assert!("contoso".parse::<Tenant>().is_err());
+        assert!("a/b.com".parse::<Tenant>().is_err());
+    }
+
+    #[test]
+    fn client_ids() {
+        assert!("04F0C124-f2bc-4f59-8241-bf6df9866bbd".parse::<ClientId>().is_ok());
+        assert!("04f0c124-f2bc-4f59-8241-bf6df9866bb".parse::<ClientId>().is_err());
+        assert!("zzzzzzzz-f2bc-4f59-8241-bf6df9866bbd".parse::<ClientId>().is_err());
+    }
+
+    #[test]
+    fn scopes_are_sorted_and_decorated() {
+        let s: Scopes = "b a, a".parse().unwrap();
+        assert_eq!(s.joined(), "a b");
+        assert_eq!(Scopes::databricks().decorated(), format!("{DATABRICKS_SCOPE} offline_access openid profile"));
+        assert!("openid x".parse::<Scopes>().is_err());
+        assert!("  ".parse::<Scopes>().is_err());
+    }
+
+    #[test]
+    fn clear_text_only_to_loopback() {
+        assert!(secure_url("http://127.0.0.1:8080").is_ok());
+        assert!(secure_url("http://127.9.9.9").is_ok());
+        assert!(secure_url("http://[::1]:9").is_ok());
+        assert!(secure_url("http://localhost:9").is_ok());
+        assert!(secure_url("http://login.example.com").unwrap_err().contains("clear-text"));
+        assert!(secure_url("http://10.0.0.1").is_err());
+        assert!(secure_url("ftp://x.com").is_err());
+        assert!(secure_url("https://login.microsoftonline.com").is_ok());
+    }
+
+    #[test]
+    fn endpoints() {
+        let a = Authority::new("http://127.0.0.1:8400/", "organizations".parse().unwrap()).unwrap();
+        assert_eq!(a.token_endpoint().as_str(), "http://127.0.0.1:8400/organizations/oauth2/v2.0/token");
+        assert_eq!(a.environment(), "127.0.0.1:8400");
+        assert_eq!(a.host(), "http://127.0.0.1:8400");
+    }
+
+    #[test]
+    fn cloud_from_host() {
+        let base = || {
+            MapSettings::new("p")
+                .with("tenant_id", "organizations")
+                .with("client_id", "04f0c124-f2bc-4f59-8241-bf6df9866bbd")
+        };
+        let gov = AppConfig::from_settings(&base().with("host", "https://adb-1.2.databricks.azure.us/")).unwrap();
+        assert_eq!(gov.authority.host(), "https://login.microsoftonline.us");
+        let cn = AppConfig::from_settings(&base().with("host", "adb-1.2.databricks.azure.cn")).unwrap();
+        assert_eq!(cn.authority.host(), "https://login.partner.microsoftonline.cn");
+        let explicit =
+            AppConfig::from_settings(&base().with("host", "adb-1.2.databricks.azure.cn").with("cloud", "public"))
+                .unwrap();
+        assert_eq!(explicit.authority.host(), "https://login.microsoftonline.com");
+        let err = AppConfig::from_settings(&base().with("authority_host", "http://login.example.com")).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("authority_host"));
+    }
+}

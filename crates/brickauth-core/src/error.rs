@@ -1,0 +1,227 @@
+//! Typed errors: what went wrong getting a token, and Entra's own error body.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::settings::ConfigError;
+use crate::token::ResponseError;
+
+/// How the CLI should treat an error: it maps these to exit codes in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// A usage or profile problem (exit 2).
+    Usage,
+    /// Authentication failed or needs the user (exit 3).
+    Auth,
+    /// Anything else: I/O, network after retries, a server that misbehaves (exit 1).
+    Other,
+}
+
+/// Why a token could not be obtained.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The identity provider refused the request with an OAuth error.
+    #[error("{0}")]
+    Entra(EntraError),
+    /// The server answered with an error status and a body that is not an OAuth error (a proxy's
+    /// HTML page, say).
+    #[error("{url} answered HTTP {status}: {body}")]
+    Status {
+        /// The endpoint, without query.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The start of the body, with markup removed.
+        body: String,
+    },
+    /// No HTTP answer at all: connection refused or reset, DNS, TLS, timeout.
+    #[error("request to {url} failed: {message}")]
+    Transport {
+        /// The endpoint, without query.
+        url: String,
+        /// What the HTTP stack reported.
+        message: String,
+    },
+    /// Retries were used up; the last failure is attached.
+    #[error("gave up after {attempts} attempts in {elapsed_secs} s; last error: {last}")]
+    RetriesExhausted {
+        /// How many requests were sent.
+        attempts: u32,
+        /// Seconds spent in all.
+        elapsed_secs: u64,
+        /// The last failure.
+        last: Box<AuthError>,
+    },
+    /// The server said yes, but its answer cannot be used.
+    #[error("{url}: {source}")]
+    Response {
+        /// The endpoint.
+        url: String,
+        /// What is wrong with the answer.
+        source: ResponseError,
+    },
+    /// The flow needs a person, and none is at the keyboard.
+    #[error("{0}")]
+    NeedsUser(String),
+    /// The user, or the identity provider at the user's step, declined or did not finish in time.
+    #[error("{0}")]
+    Declined(String),
+    /// The settings the flow was built from are wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A local failure (file, process, terminal).
+    #[error("{0}")]
+    Io(String),
+}
+
+impl AuthError {
+    /// How the CLI should report this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            AuthError::Entra(e) if e.transient() => ErrorClass::Other,
+            AuthError::Entra(_) | AuthError::NeedsUser(_) | AuthError::Declined(_) => ErrorClass::Auth,
+            AuthError::Config(_) => ErrorClass::Usage,
+            AuthError::RetriesExhausted { last, .. } => match last.class() {
+                ErrorClass::Usage => ErrorClass::Usage,
+                _ => ErrorClass::Other,
+            },
+            _ => ErrorClass::Other,
+        }
+    }
+
+    /// Whether the server rejected the grant itself (`invalid_grant`): a refresh token that is
+    /// expired, revoked or already used. The caller should drop it and sign in again.
+    pub fn is_invalid_grant(&self) -> bool {
+        matches!(self, AuthError::Entra(e) if e.error == "invalid_grant")
+    }
+
+    /// The Entra error, if this is one.
+    pub fn entra(&self) -> Option<&EntraError> {
+        match self {
+            AuthError::Entra(e) => Some(e),
+            AuthError::RetriesExhausted { last, .. } => last.entra(),
+            _ => None,
+        }
+    }
+}
+
+/// An OAuth error answered by Entra ID (or a compatible server).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct EntraError {
+    /// The HTTP status it came with.
+    #[serde(skip)]
+    pub status: u16,
+    /// The OAuth error code (`invalid_grant`, `interaction_required`, …).
+    #[serde(default)]
+    pub error: String,
+    /// Human-readable text, `AADSTS…: …` followed by trace lines.
+    #[serde(default)]
+    pub error_description: Option<String>,
+    /// The AADSTS numbers.
+    #[serde(default)]
+    pub error_codes: Vec<u64>,
+    /// Entra's request id, for support cases.
+    #[serde(default)]
+    pub trace_id: Option<String>,
+    /// The client's correlation id.
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+    /// A finer classification (`basic_action`, `consent_required`, …).
+    #[serde(default)]
+    pub suberror: Option<String>,
+    /// A claims challenge to pass back on the next interactive request.
+    #[serde(default)]
+    pub claims: Option<String>,
+    /// When Entra answered.
+    #[serde(default)]
+    pub timestamp: Option<String>,
+}
+
+impl EntraError {
+    /// Parse an error body; `None` when it is not an OAuth error object.
+    pub fn parse(status: u16, body: &[u8]) -> Option<EntraError> {
+        let mut e: EntraError = serde_json::from_slice(body).ok()?;
+        if e.error.is_empty() {
+            return None;
+        }
+        e.status = status;
+        Some(e)
+    }
+
+    /// The first line of the description, without Entra's trace lines.
+    pub fn summary(&self) -> &str {
+        self.error_description
+            .as_deref()
+            .and_then(|d| d.split(['\r', '\n']).find(|l| !l.trim().is_empty()))
+            .map(str::trim)
+            .unwrap_or(&self.error)
+    }
+
+    /// The first AADSTS code.
+    pub fn code(&self) -> Option<u64> {
+        self.error_codes.first().copied().or_else(|| {
+            let d = self.error_description.as_deref()?;
+            let rest = d.strip_prefix("AADSTS")?;
+            rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        })
+    }
+
+    /// A one-line hint on what to do, for common errors.
+    pub fn hint(&self) -> Option<&'static str> {
+        crate::hints::hint(self.code(), &self.error)
+    }
+
+    /// Whether retrying later may help (`temporarily_unavailable`, throttling codes, 5xx).
+    pub fn transient(&self) -> bool {
+        self.error == "temporarily_unavailable"
+            || self.status >= 500
+            || matches!(self.code(), Some(90055 | 50033 | 90006 | 90033))
+    }
+}
+
+impl fmt::Display for EntraError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the identity provider refused: {} ({})", self.summary(), self.error)?;
+        if let Some(t) = &self.trace_id {
+            write!(f, "\n  trace id: {t}")?;
+        }
+        if let Some(c) = &self.correlation_id {
+            write!(f, "\n  correlation id: {c}")?;
+        }
+        if let Some(h) = self.hint() {
+            write!(f, "\nhint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_hints() {
+        let body = br#"{"error":"invalid_grant","error_description":"AADSTS50126: Error validating credentials due to invalid username or password.\r\nTrace ID: 1\r\nCorrelation ID: 2\r\nTimestamp: 2026-11-25 10:00:00Z","error_codes":[50126],"timestamp":"2026-11-25 10:00:00Z","trace_id":"t-1","correlation_id":"c-2","error_uri":"https://login.microsoftonline.com/error?code=50126"}"#;
+        let e = EntraError::parse(400, body).unwrap();
+        assert_eq!(e.code(), Some(50126));
+        assert_eq!(e.summary(), "AADSTS50126: Error validating credentials due to invalid username or password.");
+        assert!(e.hint().unwrap().contains("password"));
+        insta::assert_snapshot!(e.to_string());
+        assert!(AuthError::Entra(e).is_invalid_grant());
+    }
+
+    #[test]
+    fn not_an_oauth_error() {
+        assert!(EntraError::parse(502, b"<html>Bad gateway</html>").is_none());
+        assert!(EntraError::parse(400, b"{}").is_none());
+    }
+
+    #[test]
+    fn code_from_description_when_codes_missing() {
+        let e =
+            EntraError::parse(400, br#"{"error":"invalid_grant","error_description":"AADSTS70008: expired"}"#).unwrap();
+        assert_eq!(e.code(), Some(70008));
+    }
+}

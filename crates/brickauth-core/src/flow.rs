@@ -1,0 +1,197 @@
+//! The grant-flow plugin interface and its `inventory` registry.
+//!
+//! A flow crate implements [`GrantFlow`] and registers a [`FlowSpec`] with
+//! `inventory::submit!`. Nothing outside the flow crate knows its name: the CLI looks flows up by
+//! the profile's `flow` key through [`find`]. The registry is built once, lazily, and checks that
+//! no two flows claim the same name or alias.
+//!
+//! **Linking:** a crate that is a dependency but never referenced is dropped by the linker, and its
+//! `submit!`s with it. Every flow crate therefore exports `pub fn link() {}`, and whoever wants the
+//! flow linked (the `brickauth-flows` facade) calls it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+
+use crate::app::AppConfig;
+use crate::error::AuthError;
+use crate::http::TokenClient;
+use crate::settings::{ConfigError, KeySpec, Settings};
+use crate::token::TokenResponse;
+
+/// A boxed, sendable future, as returned by [`GrantFlow::acquire`] (keeps the trait object-safe).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One way of getting a token from Entra ID (or another OAuth server).
+///
+/// Flows never touch the token cache or the profile file: they get what they need when built,
+/// and return a [`TokenResponse`] that the caller stores.
+pub trait GrantFlow: Send + Sync + fmt::Debug {
+    /// The authority, client id and scopes this flow requests tokens for.
+    fn app(&self) -> &AppConfig;
+
+    /// Whether the flow needs a person (a browser, a code to type). Such flows are not run when
+    /// there is no terminal; the user is told to run `brickauth login` instead.
+    fn interactive(&self) -> bool {
+        false
+    }
+
+    /// Get a fresh token.
+    fn acquire<'a>(&'a self, cx: &'a FlowContext<'a>) -> BoxFuture<'a, Result<TokenResponse, AuthError>>;
+}
+
+/// What a flow may use while it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowContext<'a> {
+    /// The HTTP client for token endpoints (timeouts, retries, user agent).
+    pub client: &'a TokenClient,
+    /// What the user is able to do right now.
+    pub interaction: Interaction,
+}
+
+/// What kind of interaction is possible in this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interaction {
+    /// stdin and stderr are terminals: a person can read a prompt and answer it.
+    pub terminal: bool,
+    /// A browser may be launched (false with `--no-browser`).
+    pub browser: bool,
+}
+
+impl Interaction {
+    /// No person present: interactive flows must not run.
+    pub const NONE: Interaction = Interaction { terminal: false, browser: false };
+}
+
+/// A flow's registration: what `brickauth flows` shows and how to build the flow from settings.
+#[derive(Clone, Copy)]
+pub struct FlowSpec {
+    /// The canonical name, as written in `flow = "…"`.
+    pub name: &'static str,
+    /// Other accepted names.
+    pub aliases: &'static [&'static str],
+    /// One line describing the flow.
+    pub summary: &'static str,
+    /// Whether the flow needs a person (see [`GrantFlow::interactive`]).
+    pub interactive: bool,
+    /// The flow's own profile keys (on top of [`crate::settings::COMMON_KEYS`]).
+    pub keys: &'static [KeySpec],
+    /// Build the flow from settings. Resolves secrets, so call it only when a token is needed.
+    pub build: fn(&dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError>,
+}
+
+impl fmt::Debug for FlowSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FlowSpec").field("name", &self.name).field("aliases", &self.aliases).finish_non_exhaustive()
+    }
+}
+
+impl FlowSpec {
+    /// Whether `key` is one of this flow's own keys, or a source key (`K_env`, …) of a secret key.
+    pub fn accepts(&self, key: &str) -> bool {
+        accepts(self.keys, key) || accepts(crate::settings::COMMON_KEYS, key)
+    }
+    /// Every key name this flow accepts, source keys included (for "did you mean" suggestions).
+    pub fn key_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for k in crate::settings::COMMON_KEYS.iter().chain(self.keys) {
+            out.push(k.name.to_owned());
+            if k.secret {
+                for s in crate::settings::SECRET_SUFFIXES {
+                    out.push(format!("{}{s}", k.name));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn accepts(keys: &[KeySpec], key: &str) -> bool {
+    keys.iter().any(|k| {
+        k.name == key
+            || (k.secret && crate::settings::SECRET_SUFFIXES.iter().any(|s| key.strip_suffix(s) == Some(k.name)))
+    })
+}
+
+inventory::collect!(FlowSpec);
+
+/// A problem with the registry or a lookup in it.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum RegistryError {
+    /// No linked flow has this name or alias.
+    #[error("unknown flow `{name}`{}; registered flows: {}", suggest(.suggestion), .known.join(", "))]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The nearest registered name, if any is close.
+        suggestion: Option<String>,
+        /// All registered names, sorted.
+        known: Vec<String>,
+    },
+    /// Two linked flows claim the same name or alias.
+    #[error("flow name `{0}` is registered by more than one linked flow crate")]
+    Duplicate(String),
+}
+
+fn suggest(s: &Option<String>) -> String {
+    s.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default()
+}
+
+struct Registry {
+    by_name: BTreeMap<&'static str, Option<&'static FlowSpec>>,
+    sorted: Vec<&'static FlowSpec>,
+}
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut by_name: BTreeMap<&'static str, Option<&'static FlowSpec>> = BTreeMap::new();
+        let mut sorted: Vec<&'static FlowSpec> = inventory::iter::<FlowSpec>.into_iter().collect();
+        sorted.sort_by_key(|s| s.name);
+        for spec in &sorted {
+            for name in std::iter::once(&spec.name).chain(spec.aliases) {
+                // `None` marks a name claimed twice (the typetag pattern): lookups of it fail.
+                by_name.entry(name).and_modify(|e| *e = None).or_insert(Some(spec));
+            }
+        }
+        Registry { by_name, sorted }
+    })
+}
+
+/// Every linked flow, sorted by name.
+pub fn flows() -> &'static [&'static FlowSpec] {
+    &registry().sorted
+}
+
+/// Names claimed by more than one linked flow (empty when the registry is sound).
+pub fn duplicates() -> Vec<&'static str> {
+    registry().by_name.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| *k).collect()
+}
+
+/// Look a flow up by name or alias (case-insensitive, `_` and `-` alike).
+pub fn find(name: &str) -> Result<&'static FlowSpec, RegistryError> {
+    let wanted = name.trim().to_ascii_lowercase().replace('_', "-");
+    match registry().by_name.get(wanted.as_str()) {
+        Some(Some(spec)) => Ok(spec),
+        Some(None) => Err(RegistryError::Duplicate(wanted)),
+        None => {
+            let known: Vec<String> = flows().iter().map(|s| s.name.to_owned()).collect();
+            let names = registry().by_name.keys().copied();
+            Err(RegistryError::Unknown {
+                name: name.to_owned(),
+                suggestion: crate::nearest(&wanted, names).map(str::to_owned),
+                known,
+            })
+        }
+    }
+}
+
+/// Build the flow that `settings` names in its `flow` key.
+pub fn build(settings: &dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError> {
+    let name = settings.require("flow")?;
+    let spec = find(name)
+        .map_err(|e| ConfigError::new(settings.profile_name(), "flow", e.to_string()).at(settings.origin("flow")))?;
+    (spec.build)(settings)
+}

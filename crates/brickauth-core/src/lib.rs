@@ -1,0 +1,68 @@
+//! Core types for brickauth: Microsoft Entra ID access tokens for Azure Databricks.
+//!
+//! This crate holds what every other brickauth crate shares, and nothing that touches disk:
+//!
+//! - [`token`]: [`AccessToken`] and the parsed Entra v2.0 [`TokenResponse`];
+//! - [`app`]: validated identifiers ([`Tenant`], [`ClientId`], [`Scopes`]) and the [`Authority`]
+//!   (cloud → host, tenant, endpoints; clear-text HTTP only to loopback);
+//! - [`flow`]: the [`GrantFlow`] plugin trait and its `inventory` registry;
+//! - [`settings`]: the key/value view of a profile that flows are built from;
+//! - [`http`]: the token-endpoint client (form POST, timeouts, retries honouring `Retry-After`);
+//! - [`error`]: typed errors, Entra's error body and one-line hints for common AADSTS codes;
+//! - [`jwt`]: reading (not verifying) a JWT's header and claims.
+//!
+//! Secrets are [`SecretString`]s: their `Debug` output is redacted and they have no `Display`.
+//!
+//! ```
+//! use brickauth_core::{AppConfig, MapSettings};
+//!
+//! let settings = MapSettings::new("example")
+//!     .with("tenant_id", "contoso.onmicrosoft.com")
+//!     .with("client_id", "04f0c124-f2bc-4f59-8241-bf6df9866bbd");
+//! let app = AppConfig::from_settings(&settings).unwrap();
+//! assert_eq!(
+//!     app.authority.token_endpoint().as_str(),
+//!     "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+//! );
+//! ```
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod error;
+pub mod flow;
+pub mod grants;
+pub mod hints;
+pub mod http;
+pub mod jwt;
+pub mod settings;
+pub mod token;
+
+pub use app::{AppConfig, Authority, ClientId, Cloud, DATABRICKS_RESOURCE, DATABRICKS_SCOPE, Scopes, Tenant};
+pub use error::{AuthError, EntraError};
+pub use flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow, Interaction};
+pub use http::{RetryPolicy, TokenClient};
+pub use secrecy::{ExposeSecret, SecretString};
+pub use settings::{ConfigError, KeySpec, MapSettings, Settings};
+pub use token::{AccessToken, Account, TokenResponse};
+
+// Flow crates register with `brickauth_core::inventory::submit!` without depending on it directly.
+#[doc(hidden)]
+pub use inventory;
+
+/// The version string sent as `User-Agent: brickauth/<version>`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The candidate nearest to `wanted` (Jaro-Winkler similarity ≥ 0.8), for "did you mean" hints.
+pub fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(wanted, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}

@@ -1,0 +1,204 @@
+//! Settings: the key/value view of a profile that flows are built from.
+//!
+//! `brickauth-core` never reads a profile file. The profile crate (or an embedding program, or the
+//! environment-only mode of the CLI) implements [`Settings`]; flows read their keys through it. A
+//! secret key `K` is never read with [`Settings::get`]: [`Settings::secret`] resolves it from
+//! whichever source the user chose (`K`, `K_env`, `K_file`, `K_command`), and only when a flow is
+//! actually built — the cached-token path never resolves a secret.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use secrecy::SecretString;
+
+/// Keys every profile may carry, whatever its flow.
+pub const COMMON_KEYS: &[KeySpec] = &[
+    KeySpec::required("flow", "the grant flow, by name or alias (see `brickauth flows`)"),
+    KeySpec::optional("tenant_id", "directory (tenant) id: a GUID, a verified domain, or `organizations`"),
+    KeySpec::optional("client_id", "application (client) id of the app registration, a GUID"),
+    KeySpec::optional("host", "Azure Databricks workspace URL, e.g. https://adb-123.4.azuredatabricks.net"),
+    KeySpec::optional("cloud", "`public`, `usgov` or `china` (default: from the workspace host, else public)"),
+    KeySpec::optional("authority_host", "overrides `cloud`, e.g. http://127.0.0.1:8400 for a local mock"),
+    KeySpec::optional("scopes", "requested scopes (default: 2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default)"),
+    KeySpec::optional(
+        "azure_workspace_resource_id",
+        "/subscriptions/…/resourceGroups/…/providers/Microsoft.Databricks/workspaces/…",
+    ),
+    KeySpec::optional(
+        "azure_subscription_id",
+        "with azure_resource_group and azure_workspace_name: the resource id in parts",
+    ),
+    KeySpec::optional("azure_resource_group", "see azure_subscription_id"),
+    KeySpec::optional("azure_workspace_name", "see azure_subscription_id"),
+];
+
+/// The suffixes that name a secret's source: `password_env = "VAR"`, `password_file = "~/.pw"`, …
+pub const SECRET_SUFFIXES: &[&str] = &["_env", "_file", "_command"];
+
+/// One key a flow (or every profile) reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {
+    /// The key as written in the profile file.
+    pub name: &'static str,
+    /// Whether the flow refuses to build without it.
+    pub required: bool,
+    /// Whether the value is a secret: then `name_env`, `name_file` and `name_command` are accepted too.
+    pub secret: bool,
+    /// One line for `brickauth flows` and the profile reference.
+    pub help: &'static str,
+}
+
+impl KeySpec {
+    /// A required plain key.
+    pub const fn required(name: &'static str, help: &'static str) -> Self {
+        Self { name, required: true, secret: false, help }
+    }
+    /// An optional plain key.
+    pub const fn optional(name: &'static str, help: &'static str) -> Self {
+        Self { name, required: false, secret: false, help }
+    }
+    /// A required secret key.
+    pub const fn secret(name: &'static str, help: &'static str) -> Self {
+        Self { name, required: true, secret: true, help }
+    }
+    /// An optional secret key.
+    pub const fn optional_secret(name: &'static str, help: &'static str) -> Self {
+        Self { name, required: false, secret: true, help }
+    }
+}
+
+/// Read access to a resolved profile.
+///
+/// Implemented by `brickauth-profile`'s `Profile`, by the CLI's environment-only mode, and by
+/// [`MapSettings`] for embedders and tests.
+pub trait Settings: Send + Sync {
+    /// The profile's name, for messages such as "run `brickauth login -p NAME`".
+    fn profile_name(&self) -> &str;
+    /// A plain (non-secret) value; lists (such as `scopes`) come space-separated.
+    fn get(&self, key: &str) -> Option<&str>;
+    /// Resolve the secret `key` from whichever source the profile names. `Ok(None)` when none is set.
+    fn secret(&self, key: &str) -> Result<Option<SecretString>, ConfigError>;
+    /// Where `key`'s value came from (`profiles.toml:12`, `[defaults]`, `$ARM_CLIENT_ID`, …).
+    fn origin(&self, key: &str) -> Option<String>;
+
+    /// A required plain value, or a [`ConfigError`] naming the key.
+    fn require(&self, key: &str) -> Result<&str, ConfigError> {
+        self.get(key).ok_or_else(|| ConfigError::missing(self.profile_name(), key))
+    }
+    /// A required secret, or a [`ConfigError`] naming the key and its source keys.
+    fn require_secret(&self, key: &str) -> Result<SecretString, ConfigError> {
+        self.secret(key)?.ok_or_else(|| {
+            ConfigError::new(
+                self.profile_name(),
+                key,
+                format!(
+                    "this flow needs `{key}`: set `{key}_env`, `{key}_file` or `{key}_command` (or a literal `{key}`)"
+                ),
+            )
+        })
+    }
+}
+
+/// A profile or settings problem: exit code 2 in the CLI.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{}", self.render())]
+pub struct ConfigError {
+    /// The profile at fault, when known.
+    pub profile: Option<String>,
+    /// The key at fault, when known.
+    pub key: Option<String>,
+    /// Where the key's value came from (file:line, variable), when known.
+    pub origin: Option<String>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// An error about `key` of `profile`.
+    pub fn new(profile: &str, key: &str, message: impl Into<String>) -> Self {
+        Self { profile: Some(profile.to_owned()), key: Some(key.to_owned()), origin: None, message: message.into() }
+    }
+    /// A required key that is missing.
+    pub fn missing(profile: &str, key: &str) -> Self {
+        Self::new(profile, key, format!("missing required key `{key}`"))
+    }
+    /// An error not tied to one key.
+    pub fn general(message: impl Into<String>) -> Self {
+        Self { profile: None, key: None, origin: None, message: message.into() }
+    }
+    /// Attach where the faulty value came from.
+    pub fn at(mut self, origin: Option<String>) -> Self {
+        if origin.is_some() {
+            self.origin = origin;
+        }
+        self
+    }
+
+    fn render(&self) -> String {
+        let mut s = String::new();
+        if let Some(origin) = &self.origin {
+            s.push_str(origin);
+            s.push_str(": ");
+        }
+        match (&self.profile, &self.key) {
+            (Some(p), Some(k)) => s.push_str(&format!("profile `{p}`, key `{k}`: ")),
+            (Some(p), None) => s.push_str(&format!("profile `{p}`: ")),
+            (None, Some(k)) => s.push_str(&format!("key `{k}`: ")),
+            (None, None) => {}
+        }
+        s.push_str(&self.message);
+        s
+    }
+}
+
+/// An in-memory [`Settings`]: for embedders who build flows without a profile file, and for tests.
+///
+/// Secrets are held in memory as [`SecretString`]s; there is no `_env`/`_file`/`_command` lookup.
+#[derive(Default)]
+pub struct MapSettings {
+    name: String,
+    values: BTreeMap<String, String>,
+    secrets: BTreeMap<String, SecretString>,
+}
+
+impl fmt::Debug for MapSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MapSettings")
+            .field("name", &self.name)
+            .field("values", &self.values)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl MapSettings {
+    /// Empty settings for a profile called `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into(), ..Self::default() }
+    }
+    /// Set a plain value.
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.values.insert(key.to_owned(), value.into());
+        self
+    }
+    /// Set a secret value.
+    pub fn with_secret(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.secrets.insert(key.to_owned(), SecretString::from(value.into()));
+        self
+    }
+}
+
+impl Settings for MapSettings {
+    fn profile_name(&self) -> &str {
+        &self.name
+    }
+    fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+    fn secret(&self, key: &str) -> Result<Option<SecretString>, ConfigError> {
+        Ok(self.secrets.get(key).cloned())
+    }
+    fn origin(&self, key: &str) -> Option<String> {
+        (self.values.contains_key(key) || self.secrets.contains_key(key)).then(|| "set in code".to_owned())
+    }
+}
