@@ -24,7 +24,7 @@ pub enum ErrorClass {
 pub enum AuthError {
     /// The identity provider refused the request with an OAuth error.
     #[error("{0}")]
-    Entra(EntraError),
+    Entra(Box<EntraError>),
     /// The server answered with an error status and a body that is not an OAuth error (a proxy's
     /// HTML page, say).
     #[error("{url} answered HTTP {status}: {body}")]
@@ -209,7 +209,7 @@ mod tests {
         assert_eq!(e.summary(), "AADSTS50126: Error validating credentials due to invalid username or password.");
         assert!(e.hint().unwrap().contains("password"));
         insta::assert_snapshot!(e.to_string());
-        assert!(AuthError::Entra(e).is_invalid_grant());
+        assert!(AuthError::Entra(Box::new(e)).is_invalid_grant());
     }
 
     #[test]

@@ -65,6 +65,9 @@ impl Interaction {
     pub const NONE: Interaction = Interaction { terminal: false, browser: false };
 }
 
+/// Builds a flow from settings (see [`FlowSpec::build`]).
+pub type BuildFn = fn(&dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError>;
+
 /// A flow's registration: what `brickauth flows` shows and how to build the flow from settings.
 #[derive(Clone, Copy)]
 pub struct FlowSpec {
@@ -79,7 +82,7 @@ pub struct FlowSpec {
     /// The flow's own profile keys (on top of [`crate::settings::COMMON_KEYS`]).
     pub keys: &'static [KeySpec],
     /// Build the flow from settings. Resolves secrets, so call it only when a token is needed.
-    pub build: fn(&dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError>,
+    pub build: BuildFn,
 }
 
 impl fmt::Debug for FlowSpec {

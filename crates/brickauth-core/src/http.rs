@@ -119,7 +119,7 @@ pub async fn send(
                 let status = resp.status().as_u16();
                 let body = resp.bytes().await.unwrap_or_default();
                 let err = match EntraError::parse(status, &body) {
-                    Some(e) => AuthError::Entra(e),
+                    Some(e) => AuthError::Entra(Box::new(e)),
                     None => AuthError::Status { url, status, body: snippet(&body) },
                 };
                 tracing::debug!(status, attempt, retry_after = ?asked, "retryable answer");
@@ -346,7 +346,7 @@ pub fn read_token_answer(endpoint: &Url, status: u16, body: &[u8]) -> Result<Tok
         TokenResponse::parse(body, crate::now()).map_err(|source| AuthError::Response { url: strip(endpoint), source })
     } else {
         Err(match EntraError::parse(status, body) {
-            Some(e) => AuthError::Entra(e),
+            Some(e) => AuthError::Entra(Box::new(e)),
             None => AuthError::Status { url: strip(endpoint), status, body: snippet(body) },
         })
     }

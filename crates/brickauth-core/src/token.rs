@@ -184,10 +184,10 @@ impl TokenResponse {
         let ext_expires_on = raw.ext_expires_in.as_ref().and_then(Num::value).map(|e| now + e);
 
         let mut account = Account::default();
-        if let Some(ci) = raw.client_info.as_deref().and_then(|c| jwt::b64_json::<ClientInfo>(c).ok()) {
-            if let (Some(uid), Some(utid)) = (ci.uid, ci.utid) {
-                account.home_account_id = Some(format!("{uid}.{utid}"));
-            }
+        if let Some(ci) = raw.client_info.as_deref().and_then(|c| jwt::b64_json::<ClientInfo>(c).ok())
+            && let (Some(uid), Some(utid)) = (ci.uid, ci.utid)
+        {
+            account.home_account_id = Some(format!("{uid}.{utid}"));
         }
         let id_claims = raw.id_token.as_deref().and_then(|t| jwt::decode(t).ok()).map(|t| t.claims);
         for c in id_claims.iter().chain(claims.iter()) {
