@@ -35,6 +35,7 @@ pub mod hints;
 pub mod http;
 pub mod jwt;
 pub mod settings;
+pub mod source;
 pub mod token;
 
 pub use app::{AppConfig, Authority, ClientId, Cloud, DATABRICKS_RESOURCE, DATABRICKS_SCOPE, Scopes, Tenant};
@@ -43,6 +44,7 @@ pub use flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow, Interaction};
 pub use http::{RetryPolicy, TokenClient};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use settings::{ConfigError, KeySpec, MapSettings, Settings};
+pub use source::{StaticToken, TokenSource};
 pub use token::{AccessToken, Account, TokenResponse};
 
 // Flow crates register with `brickauth_core::inventory::submit!` without depending on it directly.
