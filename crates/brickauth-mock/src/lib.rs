@@ -1,0 +1,65 @@
+//! Mock Microsoft Entra ID (v2.0 endpoints) and a mock Azure Databricks workspace, served on
+//! `127.0.0.1` only.
+//!
+//! The mocks are used by unit tests of the other brickauth crates, by `cargo xtask integration`
+//! (which starts them in-process and runs the real `brickauth` binary against them) and by the
+//! demo binary `brickauth-mock`. They are built on [`wiremock::MockServer`] with stateful
+//! responders, so that the token endpoint behaves like Entra's rather than like a fixture:
+//! passwords are checked, refresh tokens rotate and can be used only once, access tokens expire,
+//! and the workspace accepts exactly the tokens the mock Entra issued and that have not expired.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use brickauth_mock::{MockDatabricks, MockEntra};
+//! let entra = MockEntra::start().await;
+//! let workspace = MockDatabricks::start(entra.registry()).await;
+//! println!("authority_host = {}, host = {}", entra.uri(), workspace.uri());
+//! # }
+//! ```
+//!
+//! What this crate is not: a security boundary, a JWT signer (tokens carry a random "signature"),
+//! or a complete Entra. Neither mock ever opens a connection to anything; they only listen on
+//! loopback.
+//!
+//! Extension points: a new grant type is one match arm in `entra/grants.rs` plus one
+//! `grant_*` function; a new workspace endpoint is one match arm in `databricks.rs` plus one
+//! handler over the data `WorkspaceState` holds.
+#![warn(missing_docs)]
+
+mod answer;
+mod clock;
+mod config;
+mod databricks;
+mod entra;
+mod failure;
+mod ids;
+pub mod jwt;
+mod record;
+mod registry;
+
+pub use config::{MockConfig, MockUser};
+pub use databricks::MockDatabricks;
+pub use entra::MockEntra;
+pub use failure::Failure;
+pub use record::RecordedRequest;
+pub use registry::{TokenInfo, TokenRegistry};
+
+/// Application id of the AzureDatabricks first-party resource; the audience of every access
+/// token the mock issues.
+pub const DATABRICKS_RESOURCE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d";
+
+/// The mock tenant. Every token carries it as `tid`, whatever tenant segment the request used.
+pub const TENANT_ID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+/// The one public client application registered in the default [`MockConfig`].
+pub const CLIENT_ID: &str = "04f0c124-f2bc-4f59-8241-bf6df9866bbd";
+
+/// Locks a mock's state.
+///
+/// A poisoned mutex means an earlier request handler panicked while holding the lock. The state
+/// is plain data (lists and maps) that stays usable, and a test is better served by the mock
+/// carrying on than by every later request failing with an unrelated panic, so poisoning is
+/// ignored rather than propagated.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,136 @@
+//! The mock Databricks workspace over HTTP, with tokens from the mock Entra ID.
+
+mod support;
+
+use brickauth_mock::{Failure, MockDatabricks, MockEntra, TokenInfo, TokenRegistry};
+use serde_json::json;
+use support::{Reply, alice_token};
+
+async fn get(workspace: &MockDatabricks, path: &str, token: Option<&str>) -> Reply {
+    let mut request = reqwest::Client::new().get(format!("{}{path}", workspace.uri()));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    Reply::from(request.send().await.expect("workspace request")).await
+}
+
+#[tokio::test]
+async fn clusters_list_with_an_issued_token() {
+    let entra = MockEntra::start().await;
+    let workspace = MockDatabricks::start(entra.registry()).await;
+    let token = alice_token(&entra).await;
+
+    for path in ["/api/2.0/clusters/list", "/api/2.1/clusters/list"] {
+        let reply = get(&workspace, path, Some(&token)).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+        assert_eq!(reply.header("content-type"), Some("application/json"));
+        let body = reply.json();
+        let clusters = body["clusters"].as_array().expect("clusters");
+        assert_eq!(clusters.len(), 3);
+        for cluster in clusters {
+            assert!(cluster["cluster_id"].is_string());
+            assert!(cluster["cluster_name"].is_string());
+            assert_eq!(cluster["spark_version"].as_str().map(|v| v.starts_with("15.4.x")), Some(true));
+            assert!(cluster["num_workers"].is_u64() || cluster["autoscale"].is_object());
+            assert!(cluster["start_time"].is_u64());
+        }
+        assert_eq!(clusters[0]["cluster_id"], "1125-101010-abcd1234");
+    }
+
+    let recorded = workspace.requests().await;
+    assert_eq!(recorded.len(), 2);
+    assert_eq!(recorded[1].path, "/api/2.1/clusters/list");
+    assert_eq!(recorded[1].headers["authorization"], format!("Bearer {token}"));
+}
+
+#[tokio::test]
+async fn scim_me_describes_the_token_owner() {
+    let entra = MockEntra::start().await;
+    let workspace = MockDatabricks::start(entra.registry()).await;
+    let token = alice_token(&entra).await;
+    let reply = get(&workspace, "/api/2.0/preview/scim/v2/Me", Some(&token)).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let me = reply.json();
+    assert_eq!(me["userName"], "alice@contoso.com");
+    assert_eq!(me["displayName"], "Alice Smith");
+    assert_eq!(me["active"], true);
+    assert_eq!(me["externalId"], "5f1d4b2e-8c3a-4e7f-9b6d-2a1c3e5f7d90");
+    assert_eq!(me["emails"], json!([{ "value": "alice@contoso.com", "primary": true, "type": "work" }]));
+    assert_eq!(me["schemas"][0], "urn:ietf:params:scim:schemas:core:2.0:User");
+    assert_eq!(me["id"].as_str().map(str::len), Some(16));
+}
+
+#[tokio::test]
+async fn unknown_or_missing_tokens_are_401() {
+    let entra = MockEntra::start().await;
+    let workspace = MockDatabricks::start(entra.registry()).await;
+    let made_up = "eyJ0eXAiOiJKV1QifQ.eyJ1cG4iOiJldmUifQ.c2lnbmF0dXJl";
+    for token in [Some(made_up), None] {
+        let reply = get(&workspace, "/api/2.1/clusters/list", token).await;
+        assert_eq!(reply.status, 401, "{}", reply.text);
+        assert_eq!(reply.json(), json!({ "error_code": "401", "message": "Unauthorized" }));
+    }
+    // A token from another Entra is just as unknown.
+    let other = MockEntra::start().await;
+    let foreign = alice_token(&other).await;
+    assert_eq!(get(&workspace, "/api/2.1/clusters/list", Some(&foreign)).await.status, 401);
+    assert_eq!(workspace.request_count(), 3);
+}
+
+#[tokio::test]
+async fn expired_tokens_are_401_token_expired() {
+    let entra = MockEntra::start().await;
+    let workspace = MockDatabricks::start(entra.registry()).await;
+    entra.set_token_lifetime(-10);
+    let expired = alice_token(&entra).await;
+    let reply = get(&workspace, "/api/2.0/clusters/list", Some(&expired)).await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+    assert_eq!(reply.json(), json!({ "error_code": "401", "message": "Token is expired." }));
+}
+
+#[tokio::test]
+async fn queued_failures_then_success() {
+    let entra = MockEntra::start().await;
+    let workspace = MockDatabricks::start(entra.registry()).await;
+    let token = alice_token(&entra).await;
+    workspace.fail_next(vec![Failure::databricks_rate_limited("2"), Failure::databricks_unavailable()]);
+    let throttled = get(&workspace, "/api/2.1/clusters/list", Some(&token)).await;
+    assert_eq!(throttled.status, 429);
+    assert_eq!(throttled.header("retry-after"), Some("2"));
+    assert_eq!(throttled.json()["error_code"], "REQUEST_LIMIT_EXCEEDED");
+    let unavailable = get(&workspace, "/api/2.1/clusters/list", Some(&token)).await;
+    assert_eq!(unavailable.status, 503);
+    assert_eq!(unavailable.json()["error_code"], "TEMPORARILY_UNAVAILABLE");
+    let ok = get(&workspace, "/api/2.1/clusters/list", Some(&token)).await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(workspace.request_count(), 3);
+}
+
+#[tokio::test]
+async fn unknown_endpoints_and_empty_workspaces() {
+    let registry = TokenRegistry::new();
+    registry.insert(
+        "dapi-test-token",
+        TokenInfo {
+            username: "svc@contoso.com".into(),
+            oid: "0c0c0c0c-0000-4000-8000-000000000000".into(),
+            name: "Service".into(),
+            client_id: brickauth_mock::CLIENT_ID.into(),
+            expires_at: i64::MAX,
+        },
+    );
+    let workspace = MockDatabricks::start(registry).await;
+    let reply = get(&workspace, "/api/2.0/nope", Some("dapi-test-token")).await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(
+        reply.json(),
+        json!({ "error_code": "ENDPOINT_NOT_FOUND", "message": "No API found for 'GET /api/2.0/nope'" })
+    );
+
+    workspace.set_cluster_count(0);
+    let reply = get(&workspace, "/api/2.1/clusters/list", Some("dapi-test-token")).await;
+    assert_eq!(reply.json(), json!({}));
+    workspace.set_cluster_count(25);
+    let reply = get(&workspace, "/api/2.1/clusters/list", Some("dapi-test-token")).await;
+    assert_eq!(reply.json()["clusters"].as_array().map(Vec::len), Some(25));
+}

@@ -1,0 +1,314 @@
+//! Typed errors of the profile crate.
+//!
+//! Every message names the file (with `line:column` where TOML gives one), the profile and the key,
+//! and the nearest valid name when the user probably made a typo. A message never contains a
+//! secret: secret errors name the *source* (a variable, a path, a command), never its value.
+//!
+//! Conventions for the string fields: `profile` is the profile's name, `[defaults]` for the defaults
+//! table, and empty for top-level keys; `path` is empty for a profile built from the environment
+//! (rendered as `environment`); `line` is 0 when there is no position (a value set on the command
+//! line or taken from the environment). Paths are `Arc<Path>` and name lists `Box<[String]>` so
+//! the error stays small (under clippy's `result_large_err` limit) for everyone who returns it.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use brickauth_core::settings::ConfigError;
+
+use crate::origin::display_path;
+
+/// What went wrong while locating, loading, validating a profile or resolving one of its secrets.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProfileError {
+    /// There is no profile file at `path`; the message says how to create one.
+    NotFound {
+        /// The path that was tried.
+        path: Arc<Path>,
+    },
+    /// The profile file exists but could not be read (permissions, not UTF-8, …).
+    Io {
+        /// The profile file.
+        path: Arc<Path>,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    Parse {
+        /// The profile file.
+        path: Arc<Path>,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// The TOML parser's description.
+        message: String,
+    },
+    /// No profile has this name.
+    UnknownProfile {
+        /// The name asked for.
+        name: String,
+        /// The profile file.
+        path: Arc<Path>,
+        /// The nearest profile name, if one is close.
+        suggestion: Option<String>,
+        /// Every profile in the file, sorted.
+        known: Box<[String]>,
+    },
+    /// A key that the profile's flow (or, for `[defaults]` and top-level keys, every flow) does
+    /// not accept.
+    UnknownKey {
+        /// The profile file.
+        path: Arc<Path>,
+        /// The profile (see the module docs for `[defaults]` and top-level keys).
+        profile: String,
+        /// The key as written.
+        key: String,
+        /// 1-based line of the key (0: no position).
+        line: usize,
+        /// 1-based column of the key.
+        column: usize,
+        /// The nearest valid key, if one is close.
+        suggestion: Option<String>,
+    },
+    /// `flow = "…"` names no linked flow.
+    UnknownFlow {
+        /// The profile file.
+        path: Arc<Path>,
+        /// The profile.
+        profile: String,
+        /// 1-based line of the `flow` key (0: no position).
+        line: usize,
+        /// 1-based column of the `flow` key.
+        column: usize,
+        /// The flow name as written.
+        name: String,
+        /// The nearest registered name or alias, if one is close.
+        suggestion: Option<String>,
+        /// Every registered flow, sorted.
+        known: Box<[String]>,
+    },
+    /// A key the flow requires is not set.
+    MissingKey {
+        /// The profile file.
+        path: Arc<Path>,
+        /// The profile.
+        profile: String,
+        /// The missing key.
+        key: String,
+        /// How to set it (the source keys of a secret, the environment variables read, …).
+        hint: Option<String>,
+    },
+    /// A value of the wrong type or shape.
+    InvalidValue {
+        /// The profile file.
+        path: Arc<Path>,
+        /// The profile.
+        profile: String,
+        /// The key whose value is wrong.
+        key: String,
+        /// 1-based line of the value (0: no position).
+        line: usize,
+        /// 1-based column of the value.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A secret has more than one source (`password` and `password_env`, …).
+    AmbiguousSecret {
+        /// The profile file.
+        path: Arc<Path>,
+        /// The profile.
+        profile: String,
+        /// The secret key (`password`).
+        key: String,
+        /// The source keys that are set, in file order.
+        sources: Vec<String>,
+        /// 1-based line of the second source (0: no position).
+        line: usize,
+        /// 1-based column of the second source.
+        column: usize,
+    },
+    /// More than one profile has the host asked for.
+    AmbiguousHost {
+        /// The profile file.
+        path: Arc<Path>,
+        /// The host asked for.
+        host: String,
+        /// The matching profiles, sorted.
+        profiles: Vec<String>,
+    },
+    /// No profile has the host asked for.
+    NoHostMatch {
+        /// The profile file.
+        path: Arc<Path>,
+        /// The host asked for.
+        host: String,
+        /// `name (host)` for every profile that sets a host, sorted by name.
+        hosts: Vec<String>,
+    },
+    /// A secret's source could not be resolved: an unset variable, an unreadable file, a failed
+    /// command (with its exit status). Never contains the secret itself.
+    Secret {
+        /// The profile.
+        profile: String,
+        /// The secret key (`password`).
+        key: String,
+        /// What went wrong, naming the source.
+        message: String,
+    },
+    /// Anything else (for example: no home directory to find the file in).
+    Other(String),
+}
+
+const NOT_FOUND_HELP: &str = "create it with one table per profile, for example:
+
+    default_profile = \"dev\"
+
+    [profiles.dev]
+    flow = \"…\"            # a flow from `brickauth flows`
+    tenant_id = \"…\"
+    client_id = \"…\"
+    host = \"https://adb-….azuredatabricks.net\"
+
+or point --config / $BRICKAUTH_CONFIG at another file, or use `brickauth token --flow NAME` \
+with settings from the environment";
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ProfileError::*;
+        match self {
+            NotFound { path } => write!(f, "{}: no profile file here; {NOT_FOUND_HELP}", shown(path)),
+            Io { path, source } => write!(f, "{}: cannot read the profile file: {source}", shown(path)),
+            Parse { path, line, column, message } => {
+                write!(f, "{}: invalid TOML: {message}", at(path, *line, *column))
+            }
+            UnknownProfile { name, path, suggestion, known } => {
+                write!(f, "{}: unknown profile `{name}`{}; {}", shown(path), suggest(suggestion), known_profiles(known))
+            }
+            UnknownKey { path, profile, key, line, column, suggestion } => {
+                write!(f, "{}: {}unknown key `{key}`{}", at(path, *line, *column), scope(profile), suggest(suggestion))
+            }
+            UnknownFlow { path, profile, line, column, name, suggestion, known } => {
+                write!(f, "{}: {}{}", at(path, *line, *column), scope(profile), unknown_flow(name, suggestion, known))
+            }
+            MissingKey { path, profile, key, hint } => {
+                write!(f, "{}: {}missing required key `{key}`{}", shown(path), scope(profile), then(hint))
+            }
+            InvalidValue { path, profile, key, line, column, message } => {
+                write!(f, "{}: {}key `{key}`: {message}", at(path, *line, *column), scope(profile))
+            }
+            AmbiguousSecret { path, profile, key, sources, line, column } => {
+                write!(f, "{}: {}{}", at(path, *line, *column), scope(profile), ambiguous_secret(key, sources))
+            }
+            AmbiguousHost { path, host, profiles } => write!(
+                f,
+                "{}: more than one profile has host `{host}` ({}); choose one with --profile",
+                shown(path),
+                profiles.join(", ")
+            ),
+            NoHostMatch { path, host, hosts } => {
+                write!(f, "{}: no profile has host `{host}`; ", shown(path))?;
+                if hosts.is_empty() {
+                    f.write_str("no profile in this file sets `host`")
+                } else {
+                    write!(f, "hosts in this file: {}", hosts.join(", "))
+                }
+            }
+            Secret { profile, key, message } => {
+                write!(f, "{}cannot resolve secret `{key}`: {message}", scope(profile))
+            }
+            Other(message) => f.write_str(message),
+        }
+    }
+}
+
+/// Keeps the structure (profile, key, position) so that flows and the CLI can carry a profile
+/// error wherever a [`ConfigError`] is expected.
+impl From<ProfileError> for ConfigError {
+    fn from(e: ProfileError) -> Self {
+        use ProfileError::*;
+        let (profile, key, location, message): (&str, &str, Option<String>, String) = match &e {
+            UnknownKey { path, profile, key, line, column, suggestion } => {
+                (profile, key, Some(at(path, *line, *column)), format!("unknown key{}", suggest(suggestion)))
+            }
+            UnknownFlow { path, profile, line, column, name, suggestion, known } => {
+                (profile, "flow", Some(at(path, *line, *column)), unknown_flow(name, suggestion, known))
+            }
+            MissingKey { path, profile, key, hint } => {
+                (profile, key, Some(shown(path)), format!("missing required key{}", then(hint)))
+            }
+            InvalidValue { path, profile, key, line, column, message } => {
+                (profile, key, Some(at(path, *line, *column)), message.clone())
+            }
+            AmbiguousSecret { path, profile, key, sources, line, column } => {
+                (profile, key, Some(at(path, *line, *column)), ambiguous_secret(key, sources))
+            }
+            Secret { profile, key, message } => (profile, key, None, format!("cannot resolve the secret: {message}")),
+            NotFound { .. }
+            | Io { .. }
+            | Parse { .. }
+            | UnknownProfile { .. }
+            | AmbiguousHost { .. }
+            | NoHostMatch { .. }
+            | Other(_) => return ConfigError::general(e.to_string()),
+        };
+        // `[defaults]` is not a profile: fold it into the location instead.
+        let (profile, origin) = match profile {
+            "" => (None, location),
+            "[defaults]" => (None, location.map(|l| format!("[defaults] at {l}"))),
+            name => (Some(name.to_owned()), location),
+        };
+        ConfigError { profile, key: Some(key.to_owned()), origin, message }
+    }
+}
+
+/// `path` for messages; the environment-only profile has no file.
+fn shown(path: &Path) -> String {
+    if path.as_os_str().is_empty() { "environment".to_owned() } else { display_path(path) }
+}
+
+/// `path:line:column`, or just the path when there is no position.
+fn at(path: &Path, line: usize, column: usize) -> String {
+    if line == 0 { shown(path) } else { format!("{}:{line}:{column}", shown(path)) }
+}
+
+fn scope(profile: &str) -> String {
+    match profile {
+        "" => String::new(),
+        "[defaults]" => "[defaults]: ".to_owned(),
+        name => format!("profile `{name}`: "),
+    }
+}
+
+fn suggest(suggestion: &Option<String>) -> String {
+    suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default()
+}
+
+fn then(hint: &Option<String>) -> String {
+    hint.as_ref().map(|h| format!("; {h}")).unwrap_or_default()
+}
+
+fn known_profiles(known: &[String]) -> String {
+    if known.is_empty() {
+        "the file defines no profiles (add a [profiles.NAME] table)".to_owned()
+    } else {
+        format!("profiles in this file: {}", known.join(", "))
+    }
+}
+
+fn unknown_flow(name: &str, suggestion: &Option<String>, known: &[String]) -> String {
+    let known = if known.is_empty() {
+        "no flows are linked into this program".to_owned()
+    } else {
+        format!("registered flows: {}", known.join(", "))
+    };
+    format!("unknown flow `{name}`{}; {known}", suggest(suggestion))
+}
+
+fn ambiguous_secret(key: &str, sources: &[String]) -> String {
+    let sources: Vec<String> = sources.iter().map(|s| format!("`{s}`")).collect();
+    format!("secret `{key}` has more than one source ({}); keep exactly one", sources.join(", "))
+}

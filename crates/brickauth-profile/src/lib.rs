@@ -1,0 +1,100 @@
+//! The brickauth profile file: load it, merge `[defaults]`, validate, resolve secrets lazily.
+//!
+//! ```toml
+//! default_profile = "dev"
+//!
+//! [defaults]                        # merged under every profile; a profile's own key wins
+//! tenant_id = "a1bc2d34-5e67-8f89-01ab-c2345d6c78de"
+//!
+//! [profiles.ci]
+//! flow = "password"
+//! username = "svc-etl@contoso.com"
+//! password_env = "BRICKAUTH_PASSWORD"
+//! ```
+//!
+//! - [`config_path`] finds the file (`--config`, `$BRICKAUTH_CONFIG`, XDG, platform default);
+//! - [`ProfileFile::load`] reads and parses it, keeping every key's `line:column`;
+//! - [`ProfileFile::select`] picks the profile (`-p`, `$BRICKAUTH_PROFILE`, `default_profile`,
+//!   `default`) and [`ProfileFile::profile`] merges and validates it against its flow;
+//! - [`Profile`] implements [`brickauth_core::settings::Settings`], the view flows are built from;
+//!   [`Profile::from_env`] builds one from CI variables instead of a file.
+//!
+//! **Cheap by design:** loading, selecting and validating never resolve a secret, read a secret
+//! file or run a command; the cached-token path runs them on every `brickauth token`. Secrets are
+//! resolved when a flow asks [`Settings::secret`](brickauth_core::settings::Settings::secret).
+//!
+//! **Provenance:** every value remembers its [`Origin`] (file position, `[defaults]`, environment
+//! variable, command-line flag), which `profiles show` and authentication errors print.
+//!
+//! **What this crate does not do:** it does not know any flow by name (flows register themselves
+//! with `inventory`; see [`brickauth_core::flow`]), does not check values beyond their TOML type
+//! (tenants, hosts and scopes are parsed by core when a flow is built), and never prints.
+#![warn(missing_docs)]
+
+mod error;
+mod file;
+mod origin;
+mod path;
+mod profile;
+mod secret;
+#[cfg(test)]
+mod tests;
+
+pub use error::ProfileError;
+pub use file::ProfileFile;
+pub use origin::Origin;
+pub use path::config_path;
+pub use profile::{DisplayValue, Profile};
+
+/// Flows registered for this crate's unit tests only: no real flow crate is linked here.
+#[cfg(test)]
+mod test_flows {
+    use brickauth_core::flow::{FlowSpec, GrantFlow};
+    use brickauth_core::settings::{ConfigError, KeySpec, Settings};
+
+    fn not_built(_: &dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError> {
+        Err(ConfigError::general("test flows are never built"))
+    }
+
+    brickauth_core::inventory::submit! {
+        FlowSpec {
+            name: "test-password",
+            aliases: &["test-ropc"],
+            summary: "username and password (tests only)",
+            interactive: false,
+            keys: &[
+                KeySpec::required("username", "the user"),
+                KeySpec::secret("password", "the user's password"),
+                KeySpec::optional("login_timeout", "seconds"),
+            ],
+            build: not_built,
+        }
+    }
+
+    brickauth_core::inventory::submit! {
+        FlowSpec {
+            name: "test-secret",
+            aliases: &[],
+            summary: "client credentials (tests only)",
+            interactive: false,
+            keys: &[
+                KeySpec::required("tenant_id", "the tenant"),
+                KeySpec::required("client_id", "the app"),
+                KeySpec::secret("client_secret", "the app's secret"),
+                KeySpec::optional("federated_token_file", "a workload identity token file"),
+            ],
+            build: not_built,
+        }
+    }
+
+    brickauth_core::inventory::submit! {
+        FlowSpec {
+            name: "test-m2m",
+            aliases: &["oauth-m2m"],
+            summary: "Databricks service principal (tests only)",
+            interactive: false,
+            keys: &[KeySpec::required("client_id", "the service principal"), KeySpec::secret("client_secret", "its secret")],
+            build: not_built,
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Provenance: where each value of a profile came from.
+//!
+//! Every entry of a [`Profile`](crate::Profile) carries an [`Origin`], so that `profiles show`
+//! and authentication errors can say *why* a value is what it is: a line of the profile file,
+//! the `[defaults]` table, an environment variable, a command-line flag or a built-in default.
+//! Positions are 1-based line and column (columns count characters, not bytes), as editors show
+//! them.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A key of a `[profiles.NAME]` table in the profile file.
+    File {
+        /// The profile file.
+        path: PathBuf,
+        /// 1-based line of the key.
+        line: usize,
+        /// 1-based column of the key.
+        column: usize,
+    },
+    /// A key of the file's `[defaults]` table, merged under the profile.
+    Defaults {
+        /// The profile file.
+        path: PathBuf,
+        /// 1-based line of the key.
+        line: usize,
+        /// 1-based column of the key.
+        column: usize,
+    },
+    /// An environment variable, by name (without the `$`).
+    Env(String),
+    /// A command-line flag, as the user would type it (`--host`).
+    CommandLine(String),
+    /// A built-in default.
+    Default,
+}
+
+impl Origin {
+    /// The file position (`path`, line, column) for values that came from the profile file.
+    pub fn position(&self) -> Option<(&Path, usize, usize)> {
+        match self {
+            Origin::File { path, line, column } | Origin::Defaults { path, line, column } => {
+                Some((path, *line, *column))
+            }
+            Origin::Env(_) | Origin::CommandLine(_) | Origin::Default => None,
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File { path, line, column } => {
+                write!(f, "{}:{line}:{column}", display_path(path))
+            }
+            Origin::Defaults { path, line, column } => {
+                write!(f, "[defaults] at {}:{line}:{column}", display_path(path))
+            }
+            Origin::Env(var) => write!(f, "${var}"),
+            Origin::CommandLine(flag) => f.write_str(flag),
+            Origin::Default => f.write_str("built-in default"),
+        }
+    }
+}
+
+/// `path` for messages: the home directory shortened to `~`, as users write it.
+pub(crate) fn display_path(path: &Path) -> String {
+    tilde(path, crate::path::home_dir().as_deref())
+}
+
+fn tilde(path: &Path, home: Option<&Path>) -> String {
+    match home.and_then(|home| path.strip_prefix(home).ok()) {
+        Some(rest) if !rest.as_os_str().is_empty() => Path::new("~").join(rest).display().to_string(),
+        _ => path.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn displays_like_the_design_says() {
+        let file = Origin::File { path: "profiles.toml".into(), line: 12, column: 1 };
+        assert_eq!(file.to_string(), "profiles.toml:12:1");
+        let defaults = Origin::Defaults { path: "profiles.toml".into(), line: 3, column: 1 };
+        assert_eq!(defaults.to_string(), "[defaults] at profiles.toml:3:1");
+        assert_eq!(Origin::Env("ARM_CLIENT_ID".into()).to_string(), "$ARM_CLIENT_ID");
+        assert_eq!(Origin::CommandLine("--host".into()).to_string(), "--host");
+        assert_eq!(Origin::Default.to_string(), "built-in default");
+    }
+
+    #[test]
+    fn home_is_shortened_to_tilde() {
+        let home = Path::new("/home/ada");
+        let path = Path::new("/home/ada/.config/brickauth/profiles.toml");
+        assert_eq!(tilde(path, Some(home)), "~/.config/brickauth/profiles.toml");
+        assert_eq!(tilde(Path::new("/etc/x.toml"), Some(home)), "/etc/x.toml");
+        assert_eq!(tilde(home, Some(home)), "/home/ada");
+        assert_eq!(tilde(path, None), "/home/ada/.config/brickauth/profiles.toml");
+    }
+}

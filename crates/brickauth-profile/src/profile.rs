@@ -1,0 +1,425 @@
+//! A validated profile: the flow it names, its keys with their origins, and lazy secrets.
+//!
+//! A [`Profile`] comes from [`ProfileFile::profile`](crate::ProfileFile::profile) (`[defaults]`
+//! merged under a `[profiles.NAME]` table) or from [`Profile::from_env`] (CI pipelines that set
+//! `ARM_*`/`AZURE_*`/`DATABRICKS_*` variables and no file). Either way it is validated against the
+//! flow's [`KeySpec`]s before anyone sees it. It implements
+//! [`Settings`], the view flows are built from; a secret is resolved only when
+//! [`Settings::secret`] asks for it.
+//!
+//! A profile never shows a secret: [`Settings::get`] returns `None` for secret keys and their
+//! sources, and `Debug` and [`Profile::entries`] print `<redacted>` for a literal secret.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use brickauth_core::SecretString;
+use brickauth_core::flow::{FlowSpec, RegistryError, find};
+use brickauth_core::settings::{COMMON_KEYS, ConfigError, KeySpec, Settings};
+
+use crate::error::ProfileError;
+use crate::origin::Origin;
+use crate::secret::{Source, resolve, secret_of};
+
+/// One key's value and where it came from.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    /// The value as text: lists space-joined, integers in decimal, booleans `true`/`false`.
+    pub(crate) value: String,
+    pub(crate) origin: Origin,
+}
+
+/// A value as [`Profile::entries`] shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisplayValue {
+    /// A value that is safe to show: a plain setting, or a secret's source (a variable name, a
+    /// path, a command).
+    Plain(String),
+    /// A literal secret, shown as `<redacted>`.
+    Redacted,
+}
+
+impl fmt::Display for DisplayValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisplayValue::Plain(value) => f.write_str(value),
+            DisplayValue::Redacted => f.write_str("<redacted>"),
+        }
+    }
+}
+
+/// A validated profile: the settings one flow is built from.
+pub struct Profile {
+    name: String,
+    /// The profile file; `None` for the environment-only profile.
+    path: Option<Arc<Path>>,
+    flow: &'static FlowSpec,
+    values: BTreeMap<String, Entry>,
+    /// Literal secrets already warned about (warn once per key, not on every resolution).
+    warned: Mutex<BTreeSet<String>>,
+}
+
+/// The variables the environment-only mode reads, per key; the first one set wins.
+const ENV_KEYS: &[(&str, &[&str])] = &[
+    ("tenant_id", &["ARM_TENANT_ID", "AZURE_TENANT_ID"]),
+    ("client_id", &["ARM_CLIENT_ID", "AZURE_CLIENT_ID"]),
+    ("client_secret", &["ARM_CLIENT_SECRET", "AZURE_CLIENT_SECRET"]),
+    ("federated_token_file", &["AZURE_FEDERATED_TOKEN_FILE"]),
+    ("host", &["DATABRICKS_HOST"]),
+    ("azure_workspace_resource_id", &["DATABRICKS_AZURE_RESOURCE_ID"]),
+    ("authority_host", &["AZURE_AUTHORITY_HOST"]),
+    ("username", &["BRICKAUTH_USERNAME"]),
+    ("password", &["BRICKAUTH_PASSWORD"]),
+    ("refresh_token", &["BRICKAUTH_REFRESH_TOKEN"]),
+];
+
+/// Databricks OAuth M2M uses a Databricks service principal's own credentials, which the
+/// Databricks SDKs read from `DATABRICKS_CLIENT_*`: an `ARM_CLIENT_ID` would be a different app.
+const M2M_FLOWS: &[&str] = &["databricks-m2m", "oauth-m2m"];
+const M2M_ENV_KEYS: &[(&str, &[&str])] =
+    &[("client_id", &["DATABRICKS_CLIENT_ID"]), ("client_secret", &["DATABRICKS_CLIENT_SECRET"])];
+
+impl Profile {
+    /// A profile from already merged values, validated.
+    pub(crate) fn build(
+        name: &str,
+        path: Option<Arc<Path>>,
+        flow: &'static FlowSpec,
+        values: BTreeMap<String, Entry>,
+    ) -> Result<Profile, ProfileError> {
+        let profile = Profile { name: name.to_owned(), path, flow, values, warned: Mutex::new(BTreeSet::new()) };
+        profile.validate()?;
+        Ok(profile)
+    }
+
+    /// The profile's name (`env` for the environment-only profile).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The flow the profile's `flow` key names.
+    pub fn flow(&self) -> &'static FlowSpec {
+        self.flow
+    }
+
+    /// The profile file this profile was read from; `None` for [`Profile::from_env`].
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Every set key, sorted by name, with its value as it may be shown and its origin.
+    ///
+    /// Secrets are shown by their source: `password_env = BRICKAUTH_PASSWORD` (a variable name is
+    /// not secret), `_file` the path, `_command` the command; a literal `password` is
+    /// [`DisplayValue::Redacted`].
+    pub fn entries(&self) -> Vec<(String, DisplayValue, Origin)> {
+        self.values
+            .iter()
+            .map(|(key, entry)| {
+                let shown = match secret_of(Some(self.flow), key) {
+                    Some((_, Source::Literal)) => DisplayValue::Redacted,
+                    _ => DisplayValue::Plain(entry.value.clone()),
+                };
+                (key.clone(), shown, entry.origin.clone())
+            })
+            .collect()
+    }
+
+    /// Override or add a key, from the command line or the environment (`--host`).
+    ///
+    /// Setting one source of a secret (`password_env`) removes the profile's other sources of it,
+    /// so the override wins rather than conflicts. Setting `flow` switches to that flow when the
+    /// name is registered; an unknown name is ignored with a warning. `set` does not re-validate:
+    /// call [`Profile::validate`] after overriding keys that may not belong to the flow.
+    pub fn set(&mut self, key: &str, value: &str, origin: Origin) {
+        if key == "flow" {
+            match find(value) {
+                Ok(spec) => self.flow = spec,
+                Err(e) => {
+                    tracing::warn!("ignoring flow override from {origin}: {e}");
+                    return;
+                }
+            }
+        }
+        if let Some((base, _)) = secret_of(Some(self.flow), key) {
+            for source in Source::ALL {
+                self.values.remove(&source.key(base));
+            }
+        }
+        self.values.insert(key.to_owned(), Entry { value: value.to_owned(), origin });
+    }
+
+    /// The environment-only profile, named `env`: settings from the variables CI pipelines set.
+    ///
+    /// `vars` looks a variable up (pass `&|v| std::env::var(v).ok()`); empty values count as unset.
+    /// Each key takes the first variable that is set, with origin [`Origin::Env`]:
+    ///
+    /// | key | variables |
+    /// |---|---|
+    /// | `tenant_id` | `ARM_TENANT_ID`, `AZURE_TENANT_ID` |
+    /// | `client_id` | `ARM_CLIENT_ID`, `AZURE_CLIENT_ID` (`databricks-m2m`: `DATABRICKS_CLIENT_ID`) |
+    /// | `client_secret` | `ARM_CLIENT_SECRET`, `AZURE_CLIENT_SECRET` (`databricks-m2m`: `DATABRICKS_CLIENT_SECRET`) |
+    /// | `federated_token_file` | `AZURE_FEDERATED_TOKEN_FILE` |
+    /// | `host` | `DATABRICKS_HOST` |
+    /// | `azure_workspace_resource_id` | `DATABRICKS_AZURE_RESOURCE_ID` |
+    /// | `authority_host` | `AZURE_AUTHORITY_HOST` |
+    /// | `username` | `BRICKAUTH_USERNAME` |
+    /// | `password` | `BRICKAUTH_PASSWORD` |
+    /// | `refresh_token` | `BRICKAUTH_REFRESH_TOKEN` |
+    ///
+    /// A key the flow declares secret is stored as `K_env = "VAR"`, so it is read only when the
+    /// flow is built. Keys the flow does not accept are skipped. `flow` has origin `--flow`.
+    pub fn from_env(flow: &str, vars: &dyn Fn(&str) -> Option<String>) -> Result<Profile, ProfileError> {
+        const NAME: &str = "env";
+        let spec = find(flow).map_err(|e| flow_error(e, Path::new("").into(), NAME, 0, 0))?;
+        let m2m = std::iter::once(&spec.name).chain(spec.aliases).any(|n| M2M_FLOWS.contains(n));
+        let var_names = |key: &str| -> &'static [&'static str] {
+            let first: &[(&str, &'static [&'static str])] = if m2m { M2M_ENV_KEYS } else { &[] };
+            first.iter().chain(ENV_KEYS).find(|(k, _)| *k == key).map_or(&[], |(_, vars)| *vars)
+        };
+
+        let mut values = BTreeMap::new();
+        values
+            .insert("flow".to_owned(), Entry { value: flow.to_owned(), origin: Origin::CommandLine("--flow".into()) });
+        for (key, _) in ENV_KEYS {
+            let found = var_names(key).iter().find_map(|var| vars(var).filter(|v| !v.is_empty()).map(|v| (*var, v)));
+            let Some((var, value)) = found else { continue };
+            let secret = key_spec(spec, key).is_some_and(|k| k.secret);
+            let (stored, value) =
+                if secret { (Source::Env.key(key), var.to_owned()) } else { ((*key).to_owned(), value) };
+            if spec.accepts(&stored) {
+                values.insert(stored, Entry { value, origin: Origin::Env(var.to_owned()) });
+            }
+        }
+        Profile::build(NAME, None, spec, values).map_err(|e| match e {
+            // Say which variables would have supplied the missing key.
+            ProfileError::MissingKey { path, profile, key, hint } => {
+                let names = var_names(&key);
+                let hint = if names.is_empty() {
+                    hint
+                } else {
+                    let names: Vec<String> = names.iter().map(|v| format!("${v}")).collect();
+                    Some(format!("set {}", names.join(" or ")))
+                };
+                ProfileError::MissingKey { path, profile, key, hint }
+            }
+            other => other,
+        })
+    }
+
+    /// Check the profile against its flow: every key accepted (with the nearest valid key
+    /// suggested), at most one source per secret, no empty secret source, every required key set.
+    ///
+    /// Loading already validates; call this again after [`Profile::set`].
+    pub fn validate(&self) -> Result<(), ProfileError> {
+        // Report problems in file order: the first error is the first line to fix.
+        let mut keys: Vec<(&String, &Entry)> = self.values.iter().collect();
+        keys.sort_by_key(|(key, entry)| (position(&entry.origin), key.as_str()));
+
+        for (key, entry) in &keys {
+            if !self.flow.accepts(key) {
+                let names = self.flow.key_names();
+                let suggestion = brickauth_core::nearest(key, names.iter().map(String::as_str)).map(str::to_owned);
+                let (path, line, column) = self.locate(&entry.origin);
+                return Err(ProfileError::UnknownKey {
+                    path,
+                    profile: self.name.clone(),
+                    key: (*key).clone(),
+                    line,
+                    column,
+                    suggestion,
+                });
+            }
+            if secret_of(Some(self.flow), key).is_some() && entry.value.trim().is_empty() {
+                let (path, line, column) = self.locate(&entry.origin);
+                return Err(ProfileError::InvalidValue {
+                    path,
+                    profile: self.name.clone(),
+                    key: (*key).clone(),
+                    line,
+                    column,
+                    message: "is empty".into(),
+                });
+            }
+        }
+
+        for spec in self.key_specs().filter(|k| k.secret) {
+            let mut set: Vec<(String, &Entry)> = Source::ALL
+                .iter()
+                .filter_map(|s| {
+                    let key = s.key(spec.name);
+                    self.values.get(&key).map(|e| (key, e))
+                })
+                .collect();
+            set.sort_by_key(|(key, e)| (position(&e.origin), key.clone()));
+            if let [_, second, ..] = set.as_slice() {
+                let (path, line, column) = self.locate(&second.1.origin);
+                return Err(ProfileError::AmbiguousSecret {
+                    path,
+                    profile: self.name.clone(),
+                    key: spec.name.to_owned(),
+                    sources: set.into_iter().map(|(k, _)| k).collect(),
+                    line,
+                    column,
+                });
+            }
+        }
+
+        for spec in self.key_specs().filter(|k| k.required) {
+            let present = if spec.secret {
+                Source::ALL.iter().any(|s| self.values.contains_key(&s.key(spec.name)))
+            } else {
+                self.values.contains_key(spec.name)
+            };
+            if !present {
+                let k = spec.name;
+                let hint = spec.secret.then(|| {
+                    format!("set `{k}_env`, `{k}_file` or `{k}_command` (or a literal `{k}`, not recommended)")
+                });
+                return Err(ProfileError::MissingKey {
+                    path: self.file(),
+                    profile: self.name.clone(),
+                    key: k.to_owned(),
+                    hint,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolve secret `key` from whichever source is set (validation allows at most one).
+    pub(crate) fn resolve_secret(&self, key: &str) -> Result<Option<SecretString>, ProfileError> {
+        for source in Source::ALL {
+            if let Some(entry) = self.values.get(&source.key(key)) {
+                if source == Source::Literal {
+                    self.warn_literal(key, &entry.origin);
+                }
+                return resolve(&self.name, key, source, &entry.value).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    fn warn_literal(&self, key: &str, origin: &Origin) {
+        // A poisoned lock only means another thread panicked mid-insert: the set is still usable.
+        let first = self.warned.lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_owned());
+        if first {
+            tracing::warn!(
+                "profile `{}`: secret `{key}` is written literally at {origin}; \
+                 prefer `{key}_env`, `{key}_file` or `{key}_command`",
+                self.name
+            );
+        }
+    }
+
+    /// The common keys and the flow's own.
+    fn key_specs(&self) -> impl Iterator<Item = &'static KeySpec> {
+        COMMON_KEYS.iter().chain(self.flow.keys)
+    }
+
+    /// Where to point an error about a value from `origin`.
+    fn locate(&self, origin: &Origin) -> (Arc<Path>, usize, usize) {
+        match origin.position() {
+            Some((path, line, column)) => (path.into(), line, column),
+            None => (self.file(), 0, 0),
+        }
+    }
+
+    /// The profile file for errors; the empty path (shown as `environment`) for `from_env`.
+    fn file(&self) -> Arc<Path> {
+        self.path.clone().unwrap_or_else(|| Path::new("").into())
+    }
+}
+
+/// Sort key: file positions first, in order; values from elsewhere after them.
+fn position(origin: &Origin) -> (usize, usize) {
+    origin.position().map_or((usize::MAX, 0), |(_, line, column)| (line, column))
+}
+
+fn key_spec(flow: &FlowSpec, key: &str) -> Option<&'static KeySpec> {
+    COMMON_KEYS.iter().chain(flow.keys).find(|k| k.name == key)
+}
+
+/// A failed flow lookup as a profile error at the `flow` key.
+pub(crate) fn flow_error(e: RegistryError, path: Arc<Path>, profile: &str, line: usize, column: usize) -> ProfileError {
+    match e {
+        RegistryError::Unknown { name, suggestion, known } => ProfileError::UnknownFlow {
+            path,
+            profile: profile.to_owned(),
+            line,
+            column,
+            name,
+            suggestion,
+            known: known.into(),
+        },
+        other => ProfileError::InvalidValue {
+            path,
+            profile: profile.to_owned(),
+            key: "flow".into(),
+            line,
+            column,
+            message: other.to_string(),
+        },
+    }
+}
+
+impl Settings for Profile {
+    fn profile_name(&self) -> &str {
+        &self.name
+    }
+
+    /// A plain value; `None` for secrets and their sources (use [`Settings::secret`]).
+    fn get(&self, key: &str) -> Option<&str> {
+        if secret_of(Some(self.flow), key).is_some() {
+            return None;
+        }
+        self.values.get(key).map(|e| e.value.as_str())
+    }
+
+    fn secret(&self, key: &str) -> Result<Option<SecretString>, ConfigError> {
+        self.resolve_secret(key).map_err(|e| ConfigError::from(e).at(self.origin(key)))
+    }
+
+    /// For a secret, the origin of whichever source key is set.
+    fn origin(&self, key: &str) -> Option<String> {
+        let entry = self.values.get(key).or_else(|| {
+            secret_of(Some(self.flow), key)
+                .filter(|(_, source)| *source == Source::Literal)
+                .and_then(|_| Source::ALL.iter().find_map(|s| self.values.get(&s.key(key))))
+        });
+        entry.map(|e| e.origin.to_string())
+    }
+}
+
+impl Clone for Profile {
+    fn clone(&self) -> Self {
+        let warned = self.warned.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Profile {
+            name: self.name.clone(),
+            path: self.path.clone(),
+            flow: self.flow,
+            values: self.values.clone(),
+            warned: Mutex::new(warned),
+        }
+    }
+}
+
+/// Shows [`Profile::entries`]: literal secrets are redacted.
+impl fmt::Debug for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Entries<'a>(&'a Profile);
+        impl fmt::Debug for Entries<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_map().entries(self.0.entries().into_iter().map(|(k, v, o)| (k, format!("{v} ({o})")))).finish()
+            }
+        }
+        f.debug_struct("Profile")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .field("flow", &self.flow.name)
+            .field("entries", &Entries(self))
+            .finish()
+    }
+}

@@ -1,0 +1,605 @@
+//! Tests across modules: fixtures in raw strings, parsed under the fake path `profiles.toml` so
+//! messages and snapshots are stable. Flows come from `crate::test_flows`.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use brickauth_core::ExposeSecret;
+use brickauth_core::settings::{ConfigError, Settings};
+
+use crate::{DisplayValue, Origin, Profile, ProfileError, ProfileFile};
+
+const FILE: &str = r#"default_profile = "dev"
+
+[defaults]
+tenant_id = "contoso.onmicrosoft.com"
+client_id = "12a34b56-789c-0d12-e3fa-b456789c0123"
+username = "default-user@contoso.com"
+
+[profiles.dev]
+flow = "test-password"
+host = "https://adb-1234567890123456.7.azuredatabricks.net"
+username = "ada@contoso.com"
+password_env = "BRICKAUTH_TEST_PASSWORD"
+
+[profiles.ci]
+flow = "test-secret"
+host = "adb-2.azuredatabricks.net"
+client_secret_file = "~/.secrets/ci"
+scopes = ["a/.default", "offline_access"]
+"#;
+
+fn parse(text: &str) -> Result<ProfileFile, ProfileError> {
+    ProfileFile::parse(Path::new("profiles.toml"), text)
+}
+
+fn file() -> ProfileFile {
+    parse(FILE).expect("fixture parses")
+}
+
+/// A one-profile file: `flow = "test-password"` plus `body`.
+fn password_profile(body: &str) -> Result<Profile, ProfileError> {
+    parse(&format!("[profiles.p]\nflow = \"test-password\"\nusername = \"ada\"\n{body}"))?.profile("p")
+}
+
+fn at(line: usize, column: usize) -> Origin {
+    Origin::File { path: "profiles.toml".into(), line, column }
+}
+
+fn defaults_at(line: usize, column: usize) -> Origin {
+    Origin::Defaults { path: "profiles.toml".into(), line, column }
+}
+
+// ---------------------------------------------------------------- parsing and merging
+
+#[test]
+fn the_fixture_lists_its_profiles() {
+    let file = file();
+    assert_eq!(file.names(), ["ci", "dev"]);
+    assert_eq!(file.default_profile(), Some("dev"));
+    assert_eq!(file.path(), Path::new("profiles.toml"));
+}
+
+#[test]
+fn defaults_merge_under_the_profile_and_the_profile_wins() {
+    let dev = file().profile("dev").unwrap();
+    assert_eq!(dev.flow().name, "test-password");
+    assert_eq!(dev.get("username"), Some("ada@contoso.com"));
+    assert_eq!(dev.origin("username").as_deref(), Some("profiles.toml:11:1"));
+    assert_eq!(dev.get("tenant_id"), Some("contoso.onmicrosoft.com"));
+    assert_eq!(dev.origin("tenant_id").as_deref(), Some("[defaults] at profiles.toml:4:1"));
+    let tenant = dev.entries().into_iter().find(|(k, _, _)| k == "tenant_id").map(|(_, _, o)| o);
+    assert_eq!(tenant, Some(defaults_at(4, 1)));
+}
+
+#[test]
+fn defaults_the_flow_does_not_accept_are_left_out() {
+    // `username` in [defaults] serves test-password; test-secret does not read it.
+    let ci = file().profile("ci").unwrap();
+    assert_eq!(ci.get("username"), None);
+    assert!(ci.entries().iter().all(|(k, _, _)| k != "username"));
+    assert_eq!(ci.get("client_id"), Some("12a34b56-789c-0d12-e3fa-b456789c0123"));
+}
+
+#[test]
+fn a_profiles_own_secret_source_replaces_the_defaults_source() {
+    let text = "[defaults]\npassword_env = \"SHARED\"\n\n[profiles.p]\nflow = \"test-password\"\nusername = \"u\"\npassword_file = \"/pw\"\n";
+    let p = parse(text).unwrap().profile("p").unwrap();
+    let keys: Vec<String> = p.entries().into_iter().map(|(k, _, _)| k).collect();
+    assert_eq!(keys, ["flow", "password_file", "username"]);
+    // And without its own source, the profile inherits the defaults'.
+    let text = "[defaults]\npassword_env = \"SHARED\"\n\n[profiles.p]\nflow = \"test-password\"\nusername = \"u\"\n";
+    let p = parse(text).unwrap().profile("p").unwrap();
+    assert_eq!(p.origin("password").as_deref(), Some("[defaults] at profiles.toml:2:1"));
+}
+
+#[test]
+fn flow_may_come_from_defaults_and_aliases_work() {
+    let text = "[defaults]\nflow = \"Test_ROPC\"\n\n[profiles.p]\nusername = \"u\"\npassword_env = \"X\"\n";
+    let p = parse(text).unwrap().profile("p").unwrap();
+    assert_eq!(p.flow().name, "test-password");
+    assert_eq!(p.get("flow"), Some("Test_ROPC"));
+}
+
+#[test]
+fn values_keep_their_text_form() {
+    let p = password_profile("password_env = \"X\"\nlogin_timeout = 0x12c\nscopes = [\"a\", \"b c\"]\n").unwrap();
+    assert_eq!(p.get("login_timeout"), Some("300"));
+    assert_eq!(p.get("scopes"), Some("a b c"));
+    let ci = file().profile("ci").unwrap();
+    assert_eq!(ci.get("scopes"), Some("a/.default offline_access"));
+    let p = password_profile("password_env = \"X\"\nscopes = \"x y\"\nlogin_timeout = true\n").unwrap();
+    assert_eq!((p.get("scopes"), p.get("login_timeout")), (Some("x y"), Some("true")));
+}
+
+#[test]
+fn line_and_column_count_characters() {
+    let text = "[profiles.\"é\"]\n  flow = \"test-password\"\n\t username = \"u\"\n";
+    let err = parse(&format!("{text}  \"ü\" = 1\n")).unwrap().profile("é").unwrap_err();
+    assert!(err.to_string().starts_with("profiles.toml:4:3: profile `é`: unknown key `ü`"), "{err}");
+    let file = parse(&format!("{text}password_env = \"X\"\n")).unwrap();
+    assert_eq!(file.profile("é").unwrap().origin("username").as_deref(), Some("profiles.toml:3:3"));
+}
+
+// ---------------------------------------------------------------- errors
+
+#[test]
+fn unknown_key_names_file_line_profile_and_nearest_key() {
+    let text = "[profiles.dev]\nflow = \"test-password\"\nusername = \"u\"\npassword_env = \"X\"\n\ntenat_id = \"t\"\n";
+    let err = parse(text).unwrap().profile("dev").unwrap_err();
+    assert!(
+        matches!(&err, ProfileError::UnknownKey { line: 6, column: 1, suggestion: Some(s), .. } if s == "tenant_id")
+    );
+    insta::assert_snapshot!("unknown_key", err.to_string());
+}
+
+#[test]
+fn unknown_key_is_reported_in_file_order() {
+    let text = "[profiles.dev]\nzzz = 1\nflow = \"test-password\"\naaa = 2\n";
+    let err = parse(text).unwrap().profile("dev").unwrap_err();
+    assert!(matches!(&err, ProfileError::UnknownKey { key, line: 2, .. } if key == "zzz"), "{err}");
+}
+
+#[test]
+fn unknown_flow_lists_the_registered_flows() {
+    let text = "[profiles.dev]\nflow = \"test-pasword\"\n";
+    let err = parse(text).unwrap().profile("dev").unwrap_err();
+    let ProfileError::UnknownFlow { line, column, suggestion, known, .. } = &err else { panic!("{err:?}") };
+    assert_eq!((*line, *column), (2, 1));
+    assert_eq!(suggestion.as_deref(), Some("test-password"));
+    assert_eq!(known[..], ["test-m2m", "test-password", "test-secret"]);
+    insta::assert_snapshot!("unknown_flow", err.to_string());
+}
+
+#[test]
+fn missing_flow_lists_the_registered_flows() {
+    let err = parse("[profiles.dev]\nusername = \"u\"\n").unwrap().profile("dev").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "profiles.toml: profile `dev`: missing required key `flow`; registered flows: test-m2m, test-password, test-secret"
+    );
+}
+
+#[test]
+fn missing_required_keys() {
+    let err =
+        parse("[profiles.p]\nflow = \"test-password\"\npassword_env = \"X\"\n").unwrap().profile("p").unwrap_err();
+    assert!(matches!(&err, ProfileError::MissingKey { key, .. } if key == "username"), "{err}");
+    let err = password_profile("").unwrap_err();
+    insta::assert_snapshot!("missing_secret", err.to_string());
+}
+
+#[test]
+fn a_secret_may_have_only_one_source() {
+    let err = password_profile("password = \"hunter2\"\npassword_env = \"X\"\n").unwrap_err();
+    let ProfileError::AmbiguousSecret { sources, line, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(sources, &["password", "password_env"]);
+    assert_eq!(*line, 5);
+    insta::assert_snapshot!("ambiguous_secret", err.to_string());
+}
+
+#[test]
+fn empty_secret_sources_are_invalid() {
+    let err = password_profile("password_env = \"\"\n").unwrap_err();
+    assert_eq!(err.to_string(), "profiles.toml:4:1: profile `p`: key `password_env`: is empty");
+}
+
+#[test]
+fn defaults_keys_must_be_known_to_some_flow() {
+    let err = parse("[defaults]\nclient_id = \"c\"\nusernme = \"u\"\n").unwrap_err();
+    assert_eq!(err.to_string(), "profiles.toml:3:1: [defaults]: unknown key `usernme` (did you mean `username`?)");
+    // Known to test-password only: fine in [defaults].
+    assert!(parse("[defaults]\nlogin_timeout = 30\npassword_command = \"pass x\"\n").is_ok());
+}
+
+#[test]
+fn top_level_keys_are_checked() {
+    let err = parse("[profile.dev]\nflow = \"x\"\n").unwrap_err();
+    assert_eq!(err.to_string(), "profiles.toml:1:2: unknown key `profile` (did you mean `profiles`?)");
+    let err = parse("[dev]\nflow = \"x\"\n").unwrap_err();
+    assert_eq!(err.to_string(), "profiles.toml:1:2: unknown key `dev` (did you mean `profiles.dev`?)");
+    let err = parse("default_profile = 3\n").unwrap_err();
+    assert!(matches!(err, ProfileError::InvalidValue { line: 1, column: 19, .. }), "{err}");
+    let err = parse("profiles = 3\n").unwrap_err();
+    assert!(matches!(err, ProfileError::InvalidValue { .. }), "{err}");
+}
+
+#[test]
+fn wrong_value_types_point_at_the_value() {
+    let err = password_profile("login_timeout = 1.5\n").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "profiles.toml:4:17: profile `p`: key `login_timeout`: expected a string, an integer or a boolean"
+    );
+    let err = password_profile("scopes = [\"a\", 1]\n").unwrap_err();
+    assert!(err.to_string().starts_with("profiles.toml:4:16: profile `p`: key `scopes`"), "{err}");
+    let err = password_profile("username = [\"a\"]\n").unwrap_err();
+    assert!(matches!(err, ProfileError::Parse { .. }), "duplicate key: {err}");
+    let err = password_profile("host = [\"a\"]\n").unwrap_err();
+    assert!(err.to_string().contains("only `scopes` may be a list"), "{err}");
+    let err = parse("[profiles.p.nested]\nx = 1\n").unwrap_err();
+    assert!(err.to_string().contains("profiles do not nest"), "{err}");
+}
+
+#[test]
+fn toml_syntax_errors_have_a_position() {
+    let err = parse("[profiles.dev]\nflow = \"test-password\nhost = 1\n").unwrap_err();
+    let ProfileError::Parse { line, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(*line, 2);
+    insta::assert_snapshot!("parse_error", err.to_string());
+}
+
+#[test]
+fn load_reports_a_missing_file_with_its_path_and_how_to_create_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("profiles.toml");
+    let err = ProfileFile::load(&path).unwrap_err();
+    assert!(matches!(&err, ProfileError::NotFound { path: p } if **p == *path));
+    let message = err.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(message.contains("[profiles.dev]") && message.contains("--config"), "{message}");
+
+    std::fs::write(&path, FILE).unwrap();
+    assert_eq!(ProfileFile::load(&path).unwrap().names(), ["ci", "dev"]);
+}
+
+// ---------------------------------------------------------------- selection
+
+#[test]
+fn select_order_is_flag_env_default_profile_then_default() {
+    let file = file();
+    let no_env = |_: &str| None;
+    let env = |name: &str| (name == "BRICKAUTH_PROFILE").then(|| "ci".to_owned());
+    assert_eq!(file.select_with(Some("dev"), &env).unwrap().name(), "dev");
+    assert_eq!(file.select_with(None, &env).unwrap().name(), "ci");
+    assert_eq!(file.select_with(None, &no_env).unwrap().name(), "dev");
+
+    let no_default =
+        parse("[profiles.default]\nflow = \"test-password\"\nusername = \"u\"\npassword_env = \"X\"\n").unwrap();
+    assert_eq!(no_default.select_with(None, &no_env).unwrap().name(), "default");
+}
+
+#[test]
+fn unknown_profile_suggests_and_lists() {
+    let err = file().select_with(Some("devv"), &|_| None).unwrap_err();
+    insta::assert_snapshot!("unknown_profile", err.to_string());
+    let err = parse("").unwrap().profile("default").unwrap_err();
+    assert!(err.to_string().contains("defines no profiles"), "{err}");
+}
+
+#[test]
+fn find_by_host_normalizes_and_rejects_ambiguity() {
+    let file = file();
+    for host in [
+        "https://adb-1234567890123456.7.azuredatabricks.net",
+        "ADB-1234567890123456.7.azuredatabricks.net/",
+        "https://adb-1234567890123456.7.azuredatabricks.net:443/?o=1",
+    ] {
+        assert_eq!(file.find_by_host(host).unwrap().name(), "dev", "{host}");
+    }
+    assert_eq!(file.find_by_host("https://adb-2.azuredatabricks.net/").unwrap().name(), "ci");
+
+    let err = file.find_by_host("adb-3.azuredatabricks.net").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "profiles.toml: no profile has host `adb-3.azuredatabricks.net`; hosts in this file: \
+         ci (adb-2.azuredatabricks.net), dev (https://adb-1234567890123456.7.azuredatabricks.net)"
+    );
+
+    let text = format!("{FILE}\n[profiles.dev2]\nflow = \"test-password\"\nhost = \"adb-2.azuredatabricks.net\"\n");
+    let err = parse(&text).unwrap().find_by_host("adb-2.azuredatabricks.net").unwrap_err();
+    assert!(matches!(&err, ProfileError::AmbiguousHost { profiles, .. } if profiles == &["ci", "dev2"]), "{err}");
+}
+
+// ---------------------------------------------------------------- settings and provenance
+
+#[test]
+fn get_never_returns_secrets_or_their_sources() {
+    let p = password_profile("password = \"hunter2\"\n").unwrap();
+    assert_eq!(p.get("password"), None);
+    assert_eq!(p.get("username"), Some("ada"));
+    let dev = file().profile("dev").unwrap();
+    assert_eq!(dev.get("password_env"), None);
+}
+
+#[test]
+fn entries_show_sources_and_redact_literals() {
+    let dev = file().profile("dev").unwrap();
+    let shown: Vec<String> = dev.entries().iter().map(|(k, v, o)| format!("{k} = {v}  ({o})")).collect();
+    insta::assert_snapshot!("dev_entries", shown.join("\n"));
+
+    let p = password_profile("password = \"hunter2\"\n").unwrap();
+    let password = p.entries().into_iter().find(|(k, _, _)| k == "password").unwrap();
+    assert_eq!((password.1, password.2), (DisplayValue::Redacted, at(4, 1)));
+}
+
+#[test]
+fn origin_of_a_secret_is_its_source_key() {
+    let dev = file().profile("dev").unwrap();
+    assert_eq!(dev.origin("password").as_deref(), Some("profiles.toml:12:1"));
+    assert_eq!(dev.origin("password_env").as_deref(), Some("profiles.toml:12:1"));
+    assert_eq!(dev.origin("nope"), None);
+}
+
+#[test]
+fn set_overrides_with_its_origin() {
+    let mut dev = file().profile("dev").unwrap();
+    dev.set("host", "https://adb-9.azuredatabricks.net", Origin::CommandLine("--host".into()));
+    assert_eq!(dev.get("host"), Some("https://adb-9.azuredatabricks.net"));
+    assert_eq!(dev.origin("host").as_deref(), Some("--host"));
+
+    // A new source of a secret replaces the old one instead of conflicting with it.
+    dev.set("password_file", "/run/secrets/pw", Origin::Env("PW_FILE".into()));
+    assert!(dev.validate().is_ok());
+    assert_eq!(dev.origin("password").as_deref(), Some("$PW_FILE"));
+
+    dev.set("flow", "test-secret", Origin::CommandLine("--flow".into()));
+    assert_eq!(dev.flow().name, "test-secret");
+    assert!(matches!(dev.validate(), Err(ProfileError::UnknownKey { .. })));
+    dev.set("flow", "no-such-flow", Origin::CommandLine("--flow".into()));
+    assert_eq!(dev.flow().name, "test-secret");
+}
+
+// ---------------------------------------------------------------- secrets
+
+#[test]
+fn secret_from_env() {
+    // PATH is set in every test environment; no need to mutate the process environment.
+    let p = password_profile("password_env = \"PATH\"\n").unwrap();
+    let expected = std::env::var("PATH").unwrap();
+    assert_eq!(p.secret("password").unwrap().unwrap().expose_secret(), expected);
+}
+
+#[test]
+fn secret_from_unset_env_names_the_variable() {
+    let p = password_profile("password_env = \"BRICKAUTH_TEST_SURELY_UNSET_7C1F\"\n").unwrap();
+    let err = p.resolve_secret("password").unwrap_err();
+    insta::assert_snapshot!("unset_variable", err.to_string());
+    let err: ConfigError = p.secret("password").unwrap_err();
+    assert_eq!(err.origin.as_deref(), Some("profiles.toml:4:1"));
+    assert_eq!(err.key.as_deref(), Some("password"));
+}
+
+#[test]
+fn secret_from_file_trims_the_newline() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pw");
+    std::fs::write(&path, "s3cret pass\n").unwrap();
+    let p = password_profile(&format!("password_file = '{}'\n", path.display())).unwrap();
+    assert_eq!(p.secret("password").unwrap().unwrap().expose_secret(), "s3cret pass");
+}
+
+#[cfg(unix)]
+#[test]
+fn secret_file_readable_by_others_warns() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pw");
+    std::fs::write(&path, "x").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let p = password_profile(&format!("password_file = '{}'\n", path.display())).unwrap();
+    let (_, warnings) = capture(|| p.secret("password"));
+    assert!(warnings.iter().any(|w| w.contains("readable by other users")), "{warnings:?}");
+
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (_, warnings) = capture(|| p.secret("password"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+#[test]
+fn unreadable_secret_file_names_the_path() {
+    let p = password_profile("password_file = '/nonexistent/brickauth/pw'\n").unwrap();
+    let err = p.resolve_secret("password").unwrap_err().to_string();
+    assert!(
+        err.starts_with("profile `p`: cannot resolve secret `password`: cannot read /nonexistent/brickauth/pw"),
+        "{err}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn secret_from_command() {
+    let p = password_profile("password_command = \"printf '  from-cmd\\\\n'\"\n").unwrap();
+    assert_eq!(p.secret("password").unwrap().unwrap().expose_secret(), "from-cmd");
+}
+
+#[cfg(unix)]
+#[test]
+fn failing_command_names_the_command_and_status() {
+    let p = password_profile("password_command = \"printf 'leaked-%s' stdout; exit 3\"\n").unwrap();
+    let err = p.resolve_secret("password").unwrap_err();
+    insta::assert_snapshot!("failing_command", err.to_string());
+    assert!(!err.to_string().contains("leaked-stdout"));
+}
+
+#[cfg(unix)]
+#[test]
+fn command_printing_nothing_is_an_error() {
+    let p = password_profile("password_command = \"true\"\n").unwrap();
+    let err = p.resolve_secret("password").unwrap_err().to_string();
+    assert!(err.ends_with("the output of command `true` (from `password_command`) is empty"), "{err}");
+}
+
+#[test]
+fn literal_secret_works_and_warns_once() {
+    let p = password_profile("password = \"hunter2\"\n").unwrap();
+    let (secret, warnings) = capture(|| {
+        let first = p.secret("password");
+        let _second = p.secret("password");
+        first
+    });
+    assert_eq!(secret.unwrap().unwrap().expose_secret(), "hunter2");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("profiles.toml:4:1") && warnings[0].contains("`password`"), "{warnings:?}");
+    assert!(!warnings[0].contains("hunter2"));
+}
+
+#[test]
+fn absent_secret_is_none_and_nothing_is_resolved_while_loading() {
+    // A command that would fail loudly if load/select/profile ran it.
+    let text = "[profiles.p]\nflow = \"test-secret\"\ntenant_id = \"t\"\nclient_id = \"c\"\nclient_secret_command = \"exit 99\"\n";
+    let p = parse(text).unwrap().select(Some("p")).unwrap();
+    assert_eq!(p.secret("password").unwrap().map(|_| ()), None);
+    assert!(p.secret("client_secret").is_err());
+}
+
+#[test]
+fn no_secret_in_any_error_or_debug_output() {
+    const SECRET: &str = "hunter2-TOPSECRET";
+    let text = format!(
+        "[defaults]\nclient_secret = \"{SECRET}\"\n\n[profiles.p]\nflow = \"test-password\"\nusername = \"u\"\npassword = \"{SECRET}\"\n\n\
+         [profiles.bad]\nflow = \"test-password\"\nusername = \"u\"\npassword = \"{SECRET}\"\npassword_env = \"X\"\n\n\
+         [profiles.typo]\nflow = \"test-password\"\nusername = \"u\"\npasword = \"{SECRET}\"\n"
+    );
+    let file = parse(&text).unwrap();
+    let p = file.profile("p").unwrap();
+    let mut outputs = vec![format!("{p:?}"), format!("{p:#?}"), format!("{file:?}")];
+    outputs.extend(p.entries().iter().map(|(k, v, o)| format!("{k}{v}{o}")));
+    let errors = [
+        file.profile("bad").unwrap_err(),
+        file.profile("typo").unwrap_err(),
+        parse(&format!("[profiles.p]\nflow = \"test-password\"\npassword = [\"{SECRET}\"]\n")).unwrap_err(),
+        parse(&format!("[profiles.p]\npassword = \"{SECRET}\n")).unwrap_err(),
+        password_profile("password_command = \"printf '%s-TOPSECRET' hunter2; exit 1\"\n")
+            .unwrap()
+            .resolve_secret("password")
+            .unwrap_err(),
+        password_profile("password_command = \"printf '%s-TOPSECRET' hunter2 >&2; exit 1\"\n")
+            .unwrap()
+            .resolve_secret("password")
+            .unwrap_err(),
+    ];
+    for err in errors {
+        outputs.push(format!("{err:?}"));
+        outputs.push(err.to_string());
+        outputs.push(ConfigError::from(err).to_string());
+    }
+    for out in &outputs {
+        assert!(!out.contains(SECRET), "secret leaked in: {out}");
+    }
+}
+
+// ---------------------------------------------------------------- environment-only mode
+
+fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+}
+
+#[test]
+fn from_env_maps_variables_first_set_wins() {
+    let env = vars(&[
+        ("ARM_TENANT_ID", ""),
+        ("AZURE_TENANT_ID", "contoso.onmicrosoft.com"),
+        ("ARM_CLIENT_ID", "arm-app"),
+        ("AZURE_CLIENT_ID", "azure-app"),
+        ("AZURE_CLIENT_SECRET", "not-stored"),
+        ("DATABRICKS_HOST", "https://adb-1.azuredatabricks.net"),
+        ("AZURE_FEDERATED_TOKEN_FILE", "/var/run/token"),
+        ("BRICKAUTH_USERNAME", "not-accepted-by-this-flow"),
+    ]);
+    let p = Profile::from_env("test-secret", &env).unwrap();
+    assert_eq!(p.name(), "env");
+    assert_eq!(p.path(), None);
+    let shown: Vec<String> = p.entries().iter().map(|(k, v, o)| format!("{k} = {v}  ({o})")).collect();
+    insta::assert_snapshot!("from_env_entries", shown.join("\n"));
+}
+
+#[test]
+fn from_env_uses_databricks_variables_for_m2m() {
+    let env = vars(&[
+        ("ARM_TENANT_ID", "t"),
+        ("ARM_CLIENT_ID", "entra-app"),
+        ("DATABRICKS_CLIENT_ID", "dbx-sp"),
+        ("DATABRICKS_CLIENT_SECRET", "x"),
+    ]);
+    let p = Profile::from_env("oauth-m2m", &env).unwrap();
+    assert_eq!(p.flow().name, "test-m2m");
+    assert_eq!(p.get("client_id"), Some("dbx-sp"));
+    assert_eq!(p.origin("client_secret").as_deref(), Some("$DATABRICKS_CLIENT_SECRET"));
+}
+
+#[test]
+fn from_env_says_which_variables_to_set() {
+    let err = Profile::from_env("test-secret", &vars(&[("ARM_CLIENT_ID", "c")])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "environment: profile `env`: missing required key `tenant_id`; set $ARM_TENANT_ID or $AZURE_TENANT_ID"
+    );
+    let err = Profile::from_env("nope", &vars(&[])).unwrap_err();
+    assert!(err.to_string().starts_with("environment: profile `env`: unknown flow `nope`"), "{err}");
+}
+
+#[test]
+fn from_env_secrets_resolve_lazily_from_the_environment() {
+    let env = vars(&[("BRICKAUTH_USERNAME", "u"), ("BRICKAUTH_PASSWORD", "pw")]);
+    let p = Profile::from_env("test-password", &env).unwrap();
+    assert_eq!(
+        p.entries().iter().find(|(k, _, _)| k == "password_env").map(|e| e.1.clone()),
+        Some(DisplayValue::Plain("BRICKAUTH_PASSWORD".into()))
+    );
+}
+
+// ---------------------------------------------------------------- conversion
+
+#[test]
+fn the_error_stays_small_enough_to_return() {
+    // clippy's `result_large_err` fires at 128 bytes, in every crate that returns the error.
+    assert!(std::mem::size_of::<ProfileError>() < 128, "{}", std::mem::size_of::<ProfileError>());
+}
+
+#[test]
+fn profile_errors_become_config_errors_without_repeating_themselves() {
+    let text = "[profiles.dev]\nflow = \"test-password\"\ntenat_id = \"t\"\n";
+    let err = ConfigError::from(parse(text).unwrap().profile("dev").unwrap_err());
+    assert_eq!(err.profile.as_deref(), Some("dev"));
+    assert_eq!(err.key.as_deref(), Some("tenat_id"));
+    assert_eq!(
+        err.to_string(),
+        "profiles.toml:3:1: profile `dev`, key `tenat_id`: unknown key (did you mean `tenant_id`?)"
+    );
+
+    let err = ConfigError::from(parse("[defaults]\nzzz = 1\n").unwrap_err());
+    assert_eq!(err.to_string(), "[defaults] at profiles.toml:2:1: key `zzz`: unknown key");
+
+    let err = ConfigError::from(parse("x").unwrap_err());
+    assert_eq!(err.profile, None);
+    assert!(err.message.starts_with("profiles.toml:1:2: invalid TOML"), "{err}");
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// Run `f` with a subscriber that records every event's rendered fields.
+fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let out = tracing::subscriber::with_default(Capture(events.clone()), f);
+    let events = events.lock().map(|e| e.clone()).unwrap_or_default();
+    (out, events)
+}
+
+struct Capture(Arc<Mutex<Vec<String>>>);
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Text(String);
+        impl tracing::field::Visit for Text {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!("{}={value:?} ", field.name()));
+            }
+        }
+        let mut text = Text(String::new());
+        event.record(&mut text);
+        if let Ok(mut events) = self.0.lock() {
+            events.push(text.0);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
