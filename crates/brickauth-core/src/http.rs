@@ -143,7 +143,11 @@ pub async fn send(
                 last: Box::new(failure),
             });
         }
-        tracing::info!("retrying in {:.1} s (attempt {attempt} failed: {failure})", wait.as_secs_f64());
+        let why = match &failure {
+            AuthError::Entra(e) => format!("HTTP {}: {}", e.status, e.summary()),
+            other => other.to_string(),
+        };
+        tracing::info!("attempt {attempt} failed ({why}); retrying in {:.1} s", wait.as_secs_f64());
         tokio::time::sleep(wait).await;
     }
 }

@@ -104,6 +104,11 @@ impl MockEntra {
         lock(&self.state).failures.extend(failures);
     }
 
+    /// Drops the queued failures that were not used up.
+    pub fn clear_failures(&self) {
+        lock(&self.state).failures.clear();
+    }
+
     /// Every request to a token endpoint (any method, any tenant), in order, form decoded.
     pub async fn token_requests(&self) -> Vec<RecordedRequest> {
         lock(&self.state).token_requests.clone()

@@ -1,0 +1,499 @@
+//! [`TokenCache`]: one cache directory, its `tokens.json` and its lock file.
+//!
+//! Reading never locks: `tokens.json` is only ever replaced whole, by rename, so a reader sees
+//! either the old file or the new one. Every change is a read-modify-write under an exclusive
+//! advisory lock on `tokens.lock` (std's `File::lock`: `flock` on Unix, `LockFileEx` on Windows),
+//! so two processes never lose each other's updates. The lock is released when the [`CacheLock`]
+//! is dropped, and by the operating system when its holder dies — there are no stale locks.
+//!
+//! Permissions: the directory is created 0700 and files 0600 on Unix. **Windows gap:** no mode
+//! bits are set there; the files inherit the ACL of the directory, which under `%LOCALAPPDATA%`
+//! is private to the user by default.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use brickauth_core::{AccessToken, Account, SecretString, TokenResponse};
+
+use crate::MIN_VALIDITY_FLOOR;
+use crate::error::CacheError;
+use crate::format::{self, CacheFile, Entry, account_key};
+use crate::identity::{AccountHint, Identity};
+
+const FILE_NAME: &str = "tokens.json";
+const LOCK_NAME: &str = "tokens.lock";
+
+/// How long [`TokenCache::lock`] waits by default. Generous: the lock may be held across a
+/// token request with its retries (a minute by default), never across an interactive sign-in.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A handle on one cache directory. Cheap to create: no I/O happens until a method is called.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenCache {
+    dir: PathBuf,
+    lock_timeout: Duration,
+}
+
+/// A token from the cache (or just stored in it), with who it belongs to.
+///
+/// `Debug` redacts the access and refresh tokens.
+#[derive(Clone)]
+pub struct CachedToken {
+    /// The access token. Its `scopes` are the scopes the identity requested.
+    pub access_token: AccessToken,
+    /// The refresh token kept with it, if any.
+    pub refresh_token: Option<SecretString>,
+    /// The account the token was issued to (all fields empty for app-only tokens).
+    pub account: Account,
+    /// The identity the token is cached under.
+    pub identity: Identity,
+}
+
+impl fmt::Debug for CachedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedToken")
+            .field("access_token", &self.access_token)
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[REDACTED]"))
+            .field("account", &self.account)
+            .field("identity", &self.identity)
+            .finish()
+    }
+}
+
+impl CachedToken {
+    /// Whether the access token can be handed out at `now` to a caller that needs it valid for
+    /// `min_validity`: at least `max(min_validity, 40 s)` left, and the server's suggested
+    /// refresh time (`refresh_in`), if any, not reached yet.
+    pub fn valid_for(&self, min_validity: Duration, now: i64) -> bool {
+        let margin = margin_secs(min_validity);
+        self.access_token.remaining(now) >= margin && self.access_token.refresh_on.is_none_or(|r| now < r)
+    }
+
+    /// Whether the access token still has at least the 40 s floor left at `now`, whatever
+    /// `refresh_on` says: usable as a fallback when renewing it failed.
+    pub fn usable(&self, now: i64) -> bool {
+        self.access_token.remaining(now) >= margin_secs(Duration::ZERO)
+    }
+}
+
+/// `max(min_validity, 40 s)` in whole seconds (rounded up).
+pub(crate) fn margin_secs(min_validity: Duration) -> i64 {
+    let m = min_validity.max(MIN_VALIDITY_FLOOR);
+    i64::try_from(m.as_secs() + u64::from(m.subsec_nanos() > 0)).unwrap_or(i64::MAX)
+}
+
+impl TokenCache {
+    /// The cache directory named by the environment: `$BRICKAUTH_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/brickauth` (when absolute), else on Windows `%LOCALAPPDATA%\brickauth`,
+    /// else `~/.cache/brickauth`. Reads environment variables only; touches no file.
+    pub fn from_env() -> Result<TokenCache, CacheError> {
+        default_dir(|k| std::env::var_os(k), std::env::home_dir).map(TokenCache::at).ok_or(CacheError::NoDirectory)
+    }
+
+    /// A cache in `dir`.
+    pub fn at(dir: impl Into<PathBuf>) -> TokenCache {
+        TokenCache { dir: dir.into(), lock_timeout: DEFAULT_LOCK_TIMEOUT }
+    }
+
+    /// The same cache with another lock timeout (default [`DEFAULT_LOCK_TIMEOUT`]).
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> TokenCache {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// The cache directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The cache file, `<dir>/tokens.json`.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(FILE_NAME)
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        self.dir.join(LOCK_NAME)
+    }
+
+    /// The token `account` means for `id`, if one is cached (valid or not).
+    ///
+    /// Fast path: one read of `tokens.json` and one parse — no lock, no network, no directory
+    /// creation. A missing file is `Ok(None)`. A corrupt file is moved aside (when the lock is
+    /// free; otherwise its holder will) and reads as empty.
+    ///
+    /// Which entry: the one whose username equals `account.username` (case-insensitively) when
+    /// given; else the one `account.profile` last used; else the identity's only entry.
+    pub fn lookup(&self, id: &Identity, account: &AccountHint) -> Result<Option<CachedToken>, CacheError> {
+        let path = self.path();
+        let Some(bytes) = format::read(&path)? else { return Ok(None) };
+        let file = match format::parse(&bytes) {
+            Ok(file) => file,
+            Err(why) => match self.quarantine(&why) {
+                Some(file) => file,
+                None => return Ok(None),
+            },
+        };
+        Ok(file.select(id, account).and_then(|k| file.entries.get(k)).map(Entry::to_cached))
+    }
+
+    /// Store a token response for `id`, bind `profile` to its account, and return what a
+    /// [`lookup`](Self::lookup) will now return. Takes the lock, re-reads the file, applies the
+    /// change and writes it atomically. When `response` carries no refresh token, the one
+    /// already cached for the same account is kept.
+    ///
+    /// Do not call this while holding a [`CacheLock`] of the same directory: it would wait for
+    /// itself until the lock timeout.
+    pub fn store(&self, id: &Identity, profile: &str, response: &TokenResponse) -> Result<CachedToken, CacheError> {
+        let lock = self.lock()?;
+        self.store_locked(&lock, id, profile, response, None)
+    }
+
+    /// Forget the token `account` means for `id` (`brickauth logout`); returns how many entries
+    /// were removed.
+    ///
+    /// With a username in the hint, only that account's entry goes. Otherwise the entry the
+    /// profile would use goes, or — when that is ambiguous — every entry of the identity. The
+    /// profile's binding is removed too, and so is any other profile's binding to a removed entry
+    /// (tokens are shared by identity, not owned by a profile).
+    pub fn remove(&self, id: &Identity, account: &AccountHint) -> Result<usize, CacheError> {
+        if !self.path().exists() {
+            return Ok(0);
+        }
+        let lock = self.lock()?;
+        self.modify(&lock, |file| {
+            let keys: Vec<String> = match (file.select(id, account), &account.username) {
+                (Some(k), _) => vec![k.to_owned()],
+                (None, Some(_)) => Vec::new(),
+                (None, None) => file.keys_of(id),
+            };
+            let unbound = file.profiles.remove(&account.profile).is_some();
+            let removed = file.remove(&keys);
+            (removed, removed > 0 || unbound)
+        })
+    }
+
+    /// Forget every cached token (`brickauth logout --all`); returns how many entries there were.
+    ///
+    /// Deletes `tokens.json` and any copies of it earlier moved aside as corrupt (they may hold
+    /// tokens too). The directory and lock file stay.
+    pub fn clear(&self) -> Result<usize, CacheError> {
+        if !self.dir.exists() {
+            return Ok(0);
+        }
+        let _lock = self.lock()?;
+        let path = self.path();
+        let count = match format::read(&path)? {
+            Some(bytes) => format::parse(&bytes).map(|f| f.entries.len()).unwrap_or(0),
+            None => 0,
+        };
+        remove_if_present(&path)?;
+        let prefix = format!("{FILE_NAME}.corrupt-");
+        let entries = fs::read_dir(&self.dir).map_err(|e| CacheError::io("list", &self.dir, e))?;
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                remove_if_present(&entry.path())?;
+            }
+        }
+        Ok(count)
+    }
+
+    /// Take the exclusive advisory lock on `<dir>/tokens.lock`, creating the directory (0700)
+    /// and the lock file (0600) if needed. Waits up to the lock timeout, then fails with
+    /// [`CacheError::LockTimeout`] naming the lock file.
+    ///
+    /// The lock excludes other processes, and other [`CacheLock`]s in this process. It is not
+    /// re-entrant: the cache's own writing methods take it themselves.
+    pub fn lock(&self) -> Result<CacheLock, CacheError> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(2);
+        let file = self.open_lock_file()?;
+        loop {
+            if self.try_lock(&file)? {
+                return Ok(self.locked(file));
+            }
+            self.check_timeout(start, &file)?;
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// [`lock`](Self::lock) for async callers: polls instead of blocking a runtime thread.
+    pub(crate) async fn lock_async(&self) -> Result<CacheLock, CacheError> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(2);
+        let file = self.open_lock_file()?;
+        loop {
+            if self.try_lock(&file)? {
+                return Ok(self.locked(file));
+            }
+            self.check_timeout(start, &file)?;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    fn open_lock_file(&self) -> Result<File, CacheError> {
+        create_private_dir(&self.dir)?;
+        let path = self.lock_path();
+        let mut options = fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        options.open(&path).map_err(|e| CacheError::io("open the lock file", path, e))
+    }
+
+    /// One non-blocking attempt to lock `file`.
+    fn try_lock(&self, file: &File) -> Result<bool, CacheError> {
+        match file.try_lock() {
+            Ok(()) => Ok(true),
+            Err(fs::TryLockError::WouldBlock) => Ok(false),
+            Err(fs::TryLockError::Error(e)) => Err(CacheError::io("lock", self.lock_path(), e)),
+        }
+    }
+
+    /// Wrap a locked file. The lock file records our process id, for the timeout message of
+    /// whoever waits next (best effort: the pid only improves an error message).
+    fn locked(&self, file: File) -> CacheLock {
+        let _ = file.set_len(0).and_then(|()| writeln!(&file, "{}", std::process::id()));
+        CacheLock { file, path: self.lock_path() }
+    }
+
+    fn check_timeout(&self, start: Instant, file: &File) -> Result<(), CacheError> {
+        let waited = start.elapsed();
+        if waited < self.lock_timeout {
+            return Ok(());
+        }
+        let mut text = String::new();
+        let holder = (&*file).read_to_string(&mut text).ok().and_then(|_| text.trim().parse().ok());
+        Err(CacheError::LockTimeout { path: self.lock_path(), waited, holder })
+    }
+
+    /// The file as it is on disk, under the lock; an unusable file is moved aside and reads as
+    /// empty.
+    fn load(&self, _lock: &CacheLock) -> Result<CacheFile, CacheError> {
+        let path = self.path();
+        match format::read(&path)? {
+            None => Ok(CacheFile::default()),
+            Some(bytes) => match format::parse(&bytes) {
+                Ok(file) => Ok(file),
+                Err(why) => {
+                    format::move_aside(&path, &why)?;
+                    Ok(CacheFile::default())
+                }
+            },
+        }
+    }
+
+    /// Read-modify-write under `lock`. `change` returns its result and whether it changed
+    /// anything (nothing is written otherwise).
+    fn modify<R>(&self, lock: &CacheLock, change: impl FnOnce(&mut CacheFile) -> (R, bool)) -> Result<R, CacheError> {
+        let mut file = self.load(lock)?;
+        let (result, changed) = change(&mut file);
+        if changed {
+            format::write(&self.path(), &file)?;
+        }
+        Ok(result)
+    }
+
+    /// Store `response` under `lock`. `previous` is the account of the entry the response
+    /// renews (a refresh-token grant): account fields the response lacks are taken from it, and
+    /// if the account key changed, the old entry is replaced rather than left behind with its
+    /// spent refresh token.
+    pub(crate) fn store_locked(
+        &self,
+        lock: &CacheLock,
+        id: &Identity,
+        profile: &str,
+        response: &TokenResponse,
+        previous: Option<&Account>,
+    ) -> Result<CachedToken, CacheError> {
+        let account = match previous {
+            Some(old) => merge_accounts(&response.account, old),
+            None => response.account.clone(),
+        };
+        let key = id.entry_key(&account_key(&account));
+        let old_key = previous.map(|a| id.entry_key(&account_key(a))).filter(|k| *k != key);
+        let stored = self.modify(lock, |file| {
+            let mut entry = Entry::new(id, response, account, brickauth_core::now());
+            if entry.refresh_token.is_none() {
+                entry.refresh_token = [Some(&key), old_key.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .find_map(|k| file.entries.get(k).and_then(|e| e.refresh_token.clone()));
+            }
+            if let Some(old) = &old_key {
+                file.entries.remove(old);
+                file.profiles.values_mut().filter(|bound| *bound == old).for_each(|bound| *bound = key.clone());
+            }
+            let cached = entry.to_cached();
+            file.entries.insert(key.clone(), entry);
+            file.profiles.insert(profile.to_owned(), key.clone());
+            (cached, true)
+        })?;
+        tracing::debug!(identity = %id, expires_on = stored.access_token.expires_on, "stored token");
+        Ok(stored)
+    }
+
+    /// Forget the refresh token of `account`'s entry (the server rejected it), keeping its
+    /// access token.
+    pub(crate) fn drop_refresh_token(
+        &self,
+        lock: &CacheLock,
+        id: &Identity,
+        account: &Account,
+    ) -> Result<(), CacheError> {
+        let key = id.entry_key(&account_key(account));
+        self.modify(lock, |file| {
+            let changed = file.entries.get_mut(&key).and_then(|e| e.refresh_token.take()).is_some();
+            ((), changed)
+        })
+    }
+
+    /// `lookup` found an unusable file: if the lock is free, look again under it and move the
+    /// file aside if it is still unusable. Returns the file if it became readable meanwhile.
+    /// Never fails: a read is not the place to report a cache that cannot be repaired.
+    fn quarantine(&self, why: &str) -> Option<CacheFile> {
+        let path = self.path();
+        let attempt = || -> Result<Option<CacheFile>, CacheError> {
+            let file = self.open_lock_file()?;
+            if !self.try_lock(&file)? {
+                tracing::debug!(path = %path.display(), "token cache unreadable and locked; leaving it to the holder");
+                return Ok(None);
+            }
+            let lock = self.locked(file);
+            self.load(&lock).map(Some)
+        };
+        match attempt() {
+            Ok(file) => file,
+            Err(e) => {
+                tracing::warn!(
+                    "the token cache {} is unusable ({why}) and could not be moved aside: {e}",
+                    path.display()
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Proof that this process holds the cache's advisory lock; dropping it releases the lock.
+#[derive(Debug)]
+pub struct CacheLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl CacheLock {
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for CacheLock {
+    fn drop(&mut self) {
+        // Closing the descriptor releases it too; unlocking first makes the release immediate
+        // even if a clone of the descriptor lives on.
+        let _ = self.file.unlock();
+    }
+}
+
+/// The fields of `new`, with those it lacks filled in from `old` (a refreshed token's answer may
+/// carry no `client_info` or id token).
+fn merge_accounts(new: &Account, old: &Account) -> Account {
+    Account {
+        home_account_id: new.home_account_id.clone().or_else(|| old.home_account_id.clone()),
+        username: new.username.clone().or_else(|| old.username.clone()),
+        tenant_id: new.tenant_id.clone().or_else(|| old.tenant_id.clone()),
+        oid: new.oid.clone().or_else(|| old.oid.clone()),
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), CacheError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(|e| CacheError::io("create directory", dir, e))
+}
+
+fn remove_if_present(path: &Path) -> Result<(), CacheError> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(CacheError::io("remove", path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// The default cache directory, from environment variables (`var`) and the home directory.
+fn default_dir(var: impl Fn(&str) -> Option<OsString>, home: impl Fn() -> Option<PathBuf>) -> Option<PathBuf> {
+    let set = |k: &str| var(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(d) = set("BRICKAUTH_CACHE_DIR") {
+        return Some(d);
+    }
+    // The XDG base-directory spec says relative values are to be ignored.
+    if let Some(d) = set("XDG_CACHE_HOME").filter(|d| d.is_absolute()) {
+        return Some(d.join("brickauth"));
+    }
+    if cfg!(windows)
+        && let Some(d) = set("LOCALAPPDATA")
+    {
+        return Some(d.join("brickauth"));
+    }
+    home().filter(|h| !h.as_os_str().is_empty()).map(|h| h.join(".cache").join("brickauth"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| OsString::from(v))
+    }
+
+    #[test]
+    fn directory_from_environment() {
+        let home = || Some(PathBuf::from("/home/u"));
+        assert_eq!(
+            default_dir(vars(&[("BRICKAUTH_CACHE_DIR", "/c"), ("XDG_CACHE_HOME", "/x")]), home),
+            Some(PathBuf::from("/c"))
+        );
+        assert_eq!(
+            default_dir(vars(&[("BRICKAUTH_CACHE_DIR", ""), ("XDG_CACHE_HOME", "/x")]), home),
+            Some(PathBuf::from("/x/brickauth"))
+        );
+        if cfg!(unix) {
+            assert_eq!(
+                default_dir(vars(&[("XDG_CACHE_HOME", "relative")]), home),
+                Some(PathBuf::from("/home/u/.cache/brickauth"))
+            );
+        }
+        assert_eq!(default_dir(vars(&[]), || None), None);
+    }
+
+    #[test]
+    fn margins() {
+        assert_eq!(margin_secs(Duration::ZERO), 40);
+        assert_eq!(margin_secs(Duration::from_secs(300)), 300);
+        assert_eq!(margin_secs(Duration::from_millis(60_001)), 61);
+    }
+
+    #[test]
+    fn accounts_merge() {
+        let old = Account { home_account_id: Some("u.t".into()), username: Some("a@b".into()), ..Account::default() };
+        let new = Account { oid: Some("o".into()), ..Account::default() };
+        let m = merge_accounts(&new, &old);
+        assert_eq!(m.home_account_id.as_deref(), Some("u.t"));
+        assert_eq!(m.username.as_deref(), Some("a@b"));
+        assert_eq!(m.oid.as_deref(), Some("o"));
+    }
+}

@@ -1,0 +1,130 @@
+//! Typed errors of the cache ([`CacheError`]) and of silent acquisition ([`ProviderError`]).
+//!
+//! None of them ever carries a token: cache errors name paths, provider errors name profiles and
+//! wrap the core crate's errors, which redact secrets themselves.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use brickauth_core::error::ErrorClass;
+use brickauth_core::{AuthError, ConfigError};
+
+/// A problem with the cache directory or its files.
+///
+/// A corrupt or unknown-version `tokens.json` is not an error: it is moved aside with a warning
+/// and the cache starts empty.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheError {
+    /// No cache directory could be derived from the environment.
+    #[error(
+        "cannot tell where to keep the token cache: set BRICKAUTH_CACHE_DIR (or XDG_CACHE_HOME, or HOME{})",
+        if cfg!(windows) { ", or LOCALAPPDATA" } else { "" }
+    )]
+    NoDirectory,
+    /// A file-system operation on the cache failed.
+    #[error("cannot {action} {}: {source}", .path.display())]
+    Io {
+        /// What was being done (`read`, `create directory`, `rename`, …).
+        action: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// Another process held the cache lock for longer than the lock timeout.
+    #[error(
+        "timed out after {} s waiting for the token cache lock {}{}: another brickauth process is \
+         using the cache; if none is running, retry",
+        .waited.as_secs(),
+        .path.display(),
+        .holder.map(|p| format!(" (held by process {p})")).unwrap_or_default()
+    )]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// How long this process waited.
+        waited: Duration,
+        /// The process id the holder wrote into the lock file, when readable.
+        holder: Option<u32>,
+    },
+    /// The cache could not be serialized (should not happen: the format is plain JSON).
+    #[error("cannot serialize the token cache: {0}")]
+    Serialize(#[source] serde_json::Error),
+}
+
+impl CacheError {
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        CacheError::Io { action, path: path.into(), source }
+    }
+}
+
+/// Why [`TokenProvider`](crate::TokenProvider) could not produce a token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProviderError {
+    /// The token endpoint or the grant flow failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The cache could not be read or written.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    /// The flow could not be built from the profile's settings.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// No usable token, and getting one needs a person where there is none (an interactive flow
+    /// without a terminal). The message ends with the exact command to run.
+    #[error("{reason}: run `brickauth login -p {}`", shell_word(.profile))]
+    NeedsLogin {
+        /// The profile to log in with.
+        profile: String,
+        /// Why no token could be obtained silently.
+        reason: String,
+    },
+}
+
+impl ProviderError {
+    /// How the CLI should report this error (exit code 3 for authentication, 2 for profile
+    /// problems, 1 otherwise).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            ProviderError::Auth(e) => e.class(),
+            ProviderError::Cache(_) => ErrorClass::Other,
+            ProviderError::Config(_) => ErrorClass::Usage,
+            ProviderError::NeedsLogin { .. } => ErrorClass::Auth,
+        }
+    }
+}
+
+/// A profile name as one shell word: bare when it is plain, else single-quoted.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.@+=:,/".contains(&b));
+    if plain { s.to_owned() } else { format!("'{}'", s.replace('\'', r"'\''")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn needs_login_ends_with_the_command() {
+        let e = ProviderError::NeedsLogin { profile: "dev".into(), reason: "no token is cached".into() };
+        assert!(e.to_string().ends_with("run `brickauth login -p dev`"), "{e}");
+        let e = ProviderError::NeedsLogin { profile: "my prof".into(), reason: "x".into() };
+        assert!(e.to_string().ends_with("run `brickauth login -p 'my prof'`"), "{e}");
+        assert_eq!(e.class(), ErrorClass::Auth);
+    }
+
+    #[test]
+    fn lock_timeout_names_the_file() {
+        let e = CacheError::LockTimeout {
+            path: PathBuf::from("/c/tokens.lock"),
+            waited: Duration::from_secs(120),
+            holder: Some(42),
+        };
+        let s = e.to_string();
+        assert!(s.contains("/c/tokens.lock") && s.contains("process 42") && s.contains("120 s"), "{s}");
+    }
+}

@@ -1,0 +1,56 @@
+//! The persistent token cache of brickauth, and silent token acquisition on top of it.
+//!
+//! Two layers live here:
+//!
+//! - [`TokenCache`] is a handle on one cache directory holding `tokens.json`. It knows the file
+//!   format, keeps the file private (directory 0700, file 0600 on Unix), writes it atomically (temp
+//!   file, fsync, rename) under an advisory lock, and moves a corrupt file aside instead of failing
+//!   or overwriting it. Entries are keyed by [`Identity`] — authority host, tenant, client id,
+//!   sorted scopes — and account, never by profile name: two profiles that name the same identity
+//!   share one token. The file remembers which account each profile last used.
+//! - [`TokenProvider`] answers "give me a token" the way DESIGN §5 orders it: a cached access
+//!   token valid long enough, else a refresh-token grant, else the profile's grant flow. It makes
+//!   one token request however many tasks (an async mutex) or processes (the file lock plus a
+//!   re-read) ask at once.
+//!
+//! What this crate is not: it does not read profile files, know any flow by name, or print. Flows
+//! come in through a [`FlowFactory`] closure, built only on a cache miss so that the cached path
+//! never resolves a secret, runs a command, builds an HTTP client or starts a runtime.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use brickauth_cache::{AccountHint, Identity, TokenCache};
+//! use brickauth_core::{AppConfig, ClientId, Tenant};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let tenant: Tenant = "contoso.onmicrosoft.com".parse()?;
+//! let client: ClientId = "04f0c124-f2bc-4f59-8241-bf6df9866bbd".parse()?;
+//! let app = AppConfig::new(tenant, client);
+//! let cache = TokenCache::from_env()?;
+//! if let Some(t) = cache.lookup(&Identity::of(&app), &AccountHint::new("dev"))? {
+//!     println!("cached token valid for {} s", t.access_token.remaining(brickauth_core::now()));
+//! }
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod cache;
+mod error;
+mod format;
+mod identity;
+mod provider;
+
+pub use cache::{CacheLock, CachedToken, DEFAULT_LOCK_TIMEOUT, TokenCache};
+pub use error::{CacheError, ProviderError};
+pub use identity::{AccountHint, Identity};
+pub use provider::{FlowFactory, TokenOptions, TokenProvider};
+
+use std::time::Duration;
+
+/// The shortest validity a returned token may have: Azure Databricks rejects tokens with 30 s
+/// left, so brickauth never hands out one with less than 40 s.
+pub const MIN_VALIDITY_FLOOR: Duration = Duration::from_secs(40);
+
+/// The default validity a cached token must still have to be returned without renewal (MSAL's
+/// five minutes).
+pub const DEFAULT_MIN_VALIDITY: Duration = Duration::from_secs(300);

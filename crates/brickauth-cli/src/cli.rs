@@ -1,0 +1,178 @@
+//! The command line, as `clap` derives it. Only parsing lives here; `cmd/` does the work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Entra ID tokens for Azure Databricks: get them, cache them, refresh them silently, use them.
+#[derive(Debug, Parser)]
+#[command(name = "brickauth", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    /// Profile file [default: $BRICKAUTH_CONFIG, else ~/.config/brickauth/profiles.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Profile name [default: $BRICKAUTH_PROFILE, else the file's default_profile, else "default"]
+    #[arg(short, long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// More diagnostics on stderr (-v: steps, -vv: HTTP requests); secrets are never printed
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print an access token: cached → refreshed → the profile's flow
+    Token(TokenArgs),
+    /// Run the profile's flow now and cache the result
+    Login(LoginArgs),
+    /// Forget a profile's cached tokens
+    Logout(LogoutArgs),
+    /// The registered grant flows: name, aliases, summary, keys
+    Flows(FlowsArgs),
+    /// List, show or validate profiles
+    #[command(subcommand)]
+    Profiles(ProfilesCommand),
+    /// Show a JWT's header and claims (not verified) and its expiry
+    Inspect(InspectArgs),
+    /// Print a shell completion script
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Databricks CLI compatible commands (token helper for the Databricks SDKs and Terraform)
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Print the version
+    Version(VersionArgs),
+}
+
+/// `token` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum TokenFormat {
+    /// The bare token and a newline, for `$(brickauth token)`
+    #[default]
+    Raw,
+    /// An object with the keys of `az account get-access-token` and more
+    Json,
+    /// `export DATABRICKS_HOST=…` and `export DATABRICKS_TOKEN=…` lines
+    Env,
+}
+
+/// `brickauth token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: TokenFormat,
+    /// Skip the cached access token (a refresh token may still be used)
+    #[arg(long)]
+    pub force_refresh: bool,
+    /// Refresh unless the token stays valid this many seconds [default: 300, at least 40]
+    #[arg(long, value_name = "SECS")]
+    pub min_validity: Option<u64>,
+    /// With -o json: include the refresh token (the only way it leaves the cache)
+    #[arg(long)]
+    pub include_refresh_token: bool,
+    /// No profile file: use this flow with settings from ARM_*, AZURE_*, DATABRICKS_* variables
+    #[arg(long, value_name = "NAME")]
+    pub flow: Option<String>,
+    /// Never open a browser (interactive flows print the URL and read the answer from stdin)
+    #[arg(long)]
+    pub no_browser: bool,
+}
+
+/// `brickauth login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Do not open a browser: print the sign-in URL and read the redirected URL from stdin
+    #[arg(long)]
+    pub no_browser: bool,
+}
+
+/// `brickauth logout`.
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// Forget every cached token of every profile
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `brickauth flows`.
+#[derive(Debug, Args)]
+pub struct FlowsArgs {
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: ListFormat,
+}
+
+/// Output formats for listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ListFormat {
+    /// Human-readable text
+    #[default]
+    Text,
+    /// JSON
+    Json,
+}
+
+/// `brickauth profiles …`.
+#[derive(Debug, Subcommand)]
+pub enum ProfilesCommand {
+    /// The profiles in the file, with their flow and host
+    List,
+    /// A profile's resolved settings and where each came from (secrets redacted)
+    Show {
+        /// Profile name [default: the selected profile]
+        name: Option<String>,
+        /// Take settings from the environment for this flow instead of the file
+        #[arg(long, value_name = "NAME")]
+        flow: Option<String>,
+    },
+    /// Check one profile, or all of them, without contacting anyone
+    Validate {
+        /// Profile name [default: every profile]
+        name: Option<String>,
+    },
+}
+
+/// `brickauth inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The token, or `-` to read it from stdin [default: the selected profile's token]
+    pub token: Option<String>,
+}
+
+/// `brickauth auth …`: the Databricks CLI's interface.
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Print {"access_token","token_type","expiry"} as `databricks auth token` does
+    Token(AuthTokenArgs),
+}
+
+/// `brickauth auth token`. `--profile P` is the global `-p/--profile`.
+#[derive(Debug, Args)]
+pub struct AuthTokenArgs {
+    /// Pick the profile whose `host` is this workspace URL
+    #[arg(long, value_name = "URL")]
+    pub host: Option<String>,
+    /// Skip the cached access token
+    #[arg(long)]
+    pub force_refresh: bool,
+    /// Accepted for compatibility with the Databricks CLI; ignored
+    #[arg(long, value_name = "DURATION", hide = true)]
+    pub timeout: Option<String>,
+    /// Profile name, positional form
+    #[arg(value_name = "PROFILE")]
+    pub positional: Option<String>,
+}
+
+/// `brickauth version`.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// `json` prints {"Version","Major","Minor","Patch"}
+    #[arg(long, short, value_name = "FORMAT")]
+    pub output: Option<String>,
+}

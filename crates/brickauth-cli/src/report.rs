@@ -1,0 +1,110 @@
+//! Diagnostics: logging set-up, error reports and exit codes (DESIGN §4), in one place.
+//!
+//! Exit codes: 0 ok · 1 other failure (I/O, network after retries) · 2 usage or profile error ·
+//! 3 authentication failed or needs the user · 4 Databricks API error.
+
+use std::fmt;
+use std::process::ExitCode;
+
+use brickauth_cache::{CacheError, ProviderError};
+use brickauth_core::error::ErrorClass;
+use brickauth_core::flow::RegistryError;
+use brickauth_core::{AuthError, ConfigError};
+use brickauth_profile::ProfileError;
+
+/// Set up `tracing` to stderr: warnings by default, `-v` info, `-vv` debug, `-vvv` trace.
+/// `BRICKAUTH_LOG` (an `EnvFilter` directive) overrides.
+pub fn init_tracing(verbose: u8) {
+    use tracing_subscriber::filter::LevelFilter;
+    let level = match verbose {
+        0 => LevelFilter::WARN,
+        1 => LevelFilter::INFO,
+        2 => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
+    };
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(verbose >= 3)
+        .without_time();
+    match std::env::var("BRICKAUTH_LOG") {
+        Ok(directive) if !directive.is_empty() => {
+            builder.with_env_filter(tracing_subscriber::EnvFilter::new(directive)).init();
+        }
+        // Only our crates speak at -v/-vv: hyper and rustls at debug level are noise.
+        _ if verbose > 0 && verbose < 3 => {
+            let filter = tracing_subscriber::EnvFilter::new(format!("warn,brickauth={level}"));
+            builder.with_env_filter(filter).init();
+        }
+        _ => builder.with_max_level(level).init(),
+    }
+}
+
+/// An error the command already rendered, with its exit code.
+#[derive(Debug)]
+pub struct Reported {
+    /// The exit code.
+    pub code: u8,
+    /// The full message.
+    pub message: String,
+}
+
+impl fmt::Display for Reported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+impl std::error::Error for Reported {}
+
+/// The exit code for an error, by what it is.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(r) = cause.downcast_ref::<Reported>() {
+            return r.code;
+        }
+        if cause.is::<ProfileError>() || cause.is::<ConfigError>() || cause.is::<RegistryError>() {
+            return 2;
+        }
+        if let Some(a) = cause.downcast_ref::<AuthError>() {
+            return auth_code(a);
+        }
+        if let Some(p) = cause.downcast_ref::<ProviderError>() {
+            return match p {
+                ProviderError::Auth(a) => auth_code(a),
+                ProviderError::Config(_) => 2,
+                ProviderError::NeedsLogin { .. } => 3,
+                _ => 1,
+            };
+        }
+        if cause.is::<CacheError>() {
+            return 1;
+        }
+        if cause.is::<clap::Error>() {
+            return 2;
+        }
+    }
+    1
+}
+
+fn auth_code(a: &AuthError) -> u8 {
+    match a.class() {
+        ErrorClass::Usage => 2,
+        ErrorClass::Auth => 3,
+        ErrorClass::Other => 1,
+    }
+}
+
+/// Print `err` to stderr and return its exit code.
+pub fn report(err: &anyhow::Error) -> ExitCode {
+    let code = exit_code(err);
+    let mut msg = format!("brickauth: error: {err}");
+    for cause in err.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(&format!("\n  caused by: {c}"));
+        }
+    }
+    eprintln!("{msg}");
+    ExitCode::from(code)
+}

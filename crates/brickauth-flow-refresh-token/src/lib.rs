@@ -1,0 +1,146 @@
+//! The refresh-token grant, started from a refresh token the user already holds.
+//!
+//! Flow name `refresh-token`. For people who obtained a refresh token elsewhere (an MSAL script,
+//! another machine) and keep it in a file or variable: brickauth redeems it once,
+//!
+//! ```text
+//! POST {authority}/{tenant}/oauth2/v2.0/token
+//! client_id, grant_type=refresh_token, refresh_token,
+//! scope=<profile scopes> offline_access openid profile, client_info=1
+//! ```
+//!
+//! and from then on the token cache keeps the *rotated* refresh token Entra returns: the
+//! configured one is used only while the cache holds none for this identity. (Entra refresh
+//! tokens are bound to the client id they were issued to; redeeming one with another client id
+//! fails with AADSTS70000.)
+//!
+//! ```no_run
+//! use brickauth_core::{AppConfig, FlowContext, GrantFlow, Interaction, SecretString, TokenClient};
+//! use brickauth_flow_refresh_token::{RefreshTokenFlow, RefreshTokenOptions};
+//!
+//! # async fn run() -> Result<(), brickauth_core::AuthError> {
+//! let app = AppConfig::new("contoso.onmicrosoft.com".parse().unwrap(), "04f0c124-f2bc-4f59-8241-bf6df9866bbd".parse().unwrap());
+//! let flow = RefreshTokenFlow::new(RefreshTokenOptions { app, refresh_token: SecretString::from("0.AXoA…".to_owned()) });
+//! let client = TokenClient::new()?;
+//! let answer = flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await?;
+//! // Keep answer.refresh_token: the one you passed in is now spent.
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
+use brickauth_core::settings::{ConfigError, KeySpec, Settings};
+use brickauth_core::{AppConfig, AuthError, SecretString, TokenResponse};
+
+/// What the refresh-token flow needs.
+pub struct RefreshTokenOptions {
+    /// Authority, client id, scopes.
+    pub app: AppConfig,
+    /// The refresh token to redeem.
+    pub refresh_token: SecretString,
+}
+
+/// The refresh-token flow.
+pub struct RefreshTokenFlow {
+    options: RefreshTokenOptions,
+}
+
+impl std::fmt::Debug for RefreshTokenFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshTokenFlow")
+            .field("app", &self.options.app)
+            .field("refresh_token", &"[REDACTED]")
+            .finish()
+    }
+}
+
+impl RefreshTokenFlow {
+    /// A refresh-token flow with these options.
+    pub fn new(options: RefreshTokenOptions) -> Self {
+        RefreshTokenFlow { options }
+    }
+
+    /// Build from profile settings: the common keys plus the `refresh_token` secret.
+    pub fn from_settings(s: &dyn Settings) -> Result<Self, ConfigError> {
+        let app = AppConfig::from_settings(s)?;
+        let refresh_token = s.require_secret("refresh_token")?;
+        Ok(RefreshTokenFlow::new(RefreshTokenOptions { app, refresh_token }))
+    }
+}
+
+impl GrantFlow for RefreshTokenFlow {
+    fn app(&self) -> &AppConfig {
+        &self.options.app
+    }
+
+    fn acquire<'a>(&'a self, cx: &'a FlowContext<'a>) -> BoxFuture<'a, Result<TokenResponse, AuthError>> {
+        Box::pin(async move {
+            tracing::info!(authority = %self.options.app.authority.host(), "refresh-token grant with the configured refresh token");
+            brickauth_core::grants::refresh(cx.client, &self.options.app, &self.options.refresh_token).await
+        })
+    }
+}
+
+/// The keys this flow reads, on top of the common ones.
+pub const KEYS: &[KeySpec] =
+    &[KeySpec::secret("refresh_token", "a refresh token for this client id (refresh_token_file, _env or _command)")];
+
+fn build(s: &dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError> {
+    Ok(Box::new(RefreshTokenFlow::from_settings(s)?))
+}
+
+brickauth_core::inventory::submit! {
+    FlowSpec {
+        name: "refresh-token",
+        aliases: &[],
+        summary: "redeem a refresh token you already hold; the cache keeps the rotated one",
+        interactive: false,
+        keys: KEYS,
+        build,
+    }
+}
+
+/// Reference this to make sure the linker keeps this crate's registration.
+pub fn link() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brickauth_core::{ExposeSecret, Interaction, MapSettings, TokenClient};
+    use brickauth_mock::{CLIENT_ID, MockEntra, TENANT_ID};
+
+    #[tokio::test]
+    async fn redeems_once_and_returns_the_rotated_token() {
+        let mock = MockEntra::start().await;
+        let rt = mock.issue_refresh_token("alice@contoso.com");
+        let s = MapSettings::new("t")
+            .with("tenant_id", TENANT_ID)
+            .with("client_id", CLIENT_ID)
+            .with("authority_host", mock.uri())
+            .with_secret("refresh_token", rt.clone());
+        let flow = RefreshTokenFlow::from_settings(&s).unwrap();
+        let client = TokenClient::new().unwrap();
+        let cx = FlowContext { client: &client, interaction: Interaction::NONE };
+        let first = flow.acquire(&cx).await.unwrap();
+        let rotated = first.refresh_token.expect("a rotated refresh token");
+        assert_ne!(rotated.expose_secret(), rt);
+        let form = &mock.token_requests().await[0].form;
+        assert_eq!(form.get("grant_type").map(String::as_str), Some("refresh_token"));
+        assert_eq!(
+            form.get("scope").map(String::as_str),
+            Some("2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default offline_access openid profile")
+        );
+        // Entra rotates refresh tokens: the configured one is spent.
+        let again = flow.acquire(&cx).await.unwrap_err();
+        assert!(again.is_invalid_grant());
+        assert_eq!(again.entra().and_then(|e| e.code()), Some(70008));
+    }
+
+    #[test]
+    fn needs_a_refresh_token() {
+        let s = MapSettings::new("t").with("tenant_id", TENANT_ID).with("client_id", CLIENT_ID);
+        let err = RefreshTokenFlow::from_settings(&s).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("refresh_token"));
+        assert!(err.to_string().contains("refresh_token_file"));
+    }
+}

@@ -1,0 +1,163 @@
+//! Running the real binary against the mocks: a scratch directory (profile file, cache dir), the
+//! mock servers, and a tiny case runner that prints `N passed, M failed`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use brickauth_mock::{MockDatabricks, MockEntra};
+
+/// The workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Build the binary (`release` for benches) and return its path.
+pub fn build_binary(release: bool) -> Result<PathBuf> {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root()).args(["build", "--quiet", "-p", "brickauth-cli", "--bin", "brickauth"]);
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build of brickauth failed");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let bin = target
+        .join(if release { "release" } else { "debug" })
+        .join(format!("brickauth{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        bail!("built binary not found at {}", bin.display());
+    }
+    Ok(bin)
+}
+
+/// The mocks and a scratch directory; dropped at the end of the run.
+pub struct World {
+    pub rt: tokio::runtime::Runtime,
+    pub entra: MockEntra,
+    pub databricks: MockDatabricks,
+    pub dir: tempfile::TempDir,
+    pub bin: PathBuf,
+    /// Every output of every run, for the leak scan.
+    pub transcript: std::cell::RefCell<Vec<(String, Output)>>,
+}
+
+/// What one run of the binary did.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl World {
+    pub fn start(bin: PathBuf) -> Result<World> {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let entra = rt.block_on(MockEntra::start());
+        let databricks = rt.block_on(MockDatabricks::start(entra.registry()));
+        let dir = tempfile::tempdir()?;
+        Ok(World { rt, entra, databricks, dir, bin, transcript: Default::default() })
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Write the profile file from a template: `{AUTHORITY}`, `{HOST}`, `{TENANT}`, `{CLIENT}`.
+    pub fn write_profiles(&self, name: &str, template: &str) -> Result<PathBuf> {
+        let text = template
+            .replace("{AUTHORITY}", &self.entra.uri())
+            .replace("{HOST}", &self.databricks.uri())
+            .replace("{TENANT}", brickauth_mock::TENANT_ID)
+            .replace("{CLIENT}", brickauth_mock::CLIENT_ID);
+        let p = self.path(name);
+        std::fs::write(&p, text)?;
+        Ok(p)
+    }
+
+    /// Run `brickauth ARGS` with a clean environment plus `env`, stdin from `stdin`.
+    pub fn run(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Result<Output> {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path("home"))
+            .env("BRICKAUTH_CACHE_DIR", self.path("cache"))
+            .env("BRICKAUTH_CONFIG", self.path("profiles.toml"))
+            .env("TZ", "UTC")
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let start = Instant::now();
+        let mut child = cmd.spawn().with_context(|| format!("starting {}", self.bin.display()))?;
+        if let (Some(text), Some(mut w)) = (stdin, child.stdin.take()) {
+            use std::io::Write;
+            w.write_all(text.as_bytes())?;
+        }
+        let out = child.wait_with_output()?;
+        let o = Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            elapsed: start.elapsed(),
+        };
+        self.transcript.borrow_mut().push((args.join(" "), o.clone()));
+        Ok(o)
+    }
+
+    /// Token requests the mock Entra received so far.
+    pub fn token_requests(&self) -> Vec<BTreeMap<String, String>> {
+        self.rt.block_on(self.entra.token_requests()).into_iter().map(|r| r.form).collect()
+    }
+}
+
+/// Collects case results and prints the closing line.
+#[derive(Default)]
+pub struct Suite {
+    passed: usize,
+    failed: Vec<String>,
+}
+
+impl Suite {
+    pub fn case(&mut self, name: &str, f: impl FnOnce() -> Result<()>) {
+        let start = Instant::now();
+        match f() {
+            Ok(()) => {
+                self.passed += 1;
+                println!("ok    {name} ({:.2} s)", start.elapsed().as_secs_f64());
+            }
+            Err(e) => {
+                println!("FAIL  {name}: {e:#}");
+                self.failed.push(name.to_owned());
+            }
+        }
+    }
+
+    pub fn finish(self) -> Result<()> {
+        println!("\n{} passed, {} failed", self.passed, self.failed.len());
+        if self.failed.is_empty() { Ok(()) } else { bail!("failed: {}", self.failed.join(", ")) }
+    }
+}
+
+/// Assert helpers that say what they saw.
+pub fn expect_code(o: &Output, code: i32) -> Result<()> {
+    if o.code != code {
+        bail!("exit code {} (expected {code})\nstdout: {}\nstderr: {}", o.code, o.stdout, o.stderr);
+    }
+    Ok(())
+}
+
+pub fn expect_contains(haystack: &str, needle: &str, what: &str) -> Result<()> {
+    if !haystack.contains(needle) {
+        bail!("{what} does not contain {needle:?}:\n{haystack}");
+    }
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! `cargo xtask integration`: the real binary against the mock servers.
+//!
+//! Every case runs `brickauth` as a child process with a clean environment, a profile file from
+//! `fixtures/profiles/` and its own cache directory, then checks the exit code, the output and
+//! what the mock identity provider received. At the end every run's stderr (all at `-vv`) is
+//! scanned for every secret the mock issued or the profiles hold.
+
+use std::time::Duration;
+
+use anyhow::{Result, bail, ensure};
+use brickauth_mock::Failure;
+use serde_json::Value;
+
+use crate::harness::{Suite, World, build_binary, expect_code, expect_contains, root};
+
+const ALICE_PASSWORD: &str = "correct horse battery staple";
+const BOB_PASSWORD: &str = "hunter2-but-longer";
+const WRONG_PASSWORD: &str = "not-the-password-at-all";
+
+fn env() -> Vec<(&'static str, &'static str)> {
+    vec![("ALICE_PASSWORD", ALICE_PASSWORD), ("BOB_PASSWORD", BOB_PASSWORD), ("WRONG_PASSWORD", WRONG_PASSWORD)]
+}
+
+pub fn run(_args: &[String]) -> Result<()> {
+    let bin = build_binary(false)?;
+    let w = World::start(bin)?;
+    let template = std::fs::read_to_string(root().join("fixtures/profiles/integration.toml"))?;
+    let template = template.replace("{DIR}", &w.dir.path().display().to_string());
+    w.write_profiles("profiles.toml", &template)?;
+    let mut s = Suite::default();
+
+    s.case("flows lists every registered flow, sorted", || {
+        let o = w.run(&["flows"], &[], None)?;
+        expect_code(&o, 0)?;
+        let names: Vec<&str> = o.stdout.lines().filter(|l| !l.starts_with([' ', 'E']) && !l.is_empty()).collect();
+        expect_contains(&o.stdout, "password (aliases: username-password, ropc)", "flows")?;
+        expect_contains(&o.stdout, "refresh-token", "flows")?;
+        let mut sorted = names.clone();
+        sorted.sort();
+        ensure!(names == sorted, "not sorted: {names:?}");
+        Ok(())
+    });
+
+    s.case("password flow: token prints the issued access token", || {
+        let before = w.entra.token_request_count();
+        let o = w.run(&["-vv", "token"], &env(), None)?;
+        expect_code(&o, 0)?;
+        let token = o.stdout.trim();
+        ensure!(w.entra.issued_access_tokens().iter().any(|t| t == token), "not a token the mock issued: {token}");
+        ensure!(w.entra.token_request_count() == before + 1, "expected exactly one token request");
+        let form = w.token_requests().pop().unwrap_or_default();
+        ensure!(form.get("grant_type").map(String::as_str) == Some("password"), "grant_type: {form:?}");
+        ensure!(
+            form.get("scope").map(String::as_str)
+                == Some("2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default offline_access openid profile"),
+            "scope: {form:?}"
+        );
+        ensure!(form.get("client_info").map(String::as_str) == Some("1"), "client_info: {form:?}");
+        Ok(())
+    });
+
+    s.case("a second token call is answered from the cache: no request", || {
+        let before = w.entra.token_request_count();
+        let o = w.run(&["-vv", "token"], &env(), None)?;
+        expect_code(&o, 0)?;
+        ensure!(w.entra.token_request_count() == before, "the cached call sent a token request");
+        // A second profile for the same identity shares the cache entry.
+        let o2 = w.run(&["-p", "alice-again", "token"], &env(), None)?;
+        expect_code(&o2, 0)?;
+        ensure!(o2.stdout == o.stdout, "profiles of one identity got different tokens");
+        ensure!(w.entra.token_request_count() == before, "the second profile sent a token request");
+        Ok(())
+    });
+
+    s.case("-o json has the az-compatible keys", || {
+        let o = w.run(&["token", "-o", "json"], &env(), None)?;
+        expect_code(&o, 0)?;
+        let v: Value = serde_json::from_str(&o.stdout)?;
+        for k in ["accessToken", "expiresOn", "expires_on", "tokenType", "tenant", "profile", "flow", "scope"] {
+            ensure!(v.get(k).is_some(), "missing key {k} in {v}");
+        }
+        ensure!(v["tokenType"] == "Bearer" && v["flow"] == "password" && v["profile"] == "alice", "{v}");
+        ensure!(v["tenant"] == brickauth_mock::TENANT_ID, "{v}");
+        ensure!(v.get("refreshToken").is_none(), "refresh token printed without --include-refresh-token");
+        ensure!(v["expires_on"].as_i64().unwrap_or(0) > 0, "{v}");
+        Ok(())
+    });
+
+    s.case("-o env prints export lines", || {
+        let o = w.run(&["token", "-o", "env"], &env(), None)?;
+        expect_code(&o, 0)?;
+        expect_contains(&o.stdout, &format!("export DATABRICKS_HOST={}\n", w.databricks.uri()), "env output")?;
+        expect_contains(&o.stdout, "export DATABRICKS_TOKEN=ey", "env output")?;
+        Ok(())
+    });
+
+    s.case("wrong password: exit 3, AADSTS50126 and a hint", || {
+        // Its own cache: the profile names alice's identity, whose token is cached already.
+        let cache = w.path("cache-wrong").display().to_string();
+        let env: Vec<_> = env().into_iter().chain([("BRICKAUTH_CACHE_DIR", cache.as_str())]).collect();
+        let o = w.run(&["-vv", "-p", "wrong-password", "token"], &env, None)?;
+        expect_code(&o, 3)?;
+        expect_contains(&o.stderr, "AADSTS50126", "stderr")?;
+        expect_contains(&o.stderr, "hint:", "stderr")?;
+        expect_contains(&o.stderr, "password_env = WRONG_PASSWORD", "the profile note")?;
+        ensure!(o.stdout.is_empty(), "stdout not empty: {}", o.stdout);
+        Ok(())
+    });
+
+    s.case("MFA-required user: exit 3 with a hint to use an interactive flow", || {
+        let o = w.run(&["-vv", "-p", "mfa", "token"], &env(), None)?;
+        expect_code(&o, 3)?;
+        expect_contains(&o.stderr, "AADSTS50076", "stderr")?;
+        expect_contains(&o.stderr, "authorization-code", "stderr")?;
+        Ok(())
+    });
+
+    s.case("unknown client: exit 3 with AADSTS700016", || {
+        let o = w.run(&["-vv", "-p", "unknown-client", "token"], &env(), None)?;
+        expect_code(&o, 3)?;
+        expect_contains(&o.stderr, "AADSTS700016", "stderr")?;
+        Ok(())
+    });
+
+    s.case("refresh-token flow: the configured token is used once, then the rotated one", || {
+        let rt = w.entra.issue_refresh_token("alice@contoso.com");
+        std::fs::write(w.path("rt.txt"), format!("{rt}\n"))?;
+        let cache = w.path("cache-rt");
+        let cache = cache.display().to_string();
+        let env = [("BRICKAUTH_CACHE_DIR", cache.as_str())];
+        let o = w.run(&["-vv", "-p", "rt", "token"], &env, None)?;
+        expect_code(&o, 0)?;
+        let first: Vec<_> = w.token_requests();
+        let used = first.iter().filter(|f| f.get("refresh_token") == Some(&rt)).count();
+        ensure!(used == 1, "the configured refresh token was sent {used} times");
+        // Force a refresh twice: each must use the rotated token from the cache, never the spent one.
+        for _ in 0..2 {
+            let o = w.run(&["-vv", "-p", "rt", "token", "--force-refresh"], &env, None)?;
+            expect_code(&o, 0)?;
+        }
+        let all = w.token_requests();
+        let used = all.iter().filter(|f| f.get("refresh_token") == Some(&rt)).count();
+        ensure!(used == 1, "the spent refresh token was sent again ({used} times)");
+        let mut sent: Vec<&String> = all.iter().filter_map(|f| f.get("refresh_token")).collect();
+        let n = sent.len();
+        sent.sort();
+        sent.dedup();
+        ensure!(sent.len() == n, "a refresh token was sent twice");
+        Ok(())
+    });
+
+    s.case("unknown key: exit 2 naming file:line and the nearest key", || {
+        let p = root().join("fixtures/profiles/typo-key.toml");
+        let o = w.run(&["--config", &p.display().to_string(), "token"], &env(), None)?;
+        expect_code(&o, 2)?;
+        expect_contains(&o.stderr, "typo-key.toml:5", "stderr")?;
+        expect_contains(&o.stderr, "usernme", "stderr")?;
+        expect_contains(&o.stderr, "username", "stderr")?;
+        Ok(())
+    });
+
+    s.case("unknown flow: exit 2 listing the registered flows", || {
+        let p = root().join("fixtures/profiles/unknown-flow.toml");
+        let o = w.run(&["--config", &p.display().to_string(), "token"], &env(), None)?;
+        expect_code(&o, 2)?;
+        expect_contains(&o.stderr, "passwrd", "stderr")?;
+        expect_contains(&o.stderr, "refresh-token", "stderr")?;
+        Ok(())
+    });
+
+    s.case("clear-text authority to a non-loopback host: exit 2", || {
+        let p = root().join("fixtures/profiles/clear-text.toml");
+        let o = w.run(&["--config", &p.display().to_string(), "token"], &env(), None)?;
+        expect_code(&o, 2)?;
+        expect_contains(&o.stderr, "clear-text", "stderr")?;
+        Ok(())
+    });
+
+    s.case("429 with Retry-After: 1, then 200: success after about a second", || {
+        w.entra.fail_next(vec![Failure::too_many_requests("1")]);
+        let o = w.run(&["-vv", "token", "--force-refresh"], &env(), None)?;
+        expect_code(&o, 0)?;
+        ensure!(o.elapsed >= Duration::from_millis(950), "did not wait for Retry-After: {:?}", o.elapsed);
+        ensure!(o.elapsed < Duration::from_secs(10), "took too long: {:?}", o.elapsed);
+        Ok(())
+    });
+
+    s.case("503 three times, then 200: success", || {
+        w.entra.fail_next(vec![Failure::unavailable(), Failure::unavailable(), Failure::unavailable()]);
+        let o = w.run(&["-vv", "token", "--force-refresh"], &env(), None)?;
+        expect_code(&o, 0)?;
+        Ok(())
+    });
+
+    s.case("503 forever: exit 1 within the retry budget, naming the last status", || {
+        w.entra.fail_next(vec![Failure::unavailable(); 50]);
+        let budget = [("BRICKAUTH_RETRY_BUDGET", "4")];
+        let env: Vec<_> = env().into_iter().chain(budget).collect();
+        let o = w.run(&["-vv", "token", "--force-refresh"], &env, None)?;
+        w.entra.clear_failures();
+        expect_code(&o, 1)?;
+        expect_contains(&o.stderr, "503", "stderr")?;
+        ensure!(o.elapsed < Duration::from_secs(8), "exceeded the budget: {:?}", o.elapsed);
+        Ok(())
+    });
+
+    s.case("an HTML 502 from a proxy, then success", || {
+        w.entra.fail_next(vec![Failure::html_bad_gateway()]);
+        let o = w.run(&["-vv", "token", "--force-refresh"], &env(), None)?;
+        expect_code(&o, 0)?;
+        Ok(())
+    });
+
+    s.case("no secret appears on stderr of any run (-vv)", || {
+        let mut secrets: Vec<String> = vec![ALICE_PASSWORD.into(), BOB_PASSWORD.into(), WRONG_PASSWORD.into()];
+        secrets.extend(w.entra.issued_access_tokens());
+        secrets.extend(w.entra.issued_refresh_tokens());
+        let transcript = w.transcript.borrow();
+        for (args, o) in transcript.iter() {
+            for secret in &secrets {
+                if o.stderr.contains(secret.as_str()) {
+                    bail!("`brickauth {args}` leaked a secret on stderr");
+                }
+            }
+            // stdout carries access tokens by design, but never a refresh token or password.
+            for secret in secrets.iter().filter(|s| !w.entra.issued_access_tokens().contains(s)) {
+                if o.stdout.contains(secret.as_str()) {
+                    bail!("`brickauth {args}` printed a refresh token or password on stdout");
+                }
+            }
+        }
+        ensure!(transcript.len() > 10, "too few runs scanned");
+        Ok(())
+    });
+
+    s.finish()
+}

@@ -1,0 +1,31 @@
+//! `cargo xtask test`: every check CI makes, in the order that fails fastest.
+//!
+//! 1. `cargo fmt --all -- --check`
+//! 2. `cargo clippy --workspace --all-targets -- -D warnings`
+//! 3. `cargo test --workspace` (unit, snapshot, doc and CLI tests)
+//! 4. `cargo xtask integration` (the real binary against the mock servers)
+
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+use crate::harness::root;
+
+fn cargo(args: &[&str]) -> Result<()> {
+    println!("\n$ cargo {}", args.join(" "));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root())
+        .args(args)
+        .status()?;
+    if !status.success() {
+        bail!("`cargo {}` failed", args.join(" "));
+    }
+    Ok(())
+}
+
+pub fn run() -> Result<()> {
+    cargo(&["fmt", "--all", "--", "--check"])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    cargo(&["test", "--workspace"])?;
+    crate::integration::run(&[])
+}
