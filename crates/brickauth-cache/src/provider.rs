@@ -15,7 +15,11 @@
 //!    command instead, so scripts never hang on a prompt.
 //!
 //! When step 3 or 4 fails and the cached access token still has at least 40 s left, that token
-//! is returned with a warning, as MSAL does — unless the caller forced a refresh.
+//! is returned with a warning, as MSAL does — unless the caller forced a refresh. Such a
+//! refresh (the token is merely close to expiry, or past the server's `refresh_in`) gets one
+//! attempt rather than the client's retry budget, so an Entra outage does not stall every call
+//! for a minute while a usable token is at hand. A forced refresh compares tokens, not times:
+//! a waiter takes the token another caller stored after it started, and renews otherwise.
 //!
 //! The file lock is held from step 2 to the end, across the token request, so that other
 //! processes wait and re-read rather than send their own request. The one exception is an
@@ -216,7 +220,7 @@ impl TokenProvider {
         let why = match current {
             None => "no token is cached for this profile".to_owned(),
             Some(entry) => match &entry.refresh_token {
-                None => "the cached token has expired and there is no refresh token".to_owned(),
+                None => "the cached token is due for renewal and there is no refresh token".to_owned(),
                 Some(rt) => {
                     let mut client = self.client()?;
                     if quick {

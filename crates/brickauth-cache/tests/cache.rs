@@ -249,7 +249,10 @@ fn lock_waits_then_times_out_naming_the_lock_file() {
     match &err {
         CacheError::LockTimeout { path, holder, .. } => {
             assert_eq!(path, &cache.dir().join("tokens.lock"));
-            assert_eq!(*holder, Some(std::process::id()));
+            if cfg!(unix) {
+                // Windows locks are mandatory for reads too: the holder's pid is unreadable there.
+                assert_eq!(*holder, Some(std::process::id()));
+            }
         }
         other => panic!("expected a lock timeout, got {other:?}"),
     }

@@ -36,6 +36,23 @@ async fn refresh_mock(server: &MockServer, old_rt: &str, new_at: &str, new_rt: &
         .await;
 }
 
+/// Run `n` `token()` calls on `p` at once; the distinct tokens they got, sorted.
+async fn concurrently(p: &Arc<TokenProvider>, n: usize, opts: TokenOptions) -> Vec<String> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let p = p.clone();
+            tokio::spawn(async move { p.token(opts).await })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for t in tasks {
+        tokens.push(t.await.unwrap().unwrap().access_token.expose().to_owned());
+    }
+    tokens.sort();
+    tokens.dedup();
+    tokens
+}
+
 struct Setup {
     _dir: tempfile::TempDir,
     server: MockServer,
@@ -249,15 +266,7 @@ async fn a_thousand_concurrent_callers_cause_one_request() {
     refresh_mock(&s.server, "RT-OLD", "AT-NEW", "RT-NEW", Duration::from_millis(200)).await;
     let (p, _) = s.provider();
     let p = Arc::new(p);
-    let tasks: Vec<_> = (0..1000)
-        .map(|_| {
-            let p = p.clone();
-            tokio::spawn(async move { p.token(TokenOptions::default()).await })
-        })
-        .collect();
-    for t in tasks {
-        assert_eq!(t.await.unwrap().unwrap().access_token.expose(), "AT-NEW");
-    }
+    assert_eq!(concurrently(&p, 1000, TokenOptions::default()).await, ["AT-NEW"]);
     assert_eq!(s.requests().await, 1);
 }
 
@@ -269,15 +278,7 @@ async fn concurrent_forced_refreshes_share_one_request() {
     let (p, _) = s.provider();
     let p = Arc::new(p);
     let force = TokenOptions { force_refresh: true, ..TokenOptions::default() };
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let p = p.clone();
-            tokio::spawn(async move { p.token(force).await })
-        })
-        .collect();
-    for t in tasks {
-        assert_eq!(t.await.unwrap().unwrap().access_token.expose(), "AT-NEW");
-    }
+    assert_eq!(concurrently(&p, 20, force).await, ["AT-NEW"]);
     assert_eq!(s.requests().await, 1);
 }
 
@@ -336,14 +337,6 @@ async fn an_oversized_min_validity_still_shares_one_renewal() {
     let (p, _) = s.provider();
     let p = Arc::new(p);
     let greedy = TokenOptions { min_validity: Duration::from_secs(7200), ..TokenOptions::default() };
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let p = p.clone();
-            tokio::spawn(async move { p.token(greedy).await })
-        })
-        .collect();
-    for t in tasks {
-        assert_eq!(t.await.unwrap().unwrap().access_token.expose(), "AT-NEW");
-    }
+    assert_eq!(concurrently(&p, 50, greedy).await, ["AT-NEW"]);
     assert_eq!(s.requests().await, 1);
 }
