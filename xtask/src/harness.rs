@@ -43,7 +43,7 @@ pub struct World {
     pub dir: tempfile::TempDir,
     pub bin: PathBuf,
     /// Every output of every run, for the leak scan.
-    pub transcript: std::cell::RefCell<Vec<(String, Output)>>,
+    pub transcript: std::sync::Mutex<Vec<(String, Output)>>,
 }
 
 /// What one run of the binary did.
@@ -109,7 +109,10 @@ impl World {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             elapsed: start.elapsed(),
         };
-        self.transcript.borrow_mut().push((args.join(" "), o.clone()));
+        self.transcript
+            .lock()
+            .map_err(|_| anyhow::anyhow!("transcript lock poisoned"))?
+            .push((args.join(" "), o.clone()));
         Ok(o)
     }
 

@@ -211,11 +211,96 @@ pub fn run(_args: &[String]) -> Result<()> {
         Ok(())
     });
 
+    s.case("32 processes needing the same expired token cause one token request", || {
+        let cache = w.path("cache-flight").display().to_string();
+        let env: Vec<_> = env().into_iter().chain([("BRICKAUTH_CACHE_DIR", cache.as_str())]).collect();
+        // Prime the cache with a token that is inside the 5-minute margin, then let fresh tokens
+        // live an hour again: every process below wants a refresh, one must do it.
+        w.entra.set_token_lifetime(120);
+        expect_code(&w.run(&["token"], &env, None)?, 0)?;
+        w.entra.set_token_lifetime(3600);
+        let before = w.entra.token_request_count();
+        let outputs = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..32).map(|_| scope.spawn(|| w.run(&["-vv", "token"], &env, None))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().map_err(|_| anyhow::anyhow!("thread panicked"))?)
+                .collect::<Result<Vec<_>>>()
+        })?;
+        let sent = w.entra.token_request_count() - before;
+        for o in &outputs {
+            expect_code(o, 0)?;
+            ensure!(w.entra.registry().is_valid(o.stdout.trim()), "printed an invalid token");
+        }
+        ensure!(sent == 1, "{sent} token requests for 32 processes");
+        let first = &outputs[0].stdout;
+        ensure!(outputs.iter().all(|o| &o.stdout == first), "processes printed different tokens");
+        Ok(())
+    });
+
+    s.case("cache: directory 0700, file 0600, no secret in -vv output", || {
+        let cache = w.path("cache");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let d = std::fs::metadata(&cache)?.permissions().mode() & 0o777;
+            let f = std::fs::metadata(cache.join("tokens.json"))?.permissions().mode() & 0o777;
+            ensure!(d == 0o700, "cache dir mode {d:o}");
+            ensure!(f == 0o600, "cache file mode {f:o}");
+        }
+        ensure!(cache.join("tokens.json").exists(), "no cache file");
+        Ok(())
+    });
+
+    s.case("a garbage cache file is moved aside with a warning and the command succeeds", || {
+        let dir = w.path("cache-garbage");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("tokens.json"), "{\"version\": 1, \"entries\": {\"x\": tr")?;
+        let d = dir.display().to_string();
+        let env: Vec<_> = env().into_iter().chain([("BRICKAUTH_CACHE_DIR", d.as_str())]).collect();
+        let o = w.run(&["token"], &env, None)?;
+        expect_code(&o, 0)?;
+        expect_contains(&o.stderr, "corrupt", "stderr")?;
+        let moved = std::fs::read_dir(&dir)?
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().starts_with("tokens.json.corrupt-"));
+        ensure!(moved, "the corrupt file was not kept aside");
+        let again = w.run(&["token"], &env, None)?;
+        expect_code(&again, 0)?;
+        ensure!(again.stdout == o.stdout, "the new cache was not used");
+        Ok(())
+    });
+
+    s.case("logout forgets the identity: the next token call signs in again", || {
+        let cache = w.path("cache-logout").display().to_string();
+        let env: Vec<_> = env().into_iter().chain([("BRICKAUTH_CACHE_DIR", cache.as_str())]).collect();
+        expect_code(&w.run(&["token"], &env, None)?, 0)?;
+        let before = w.entra.token_request_count();
+        let o = w.run(&["logout"], &env, None)?;
+        expect_code(&o, 0)?;
+        expect_code(&w.run(&["token"], &env, None)?, 0)?;
+        ensure!(w.entra.token_request_count() == before + 1, "token after logout did not sign in");
+        let o = w.run(&["logout", "--all"], &env, None)?;
+        expect_code(&o, 0)?;
+        Ok(())
+    });
+
+    s.case("--include-refresh-token is the only way a refresh token is printed", || {
+        let o = w.run(&["token", "-o", "json", "--include-refresh-token"], &env(), None)?;
+        expect_code(&o, 0)?;
+        let v: Value = serde_json::from_str(&o.stdout)?;
+        let rt = v["refreshToken"].as_str().unwrap_or_default();
+        ensure!(w.entra.issued_refresh_tokens().iter().any(|t| t == rt), "not an issued refresh token: {v}");
+        // Keep it out of the leak scan's stdout rule: this run printed it on request.
+        w.transcript.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.pop();
+        Ok(())
+    });
+
     s.case("no secret appears on stderr of any run (-vv)", || {
         let mut secrets: Vec<String> = vec![ALICE_PASSWORD.into(), BOB_PASSWORD.into(), WRONG_PASSWORD.into()];
         secrets.extend(w.entra.issued_access_tokens());
         secrets.extend(w.entra.issued_refresh_tokens());
-        let transcript = w.transcript.borrow();
+        let transcript = w.transcript.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
         for (args, o) in transcript.iter() {
             for secret in &secrets {
                 if o.stderr.contains(secret.as_str()) {

@@ -339,3 +339,20 @@ mod tests {
         assert!(!dir.path().join("tokens.lock").exists(), "the cached path takes no lock");
     }
 }
+
+/// The provider is a [`brickauth_core::TokenSource`]: the Databricks client asks it for a token
+/// before every request, so long jobs never hold a stale one.
+impl brickauth_core::TokenSource for TokenProvider {
+    fn token(
+        &self,
+        force_refresh: bool,
+    ) -> brickauth_core::BoxFuture<'_, Result<brickauth_core::AccessToken, brickauth_core::source::SourceError>> {
+        Box::pin(async move {
+            let opts = TokenOptions { force_refresh, ..TokenOptions::default() };
+            TokenProvider::token(self, opts)
+                .await
+                .map(|t| t.access_token)
+                .map_err(|e| Box::new(e) as brickauth_core::source::SourceError)
+        })
+    }
+}
