@@ -296,8 +296,15 @@ pub fn run(_args: &[String]) -> Result<()> {
         Ok(())
     });
 
+    crate::it_flows::cases(&w, &mut s);
+
     s.case("no secret appears on stderr of any run (-vv)", || {
-        let mut secrets: Vec<String> = vec![ALICE_PASSWORD.into(), BOB_PASSWORD.into(), WRONG_PASSWORD.into()];
+        let mut secrets: Vec<String> = vec![
+            ALICE_PASSWORD.into(),
+            BOB_PASSWORD.into(),
+            WRONG_PASSWORD.into(),
+            brickauth_mock::SP_CLIENT_SECRET.into(),
+        ];
         secrets.extend(w.entra.issued_access_tokens());
         secrets.extend(w.entra.issued_refresh_tokens());
         let transcript = w.transcript.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;

@@ -42,6 +42,15 @@ pub enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
+    /// The workspace's clusters
+    #[command(subcommand)]
+    Clusters(ClustersCommand),
+    /// Any Databricks REST call, JSON in and out
+    Api(ApiArgs),
+    /// The signed-in identity, as the workspace sees it (SCIM Me)
+    Whoami,
+    /// Run a command with DATABRICKS_HOST and DATABRICKS_TOKEN set; exits with its exit code
+    Exec(ExecArgs),
     /// Databricks CLI compatible commands (token helper for the Databricks SDKs and Terraform)
     #[command(subcommand)]
     Auth(AuthCommand),
@@ -175,4 +184,53 @@ pub struct VersionArgs {
     /// `json` prints {"Version","Major","Minor","Patch"}
     #[arg(long, short, value_name = "FORMAT")]
     pub output: Option<String>,
+}
+
+/// `brickauth clusters …`.
+#[derive(Debug, Subcommand)]
+pub enum ClustersCommand {
+    /// Every cluster: id, name, state, runtime, node type, workers, creator
+    List {
+        /// Output format (`json`: one array of the full objects, streamed)
+        #[arg(short, long, value_enum, default_value_t)]
+        output: ClusterFormat,
+    },
+    /// One cluster's full description, as JSON
+    Get {
+        /// The cluster id
+        cluster_id: String,
+    },
+}
+
+/// `clusters list` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ClusterFormat {
+    /// A table
+    #[default]
+    Table,
+    /// One JSON array of the full cluster objects
+    Json,
+}
+
+/// `brickauth api`.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// HTTP method (GET, POST, PUT, PATCH, DELETE, …)
+    pub method: String,
+    /// Path under the workspace host, e.g. /api/2.1/clusters/list
+    pub path: String,
+    /// JSON request body, or @FILE to read it from a file (@- for stdin)
+    #[arg(long, value_name = "BODY|@FILE")]
+    pub json: Option<String>,
+    /// A query parameter; repeat for more
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub query: Vec<String>,
+}
+
+/// `brickauth exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The command and its arguments (after `--`)
+    #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
 }

@@ -10,6 +10,7 @@ use brickauth_cache::{CacheError, ProviderError};
 use brickauth_core::error::ErrorClass;
 use brickauth_core::flow::RegistryError;
 use brickauth_core::{AuthError, ConfigError};
+use brickauth_databricks::DatabricksError;
 use brickauth_profile::ProfileError;
 
 /// Set up `tracing` to stderr: warnings by default, `-v` info, `-vv` debug, `-vvv` trace.
@@ -77,6 +78,13 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 _ => 1,
             };
         }
+        if let Some(d) = cause.downcast_ref::<DatabricksError>() {
+            match databricks_code(d) {
+                // The token source's own error, next in the chain, decides.
+                None => continue,
+                Some(code) => return code,
+            }
+        }
         if cause.is::<CacheError>() {
             return 1;
         }
@@ -85,6 +93,18 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         }
     }
     1
+}
+
+/// 4 for what the workspace answered, 1 for the network, 2 for a bad host or resource id; `None`
+/// for a token-source failure (decided by its cause).
+fn databricks_code(d: &DatabricksError) -> Option<u8> {
+    match d {
+        DatabricksError::Token(_) => None,
+        DatabricksError::InvalidHost(_) | DatabricksError::InvalidResourceId(_) => Some(2),
+        DatabricksError::Transport { .. } => Some(1),
+        DatabricksError::RetriesExhausted { last, .. } => databricks_code(last),
+        _ => Some(4),
+    }
 }
 
 fn auth_code(a: &AuthError) -> u8 {

@@ -12,13 +12,19 @@
 //! ```
 #![warn(missing_docs)]
 
+pub use brickauth_flow_client_credentials as client_credentials;
+pub use brickauth_flow_device_code as device_code;
 pub use brickauth_flow_password as password;
 pub use brickauth_flow_refresh_token as refresh_token;
+pub use brickauth_flow_workload_identity as workload_identity;
 
 /// Make sure every standard flow is linked (call once, before looking flows up).
 pub fn link() {
+    client_credentials::link();
+    device_code::link();
     password::link();
     refresh_token::link();
+    workload_identity::link();
 }
 
 #[cfg(test)]
@@ -27,7 +33,7 @@ mod tests {
     fn every_standard_flow_is_registered_once() {
         super::link();
         let names: Vec<&str> = brickauth_core::flow::flows().iter().map(|f| f.name).collect();
-        assert_eq!(names, ["password", "refresh-token"]);
+        assert_eq!(names, ["client-credentials", "device-code", "password", "refresh-token", "workload-identity"]);
         assert!(brickauth_core::flow::duplicates().is_empty());
     }
 }

@@ -5,14 +5,27 @@
 //! and that has not expired, or the answer is the 401 Databricks sends. Authenticated requests
 //! are routed:
 //!
-//! - `GET /api/2.0/clusters/list`, `GET /api/2.1/clusters/list` — `{"clusters": [...]}` over
-//!   the workspace's synthetic clusters (three by default; `{}` when there are none, as the real
-//!   API omits empty lists).
+//! - `GET /api/2.0/clusters/list` — `{"clusters": [...]}` over all the workspace's synthetic
+//!   clusters at once (three by default; `{}` when there are none, as the real API omits empty
+//!   lists).
+//! - `GET /api/2.1/clusters/list` — the same, paged as the real API pages: `page_size` (default
+//!   20, at most 100) and `page_token`; `next_page_token`/`prev_page_token` only where there is
+//!   such a page. A malformed token or size is 400 `INVALID_PARAMETER_VALUE`.
+//! - `GET /api/2.1/clusters/get?cluster_id=` — one cluster; 404 `RESOURCE_DOES_NOT_EXIST` for an
+//!   unknown id.
 //! - `GET /api/2.0/preview/scim/v2/Me` — the signed-in user, built from the token's claims.
 //! - anything else — 404 `ENDPOINT_NOT_FOUND`.
 //!
+//! Before authentication, `GET /aad/auth` answers 302 to
+//! `https://login.microsoftonline.com/<TENANT_ID>/oauth2/authorize?…` (tenant discovery), and a
+//! present but malformed `X-Databricks-Azure-Workspace-Resource-Id` header is 400. Knobs:
+//! [`MockDatabricks::reject_next_with_401`] (the token was revoked or expired mid-run) and
+//! [`MockDatabricks::set_forbidden`] (the 403 a user without workspace access gets).
+//!
 //! All state lives in one `WorkspaceState` behind a mutex. Adding an endpoint (cluster get,
 //! pagination over more clusters) is one arm in `WorkspaceState::route` plus one handler.
+
+pub(crate) mod oidc;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -30,6 +43,10 @@ use crate::registry::{TokenInfo, TokenRegistry, TokenStatus};
 /// How many synthetic clusters a new workspace has.
 const DEFAULT_CLUSTERS: usize = 3;
 
+/// `/api/2.1/clusters/list` page size when the request names none, and the largest allowed.
+const DEFAULT_PAGE_SIZE: usize = 20;
+const MAX_PAGE_SIZE: usize = 100;
+
 /// A running mock Databricks workspace, listening on `127.0.0.1` until dropped.
 pub struct MockDatabricks {
     server: MockServer,
@@ -46,6 +63,8 @@ impl MockDatabricks {
             clusters: (0..DEFAULT_CLUSTERS).map(synthetic_cluster).collect(),
             requests: Vec::new(),
             failures: VecDeque::new(),
+            reject_401: 0,
+            forbidden: false,
         }));
         // Lowest priority, so that a test's own mocks on `server()` take precedence.
         Mock::given(any())
@@ -80,9 +99,26 @@ impl MockDatabricks {
         lock(&self.state).failures.extend(failures);
     }
 
+    /// Drops the failures still queued with [`MockDatabricks::fail_next`].
+    pub fn clear_failures(&self) {
+        lock(&self.state).failures.clear();
+    }
+
     /// Replaces the workspace's clusters with `count` synthetic ones.
     pub fn set_cluster_count(&self, count: usize) {
         lock(&self.state).clusters = (0..count).map(synthetic_cluster).collect();
+    }
+
+    /// Answers the next `count` otherwise authenticated requests with the 401 Databricks sends for
+    /// an expired or revoked token, as if the token had stopped working mid-run.
+    pub fn reject_next_with_401(&self, count: usize) {
+        lock(&self.state).reject_401 = count;
+    }
+
+    /// While `on`, every authenticated request is answered with the 403 a user without access to
+    /// the workspace gets.
+    pub fn set_forbidden(&self, on: bool) {
+        lock(&self.state).forbidden = on;
     }
 
     /// The underlying wiremock server, to mount extra mocks that take precedence over this one.
@@ -106,6 +142,10 @@ pub(crate) struct WorkspaceState {
     clusters: Vec<Value>,
     requests: Vec<RecordedRequest>,
     failures: VecDeque<Failure>,
+    /// Authenticated requests still to be answered with 401.
+    reject_401: usize,
+    /// Answer authenticated requests with 403.
+    forbidden: bool,
 }
 
 /// The wiremock responder: decodes the request and hands it to the state.
@@ -125,14 +165,49 @@ impl WorkspaceState {
     fn answer(&mut self, request: RecordedRequest) -> Answer {
         self.requests.push(request.clone());
         let failure = self.failures.pop_front();
-        let process = || match self.authenticate(&request) {
-            Ok(user) => self.route(&request, &user),
-            Err(answer) => answer,
+        let mut process = || {
+            if let Some(answer) = self.unauthenticated(&request) {
+                return answer;
+            }
+            match self.authenticate(&request) {
+                Ok(_) if self.reject_401 > 0 => {
+                    self.reject_401 -= 1;
+                    error(401, "401", "Token is expired.")
+                }
+                Ok(_) if self.forbidden => error(
+                    403,
+                    "PERMISSION_DENIED",
+                    "User is not authorized to access this workspace. Contact your workspace administrator.",
+                ),
+                Ok(user) => self.route(&request, &user),
+                Err(answer) => answer,
+            }
         };
         match failure {
             Some(failure) => failure.answer(process),
             None => process(),
         }
+    }
+
+    /// Answers that need no token: tenant discovery and a malformed resource-id header.
+    fn unauthenticated(&self, request: &RecordedRequest) -> Option<Answer> {
+        if request.method == "GET" && request.path == "/aad/auth" {
+            let location = format!(
+                "https://login.microsoftonline.com/{}/oauth2/authorize?client_id={}&response_type=code",
+                crate::TENANT_ID,
+                crate::DATABRICKS_RESOURCE
+            );
+            return Some(Answer::new(302, "text/html", "").header("location", location));
+        }
+        let id = request.headers.get("x-databricks-azure-workspace-resource-id")?;
+        if resource_id_is_valid(id) {
+            return None;
+        }
+        Some(error(
+            400,
+            "INVALID_PARAMETER_VALUE",
+            &format!("Invalid Azure workspace resource id in X-Databricks-Azure-Workspace-Resource-Id: {id}"),
+        ))
     }
 
     /// The user behind the request's bearer token, or the 401 Databricks answers with.
@@ -156,7 +231,9 @@ impl WorkspaceState {
 
     fn route(&self, request: &RecordedRequest, user: &TokenInfo) -> Answer {
         match (request.method.as_str(), request.path.as_str()) {
-            ("GET", "/api/2.0/clusters/list" | "/api/2.1/clusters/list") => self.clusters_list(),
+            ("GET", "/api/2.0/clusters/list") => self.clusters_list(),
+            ("GET", "/api/2.1/clusters/list") => self.clusters_page(request),
+            ("GET", "/api/2.1/clusters/get" | "/api/2.0/clusters/get") => self.cluster_get(request),
             ("GET", "/api/2.0/preview/scim/v2/Me") => scim_me(user),
             (method, path) => error(404, "ENDPOINT_NOT_FOUND", &format!("No API found for '{method} {path}'")),
         }
@@ -166,6 +243,62 @@ impl WorkspaceState {
         let body = if self.clusters.is_empty() { json!({}) } else { json!({ "clusters": self.clusters }) };
         Answer::databricks_json(200, &body)
     }
+
+    /// One page of `/api/2.1/clusters/list`. Page tokens are opaque to clients; here they are
+    /// `p<offset>`.
+    fn clusters_page(&self, request: &RecordedRequest) -> Answer {
+        let size = match request.query.get("page_size").map(|s| s.parse::<usize>()) {
+            None | Some(Ok(0)) => DEFAULT_PAGE_SIZE,
+            Some(Ok(n)) if n <= MAX_PAGE_SIZE => n,
+            Some(_) => return error(400, "INVALID_PARAMETER_VALUE", "page_size must be between 0 and 100"),
+        };
+        let offset = match request.query.get("page_token").filter(|t| !t.is_empty()) {
+            None => 0,
+            Some(token) => match token.strip_prefix('p').and_then(|n| n.parse::<usize>().ok()) {
+                Some(n) if n <= self.clusters.len() => n,
+                _ => return error(400, "INVALID_PARAMETER_VALUE", &format!("Invalid page token: {token}")),
+            },
+        };
+        let end = (offset + size).min(self.clusters.len());
+        let mut body = json!({});
+        if end > offset {
+            body["clusters"] = json!(self.clusters[offset..end]);
+        }
+        if end < self.clusters.len() {
+            body["next_page_token"] = json!(format!("p{end}"));
+        }
+        if offset > 0 {
+            body["prev_page_token"] = json!(format!("p{}", offset.saturating_sub(size)));
+        }
+        Answer::databricks_json(200, &body)
+    }
+
+    fn cluster_get(&self, request: &RecordedRequest) -> Answer {
+        let Some(id) = request.query.get("cluster_id").filter(|id| !id.is_empty()) else {
+            return error(400, "INVALID_PARAMETER_VALUE", "Missing required field: cluster_id");
+        };
+        match self.clusters.iter().find(|c| c["cluster_id"].as_str() == Some(id.as_str())) {
+            Some(cluster) => Answer::databricks_json(200, cluster),
+            None => error(404, "RESOURCE_DOES_NOT_EXIST", &format!("Cluster {id} does not exist")),
+        }
+    }
+}
+
+/// Whether `id` has the ARM shape
+/// `/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Databricks/workspaces/{name}`
+/// (fixed segments case-insensitive, as ARM matches them).
+fn resource_id_is_valid(id: &str) -> bool {
+    let segments: Vec<&str> = id.split('/').collect();
+    let [first, subs, sub, rgs, rg, providers, ns, ws, name] = segments.as_slice() else {
+        return false;
+    };
+    first.is_empty()
+        && subs.eq_ignore_ascii_case("subscriptions")
+        && rgs.eq_ignore_ascii_case("resourceGroups")
+        && providers.eq_ignore_ascii_case("providers")
+        && ns.eq_ignore_ascii_case("Microsoft.Databricks")
+        && ws.eq_ignore_ascii_case("workspaces")
+        && [sub, rg, name].iter().all(|p| !p.is_empty() && !p.contains(char::is_whitespace))
 }
 
 /// A Databricks REST error: `{"error_code": .., "message": ..}`.

@@ -5,6 +5,7 @@ mod flows;
 mod inspect;
 mod profiles;
 mod token;
+mod workspace;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -31,6 +32,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             clap_complete::generate(shell, &mut cmd, "brickauth", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Clusters(c) => workspace::clusters(&cx, &c),
+        Command::Api(args) => workspace::api(&cx, &args),
+        Command::Whoami => workspace::whoami(&cx),
+        Command::Exec(args) => workspace::exec(&cx, &args),
         Command::Version(args) => version(args.output.as_deref()),
     }
 }

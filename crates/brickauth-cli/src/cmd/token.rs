@@ -63,7 +63,10 @@ fn meta(profile: &Profile, scope: String) -> TokenMeta<'_> {
 /// `brickauth login`: run the flow now, cache the result, say who signed in.
 pub fn login(cx: &Context, args: &LoginArgs) -> Result<ExitCode> {
     let profile = cx.profile(None)?;
-    let (provider, profile) = context::provider(profile, context::interaction(args.no_browser))?;
+    // `login` is a person asking to sign in: interactive flows run even when stdin is a pipe
+    // (paste mode reads the redirected URL from it; device code only prints to stderr).
+    let interaction = brickauth_core::Interaction { terminal: true, ..context::interaction(args.no_browser) };
+    let (provider, profile) = context::provider(profile, interaction)?;
     let rt = context::runtime()?;
     let t = rt.block_on(provider.login()).map_err(|e| with_profile_note(e.into(), &profile))?;
     let who = t.account.username.as_deref().unwrap_or("(an account without a user name)");

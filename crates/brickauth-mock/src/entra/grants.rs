@@ -37,12 +37,15 @@ impl EntraState {
     fn grant(&mut self, request: &RecordedRequest, correlation_id: &str) -> GrantResult {
         let grant_type = required(request, "grant_type")?;
         let client_id = required(request, "client_id")?;
-        if !self.config.clients.iter().any(|client| client == client_id) {
+        if !self.config.clients.iter().any(|client| client == client_id) && !self.confidential.knows(client_id) {
             return Err(EntraError::unknown_client(client_id));
         }
         match grant_type {
             "password" => self.grant_password(request, client_id, correlation_id),
             "refresh_token" => self.grant_refresh_token(request, client_id, correlation_id),
+            "authorization_code" => self.grant_authorization_code(request, client_id, correlation_id),
+            "client_credentials" => self.grant_client_credentials(request, client_id, correlation_id),
+            super::device::GRANT_TYPE => self.grant_device_code(request, client_id, correlation_id),
             other => Err(EntraError::unsupported_grant_type(other)),
         }
     }

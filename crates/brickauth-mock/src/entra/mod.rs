@@ -14,6 +14,9 @@
 
 pub(crate) mod errors;
 mod grants;
+pub(crate) mod client_credentials;
+pub(crate) mod device;
+mod authorize;
 mod tokens;
 
 use std::collections::{HashMap, VecDeque};
@@ -59,6 +62,9 @@ impl MockEntra {
             token_requests: Vec::new(),
             issued_access_tokens: Vec::new(),
             issued_refresh_tokens: Vec::new(),
+            device: device::DeviceState::default(),
+            confidential: client_credentials::ConfidentialState::default(),
+            authorize: authorize::AuthorizeState::default(),
         }));
         // Lowest priority: a test may mount its own wiremock mocks on `server()` to override a
         // route (such requests bypass this mock's state and are not recorded by it).
@@ -165,6 +171,12 @@ pub(crate) struct EntraState {
     token_requests: Vec<RecordedRequest>,
     issued_access_tokens: Vec<String>,
     issued_refresh_tokens: Vec<String>,
+    /// Device authorization state (`device` module).
+    device: device::DeviceState,
+    /// Confidential clients and assertion checks (`client_credentials` module).
+    confidential: client_credentials::ConfidentialState,
+    /// Issued authorization codes and a queued authorize error (`authorize` module).
+    authorize: authorize::AuthorizeState,
 }
 
 /// What a refresh token stands for.
@@ -179,8 +191,10 @@ pub(crate) struct RefreshGrant {
 /// The routes the mock answers.
 enum Route {
     Token,
+    Authorize,
     Discovery { tenant: String },
     UserRealm { user: String },
+    DeviceCode,
     NotFound,
 }
 
@@ -188,6 +202,8 @@ impl Route {
     fn of(request: &RecordedRequest) -> Route {
         match (request.method.as_str(), request.segments().as_slice()) {
             (_, [_tenant, "oauth2", "v2.0", "token"]) => Route::Token,
+            ("GET", [_tenant, "oauth2", "v2.0", "authorize"]) => Route::Authorize,
+            (_, [_tenant, "oauth2", "v2.0", "devicecode"]) => Route::DeviceCode,
             ("GET", [tenant, "v2.0", ".well-known", "openid-configuration"]) => {
                 Route::Discovery { tenant: percent_decode(tenant) }
             }
@@ -222,6 +238,8 @@ impl EntraState {
             }
             Route::Discovery { tenant } => self.openid_configuration(&tenant),
             Route::UserRealm { user } => self.user_realm(&user),
+            Route::DeviceCode => self.device_authorization(request),
+            Route::Authorize => self.authorize(&request),
             Route::NotFound => {
                 Answer::new(404, "text/html; charset=utf-8", "<html><body><h1>404 Not Found</h1></body></html>")
             }

@@ -1,0 +1,188 @@
+//! [`DatabricksError`]: everything that can go wrong talking to a workspace, and the parser for
+//! the error bodies Databricks sends.
+//!
+//! Databricks answers errors in several shapes, depending on the API's age:
+//!
+//! - REST 2.x: `{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "…", "details": [...]}`;
+//! - API 1.2: `{"error": "…"}`;
+//! - SCIM: `{"schemas": [...], "detail": "…", "status": "404", "scimType": "…"}` (the code becomes
+//!   `SCIM_<status>`);
+//! - gateways and the login front end: HTML (`<pre>message</pre>` when there is one) or plain text.
+
+use brickauth_core::source::SourceError;
+use serde_json::Value;
+
+/// An error from the Databricks client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DatabricksError {
+    /// The workspace answered with an error status.
+    #[error("{}", api_display(*status, error_code.as_deref(), message))]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Databricks' error code (`RESOURCE_DOES_NOT_EXIST`, `SCIM_404`, …), when the body had one.
+        error_code: Option<String>,
+        /// The human-readable message (for HTML or plain bodies, their text).
+        message: String,
+        /// The `details` array of the REST 2.x error body, when present.
+        details: Option<Value>,
+    },
+    /// The request could not be sent or its answer not read (DNS, connect, TLS, timeout).
+    #[error("request to {url} failed: {message}")]
+    Transport {
+        /// The URL, without its query.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A successful answer whose body is not what the API promises.
+    #[error("unexpected answer from {url}: {message}")]
+    Decode {
+        /// The URL, without its query.
+        url: String,
+        /// What could not be decoded.
+        message: String,
+    },
+    /// The token source could not produce an access token.
+    #[error("could not get an access token: {0}")]
+    Token(#[source] SourceError),
+    /// The workspace host is not a valid `https://` URL (or `http://` to loopback).
+    #[error("invalid workspace host: {0}")]
+    InvalidHost(String),
+    /// The Azure workspace resource id does not have the ARM shape.
+    #[error("invalid Azure workspace resource id: {0}")]
+    InvalidResourceId(String),
+    /// Retryable failures (429, 503, connection errors) lasted past the retry budget.
+    #[error("gave up after {attempts} attempts in {elapsed_secs} s; last error: {last}")]
+    RetriesExhausted {
+        /// Requests sent.
+        attempts: u32,
+        /// Seconds spent.
+        elapsed_secs: u64,
+        /// The last failure.
+        last: Box<DatabricksError>,
+    },
+}
+
+impl DatabricksError {
+    /// The HTTP status of an API error (also the last one behind [`DatabricksError::RetriesExhausted`]).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            DatabricksError::Api { status, .. } => Some(*status),
+            DatabricksError::RetriesExhausted { last, .. } => last.status(),
+            _ => None,
+        }
+    }
+
+    /// The Databricks error code of an API error (also behind [`DatabricksError::RetriesExhausted`]).
+    pub fn error_code(&self) -> Option<&str> {
+        match self {
+            DatabricksError::Api { error_code, .. } => error_code.as_deref(),
+            DatabricksError::RetriesExhausted { last, .. } => last.error_code(),
+            _ => None,
+        }
+    }
+
+    /// Parse an error answer's body into [`DatabricksError::Api`].
+    pub fn from_response(status: u16, body: &[u8]) -> Self {
+        let (error_code, message, details) = parse_body(body);
+        DatabricksError::Api { status, error_code, message, details }
+    }
+}
+
+fn api_display(status: u16, code: Option<&str>, message: &str) -> String {
+    match code {
+        Some(code) => format!("Databricks API error {status} {code}: {message}"),
+        None => format!("Databricks API error {status}: {message}"),
+    }
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn parse_body(body: &[u8]) -> (Option<String>, String, Option<Value>) {
+    if let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) {
+        let details = obj.get("details").filter(|d| !d.is_null()).cloned();
+        let message = obj.get("message").and_then(text);
+        if let Some(code) = obj.get("error_code").and_then(text) {
+            return (Some(code), message.unwrap_or_else(|| "(no message)".to_owned()), details);
+        }
+        if let Some(detail) = obj.get("detail").and_then(text) {
+            let code = obj.get("status").and_then(text).map(|s| format!("SCIM_{s}"));
+            let message = match obj.get("scimType").and_then(text) {
+                Some(t) => format!("{detail} (scimType {t})"),
+                None => detail,
+            };
+            return (code, message, details);
+        }
+        if let Some(error) = obj.get("error").and_then(text) {
+            return (None, error, details);
+        }
+        if let Some(message) = message {
+            return (None, message, details);
+        }
+    }
+    let raw = String::from_utf8_lossy(body);
+    // Databricks' own HTML error pages put the message in <pre>.
+    if let Some(start) = raw.find("<pre>") {
+        let rest = &raw[start + 5..];
+        if let Some(end) = rest.find("</pre>") {
+            let msg = brickauth_core::http::snippet(&rest.as_bytes()[..end]);
+            return (None, msg, None);
+        }
+    }
+    (None, brickauth_core::http::snippet(body), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(status: u16, body: &str) -> String {
+        DatabricksError::from_response(status, body.as_bytes()).to_string()
+    }
+
+    #[test]
+    fn error_body_shapes() {
+        let cases = [
+            (
+                404,
+                r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"Cluster 1125-x does not exist","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"X"}]}"#,
+            ),
+            (400, r#"{"error":"Missing required field: cluster_id"}"#),
+            (
+                403,
+                r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"detail":"User not authorized.","status":"403"}"#,
+            ),
+            (409, r#"{"schemas":[],"detail":"User already exists.","status":409,"scimType":"uniqueness"}"#),
+            (
+                401,
+                "<html><head><title>Error 401</title></head><body><h2>HTTP ERROR 401</h2><pre>Token is expired.</pre></body></html>",
+            ),
+            (502, "<html><body><h1>502 Bad Gateway</h1></body></html>"),
+            (500, "upstream connect error"),
+            (503, ""),
+        ];
+        let out: Vec<String> = cases.iter().map(|(s, b)| shown(*s, b)).collect();
+        insta::assert_snapshot!(out.join("\n"));
+    }
+
+    #[test]
+    fn details_and_accessors() {
+        let e = DatabricksError::from_response(404, br#"{"error_code":"X","message":"m","details":[1]}"#);
+        assert_eq!(e.status(), Some(404));
+        assert_eq!(e.error_code(), Some("X"));
+        let DatabricksError::Api { details, .. } = &e else { panic!("api error") };
+        assert_eq!(details, &Some(serde_json::json!([1])));
+        let scim = DatabricksError::from_response(403, br#"{"detail":"no","status":"403"}"#);
+        assert_eq!(scim.error_code(), Some("SCIM_403"));
+        let wrapped = DatabricksError::RetriesExhausted { attempts: 3, elapsed_secs: 2, last: Box::new(e) };
+        assert_eq!(wrapped.status(), Some(404));
+    }
+}

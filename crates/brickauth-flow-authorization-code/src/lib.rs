@@ -1,0 +1,444 @@
+//! Interactive sign-in: the OAuth 2.0 authorization code flow with PKCE (RFC 7636, S256), a
+//! loopback listener (RFC 8252), a browser, and a paste mode for machines without one.
+//!
+//! Flow name `authorization-code`, aliases `interactive` and `auth-code`. It works for every
+//! user — MFA, federated sign-in, Conditional Access, first-time consent — because the user signs
+//! in on Entra's own pages. As MSAL's `acquire_token_interactive`:
+//!
+//! ```text
+//! browser → GET {authority}/{tenant}/oauth2/v2.0/authorize
+//!             ?client_id&response_type=code&redirect_uri=http://localhost:PORT
+//!             &scope=<profile scopes> offline_access openid profile&state&response_mode=form_post
+//!             &code_challenge=<S256(verifier)>&code_challenge_method=S256&nonce&client_info=1
+//!             [&login_hint][&prompt][&domain_hint]
+//! Entra   → POST http://localhost:PORT/  code, state        (the loopback listener)
+//! brickauth → POST {authority}/{tenant}/oauth2/v2.0/token
+//!             grant_type=authorization_code, client_id, code, redirect_uri (identical),
+//!             code_verifier, scope, client_info=1            (sent once: a code is single-use)
+//! ```
+//!
+//! **Paste mode** — when no browser can be opened (no display, SSH, `browser = "never"`,
+//! `brickauth login --no-browser`): the authorize URL uses `response_mode=query` and is printed;
+//! the user signs in anywhere and pastes the address the browser was sent to
+//! (`http://localhost/?code=…&state=…`, which need not load) or just the code. The `state` of a
+//! pasted URL is checked before anything is sent.
+//!
+//! Modules: [`pkce`] (verifier, challenge, state), [`request`] (redirect URI, authorize URL),
+//! [`response`] (parsing and checking the response), [`listener`] (the loopback HTTP server).
+//!
+//! ```no_run
+//! use brickauth_core::{AppConfig, FlowContext, GrantFlow, Interaction, TokenClient};
+//! use brickauth_flow_authorization_code::{AuthorizationCodeFlow, AuthorizationCodeOptions};
+//!
+//! # async fn run() -> Result<(), brickauth_core::AuthError> {
+//! let app = AppConfig::new("contoso.onmicrosoft.com".parse().unwrap(), "04f0c124-f2bc-4f59-8241-bf6df9866bbd".parse().unwrap());
+//! let flow = AuthorizationCodeFlow::new(AuthorizationCodeOptions::new(app));
+//! let client = TokenClient::new()?;
+//! let cx = FlowContext { client: &client, interaction: Interaction { terminal: true, browser: true } };
+//! let token = flow.acquire(&cx).await?;
+//! eprintln!("signed in as {:?}", token.account.username);
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod listener;
+pub mod pkce;
+pub mod request;
+pub mod response;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
+use brickauth_core::http::Form;
+use brickauth_core::settings::{ConfigError, KeySpec, Settings};
+use brickauth_core::token::ResponseError;
+use brickauth_core::{AppConfig, AuthError, ExposeSecret, SecretString, TokenClient, TokenResponse};
+use url::Url;
+
+pub use listener::Listener;
+pub use pkce::Pkce;
+pub use request::{AuthorizeParams, RedirectUri, ResponseMode, authorize_url};
+pub use response::{AuthResponse, PasteError, parse_pasted};
+
+/// The default `login_timeout`: five minutes to sign in.
+pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Whether the flow may open a browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BrowserPolicy {
+    /// Open one when the session can (a display, `$BROWSER`, WSL), else use paste mode.
+    #[default]
+    Auto,
+    /// Never: always paste mode.
+    Never,
+}
+
+/// Opens a URL in a browser; returns whether it did. The default is [`webbrowser::open`], which
+/// honours `$BROWSER`. Embedders (a GUI, a test) may supply their own.
+pub type Opener = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// What the authorization code flow needs.
+#[derive(Clone)]
+pub struct AuthorizationCodeOptions {
+    /// Authority, client id, scopes.
+    pub app: AppConfig,
+    /// The loopback redirect URI registered for the app ("Mobile and desktop applications").
+    pub redirect_uri: RedirectUri,
+    /// `login_hint`: pre-fills the user name.
+    pub login_hint: Option<String>,
+    /// `prompt`: `login`, `consent`, `select_account`, `none` or `create`.
+    pub prompt: Option<String>,
+    /// `domain_hint`: skips home-realm discovery.
+    pub domain_hint: Option<String>,
+    /// How the listener receives the response (paste mode always uses `query`).
+    pub response_mode: ResponseMode,
+    /// Whether a browser may be opened.
+    pub browser: BrowserPolicy,
+    /// How long to wait for the sign-in.
+    pub login_timeout: Duration,
+    /// How to open the browser; `None` for [`webbrowser::open`].
+    pub opener: Option<Opener>,
+}
+
+impl std::fmt::Debug for AuthorizationCodeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationCodeOptions")
+            .field("app", &self.app)
+            .field("redirect_uri", &self.redirect_uri.to_string())
+            .field("login_hint", &self.login_hint)
+            .field("prompt", &self.prompt)
+            .field("domain_hint", &self.domain_hint)
+            .field("response_mode", &self.response_mode)
+            .field("browser", &self.browser)
+            .field("login_timeout", &self.login_timeout)
+            .field("opener", &self.opener.as_ref().map(|_| "custom"))
+            .finish()
+    }
+}
+
+impl AuthorizationCodeOptions {
+    /// Defaults: `http://localhost` on any free port, `form_post`, a browser when possible,
+    /// five minutes to sign in.
+    pub fn new(app: AppConfig) -> Self {
+        AuthorizationCodeOptions {
+            app,
+            redirect_uri: RedirectUri::localhost(),
+            login_hint: None,
+            prompt: None,
+            domain_hint: None,
+            response_mode: ResponseMode::FormPost,
+            browser: BrowserPolicy::Auto,
+            login_timeout: DEFAULT_LOGIN_TIMEOUT,
+            opener: None,
+        }
+    }
+}
+
+/// One sign-in attempt: fresh PKCE pair, `state` and `nonce`, and the URL built from them.
+pub struct Attempt {
+    pkce: Pkce,
+    state: String,
+    nonce: String,
+    redirect_uri: String,
+    url: Url,
+}
+
+impl std::fmt::Debug for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attempt")
+            .field("pkce", &self.pkce)
+            .field("state", &self.state)
+            .field("redirect_uri", &self.redirect_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Attempt {
+    /// The authorize URL to open.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+    /// The `state` sent.
+    pub fn state(&self) -> &str {
+        &self.state
+    }
+    /// The `nonce` sent.
+    pub fn nonce(&self) -> &str {
+        &self.nonce
+    }
+    /// The PKCE pair.
+    pub fn pkce(&self) -> &Pkce {
+        &self.pkce
+    }
+    /// The redirect URI sent, which the redemption repeats.
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+}
+
+/// The authorization code flow.
+#[derive(Debug)]
+pub struct AuthorizationCodeFlow {
+    options: AuthorizationCodeOptions,
+}
+
+impl AuthorizationCodeFlow {
+    /// A flow with these options.
+    pub fn new(options: AuthorizationCodeOptions) -> Self {
+        AuthorizationCodeFlow { options }
+    }
+
+    /// Build from profile settings: the common keys plus the optional keys in [`KEYS`].
+    pub fn from_settings(s: &dyn Settings) -> Result<Self, ConfigError> {
+        let profile = s.profile_name();
+        let bad = |key: &str, msg: String| ConfigError::new(profile, key, msg).at(s.origin(key));
+        let mut o = AuthorizationCodeOptions::new(AppConfig::from_settings(s)?);
+        if let Some(v) = s.get("redirect_uri") {
+            o.redirect_uri = v.parse().map_err(|e| bad("redirect_uri", e))?;
+        }
+        let text = |key: &str| s.get(key).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        o.login_hint = text("username");
+        o.domain_hint = text("domain_hint");
+        o.prompt = text("prompt");
+        if let Some(p) = &o.prompt
+            && !PROMPTS.contains(&p.as_str())
+        {
+            return Err(bad("prompt", format!("unknown prompt `{p}`: expected one of {}", PROMPTS.join(", "))));
+        }
+        if let Some(v) = s.get("response_mode") {
+            o.response_mode = v.parse().map_err(|e| bad("response_mode", e))?;
+        }
+        if let Some(v) = s.get("browser") {
+            o.browser = match v.trim().to_ascii_lowercase().as_str() {
+                "auto" => BrowserPolicy::Auto,
+                "never" => BrowserPolicy::Never,
+                other => return Err(bad("browser", format!("unknown value `{other}`: expected `auto` or `never`"))),
+            };
+        }
+        if let Some(v) = s.get("login_timeout") {
+            let secs: u64 = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| bad("login_timeout", format!("`{v}` is not a positive whole number of seconds")))?;
+            o.login_timeout = Duration::from_secs(secs);
+        }
+        Ok(AuthorizationCodeFlow::new(o))
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &AuthorizationCodeOptions {
+        &self.options
+    }
+
+    /// Start an attempt: fresh secrets, and the authorize URL for `redirect_uri` and `mode`.
+    pub fn attempt(&self, redirect_uri: String, mode: ResponseMode) -> Attempt {
+        let o = &self.options;
+        let (pkce, state, nonce) = (Pkce::generate(), pkce::random_token(24), pkce::random_token(16));
+        let url = authorize_url(&AuthorizeParams {
+            endpoint: &o.app.authority.authorize_endpoint(),
+            client_id: o.app.client_id.as_str(),
+            redirect_uri: &redirect_uri,
+            scope: &o.app.scopes.decorated(),
+            state: &state,
+            response_mode: mode,
+            code_challenge: pkce.challenge(),
+            nonce: &nonce,
+            login_hint: o.login_hint.as_deref(),
+            prompt: o.prompt.as_deref(),
+            domain_hint: o.domain_hint.as_deref(),
+        });
+        Attempt { pkce, state, nonce, redirect_uri, url }
+    }
+
+    /// The redemption form (the code and the verifier are redacted in its `Debug`).
+    pub fn redemption_form(&self, attempt: &Attempt, code: &SecretString) -> Form {
+        let o = &self.options;
+        Form::new()
+            .field("client_id", o.app.client_id.as_str())
+            .field("grant_type", "authorization_code")
+            .secret("code", code)
+            .field("redirect_uri", attempt.redirect_uri.clone())
+            .secret("code_verifier", attempt.pkce.verifier())
+            .field("scope", o.app.scopes.decorated())
+            .field("client_info", "1")
+    }
+
+    /// Redeem `code` once (never retried: a code is single-use) and check the id token's nonce.
+    pub async fn redeem(
+        &self,
+        client: &TokenClient,
+        attempt: &Attempt,
+        code: &SecretString,
+    ) -> Result<TokenResponse, AuthError> {
+        let endpoint = self.options.app.authority.token_endpoint();
+        let token = client.token(&endpoint, &self.redemption_form(attempt, code), false).await?;
+        if let Some(id) = &token.id_token
+            && let Ok(jwt) = brickauth_core::jwt::decode(id.expose_secret())
+            && let Some(nonce) = jwt.claims.get("nonce").and_then(|v| v.as_str())
+            && !pkce::state_matches(&attempt.nonce, Some(nonce))
+        {
+            return Err(AuthError::Response {
+                url: brickauth_core::http::strip(&endpoint),
+                source: ResponseError::Malformed("the id token's nonce is not the one this sign-in sent".into()),
+            });
+        }
+        Ok(token)
+    }
+
+    /// Finish a paste-mode attempt with what the user pasted: check `state` (a URL with another
+    /// state is refused before any request), then redeem.
+    pub async fn finish_pasted(
+        &self,
+        client: &TokenClient,
+        attempt: &Attempt,
+        pasted: &str,
+    ) -> Result<TokenResponse, AuthError> {
+        let response = parse_pasted(pasted).map_err(|e| AuthError::Declined(e.to_string()))?;
+        match &response {
+            AuthResponse::Code { state: None, .. } => {
+                tracing::warn!("a bare code was pasted: its state cannot be checked");
+            }
+            r if !pkce::state_matches(&attempt.state, r.state()) => {
+                return Err(AuthError::Declined(
+                    "the pasted response does not belong to this sign-in (its `state` differs, or is missing): \
+                     nothing was sent; paste the address from the sign-in started by this command"
+                        .into(),
+                ));
+            }
+            _ => {}
+        }
+        let code = response.into_code()?;
+        self.redeem(client, attempt, &code).await
+    }
+
+    /// Sign in through the loopback listener and a browser.
+    async fn with_listener(&self, cx: &FlowContext<'_>) -> Result<TokenResponse, AuthError> {
+        let o = &self.options;
+        let listener = Listener::bind(&o.redirect_uri).await?;
+        let attempt = self.attempt(o.redirect_uri.render(Some(listener.port())), o.response_mode);
+        tracing::info!(redirect_uri = %attempt.redirect_uri, mode = o.response_mode.as_str(), "authorization code sign-in");
+        let url = attempt.url.as_str();
+        let opened = match &o.opener {
+            Some(open) => open(url),
+            None => webbrowser::open(url).is_ok(),
+        };
+        eprintln!("If no browser opened, visit: {url}");
+        if !opened {
+            tracing::warn!("no browser could be opened");
+            if cx.interaction.terminal {
+                drop(listener);
+                eprintln!("No browser could be opened; switching to paste mode.");
+                return self.paste(cx).await;
+            }
+        }
+        let code = listener.wait(&attempt.state, o.login_timeout).await?;
+        self.redeem(cx.client, &attempt, &code).await
+    }
+
+    /// Sign in by pasting: print the URL, read one line from stdin (terminal or not).
+    async fn paste(&self, cx: &FlowContext<'_>) -> Result<TokenResponse, AuthError> {
+        let o = &self.options;
+        let attempt = self.attempt(o.redirect_uri.render(None), ResponseMode::Query);
+        eprintln!(
+            "Sign in with a browser on any device at this URL, then paste the address the browser was sent to \
+             (it starts with {}; the page need not load), or just the code:\n\n  {}\n",
+            attempt.redirect_uri, attempt.url
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // A plain thread, not the runtime's blocking pool: a pending stdin read must not keep the
+        // runtime from shutting down after a timeout.
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = tx.send(std::io::stdin().read_line(&mut line).map(|n| (n, line)));
+        });
+        let line = match tokio::time::timeout(o.login_timeout, rx).await {
+            Err(_) => {
+                return Err(AuthError::Declined(format!(
+                    "nothing was pasted within {} s (login_timeout)",
+                    o.login_timeout.as_secs()
+                )));
+            }
+            Ok(Err(_)) => return Err(AuthError::Io("stdin reader stopped".into())),
+            Ok(Ok(Err(e))) => return Err(AuthError::Io(format!("cannot read the pasted response from stdin: {e}"))),
+            Ok(Ok(Ok((0, _)))) => {
+                return Err(AuthError::Declined("stdin closed before a sign-in response was pasted".into()));
+            }
+            Ok(Ok(Ok((_, line)))) => SecretString::from(line),
+        };
+        self.finish_pasted(cx.client, &attempt, line.expose_secret()).await
+    }
+}
+
+impl GrantFlow for AuthorizationCodeFlow {
+    fn app(&self) -> &AppConfig {
+        &self.options.app
+    }
+
+    fn interactive(&self) -> bool {
+        true
+    }
+
+    fn acquire<'a>(&'a self, cx: &'a FlowContext<'a>) -> BoxFuture<'a, Result<TokenResponse, AuthError>> {
+        Box::pin(async move {
+            let o = &self.options;
+            let browser = cx.interaction.browser
+                && o.browser == BrowserPolicy::Auto
+                && (o.opener.is_some() || browser_possible());
+            if browser { self.with_listener(cx).await } else { self.paste(cx).await }
+        })
+    }
+}
+
+/// Whether this session can plausibly show a browser: `$BROWSER` is set, or (Linux and other
+/// Unix) a display or WSL; macOS and Windows can, unless reached over SSH.
+fn browser_possible() -> bool {
+    let set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
+    if set("BROWSER") {
+        return true;
+    }
+    if cfg!(any(target_os = "macos", windows)) {
+        return !set("SSH_CONNECTION") && !set("SSH_TTY");
+    }
+    set("DISPLAY") || set("WAYLAND_DISPLAY") || set("WSL_DISTRO_NAME")
+}
+
+/// The `prompt` values Entra accepts.
+const PROMPTS: &[&str] = &["login", "consent", "select_account", "none", "create"];
+
+/// The keys this flow reads, on top of the common ones.
+pub const KEYS: &[KeySpec] = &[
+    KeySpec::optional(
+        "redirect_uri",
+        "loopback redirect registered for the app (default http://localhost: any free port)",
+    ),
+    KeySpec::optional("username", "pre-fills the sign-in name (login_hint)"),
+    KeySpec::optional("prompt", "login, consent, select_account, none or create"),
+    KeySpec::optional("domain_hint", "skip home-realm discovery, e.g. contoso.com"),
+    KeySpec::optional("response_mode", "form_post (default) or query"),
+    KeySpec::optional("browser", "auto (default) or never: always paste the response"),
+    KeySpec::optional("login_timeout", "seconds to wait for the sign-in (default 300)"),
+];
+
+fn build(s: &dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError> {
+    Ok(Box::new(AuthorizationCodeFlow::from_settings(s)?))
+}
+
+brickauth_core::inventory::submit! {
+    FlowSpec {
+        name: "authorization-code",
+        aliases: &["interactive", "auth-code"],
+        summary: "interactive browser sign-in with PKCE (MFA, SSO, consent); paste mode without a browser",
+        interactive: true,
+        keys: KEYS,
+        build,
+    }
+}
+
+/// Reference this to make sure the linker keeps this crate's registration.
+pub fn link() {}
+
+#[cfg(test)]
+mod tests;

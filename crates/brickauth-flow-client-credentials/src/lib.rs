@@ -1,0 +1,533 @@
+//! The client credentials grant: a service principal signs in as itself.
+//!
+//! Flow name `client-credentials`, alias `service-principal`. One POST to the token endpoint, as
+//! MSAL's `ConfidentialClientApplication.acquire_token_for_client` sends it:
+//!
+//! ```text
+//! POST {authority}/{tenant}/oauth2/v2.0/token
+//! client_id, grant_type=client_credentials, scope=<profile scopes, undecorated>, client_info=1,
+//! and either  client_secret=<secret>
+//! or          client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer,
+//!             client_assertion=<JWT signed with the certificate's private key>
+//! ```
+//!
+//! The assertion is a JWT with header `{alg: PS256 | RS256, typ: JWT, x5t#S256, x5t, x5c}` (the
+//! certificate's SHA-256 and SHA-1 thumbprints, base64url) and claims `aud` = the token endpoint,
+//! `iss` = `sub` = the client id, a random `jti`, `iat`, `nbf` and `exp` = `iat` + 10 minutes.
+//! A fresh one is made for every request.
+//!
+//! The certificate and key are read from PEM files when the flow is built (`client_certificate`,
+//! `client_certificate_key`; one file holding both is fine). The key may be PKCS#8 or PKCS#1 RSA.
+//!
+//! ```no_run
+//! use brickauth_core::{AppConfig, FlowContext, GrantFlow, Interaction, SecretString, TokenClient};
+//! use brickauth_flow_client_credentials::{ClientCredential, ClientCredentialsFlow, ClientCredentialsOptions};
+//!
+//! # async fn run() -> Result<(), brickauth_core::AuthError> {
+//! let app = AppConfig::new("contoso.onmicrosoft.com".parse().unwrap(), "9d5c3b1a-7e2f-4a6b-8c0d-1e3f5a7b9c2d".parse().unwrap());
+//! let secret = SecretString::from(std::env::var("ARM_CLIENT_SECRET").unwrap_or_default());
+//! let flow = ClientCredentialsFlow::new(ClientCredentialsOptions::new(app, ClientCredential::Secret(secret)));
+//! let client = TokenClient::new()?;
+//! let token = flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await?;
+//! println!("expires at {}", token.access_token.expires_on);
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use aws_lc_rs::digest;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, KeyPair as _, RsaKeyPair};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
+use brickauth_core::http::Form;
+use brickauth_core::settings::{ConfigError, KeySpec, Settings};
+use brickauth_core::{AppConfig, AuthError, SecretString, TokenResponse};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// `client_assertion_type` of a JWT client assertion (RFC 7523).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The scope of the Azure management token Azure Databricks accepts in
+/// `X-Databricks-Azure-SP-Management-Token`.
+pub const MANAGEMENT_SCOPE: &str = "https://management.core.windows.net//.default";
+
+/// Lifetime of a certificate assertion, seconds (Entra accepts at most ten minutes).
+const ASSERTION_LIFETIME: i64 = 600;
+
+/// How the service principal proves who it is.
+pub enum ClientCredential {
+    /// A client secret, sent in the form body.
+    Secret(SecretString),
+    /// A certificate whose private key signs a client assertion.
+    Certificate(Certificate),
+}
+
+impl std::fmt::Debug for ClientCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientCredential::Secret(_) => f.write_str("Secret([REDACTED])"),
+            ClientCredential::Certificate(c) => f.debug_tuple("Certificate").field(c).finish(),
+        }
+    }
+}
+
+/// The signature algorithm of a certificate assertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AssertionAlg {
+    /// RSASSA-PSS with SHA-256, what MSAL uses when it has the public certificate.
+    #[default]
+    Ps256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    Rs256,
+}
+
+impl AssertionAlg {
+    /// The JOSE name, `PS256` or `RS256`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AssertionAlg::Ps256 => "PS256",
+            AssertionAlg::Rs256 => "RS256",
+        }
+    }
+}
+
+impl std::str::FromStr for AssertionAlg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "PS256" => Ok(AssertionAlg::Ps256),
+            "RS256" => Ok(AssertionAlg::Rs256),
+            other => Err(format!("`{other}` is not a supported assertion algorithm: expected PS256 or RS256")),
+        }
+    }
+}
+
+/// A certificate and its RSA private key, ready to sign assertions.
+#[derive(Clone)]
+pub struct Certificate {
+    der: Vec<u8>,
+    key: Arc<RsaKeyPair>,
+    alg: AssertionAlg,
+}
+
+impl std::fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Certificate")
+            .field("x5t#S256", &self.thumbprint_sha256())
+            .field("alg", &self.alg)
+            .field("key", &"[REDACTED]")
+            .finish()
+    }
+}
+
+impl Certificate {
+    /// From the PEM text of the certificate (first `CERTIFICATE` block) and of the private key
+    /// (`PRIVATE KEY` or `RSA PRIVATE KEY`; both may be the same file). Checks that the key
+    /// belongs to the certificate. Errors never quote the key.
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8], alg: AssertionAlg) -> Result<Self, String> {
+        let der = CertificateDer::pem_slice_iter(cert_pem)
+            .next()
+            .ok_or("no `-----BEGIN CERTIFICATE-----` block found")?
+            .map_err(|e| format!("the certificate PEM is malformed: {e}"))?
+            .to_vec();
+        let key = match PrivateKeyDer::from_pem_slice(key_pem) {
+            Ok(PrivateKeyDer::Pkcs8(k)) => RsaKeyPair::from_pkcs8(k.secret_pkcs8_der()),
+            Ok(PrivateKeyDer::Pkcs1(k)) => RsaKeyPair::from_der(k.secret_pkcs1_der()),
+            Ok(_) => return Err("the private key is not an RSA key (only RSA keys are supported)".into()),
+            Err(_) => return Err("no PEM private key (`PRIVATE KEY` or `RSA PRIVATE KEY`) found".into()),
+        }
+        .map_err(|_| "the private key is not a usable RSA key (2048 bits or more)".to_owned())?;
+        // The certificate's SubjectPublicKeyInfo holds the key's DER `RSAPublicKey` verbatim.
+        let public = key.public_key().as_ref();
+        if !der.windows(public.len()).any(|w| w == public) {
+            return Err("the private key does not belong to the certificate".into());
+        }
+        Ok(Certificate { der, key: Arc::new(key), alg })
+    }
+
+    /// Read both from files (which may be the same file).
+    pub fn from_files(cert: &Path, key: &Path, alg: AssertionAlg) -> Result<Self, String> {
+        let read = |p: &Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+        Certificate::from_pem(&read(cert)?, &read(key)?, alg)
+    }
+
+    /// `x5t#S256`: base64url (no padding) of the SHA-256 of the certificate's DER.
+    pub fn thumbprint_sha256(&self) -> String {
+        URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, &self.der))
+    }
+
+    /// `x5t`: base64url (no padding) of the SHA-1 of the certificate's DER.
+    pub fn thumbprint_sha1(&self) -> String {
+        URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &self.der))
+    }
+
+    /// A signed client assertion for `client_id` at `audience` (the token endpoint), issued at `now`.
+    pub fn assertion(&self, client_id: &str, audience: &str, now: i64) -> Result<SecretString, AuthError> {
+        let header = serde_json::json!({
+            "alg": self.alg.name(),
+            "typ": "JWT",
+            "x5t#S256": self.thumbprint_sha256(),
+            "x5t": self.thumbprint_sha1(),
+            "x5c": [STANDARD.encode(&self.der)],
+        });
+        let claims = serde_json::json!({
+            "aud": audience,
+            "iss": client_id,
+            "sub": client_id,
+            "jti": brickauth_core::http::request_id(),
+            "iat": now,
+            "nbf": now,
+            "exp": now + ASSERTION_LIFETIME,
+        });
+        let signed =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+        let padding: &dyn signature::RsaEncoding = match self.alg {
+            AssertionAlg::Ps256 => &signature::RSA_PSS_SHA256,
+            AssertionAlg::Rs256 => &signature::RSA_PKCS1_SHA256,
+        };
+        let mut sig = vec![0u8; self.key.public_modulus_len()];
+        self.key
+            .sign(padding, &SystemRandom::new(), signed.as_bytes(), &mut sig)
+            .map_err(|_| AuthError::Io("signing the client assertion failed".into()))?;
+        Ok(SecretString::from(format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig))))
+    }
+}
+
+/// The form of a client-credentials request with a JWT client assertion (certificate or
+/// federated token): shared with the workload-identity flow.
+pub fn assertion_form(app: &AppConfig, scope: &str, assertion: &SecretString) -> Form {
+    base_form(app, scope).field("client_assertion_type", JWT_BEARER).secret("client_assertion", assertion)
+}
+
+fn base_form(app: &AppConfig, scope: &str) -> Form {
+    Form::new()
+        .field("client_id", app.client_id.as_str())
+        .field("grant_type", "client_credentials")
+        .field("scope", scope.to_owned())
+        .field("client_info", "1")
+}
+
+/// What the client-credentials flow needs.
+#[derive(Debug)]
+pub struct ClientCredentialsOptions {
+    /// Authority, client id, scopes (sent undecorated).
+    pub app: AppConfig,
+    /// Secret or certificate.
+    pub credential: ClientCredential,
+    /// Whether the caller also wants an Azure management token (see
+    /// [`ClientCredentialsFlow::management_token`]).
+    pub management_token: bool,
+}
+
+impl ClientCredentialsOptions {
+    /// Options with this credential and no management token.
+    pub fn new(app: AppConfig, credential: ClientCredential) -> Self {
+        ClientCredentialsOptions { app, credential, management_token: false }
+    }
+}
+
+/// The client-credentials flow.
+#[derive(Debug)]
+pub struct ClientCredentialsFlow {
+    options: ClientCredentialsOptions,
+}
+
+impl ClientCredentialsFlow {
+    /// A flow with these options.
+    pub fn new(options: ClientCredentialsOptions) -> Self {
+        ClientCredentialsFlow { options }
+    }
+
+    /// Build from profile settings: the common keys plus exactly one of the `client_secret`
+    /// secret or `client_certificate` (+ `client_certificate_key`, default: the same file).
+    pub fn from_settings(s: &dyn Settings) -> Result<Self, ConfigError> {
+        let app = AppConfig::from_settings(s)?;
+        let profile = s.profile_name();
+        let secret = s.secret("client_secret")?;
+        let cert = s.get("client_certificate");
+        let credential = match (secret, cert) {
+            (Some(secret), None) => ClientCredential::Secret(secret),
+            (None, Some(cert)) => {
+                let alg = match s.get("client_assertion_alg") {
+                    Some(a) => a.parse().map_err(|e| {
+                        ConfigError::new(profile, "client_assertion_alg", e).at(s.origin("client_assertion_alg"))
+                    })?,
+                    None => AssertionAlg::default(),
+                };
+                let key = s.get("client_certificate_key").unwrap_or(cert);
+                let key_name = if s.get("client_certificate_key").is_some() {
+                    "client_certificate_key"
+                } else {
+                    "client_certificate"
+                };
+                let certificate = Certificate::from_files(Path::new(cert), Path::new(key), alg)
+                    .map_err(|e| ConfigError::new(profile, key_name, e).at(s.origin(key_name)))?;
+                ClientCredential::Certificate(certificate)
+            }
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    profile,
+                    "client_certificate",
+                    "set either `client_secret` or `client_certificate`, not both",
+                )
+                .at(s.origin("client_certificate")));
+            }
+            (None, None) => {
+                return Err(ConfigError::new(
+                    profile,
+                    "client_secret",
+                    "this flow needs a credential: set `client_secret` (or `client_secret_env`, `client_secret_file`, \
+                     `client_secret_command`), or `client_certificate` with `client_certificate_key`",
+                ));
+            }
+        };
+        let management_token = match s.get("azure_management_token") {
+            None => false,
+            Some(v) => v.trim().parse::<bool>().map_err(|_| {
+                ConfigError::new(profile, "azure_management_token", format!("`{v}` is not true or false"))
+                    .at(s.origin("azure_management_token"))
+            })?,
+        };
+        Ok(ClientCredentialsFlow::new(ClientCredentialsOptions { app, credential, management_token }))
+    }
+
+    /// Whether the profile asked for an Azure management token too (`azure_management_token`).
+    pub fn wants_management_token(&self) -> bool {
+        self.options.management_token
+    }
+
+    /// The form this flow posts for `scope` (assertions are made fresh; Debug redacts secrets).
+    pub fn form(&self, scope: &str) -> Result<Form, AuthError> {
+        let app = &self.options.app;
+        Ok(match &self.options.credential {
+            ClientCredential::Secret(secret) => base_form(app, scope).secret("client_secret", secret),
+            ClientCredential::Certificate(cert) => {
+                let audience = app.authority.token_endpoint();
+                let assertion = cert.assertion(app.client_id.as_str(), audience.as_str(), brickauth_core::now())?;
+                assertion_form(app, scope, &assertion)
+            }
+        })
+    }
+
+    /// A token for other scopes than the profile's, with the same credential.
+    pub async fn acquire_scope(&self, cx: &FlowContext<'_>, scope: &str) -> Result<TokenResponse, AuthError> {
+        let app = &self.options.app;
+        let form = self.form(scope)?;
+        tracing::debug!(
+            client_id = %app.client_id.as_str(),
+            credential = match self.options.credential { ClientCredential::Secret(_) => "secret", _ => "certificate" },
+            "client credentials grant"
+        );
+        cx.client.token(&app.authority.token_endpoint(), &form, true).await
+    }
+
+    /// A token for the Azure management endpoint, which Azure Databricks takes in
+    /// `X-Databricks-Azure-SP-Management-Token` from service principals that are not yet
+    /// workspace users.
+    pub async fn management_token(&self, cx: &FlowContext<'_>) -> Result<TokenResponse, AuthError> {
+        self.acquire_scope(cx, MANAGEMENT_SCOPE).await
+    }
+}
+
+impl GrantFlow for ClientCredentialsFlow {
+    fn app(&self) -> &AppConfig {
+        &self.options.app
+    }
+
+    fn acquire<'a>(&'a self, cx: &'a FlowContext<'a>) -> BoxFuture<'a, Result<TokenResponse, AuthError>> {
+        Box::pin(async move { self.acquire_scope(cx, &self.options.app.scopes.joined()).await })
+    }
+}
+
+/// The keys this flow reads, on top of the common ones.
+pub const KEYS: &[KeySpec] = &[
+    KeySpec::optional_secret("client_secret", "the service principal's client secret (or use a certificate)"),
+    KeySpec::optional("client_certificate", "path of the PEM certificate registered with the app"),
+    KeySpec::optional("client_certificate_key", "path of the PEM private key (default: the certificate file)"),
+    KeySpec::optional("client_assertion_alg", "PS256 (default) or RS256: how the certificate assertion is signed"),
+    KeySpec::optional("azure_management_token", "true: also get an Azure management token for the workspace"),
+];
+
+fn build(s: &dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError> {
+    Ok(Box::new(ClientCredentialsFlow::from_settings(s)?))
+}
+
+brickauth_core::inventory::submit! {
+    FlowSpec {
+        name: "client-credentials",
+        aliases: &["service-principal"],
+        summary: "a service principal with a client secret or certificate: for pipelines",
+        interactive: false,
+        keys: KEYS,
+        build,
+    }
+}
+
+/// Reference this to make sure the linker keeps this crate's registration.
+pub fn link() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brickauth_core::{Interaction, MapSettings, TokenClient};
+    use brickauth_mock::{MockEntra, SP_CLIENT_ID, SP_CLIENT_SECRET, TENANT_ID};
+
+    fn fixture(name: &str) -> String {
+        format!("{}/../../fixtures/certs/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn base(mock: &MockEntra) -> MapSettings {
+        MapSettings::new("sp")
+            .with("flow", "client-credentials")
+            .with("tenant_id", TENANT_ID)
+            .with("client_id", SP_CLIENT_ID)
+            .with("authority_host", mock.uri())
+    }
+
+    async fn acquire(flow: &ClientCredentialsFlow) -> Result<TokenResponse, AuthError> {
+        let client = TokenClient::new()?;
+        flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await
+    }
+
+    #[test]
+    fn registered_under_its_names() {
+        for n in ["client-credentials", "service-principal"] {
+            assert_eq!(brickauth_core::flow::find(n).map(|s| s.name), Ok("client-credentials"));
+        }
+    }
+
+    #[tokio::test]
+    async fn secret_sends_what_msal_sends() {
+        let mock = MockEntra::start().await;
+        let flow =
+            ClientCredentialsFlow::from_settings(&base(&mock).with_secret("client_secret", SP_CLIENT_SECRET)).unwrap();
+        let r = acquire(&flow).await.unwrap();
+        assert!(r.refresh_token.is_none());
+        let reqs = mock.token_requests().await;
+        let form = &reqs[0].form;
+        assert_eq!(form.get("grant_type").map(String::as_str), Some("client_credentials"));
+        assert_eq!(form.get("scope").map(String::as_str), Some("2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"));
+        assert_eq!(form.get("client_info").map(String::as_str), Some("1"));
+        assert_eq!(form.get("client_secret").map(String::as_str), Some(SP_CLIENT_SECRET));
+    }
+
+    #[tokio::test]
+    async fn wrong_secret_is_invalid_client() {
+        let mock = MockEntra::start().await;
+        let flow =
+            ClientCredentialsFlow::from_settings(&base(&mock).with_secret("client_secret", "nope-wrong")).unwrap();
+        let err = acquire(&flow).await.unwrap_err();
+        assert_eq!(err.entra().map(|e| (e.error.as_str(), e.code())), Some(("invalid_client", Some(7000215))));
+        assert!(!err.to_string().contains("nope-wrong"));
+    }
+
+    #[tokio::test]
+    async fn certificate_assertion_verifies_in_both_algorithms_and_key_formats() {
+        let mock = MockEntra::start().await;
+        for (key, alg) in [("sp-key.pem", "PS256"), ("sp-key-pkcs1.pem", "RS256"), ("sp-combined.pem", "PS256")] {
+            let s = base(&mock)
+                .with("client_certificate", fixture("sp-cert.pem"))
+                .with("client_certificate_key", fixture(key))
+                .with("client_assertion_alg", alg);
+            let flow = ClientCredentialsFlow::from_settings(&s).unwrap();
+            acquire(&flow).await.unwrap_or_else(|e| panic!("{key} {alg}: {e}"));
+        }
+        let reqs = mock.token_requests().await;
+        let assertion = reqs[0].form.get("client_assertion").cloned().unwrap_or_default();
+        let header = brickauth_mock::jwt::header(&assertion).unwrap();
+        let claims = brickauth_mock::jwt::claims(&assertion).unwrap();
+        assert_eq!(header["alg"], "PS256");
+        assert!(header["x5t#S256"].is_string() && header["x5t"].is_string());
+        assert_eq!(claims["aud"], mock.token_endpoint());
+        assert_eq!(claims["iss"], SP_CLIENT_ID);
+        assert_eq!(claims["sub"], SP_CLIENT_ID);
+        assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 600);
+        assert!(!reqs[0].form.contains_key("client_secret"));
+    }
+
+    #[tokio::test]
+    async fn mock_refuses_expired_wrong_audience_and_foreign_key() {
+        let mock = MockEntra::start().await;
+        let good = base(&mock).with("client_certificate", fixture("sp-combined.pem"));
+        let flow = ClientCredentialsFlow::from_settings(&good).unwrap();
+        mock.set_assertion_clock_offset(700);
+        assert_eq!(acquire(&flow).await.unwrap_err().entra().and_then(|e| e.code()), Some(700024));
+        mock.set_assertion_clock_offset(0);
+        mock.set_assertion_audience(Some("https://login.microsoftonline.com/other/oauth2/v2.0/token"));
+        assert_eq!(acquire(&flow).await.unwrap_err().entra().and_then(|e| e.code()), Some(50012));
+        mock.set_assertion_audience(None);
+        acquire(&flow).await.unwrap();
+        let other = base(&mock)
+            .with("client_certificate", fixture("other-cert.pem"))
+            .with("client_certificate_key", fixture("other-key.pem"));
+        let err = acquire(&ClientCredentialsFlow::from_settings(&other).unwrap()).await.unwrap_err();
+        assert_eq!(err.entra().map(|e| (e.status, e.code())), Some((401, Some(700027))));
+    }
+
+    #[tokio::test]
+    async fn management_token_uses_the_management_scope() {
+        let mock = MockEntra::start().await;
+        let s = base(&mock).with_secret("client_secret", SP_CLIENT_SECRET).with("azure_management_token", "true");
+        let flow = ClientCredentialsFlow::from_settings(&s).unwrap();
+        assert!(flow.wants_management_token());
+        let client = TokenClient::new().unwrap();
+        flow.management_token(&FlowContext { client: &client, interaction: Interaction::NONE }).await.unwrap();
+        let reqs = mock.token_requests().await;
+        assert_eq!(reqs[0].form.get("scope").map(String::as_str), Some(MANAGEMENT_SCOPE));
+    }
+
+    #[test]
+    fn exactly_one_credential() {
+        let s = MapSettings::new("p").with("tenant_id", TENANT_ID).with("client_id", SP_CLIENT_ID);
+        assert_eq!(ClientCredentialsFlow::from_settings(&s).unwrap_err().key.as_deref(), Some("client_secret"));
+        let both = s.with_secret("client_secret", "x").with("client_certificate", fixture("sp-combined.pem"));
+        let err = ClientCredentialsFlow::from_settings(&both).unwrap_err();
+        assert!(err.message.contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn mismatched_key_and_missing_file_are_config_errors() {
+        let s = MapSettings::new("p")
+            .with("tenant_id", TENANT_ID)
+            .with("client_id", SP_CLIENT_ID)
+            .with("client_certificate", fixture("sp-cert.pem"));
+        let wrong = MapSettings::new("p")
+            .with("tenant_id", TENANT_ID)
+            .with("client_id", SP_CLIENT_ID)
+            .with("client_certificate", fixture("sp-cert.pem"))
+            .with("client_certificate_key", fixture("other-key.pem"));
+        let err = ClientCredentialsFlow::from_settings(&wrong).unwrap_err();
+        assert!(err.message.contains("does not belong"), "{err}");
+        // The certificate file holds no key.
+        let err = ClientCredentialsFlow::from_settings(&s).unwrap_err();
+        assert!(err.message.contains("private key"), "{err}");
+        let missing = MapSettings::new("p")
+            .with("tenant_id", TENANT_ID)
+            .with("client_id", SP_CLIENT_ID)
+            .with("client_certificate", "/nonexistent/cert.pem");
+        assert!(ClientCredentialsFlow::from_settings(&missing).unwrap_err().message.contains("cannot read"));
+    }
+
+    #[test]
+    fn debug_redacts() {
+        let s = MapSettings::new("p")
+            .with("tenant_id", TENANT_ID)
+            .with("client_id", SP_CLIENT_ID)
+            .with_secret("client_secret", "s3cr3t-value");
+        let f = ClientCredentialsFlow::from_settings(&s).unwrap();
+        assert!(!format!("{f:?} {:?}", f.form("x/.default").unwrap()).contains("s3cr3t-value"));
+        let c = MapSettings::new("p")
+            .with("tenant_id", TENANT_ID)
+            .with("client_id", SP_CLIENT_ID)
+            .with("client_certificate", fixture("sp-combined.pem"));
+        let f = ClientCredentialsFlow::from_settings(&c).unwrap();
+        let form = f.form("x/.default").unwrap();
+        assert!(form.encode().contains("client_assertion=eyJ"));
+        assert!(!format!("{f:?} {form:?}").contains("eyJ"), "an assertion leaked into Debug");
+    }
+}

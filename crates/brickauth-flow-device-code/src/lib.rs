@@ -1,0 +1,353 @@
+//! The device authorization grant (RFC 8628), for machines without a browser.
+//!
+//! Flow name `device-code`. The user signs in on another device, so MFA and Conditional Access
+//! work (except policies demanding a managed device). As MSAL's `initiate_device_flow` and
+//! `acquire_token_by_device_flow` do it:
+//!
+//! ```text
+//! POST {authority}/{tenant}/oauth2/v2.0/devicecode    client_id, scope=<scopes> offline_access openid profile
+//!   → device_code, user_code, verification_uri, expires_in, interval, message
+//! (print `message` on stderr: "To sign in, use a web browser to open the page … and enter the code …")
+//! every `interval` seconds until `expires_in` has passed:
+//! POST {authority}/{tenant}/oauth2/v2.0/token
+//!   grant_type=urn:ietf:params:oauth:grant-type:device_code, client_id, device_code, code, client_info=1
+//!   → authorization_pending: wait and poll again
+//!   → slow_down: add 5 s to the interval, poll again
+//!   → expired_token, authorization_declined, bad_verification_code: stop (exit 3)
+//!   → tokens
+//! ```
+//!
+//! `code` duplicates `device_code`, as MSAL sends it. While waiting, a spinner turns on stderr if
+//! stderr is a terminal; Ctrl-C stops the wait with [`AuthError::Declined`].
+//!
+//! The flow is marked interactive: a person has to sign in on another device.
+#![warn(missing_docs)]
+
+use std::io::IsTerminal as _;
+use std::time::{Duration, Instant};
+
+use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
+use brickauth_core::http::{Form, read_token_answer, request_id, send, strip};
+use brickauth_core::settings::{ConfigError, KeySpec, Settings};
+use brickauth_core::{AppConfig, AuthError, SecretString, TokenResponse};
+use serde_json::Value;
+
+/// The grant type of the polls.
+pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// What the device code flow needs.
+#[derive(Debug, Clone)]
+pub struct DeviceCodeOptions {
+    /// Authority, client id, scopes.
+    pub app: AppConfig,
+    /// What a `slow_down` answer adds to the polling interval (RFC 8628: 5 s). Tests shorten it.
+    pub slow_down: Duration,
+    /// Whether to show a spinner while waiting (only ever on a terminal).
+    pub spinner: bool,
+}
+
+impl DeviceCodeOptions {
+    /// Options with RFC 8628's 5 s slow-down step and a spinner on terminals.
+    pub fn new(app: AppConfig) -> Self {
+        DeviceCodeOptions { app, slow_down: Duration::from_secs(5), spinner: true }
+    }
+}
+
+/// The device code flow.
+#[derive(Debug)]
+pub struct DeviceCodeFlow {
+    options: DeviceCodeOptions,
+}
+
+/// Entra's answer to the device authorization request.
+#[derive(Debug)]
+pub struct DeviceAuthorization {
+    /// The code the client polls with (a secret: it redeems for tokens).
+    pub device_code: SecretString,
+    /// The code the user types.
+    pub user_code: String,
+    /// Where the user types it.
+    pub verification_uri: String,
+    /// Seconds until the codes expire.
+    pub expires_in: u64,
+    /// Seconds between polls.
+    pub interval: u64,
+    /// The text to show the user (URL and code).
+    pub message: String,
+}
+
+impl DeviceCodeFlow {
+    /// A device code flow with these options.
+    pub fn new(options: DeviceCodeOptions) -> Self {
+        DeviceCodeFlow { options }
+    }
+
+    /// Build from profile settings: only the common keys.
+    pub fn from_settings(s: &dyn Settings) -> Result<Self, ConfigError> {
+        Ok(DeviceCodeFlow::new(DeviceCodeOptions::new(AppConfig::from_settings(s)?)))
+    }
+
+    /// Step 1: ask for a device code and a user code.
+    pub async fn start(&self, cx: &FlowContext<'_>) -> Result<DeviceAuthorization, AuthError> {
+        let app = &self.options.app;
+        let endpoint = app.authority.device_code_endpoint();
+        let body =
+            Form::new().field("client_id", app.client_id.as_str()).field("scope", app.scopes.decorated()).encode();
+        let resp = send(cx.client.policy(), || {
+            cx.client
+                .http()
+                .post(endpoint.clone())
+                .header("Accept", "application/json")
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .header("x-client-sku", "brickauth")
+                .header("x-client-ver", brickauth_core::VERSION)
+                .header("client-request-id", request_id())
+                .body(body.clone())
+        })
+        .await?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| AuthError::Transport {
+            url: strip(&endpoint),
+            message: format!("reading the answer failed: {e}"),
+        })?;
+        if !(200..300).contains(&status) {
+            // Entra's OAuth error (or the status and body) as for a token request.
+            return Err(read_token_answer(&endpoint, status, &bytes).err().unwrap_or_else(|| AuthError::Status {
+                url: strip(&endpoint),
+                status,
+                body: "unexpected answer".into(),
+            }));
+        }
+        parse_authorization(&bytes).map_err(|what| AuthError::Status {
+            url: strip(&endpoint),
+            status,
+            body: format!("not a device authorization answer: {what}"),
+        })
+    }
+
+    /// Step 2: poll until the user has signed in, declined, or the code expired.
+    pub async fn poll(&self, cx: &FlowContext<'_>, auth: &DeviceAuthorization) -> Result<TokenResponse, AuthError> {
+        let app = &self.options.app;
+        let endpoint = app.authority.token_endpoint();
+        let form = Form::new()
+            .field("client_id", app.client_id.as_str())
+            .field("grant_type", GRANT_TYPE)
+            .secret("device_code", &auth.device_code)
+            .secret("code", &auth.device_code)
+            .field("client_info", "1");
+        let deadline = Instant::now() + Duration::from_secs(auth.expires_in);
+        let mut interval = Duration::from_secs(auth.interval.max(1));
+        loop {
+            if Instant::now() + interval > deadline {
+                return Err(expired());
+            }
+            tokio::time::sleep(interval).await;
+            match cx.client.token(&endpoint, &form, true).await {
+                Ok(token) => return Ok(token),
+                Err(e) => match e.entra().map(|x| x.error.as_str()) {
+                    Some("authorization_pending") => tracing::debug!("device code: authorization pending"),
+                    Some("slow_down") => {
+                        interval += self.options.slow_down;
+                        tracing::debug!(interval_secs = interval.as_secs(), "device code: slow down");
+                    }
+                    Some("expired_token") | Some("code_expired") => return Err(expired()),
+                    Some("authorization_declined") => {
+                        return Err(AuthError::Declined("device code sign-in was declined by the user".into()));
+                    }
+                    Some("bad_verification_code") => {
+                        return Err(AuthError::Declined(
+                            "device code sign-in failed: the code entered was not recognised \
+                             (bad_verification_code); run the command again for a new code"
+                                .into(),
+                        ));
+                    }
+                    _ => return Err(e),
+                },
+            }
+        }
+    }
+
+    async fn run(&self, cx: &FlowContext<'_>) -> Result<TokenResponse, AuthError> {
+        let auth = self.start(cx).await?;
+        tracing::info!(user_code = %auth.user_code, expires_in = auth.expires_in, "device code issued");
+        let spinner = (self.options.spinner && std::io::stderr().is_terminal()).then(|| {
+            let pb = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+            pb.set_style(indicatif::ProgressStyle::default_spinner());
+            pb
+        });
+        // Only the message goes to stderr: the user must see it to sign in.
+        eprintln!("{}", auth.message);
+        if let Some(pb) = &spinner {
+            pb.set_message("waiting for sign-in…");
+            pb.enable_steady_tick(Duration::from_millis(120));
+        }
+        let result = self.poll(cx, &auth).await;
+        if let Some(pb) = spinner {
+            pb.finish_and_clear();
+        }
+        result
+    }
+}
+
+fn expired() -> AuthError {
+    AuthError::Declined("the device code expired before sign-in was completed; run the command again".into())
+}
+
+/// Reads the devicecode answer. Numbers may come as strings (older endpoints); MSAL's defaults
+/// apply when `interval` (5) or `expires_in` (1800) is missing.
+fn parse_authorization(body: &[u8]) -> Result<DeviceAuthorization, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|_| "not JSON".to_owned())?;
+    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned).ok_or(format!("no `{k}`"));
+    let number = |k: &str, default: u64| match v.get(k) {
+        Some(Value::Number(n)) => n.as_u64().ok_or(format!("bad `{k}`")),
+        Some(Value::String(s)) => s.parse().map_err(|_| format!("bad `{k}`")),
+        _ => Ok(default),
+    };
+    let user_code = text("user_code")?;
+    let verification_uri = text("verification_uri")?;
+    let message = text("message").unwrap_or_else(|_| {
+        format!("To sign in, use a web browser to open the page {verification_uri} and enter the code {user_code}.")
+    });
+    Ok(DeviceAuthorization {
+        device_code: SecretString::from(text("device_code")?),
+        user_code,
+        verification_uri,
+        expires_in: number("expires_in", 1800)?,
+        interval: number("interval", 5)?,
+        message,
+    })
+}
+
+impl GrantFlow for DeviceCodeFlow {
+    fn app(&self) -> &AppConfig {
+        &self.options.app
+    }
+
+    fn interactive(&self) -> bool {
+        true
+    }
+
+    fn acquire<'a>(&'a self, cx: &'a FlowContext<'a>) -> BoxFuture<'a, Result<TokenResponse, AuthError>> {
+        Box::pin(async move {
+            tokio::select! {
+                result = self.run(cx) => result,
+                _ = tokio::signal::ctrl_c() => Err(AuthError::Declined("cancelled".into())),
+            }
+        })
+    }
+}
+
+/// The keys this flow reads, on top of the common ones: none.
+pub const KEYS: &[KeySpec] = &[];
+
+fn build(s: &dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError> {
+    Ok(Box::new(DeviceCodeFlow::from_settings(s)?))
+}
+
+brickauth_core::inventory::submit! {
+    FlowSpec {
+        name: "device-code",
+        aliases: &[],
+        summary: "sign in on another device with a code: headless machines, MFA works",
+        interactive: true,
+        keys: KEYS,
+        build,
+    }
+}
+
+/// Reference this to make sure the linker keeps this crate's registration.
+pub fn link() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brickauth_core::{Interaction, MapSettings, TokenClient};
+    use brickauth_mock::{CLIENT_ID, DeviceStep, MockEntra, TENANT_ID};
+
+    fn flow(mock: &MockEntra) -> DeviceCodeFlow {
+        let s = MapSettings::new("dc")
+            .with("tenant_id", TENANT_ID)
+            .with("client_id", CLIENT_ID)
+            .with("authority_host", mock.uri());
+        let mut options = DeviceCodeOptions::new(AppConfig::from_settings(&s).unwrap());
+        options.slow_down = Duration::from_secs(1);
+        DeviceCodeFlow::new(options)
+    }
+
+    async fn acquire(flow: &DeviceCodeFlow) -> Result<TokenResponse, AuthError> {
+        let client = TokenClient::new()?;
+        flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await
+    }
+
+    #[test]
+    fn registered_and_interactive() {
+        let spec = brickauth_core::flow::find("device-code").unwrap();
+        assert!(spec.interactive);
+    }
+
+    #[tokio::test]
+    async fn pending_slow_down_then_success_keeps_to_the_interval() {
+        let mock = MockEntra::start().await;
+        mock.set_device_interval(1);
+        mock.script_device(vec![DeviceStep::Pending, DeviceStep::Pending, DeviceStep::Pending, DeviceStep::SlowDown]);
+        let token = acquire(&flow(&mock)).await.unwrap();
+        assert_eq!(token.account.username.as_deref(), Some("alice@contoso.com"));
+        assert!(token.refresh_token.is_some());
+        let polls = mock.device_polls();
+        assert_eq!(polls.len(), 5);
+        let gaps: Vec<Duration> = polls.windows(2).map(|w| w[1] - w[0]).collect();
+        let tolerance = Duration::from_millis(50);
+        for gap in &gaps[..3] {
+            assert!(*gap + tolerance >= Duration::from_secs(1), "polled after {gap:?}");
+        }
+        // After slow_down: interval 1 s + 1 s (the test's slow-down step).
+        assert!(gaps[3] + tolerance >= Duration::from_secs(2), "polled after {:?} despite slow_down", gaps[3]);
+        let reqs = mock.token_requests().await;
+        let form = &reqs[0].form;
+        assert_eq!(form.get("grant_type").map(String::as_str), Some(GRANT_TYPE));
+        assert_eq!(form.get("device_code"), form.get("code"));
+        assert_eq!(form.get("client_info").map(String::as_str), Some("1"));
+        let start = mock.requests().await.into_iter().find(|r| r.path.ends_with("/devicecode")).unwrap();
+        assert_eq!(start.form.get("scope").map(|s| s.contains("offline_access")), Some(true));
+    }
+
+    #[tokio::test]
+    async fn expired_declined_and_bad_code_stop_with_declined() {
+        let mock = MockEntra::start().await;
+        mock.set_device_interval(1);
+        for (step, text) in [
+            (DeviceStep::Expire, "expired"),
+            (DeviceStep::Decline, "declined"),
+            (DeviceStep::BadCode, "not recognised"),
+        ] {
+            mock.script_device(vec![step]);
+            match acquire(&flow(&mock)).await {
+                Err(AuthError::Declined(m)) => assert!(m.contains(text), "{m}"),
+                other => panic!("{step:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn gives_up_when_the_code_runs_out() {
+        let mock = MockEntra::start().await;
+        mock.set_device_interval(1);
+        mock.set_device_expires_in(2);
+        mock.script_device(vec![DeviceStep::Pending; 10]);
+        let started = Instant::now();
+        assert!(matches!(acquire(&flow(&mock)).await, Err(AuthError::Declined(_))));
+        assert!(started.elapsed() < Duration::from_secs(4));
+    }
+
+    #[test]
+    fn parses_string_numbers_and_defaults() {
+        let a = parse_authorization(
+            br#"{"device_code":"d","user_code":"U","verification_uri":"https://x","interval":"3"}"#,
+        )
+        .unwrap();
+        assert_eq!((a.interval, a.expires_in), (3, 1800));
+        assert!(a.message.contains('U'));
+        assert!(!format!("{a:?}").contains("\"d\""));
+        assert!(parse_authorization(b"{}").is_err());
+    }
+}
