@@ -16,9 +16,11 @@ use anyhow::{Context, Result, bail};
 use crate::harness::root;
 
 /// The targets in `fuzz/Cargo.toml`, in the order they run.
-const TARGETS: &[&str] = &["profile_parse", "token_response", "entra_error", "jwt_decode"];
+const TARGETS: &[&str] =
+    &["profile_parse", "token_response", "entra_error", "jwt_decode", "paste_url", "databricks_error"];
 
-const USAGE: &str = "usage: cargo xtask fuzz [--seconds N] [TARGET…]   (targets: profile_parse, token_response, entra_error, jwt_decode)";
+const USAGE: &str = "usage: cargo xtask fuzz [--seconds N] [TARGET…]
+targets: profile_parse, token_response, entra_error, jwt_decode, paste_url, databricks_error";
 
 pub fn run(args: &[String]) -> Result<()> {
     let mut seconds: u64 = 60;
@@ -120,6 +122,27 @@ fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
             [&[0x90, 0x01][..], &br#"{"error":"invalid_grant","error_description":"AADSTS50076: Due to a configuration change made by your administrator, you must use multi-factor authentication.\r\nTrace ID: 1\r\nCorrelation ID: 2\r\nTimestamp: 2024-01-01 00:00:00Z","error_codes":[50076],"timestamp":"2024-01-01 00:00:00Z","trace_id":"1","correlation_id":"2","error_uri":"https://login.microsoftonline.com/error?code=50076","suberror":"basic_action","claims":"{}"}"#[..]].concat(),
         )],
         "jwt_decode" => vec![("seed.jwt".to_owned(), JWT.as_bytes().to_vec())],
+        "paste_url" => vec![
+            ("seed-url".to_owned(), b"http://localhost:8400/?code=0.AXcAabc-_~&state=s%20t&session_state=x".to_vec()),
+            ("seed-form".to_owned(), b"code=0.AXcA&client_info=eyJ1aWQiOiJ1In0&state=abc&session_state=1".to_vec()),
+            (
+                "seed-error".to_owned(),
+                b"http://localhost/#error=access_denied&error_description=AADSTS65004%3A+declined&state=abc".to_vec(),
+            ),
+            ("seed-redirect".to_owned(), b"http://127.0.0.1:8400/callback".to_vec()),
+        ],
+        // The first two bytes are the HTTP status, little endian (403, 404, 502).
+        "databricks_error" => vec![
+            (
+                "seed-api.json".to_owned(),
+                [&[0x93, 0x01][..], br#"{"error_code":"PERMISSION_DENIED","message":"no access","details":[{"@type":"x","reason":"y"}]}"#].concat(),
+            ),
+            (
+                "seed-scim.json".to_owned(),
+                [&[0x94, 0x01][..], br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"detail":"User not found","status":"404","scimType":"x"}"#].concat(),
+            ),
+            ("seed-proxy.html".to_owned(), [&[0xf6, 0x01][..], &b"<html><body><h1>502 Bad Gateway</h1></body></html>"[..]].concat()),
+        ],
         _ => Vec::new(),
     }
 }

@@ -297,6 +297,9 @@ pub fn run(_args: &[String]) -> Result<()> {
     });
 
     crate::it_flows::cases(&w, &mut s);
+    crate::it_authcode::cases(&w, &mut s);
+    crate::it_databricks::cases(&w, &mut s);
+    crate::it_platform::cases(&w, &mut s);
 
     s.case("no secret appears on stderr of any run (-vv)", || {
         let mut secrets: Vec<String> = vec![

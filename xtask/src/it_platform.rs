@@ -221,7 +221,17 @@ pub fn cases(w: &World, s: &mut Suite) {
         for secret in [SP_SECRET, WRONG_SECRET, "secret", "password"] {
             ensure!(!argv.contains(secret), "az's arguments contain {secret:?}");
         }
-        no_secrets(&o)
+        no_secrets(&o)?;
+        // The Azure CLI owns its tokens: brickauth does not cache them, so a new process asks az again.
+        let again = run(w, config, "cache-az", &["-p", "az", "token"], &env)?;
+        expect_code(&again, 0)?;
+        let runs = std::fs::read_to_string(dir.join("argv"))?.lines().count();
+        ensure!(runs == 2, "az ran {runs} times for two processes: its token was cached by brickauth");
+        for entry in std::fs::read_dir(w.path("cache-az")).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            ensure!(!text.contains(&token), "az's token was written to {}", entry.path().display());
+        }
+        Ok(())
     });
 
     s.case("azure-cli, not signed in: exit 3 telling to run az login", || {
@@ -250,7 +260,8 @@ pub fn cases(w: &World, s: &mut Suite) {
             ensure!(w.entra.registry().is_valid(o.stdout.trim()), "{profile}: the workspace would refuse the token");
             no_secrets(&o)?;
         }
-        let oidc: Vec<_> = w.rt.block_on(w.databricks.requests()).into_iter().filter(|r| r.path == "/oidc/v1/token").collect();
+        let oidc: Vec<_> =
+            w.rt.block_on(w.databricks.requests()).into_iter().filter(|r| r.path == "/oidc/v1/token").collect();
         ensure!(oidc.len() >= 2, "expected two token requests, saw {}", oidc.len());
         for r in &oidc {
             ensure!(r.form.get("scope").map(String::as_str) == Some("all-apis"), "scope: {:?}", r.form);

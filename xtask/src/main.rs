@@ -14,10 +14,10 @@ mod demo;
 mod fuzz;
 mod harness;
 mod integration;
-mod it_databricks; // TEMP-CHECK databricks (remove before report)
-#[allow(dead_code)] // TEMP-CHECK authcode: until integration.rs calls it_authcode::cases
 mod it_authcode;
+mod it_databricks;
 mod it_flows;
+mod it_platform;
 mod soak;
 mod test;
 

@@ -298,6 +298,15 @@ impl TokenProvider {
         } else {
             (flow.acquire(&cx).await?, lock)
         };
+        if !flow.cacheable() {
+            tracing::info!(identity = %self.identity, "the flow's tokens are not cached");
+            return Ok(CachedToken {
+                access_token: response.access_token,
+                refresh_token: None,
+                account: response.account,
+                identity: self.identity.clone(),
+            });
+        }
         let stored = self.cache.store_locked(&lock, &self.identity, &self.account.profile, &response, None)?;
         tracing::info!(identity = %self.identity, expires_on = stored.access_token.expires_on, "signed in");
         Ok(stored)
@@ -310,6 +319,23 @@ impl TokenProvider {
         }
         let built = TokenClient::new()?;
         Ok(self.client.get_or_init(|| built).clone())
+    }
+}
+
+/// The provider is a [`brickauth_core::TokenSource`]: the Databricks client asks it for a token
+/// before every request, so long jobs never hold a stale one.
+impl brickauth_core::TokenSource for TokenProvider {
+    fn token(
+        &self,
+        force_refresh: bool,
+    ) -> brickauth_core::BoxFuture<'_, Result<brickauth_core::AccessToken, brickauth_core::source::SourceError>> {
+        Box::pin(async move {
+            let opts = TokenOptions { force_refresh, ..TokenOptions::default() };
+            TokenProvider::token(self, opts)
+                .await
+                .map(|t| t.access_token)
+                .map_err(|e| Box::new(e) as brickauth_core::source::SourceError)
+        })
     }
 }
 
@@ -337,22 +363,5 @@ mod tests {
         assert!(p.cached(Duration::from_secs(60)).unwrap().is_none());
         assert!(p.client.get().is_none());
         assert!(!dir.path().join("tokens.lock").exists(), "the cached path takes no lock");
-    }
-}
-
-/// The provider is a [`brickauth_core::TokenSource`]: the Databricks client asks it for a token
-/// before every request, so long jobs never hold a stale one.
-impl brickauth_core::TokenSource for TokenProvider {
-    fn token(
-        &self,
-        force_refresh: bool,
-    ) -> brickauth_core::BoxFuture<'_, Result<brickauth_core::AccessToken, brickauth_core::source::SourceError>> {
-        Box::pin(async move {
-            let opts = TokenOptions { force_refresh, ..TokenOptions::default() };
-            TokenProvider::token(self, opts)
-                .await
-                .map(|t| t.access_token)
-                .map_err(|e| Box::new(e) as brickauth_core::source::SourceError)
-        })
     }
 }

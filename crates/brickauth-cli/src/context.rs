@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use brickauth_cache::{AccountHint, TokenCache, TokenProvider};
-use brickauth_core::{AppConfig, Interaction, Settings};
+use brickauth_core::{Interaction, Settings};
 use brickauth_profile::{Profile, ProfileFile};
 
 use crate::report::Reported;
@@ -45,7 +45,7 @@ pub fn interaction(no_browser: bool) -> Interaction {
 
 /// The silent-acquisition provider for `profile`. Cheap: no I/O until asked for a token.
 pub fn provider(profile: Profile, interaction: Interaction) -> Result<(TokenProvider, Arc<Profile>)> {
-    let app = AppConfig::from_settings(&profile)?;
+    let app = brickauth_core::flow::app_config(&profile)?;
     let account =
         AccountHint { username: profile.get("username").map(str::to_owned), profile: profile.name().to_owned() };
     let cache = TokenCache::from_env()?;

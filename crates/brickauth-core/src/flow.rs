@@ -38,6 +38,13 @@ pub trait GrantFlow: Send + Sync + fmt::Debug {
         false
     }
 
+    /// Whether the caller may store this flow's tokens in its cache. `false` for flows whose
+    /// tokens another tool owns and refreshes (the Azure CLI): the caller then uses the token
+    /// once and asks the flow again next time.
+    fn cacheable(&self) -> bool {
+        true
+    }
+
     /// Get a fresh token.
     fn acquire<'a>(&'a self, cx: &'a FlowContext<'a>) -> BoxFuture<'a, Result<TokenResponse, AuthError>>;
 }
@@ -65,6 +72,9 @@ impl Interaction {
     pub const NONE: Interaction = Interaction { terminal: false, browser: false };
 }
 
+/// The cache identity of a profile, from its settings alone (see [`FlowSpec::app`]).
+pub type AppFn = fn(&dyn Settings) -> Result<AppConfig, ConfigError>;
+
 /// Builds a flow from settings (see [`FlowSpec::build`]).
 pub type BuildFn = fn(&dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError>;
 
@@ -81,6 +91,9 @@ pub struct FlowSpec {
     pub interactive: bool,
     /// The flow's own profile keys (on top of [`crate::settings::COMMON_KEYS`]).
     pub keys: &'static [KeySpec],
+    /// The identity the flow's tokens are cached under, from settings alone: must not resolve
+    /// secrets or do I/O (the cached path calls it). Entra flows: `AppConfig::from_settings`.
+    pub app: AppFn,
     /// Build the flow from settings. Resolves secrets, so call it only when a token is needed.
     pub build: BuildFn,
 }
@@ -197,4 +210,12 @@ pub fn build(settings: &dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError>
     let spec = find(name)
         .map_err(|e| ConfigError::new(settings.profile_name(), "flow", e.to_string()).at(settings.origin("flow")))?;
     (spec.build)(settings)
+}
+
+/// The cache identity of the profile `settings` describes, through its flow's [`FlowSpec::app`].
+pub fn app_config(settings: &dyn Settings) -> Result<AppConfig, ConfigError> {
+    let name = settings.require("flow")?;
+    let spec = find(name)
+        .map_err(|e| ConfigError::new(settings.profile_name(), "flow", e.to_string()).at(settings.origin("flow")))?;
+    (spec.app)(settings)
 }

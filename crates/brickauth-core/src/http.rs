@@ -152,7 +152,8 @@ pub async fn send(
     }
 }
 
-fn transport_message(e: &reqwest::Error) -> String {
+/// A one-line description of a transport error with its causes (no URL query, no body).
+pub fn transport_message(e: &reqwest::Error) -> String {
     use std::error::Error as _;
     let mut msg = if e.is_timeout() {
         "timed out".to_owned()

@@ -175,13 +175,14 @@ impl TokenResponse {
         } else if let Some(exp) = claims.as_ref().and_then(|c| c.get("exp")).and_then(serde_json::Value::as_i64) {
             exp
         } else {
-            now + DEFAULT_LIFETIME
+            now.saturating_add(DEFAULT_LIFETIME)
         };
         if expires_on <= now {
-            return Err(ResponseError::Expired(expires_on - now));
+            return Err(ResponseError::Expired(expires_on.saturating_sub(now)));
         }
-        let refresh_on = raw.refresh_in.as_ref().and_then(Num::value).filter(|r| *r > 0).map(|r| now + r);
-        let ext_expires_on = raw.ext_expires_in.as_ref().and_then(Num::value).map(|e| now + e);
+        // Server-supplied numbers: saturate rather than overflow (found by fuzzing).
+        let refresh_on = raw.refresh_in.as_ref().and_then(Num::value).filter(|r| *r > 0).map(|r| now.saturating_add(r));
+        let ext_expires_on = raw.ext_expires_in.as_ref().and_then(Num::value).map(|e| now.saturating_add(e));
 
         let mut account = Account::default();
         if let Some(ci) = raw.client_info.as_deref().and_then(|c| jwt::b64_json::<ClientInfo>(c).ok())
@@ -224,6 +225,20 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_764_000_000;
+
+    /// Regression (fuzz target `token_response`): huge or extreme server numbers overflowed
+    /// `now + n` — a panic in debug builds, a wrapped (negative) `refresh_on` in release.
+    #[test]
+    fn extreme_numbers_saturate() {
+        let body =
+            br#"{"access_token":"x","expires_in":3599,"ext_expires_in":7198,"refresh_in":3600666666666666666666666}"#;
+        let r = TokenResponse::parse(body, NOW).unwrap();
+        assert_eq!(r.access_token.refresh_on, Some(i64::MAX));
+        let body = br#"{"access_token":"x","expires_in":3599,"ext_expires_in":-9223372036854775808}"#;
+        assert!(TokenResponse::parse(body, NOW).is_ok());
+        let body = br#"{"access_token":"x","expires_on":-9223372036854775808}"#;
+        assert!(matches!(TokenResponse::parse(body, NOW), Err(ResponseError::Expired(i64::MIN))));
+    }
 
     #[test]
     fn parses_entra_v2_response() {

@@ -18,7 +18,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use brickauth_core::ExposeSecret;
 use brickauth_core::TokenSource;
-use rand::Rng;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -220,7 +219,10 @@ impl WorkspaceClient {
                     (err, asked.unwrap_or_else(|| backoff(attempt)))
                 }
                 Err(e) => {
-                    let err = DatabricksError::Transport { url: shown.clone(), message: transport_message(&e) };
+                    let err = DatabricksError::Transport {
+                        url: shown.clone(),
+                        message: brickauth_core::http::transport_message(&e),
+                    };
                     if !idempotent {
                         return Err(err);
                     }
@@ -253,32 +255,17 @@ impl WorkspaceClient {
     }
 }
 
-/// Exponential backoff with jitter: between half and all of `BASE_DELAY * 2^(attempt-1)`, capped.
+/// Exponential backoff with jitter (core's policy: between half and all of
+/// `BASE_DELAY * 2^(attempt-1)`, capped at `MAX_DELAY`).
 fn backoff(attempt: u32) -> Duration {
-    let step = BASE_DELAY.saturating_mul(1u32 << attempt.saturating_sub(1).min(16)).min(MAX_DELAY);
-    let millis = u64::try_from(step.as_millis()).unwrap_or(u64::MAX);
-    Duration::from_millis(rand::rng().random_range(millis / 2..=millis.max(1)))
-}
-
-fn transport_message(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut msg = if e.is_timeout() {
-        "timed out".to_owned()
-    } else if e.is_connect() {
-        "could not connect".to_owned()
-    } else {
-        e.to_string()
+    let policy = brickauth_core::RetryPolicy {
+        max_attempts: u32::MAX,
+        base_delay: BASE_DELAY,
+        max_delay: MAX_DELAY,
+        budget: DEFAULT_RETRY_BUDGET,
+        statuses: &[429, 503],
     };
-    let mut src = e.source();
-    while let Some(s) = src {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        src = s.source();
-    }
-    msg
+    policy.backoff(attempt)
 }
 
 /// A workspace host as the client uses it: `https://…` (or `http://` to loopback) without a

@@ -433,6 +433,7 @@ brickauth_core::inventory::submit! {
         summary: "interactive browser sign-in with PKCE (MFA, SSO, consent); paste mode without a browser",
         interactive: true,
         keys: KEYS,
+        app: brickauth_core::AppConfig::from_settings,
         build,
     }
 }

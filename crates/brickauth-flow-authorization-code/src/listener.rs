@@ -382,6 +382,8 @@ mod tests {
         let redirect: RedirectUri = "http://127.0.0.1".parse().unwrap();
         let listener = Listener::bind(&redirect).await.unwrap();
         let port = listener.port();
+        // Loopback only: never a wildcard address reachable from the network.
+        assert!(listener.inner.local_addr().map(|a| a.ip().is_loopback()).unwrap_or(false));
         let waiting = tokio::spawn(listener.wait("s", Duration::from_millis(1500)));
         let send = |raw: Vec<u8>| async move {
             let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();

@@ -273,6 +273,10 @@ impl GrantFlow for AzureCliFlow {
         &self.app
     }
 
+    fn cacheable(&self) -> bool {
+        false
+    }
+
     fn acquire<'a>(&'a self, _cx: &'a FlowContext<'a>) -> BoxFuture<'a, Result<TokenResponse, AuthError>> {
         Box::pin(async move {
             // Held across the run: concurrent acquisitions in this process run az once.
@@ -310,6 +314,7 @@ brickauth_core::inventory::submit! {
         summary: "reuse the Azure CLI's sign-in (`az account get-access-token`); run `az login` first",
         interactive: false,
         keys: KEYS,
+        app: app_config,
         build,
     }
 }

@@ -364,6 +364,7 @@ brickauth_core::inventory::submit! {
         summary: "a service principal with a client secret or certificate: for pipelines",
         interactive: false,
         keys: KEYS,
+        app: brickauth_core::AppConfig::from_settings,
         build,
     }
 }

@@ -227,6 +227,7 @@ brickauth_core::inventory::submit! {
         summary: "Databricks-managed service principal: OAuth secret at the workspace's /oidc/v1/token (needs host, client_id)",
         interactive: false,
         keys: KEYS,
+        app: app_config,
         build,
     }
 }

@@ -251,6 +251,7 @@ brickauth_core::inventory::submit! {
         summary: "sign in on another device with a code: headless machines, MFA works",
         interactive: true,
         keys: KEYS,
+        app: brickauth_core::AppConfig::from_settings,
         build,
     }
 }

@@ -449,6 +449,7 @@ brickauth_core::inventory::submit! {
         summary: "Azure managed identity (VM IMDS, App Service, Functions, Container Apps): no secret",
         interactive: false,
         keys: KEYS,
+        app: app_config,
         build,
     }
 }

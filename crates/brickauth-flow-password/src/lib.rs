@@ -129,6 +129,7 @@ brickauth_core::inventory::submit! {
         summary: "username and password (ROPC): no MFA; for legacy service accounts",
         interactive: false,
         keys: KEYS,
+        app: brickauth_core::AppConfig::from_settings,
         build,
     }
 }

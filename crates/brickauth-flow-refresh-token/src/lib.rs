@@ -96,6 +96,7 @@ brickauth_core::inventory::submit! {
         summary: "redeem a refresh token you already hold; the cache keeps the rotated one",
         interactive: false,
         keys: KEYS,
+        app: brickauth_core::AppConfig::from_settings,
         build,
     }
 }

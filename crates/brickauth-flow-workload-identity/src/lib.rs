@@ -254,6 +254,7 @@ brickauth_core::inventory::submit! {
         summary: "a service principal with a federated OIDC token: Kubernetes, GitHub Actions, Azure Pipelines",
         interactive: false,
         keys: KEYS,
+        app: brickauth_core::AppConfig::from_settings,
         build,
     }
 }

@@ -22,8 +22,8 @@
 //! [`MockDatabricks::reject_next_with_401`] (the token was revoked or expired mid-run) and
 //! [`MockDatabricks::set_forbidden`] (the 403 a user without workspace access gets).
 //!
-//! All state lives in one `WorkspaceState` behind a mutex. Adding an endpoint (cluster get,
-//! pagination over more clusters) is one arm in `WorkspaceState::route` plus one handler.
+//! All state lives in one `WorkspaceState` behind a mutex. Adding an endpoint (jobs, say) is one
+//! arm in `WorkspaceState::route` plus one handler.
 
 pub(crate) mod oidc;
 

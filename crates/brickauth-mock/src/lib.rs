@@ -40,13 +40,13 @@ mod registry;
 
 pub use config::{MockConfig, MockUser};
 pub use databricks::MockDatabricks;
+pub use databricks::oidc::OIDC_TOKEN_PATH;
 pub use entra::MockEntra;
 pub use entra::client_credentials::{
     ConfidentialClient, FEDERATED_AUDIENCE, FEDERATED_ISSUER, FEDERATED_SUBJECT, SP_CLIENT_ID, SP_CLIENT_SECRET,
     federated_token,
 };
 pub use entra::device::DeviceStep;
-pub use databricks::oidc::OIDC_TOKEN_PATH;
 pub use failure::Failure;
 pub use imds::{APP_SERVICE_TOKEN_PATH, IMDS_TOKEN_PATH, MockIdentity, MockImds};
 pub use record::RecordedRequest;

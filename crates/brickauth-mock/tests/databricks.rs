@@ -131,6 +131,60 @@ async fn unknown_endpoints_and_empty_workspaces() {
     let reply = get(&workspace, "/api/2.1/clusters/list", Some("dapi-test-token")).await;
     assert_eq!(reply.json(), json!({}));
     workspace.set_cluster_count(25);
-    let reply = get(&workspace, "/api/2.1/clusters/list", Some("dapi-test-token")).await;
+    let reply = get(&workspace, "/api/2.0/clusters/list", Some("dapi-test-token")).await;
     assert_eq!(reply.json()["clusters"].as_array().map(Vec::len), Some(25));
+    // 2.1 pages: 20 by default, then the rest.
+    let first = get(&workspace, "/api/2.1/clusters/list", Some("dapi-test-token")).await.json();
+    assert_eq!(first["clusters"].as_array().map(Vec::len), Some(20));
+    assert_eq!(first.get("prev_page_token"), None);
+    let token = first["next_page_token"].as_str().unwrap_or_default().to_owned();
+    let path = format!("/api/2.1/clusters/list?page_token={token}&page_size=100");
+    let rest = get(&workspace, &path, Some("dapi-test-token")).await.json();
+    assert_eq!(rest["clusters"].as_array().map(Vec::len), Some(5));
+    assert_eq!(rest.get("next_page_token"), None);
+    assert!(rest["prev_page_token"].is_string());
+    let bad = get(&workspace, "/api/2.1/clusters/list?page_token=zzz", Some("dapi-test-token")).await;
+    assert_eq!(bad.status, 400);
+    let too_big = get(&workspace, "/api/2.1/clusters/list?page_size=101", Some("dapi-test-token")).await;
+    assert_eq!(too_big.status, 400);
+
+    let id = first["clusters"][3]["cluster_id"].as_str().unwrap_or_default().to_owned();
+    let one = get(&workspace, &format!("/api/2.1/clusters/get?cluster_id={id}"), Some("dapi-test-token")).await;
+    assert_eq!(one.json()["cluster_id"], id.as_str());
+    let missing = get(&workspace, "/api/2.1/clusters/get?cluster_id=nope", Some("dapi-test-token")).await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["error_code"], "RESOURCE_DOES_NOT_EXIST");
+}
+
+#[tokio::test]
+async fn aad_auth_redirect_and_revocation_knobs() {
+    let registry = TokenRegistry::new();
+    registry.insert(
+        "t",
+        TokenInfo {
+            username: "svc@contoso.com".into(),
+            oid: "0c0c0c0c-0000-4000-8000-000000000000".into(),
+            name: "Service".into(),
+            client_id: brickauth_mock::CLIENT_ID.into(),
+            expires_at: i64::MAX,
+        },
+    );
+    let workspace = MockDatabricks::start(registry).await;
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let resp = no_redirects.get(format!("{}/aad/auth", workspace.uri())).send().await.expect("sent");
+    assert_eq!(resp.status().as_u16(), 302);
+    let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert!(location.starts_with(&format!("https://login.microsoftonline.com/{}/", brickauth_mock::TENANT_ID)));
+
+    workspace.reject_next_with_401(1);
+    assert_eq!(get(&workspace, "/api/2.1/clusters/list", Some("t")).await.status, 401);
+    assert_eq!(get(&workspace, "/api/2.1/clusters/list", Some("t")).await.status, 200);
+    workspace.set_forbidden(true);
+    let denied = get(&workspace, "/api/2.1/clusters/list", Some("t")).await;
+    assert_eq!(denied.status, 403);
+    assert_eq!(denied.json()["error_code"], "PERMISSION_DENIED");
+    workspace.set_forbidden(false);
+    workspace.fail_next(vec![brickauth_mock::Failure::databricks_unavailable(); 3]);
+    workspace.clear_failures();
+    assert_eq!(get(&workspace, "/api/2.1/clusters/list", Some("t")).await.status, 200);
 }

@@ -23,6 +23,7 @@ brickauth_core::inventory::submit! {
         summary: "browser sign-in",
         interactive: true,
         keys: &[KeySpec::optional("redirect_uri", "loopback redirect"), KeySpec::optional("login_timeout", "seconds")],
+        app: brickauth_core::AppConfig::from_settings,
         build: not_built,
     }
 }
@@ -34,6 +35,7 @@ brickauth_core::inventory::submit! {
         summary: "username and password",
         interactive: false,
         keys: &[KeySpec::required("username", "user"), KeySpec::secret("password", "password")],
+        app: brickauth_core::AppConfig::from_settings,
         build: not_built,
     }
 }
@@ -45,6 +47,7 @@ brickauth_core::inventory::submit! {
         summary: "a refresh token",
         interactive: false,
         keys: &[KeySpec::secret("refresh_token", "refresh token")],
+        app: brickauth_core::AppConfig::from_settings,
         build: not_built,
     }
 }
@@ -59,6 +62,7 @@ brickauth_core::inventory::submit! {
             KeySpec::optional_secret("client_secret", "secret"),
             KeySpec::optional("federated_token_file", "workload identity"),
         ],
+        app: brickauth_core::AppConfig::from_settings,
         build: not_built,
     }
 }

@@ -67,6 +67,7 @@ mod test_flows {
                 KeySpec::secret("password", "the user's password"),
                 KeySpec::optional("login_timeout", "seconds"),
             ],
+            app: brickauth_core::AppConfig::from_settings,
             build: not_built,
         }
     }
@@ -83,6 +84,7 @@ mod test_flows {
                 KeySpec::secret("client_secret", "the app's secret"),
                 KeySpec::optional("federated_token_file", "a workload identity token file"),
             ],
+            app: brickauth_core::AppConfig::from_settings,
             build: not_built,
         }
     }
@@ -94,6 +96,7 @@ mod test_flows {
             summary: "Databricks service principal (tests only)",
             interactive: false,
             keys: &[KeySpec::required("client_id", "the service principal"), KeySpec::secret("client_secret", "its secret")],
+            app: brickauth_core::AppConfig::from_settings,
             build: not_built,
         }
     }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use brickauth_core::{AppConfig, Settings};
+use brickauth_core::Settings;
 
 use crate::cli::ProfilesCommand;
 use crate::cmd::print;
@@ -53,7 +53,7 @@ pub fn profiles(cx: &Context, c: &ProfilesCommand) -> Result<ExitCode> {
             let mut out = String::new();
             for n in &names {
                 let result = file.profile(n).map_err(anyhow::Error::from).and_then(|p| {
-                    AppConfig::from_settings(&p)?;
+                    brickauth_core::flow::app_config(&p)?;
                     Ok(p)
                 });
                 match result {

@@ -48,7 +48,7 @@ pub fn acquire(provider: &TokenProvider, opts: TokenOptions, profile: &Profile) 
 }
 
 fn provider_scope(profile: &Profile) -> String {
-    brickauth_core::AppConfig::from_settings(profile).map(|a| a.scopes.joined()).unwrap_or_default()
+    brickauth_core::flow::app_config(profile).map(|a| a.scopes.joined()).unwrap_or_default()
 }
 
 fn meta(profile: &Profile, scope: String) -> TokenMeta<'_> {

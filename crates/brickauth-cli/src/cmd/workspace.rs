@@ -13,9 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use brickauth_cache::{TokenOptions, TokenProvider};
-use brickauth_core::source::SourceError;
-use brickauth_core::{AccessToken, BoxFuture, ExposeSecret, Settings, TokenSource};
+use brickauth_cache::TokenOptions;
+use brickauth_core::{ExposeSecret, Settings};
 use brickauth_databricks::{ClusterDetails, ListOptions, Method, ResourceId, WorkspaceClient};
 use brickauth_profile::Profile;
 
@@ -26,18 +25,6 @@ use crate::report::Reported;
 
 /// Tokens handed out are valid for at least this long.
 const MIN_VALIDITY: Duration = Duration::from_secs(300);
-
-/// The profile's silent-acquisition provider as a [`TokenSource`].
-struct ProviderSource(TokenProvider);
-
-impl TokenSource for ProviderSource {
-    fn token(&self, force_refresh: bool) -> BoxFuture<'_, Result<AccessToken, SourceError>> {
-        Box::pin(async move {
-            let t = self.0.token(TokenOptions { force_refresh, min_validity: MIN_VALIDITY }).await?;
-            Ok(t.access_token)
-        })
-    }
-}
 
 fn usage(message: String) -> anyhow::Error {
     Reported { code: 2, message }.into()
@@ -114,7 +101,7 @@ fn client(cx: &Context) -> Result<(WorkspaceClient, Arc<Profile>)> {
     let id = resource_id(&profile)?;
     discover_tenant_if_missing(&mut profile)?;
     let (provider, profile) = context::provider(profile, context::interaction(false))?;
-    let mut client = WorkspaceClient::new(&host, Arc::new(ProviderSource(provider)))
+    let mut client = WorkspaceClient::new(&host, Arc::new(provider))
         .map_err(|e| usage(format!("profile `{}`: host: {e}", profile.name())))?;
     if let Some(id) = id {
         client = client.with_resource_id(id);
@@ -202,6 +189,8 @@ fn table(rows: Vec<[String; 7]>) -> String {
     }
     let mut text = String::new();
     for line in t.lines() {
+        // comfy-table pads every cell by one space; the first column needs no left margin.
+        let line = line.strip_prefix(' ').unwrap_or(&line);
         text.push_str(line.trim_end());
         text.push('\n');
     }

@@ -5,6 +5,8 @@
 //!
 //! - `POST /{tenant}/oauth2/v2.0/token` — the token endpoint (the `grants` module): password
 //!   and refresh-token grants, Entra's error answers, queued faults.
+//! - `GET /{tenant}/oauth2/v2.0/authorize` — an already-signed-in user's authorize step (the
+//!   `authorize` module): code + state back to a loopback redirect URI, PKCE S256 required.
 //! - `GET /{tenant}/v2.0/.well-known/openid-configuration` — OIDC discovery, pointing at the mock.
 //! - `GET /common/userrealm/{user}?api-version=1.0` — the home-realm lookup MSAL makes before a
 //!   password grant; every user is `Managed`.
@@ -12,11 +14,11 @@
 //! Anything else gets a 404. All state lives in one [`EntraState`] behind a mutex, shared by the
 //! wiremock responder and the [`MockEntra`] handle that tests hold.
 
-pub(crate) mod errors;
-mod grants;
+mod authorize;
 pub(crate) mod client_credentials;
 pub(crate) mod device;
-mod authorize;
+pub(crate) mod errors;
+mod grants;
 mod tokens;
 
 use std::collections::{HashMap, VecDeque};
