@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--runs N] [--no-python]`: whole-process figures for the release binary,
+//! `cargo xtask bench [--runs N] [--no-python] [--bin PATH]`: whole-process figures for the release binary,
 //! each against a baseline measured in the same run, written to `target/bench-report.md`.
 //!
 //! Every figure is a series of separate processes: 3 warm-up rounds, then N rounds (default 30),
@@ -10,21 +10,27 @@
 //! child's `ru_maxrss` (exec records the old address space's high-water mark, and a
 //! `posix_spawn`/vfork child starts in its parent's). Spawned from this xtask process, with its
 //! runtime and mock servers, every child would look as big as xtask. So the series run in a
-//! fresh, small copy of the xtask binary (`xtask bench __runner SPEC`) that does nothing but
-//! spawn and reap; its own RSS is reported as the floor below which no figure can go.
+//! fresh copy of the xtask binary (`xtask bench __runner SPEC`) that does nothing but spawn and
+//! reap, and peak RSS is taken from a few extra runs under GNU `/usr/bin/time -f %M` (a ~1 MB
+//! spawner; `/bin/true`'s figure shows that floor). Without GNU time, the runner's `wait4`
+//! figures are reported, with a higher floor.
 //!
 //! Comparisons:
 //! - `brickauth token` from the cache vs `/bin/true` and vs MSAL for Python's
 //!   `acquire_token_silent` over a serialized MSAL token cache;
-//! - `brickauth login` (a fresh password-flow acquisition from the loopback mock) vs MSAL's
-//!   `acquire_token_by_username_password` against the same mock;
+//! - `brickauth login` (a fresh password-flow acquisition from the loopback mock, over plain
+//!   HTTP and over TLS through the relay below) vs MSAL's `acquire_token_by_username_password`
+//!   against the same mock;
 //! - `brickauth --version` (cold start) vs `/bin/true`; the stripped binary's size;
-//! - `brickauth clusters list` over 10,000 clusters, if the CLI has that command.
+//! - `brickauth clusters list -o json` over 10,000 clusters (100 per page), if the CLI has that
+//!   command, vs the Databricks SDK for Python (`databricks-sdk`, also in the venv).
 //!
 //! MSAL accepts only `https://` authorities, and its user-realm lookup drops the port. For it, a
-//! TLS-terminating relay (Python's `ssl` + asyncio, a certificate made by `openssl`) listens on
-//! 127.0.0.1:443 and forwards to the mock, trusted through `REQUESTS_CA_BUNDLE`. MSAL is installed
-//! into `target/bench-venv`. When Python, pip, msal, openssl or port 443 is unavailable, the
+//! TLS-terminating relay (Python's `ssl` + asyncio, a throwaway CA and certificate made by
+//! `openssl`) listens on 127.0.0.1:443 and forwards to the mock, trusted through
+//! `REQUESTS_CA_BUNDLE` (and `BRICKAUTH_CA_BUNDLE` for brickauth's TLS row); an OIDC discovery
+//! document naming the relay is mounted on the mock's server. MSAL is installed into
+//! `target/bench-venv`. When Python, pip, msal, openssl or port 443 is unavailable, the
 //! report says so and the brickauth figures stand alone. Nothing leaves 127.0.0.1.
 
 use std::collections::BTreeMap;

@@ -42,7 +42,9 @@ const MAX_DELAY: Duration = Duration::from_secs(10);
 pub struct WorkspaceClient {
     host: Url,
     source: Arc<dyn TokenSource>,
-    http: Option<reqwest::Client>,
+    /// Built on first use and shared by clones (a pager holds one): one connection pool, TLS
+    /// roots loaded once.
+    http: Arc<std::sync::OnceLock<reqwest::Client>>,
     resource_id: Option<ResourceId>,
     budget: Duration,
 }
@@ -64,7 +66,7 @@ impl WorkspaceClient {
         Ok(WorkspaceClient {
             host: normalise_host(host)?,
             source,
-            http: None,
+            http: Arc::default(),
             resource_id: None,
             budget: DEFAULT_RETRY_BUDGET,
         })
@@ -85,7 +87,7 @@ impl WorkspaceClient {
     /// Use this `reqwest` client (its timeouts, proxies and roots) instead of brickauth's default
     /// one, which is built on first use.
     pub fn with_http(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
+        self.http = Arc::new(std::sync::OnceLock::from(http));
         self
     }
 
@@ -148,13 +150,14 @@ impl WorkspaceClient {
     }
 
     fn http(&self) -> Result<reqwest::Client> {
-        if let Some(h) = &self.http {
+        if let Some(h) = self.http.get() {
             return Ok(h.clone());
         }
-        brickauth_core::http::client_builder()
+        let built = brickauth_core::http::client_builder()
             .map_err(|e| DatabricksError::Transport { url: self.host().to_owned(), message: e.to_string() })?
             .build()
-            .map_err(|e| DatabricksError::Transport { url: self.host().to_owned(), message: e.to_string() })
+            .map_err(|e| DatabricksError::Transport { url: self.host().to_owned(), message: e.to_string() })?;
+        Ok(self.http.get_or_init(|| built).clone())
     }
 
     /// Send with retries; the successful answer's URL (for messages) and body.

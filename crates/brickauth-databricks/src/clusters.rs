@@ -104,9 +104,9 @@ pub struct ClusterPager {
 }
 
 #[derive(Deserialize)]
-struct ListPage {
-    #[serde(default)]
-    clusters: Vec<ClusterDetails>,
+struct ListPage<C> {
+    #[serde(default = "Vec::new")]
+    clusters: Vec<C>,
     #[serde(default)]
     next_page_token: Option<String>,
 }
@@ -118,6 +118,17 @@ impl ClusterPager {
 
     /// The next page of clusters, or `None` after the last one.
     pub async fn next_page(&mut self) -> Result<Option<Vec<ClusterDetails>>> {
+        self.fetch().await
+    }
+
+    /// The next page with each cluster as the server's JSON text, unparsed: for printing the
+    /// clusters as they came (`clusters list -o json`), which then costs one validating pass per
+    /// byte instead of a parse into typed fields and a serialisation back.
+    pub async fn next_page_raw(&mut self) -> Result<Option<Vec<Box<serde_json::value::RawValue>>>> {
+        self.fetch().await
+    }
+
+    async fn fetch<C: serde::de::DeserializeOwned>(&mut self) -> Result<Option<Vec<C>>> {
         if self.done {
             return Ok(None);
         }
@@ -125,7 +136,7 @@ impl ClusterPager {
         if let Some(t) = &self.next_token {
             query.push(("page_token".to_owned(), t.clone()));
         }
-        let page: ListPage = self.client.get(&self.path, &query).await?;
+        let page: ListPage<C> = self.client.get(&self.path, &query).await?;
         self.pages += 1;
         match page.next_page_token.filter(|t| !t.is_empty()) {
             // A server that hands back the token it was given would loop forever.

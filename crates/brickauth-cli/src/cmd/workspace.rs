@@ -128,11 +128,12 @@ pub fn clusters(cx: &Context, command: &ClustersCommand) -> Result<ExitCode> {
                     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
                     let mut first = true;
                     ok_or_pipe(out.write_all(b"["))?;
-                    while let Some(page) = pages.next_page().await? {
+                    // The server's JSON, passed through unparsed: every field kept, nothing re-encoded.
+                    while let Some(page) = pages.next_page_raw().await? {
                         for c in &page {
                             ok_or_pipe(out.write_all(if first { b"\n" } else { b",\n" }))?;
                             first = false;
-                            serde_json::to_writer(&mut out, c).map_err(std::io::Error::from).or_else(pipe_ok)?;
+                            ok_or_pipe(out.write_all(c.get().as_bytes()))?;
                         }
                     }
                     ok_or_pipe(out.write_all(b"\n]\n").and_then(|()| out.flush()))?;
