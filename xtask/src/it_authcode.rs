@@ -37,8 +37,12 @@ const DECLINED: &str = "AADSTS65004: User declined to consent to access the app.
 pub fn cases(w: &World, s: &mut Suite) {
     let setup = || -> Result<(String, String)> {
         let config = w.write_profiles("authcode.toml", PROFILES)?.display().to_string();
-        let xtask = std::env::current_exe().context("the xtask executable")?.display().to_string();
-        Ok((config, xtask))
+        // A private copy: a concurrent `cargo build` may relink target/debug/xtask under us, and
+        // the child processes must still find their $BROWSER.
+        let exe = std::env::current_exe().context("the xtask executable")?;
+        let copy = w.path(&format!("xtask-browse{}", std::env::consts::EXE_SUFFIX));
+        std::fs::copy(&exe, &copy).with_context(|| format!("copying {} to {}", exe.display(), copy.display()))?;
+        Ok((config, copy.display().to_string()))
     };
     let (config, xtask) = match setup() {
         Ok(v) => v,
