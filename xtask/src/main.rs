@@ -19,6 +19,7 @@ mod it_databricks;
 mod it_faults;
 mod it_flows;
 mod it_platform;
+mod sdk;
 mod soak;
 mod test;
 
@@ -33,6 +34,7 @@ tasks:
   bench         whole-process figures of the release binary vs baselines -> target/bench-report.md
   fuzz          run every fuzz target (cargo-fuzz, stable): [--seconds N] (default 60 each)
   soak          concurrency soak: [--processes N] [--calls M] [--lifetime SECS] (64 x 50, 5 s)
+  sdk           the Databricks SDK for Python uses brickauth as its token helper (needs python3 + PyPI)
 ";
 
 fn main() -> ExitCode {
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("soak") => soak::run(&args[1..]),
+        Some("sdk") => sdk::run(),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -1,0 +1,124 @@
+//! `cargo xtask sdk`: the Databricks SDK for Python uses brickauth as its token helper.
+//!
+//! A throwaway virtual environment (`target/sdk-venv`) gets `databricks-sdk`; a scratch
+//! `~/.databrickscfg` says `auth_type = databricks-cli` with `databricks_cli_path` pointing at the
+//! real `brickauth` binary; the SDK then lists the mock workspace's clusters and asks SCIM Me with
+//! tokens it got from `brickauth auth token`. Where Python, venv or the package cannot be had, the
+//! task says so and succeeds: it proves an integration, not the machine.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail, ensure};
+
+use crate::harness::{World, build_binary, root};
+
+const SCRIPT: &str = r#"
+import sys
+from databricks.sdk import WorkspaceClient
+w = WorkspaceClient(profile="mock")
+n = sum(1 for _ in w.clusters.list())
+me = w.current_user.me()
+print(n)
+print(me.user_name)
+"#;
+
+fn venv() -> Result<PathBuf> {
+    let venv = root().join("target/sdk-venv");
+    let python = venv.join(if cfg!(windows) { "Scripts/python.exe" } else { "bin/python" });
+    if !python.exists() {
+        let py3 = if cfg!(windows) { "python" } else { "python3" };
+        let ok = Command::new(py3).args(["-m", "venv"]).arg(&venv).stdout(Stdio::null()).status();
+        ensure!(ok.is_ok_and(|s| s.success()), "cannot create a virtual environment with {py3} -m venv");
+    }
+    let has = Command::new(&python).args(["-c", "import databricks.sdk"]).stderr(Stdio::null()).status();
+    if !has.is_ok_and(|s| s.success()) {
+        println!("sdk: pip install databricks-sdk (into {})", venv.display());
+        let ok = Command::new(&python).args(["-m", "pip", "install", "-q", "databricks-sdk"]).status();
+        ensure!(ok.is_ok_and(|s| s.success()), "pip install databricks-sdk failed");
+    }
+    Ok(python)
+}
+
+pub fn run() -> Result<()> {
+    let python = match venv() {
+        Ok(p) => p,
+        Err(e) => {
+            println!("sdk: skipped: {e:#}");
+            return Ok(());
+        }
+    };
+    let bin = build_binary(false)?;
+    let w = World::start(bin.clone())?;
+    w.databricks.set_cluster_count(250);
+    let profiles = w.write_profiles(
+        "profiles.toml",
+        r#"[profiles.mock]
+flow = "password"
+tenant_id = "{TENANT}"
+client_id = "{CLIENT}"
+authority_host = "{AUTHORITY}"
+host = "{HOST}"
+username = "alice@contoso.com"
+password_env = "ALICE_PASSWORD"
+"#,
+    )?;
+    let home = w.path("home");
+    std::fs::create_dir_all(&home)?;
+    std::fs::write(
+        home.join(".databrickscfg"),
+        format!(
+            "[mock]\nhost = {}\nauth_type = databricks-cli\ndatabricks_cli_path = {}\n",
+            w.databricks.uri(),
+            bin.display()
+        ),
+    )?;
+    let script = w.path("sdk_check.py");
+    std::fs::write(&script, SCRIPT)?;
+    let before = w.entra.token_request_count();
+    let out = Command::new(&python)
+        .arg(&script)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("BRICKAUTH_CONFIG", &profiles)
+        .env("BRICKAUTH_CACHE_DIR", w.path("cache"))
+        .env("ALICE_PASSWORD", "correct horse battery staple")
+        .stdin(Stdio::null())
+        .output()
+        .context("running the SDK script")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!(
+            "the Databricks SDK failed with brickauth as its token helper:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let lines: Vec<&str> = stdout.lines().collect();
+    ensure!(lines.first() == Some(&"250"), "the SDK listed {:?} clusters, not 250", lines.first());
+    ensure!(lines.get(1) == Some(&"alice@contoso.com"), "SCIM Me answered {:?}", lines.get(1));
+    let requests = w.rt.block_on(w.databricks.requests());
+    // The SDK may probe unauthenticated metadata endpoints first; every API call must carry a token.
+    let api: Vec<_> = requests.iter().filter(|r| r.path.starts_with("/api/")).collect();
+    let without: Vec<String> = api
+        .iter()
+        .filter(|r| !r.headers.get("authorization").is_some_and(|h| h.starts_with("Bearer ")))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let others: Vec<String> =
+        requests.iter().filter(|r| !r.path.starts_with("/api/")).map(|r| format!("{} {}", r.method, r.path)).collect();
+    ensure!(without.is_empty(), "API requests went without brickauth's token: {without:?}");
+    ensure!(api.len() >= 4, "too few API requests: {}", api.len());
+    if !others.is_empty() {
+        println!("sdk: other requests the SDK made: {others:?}");
+    }
+    println!(
+        "sdk: the Databricks SDK for Python listed 250 clusters and read SCIM Me with brickauth's tokens \
+         ({} API requests, {} token request(s) to the identity provider)",
+        api.len(),
+        w.entra.token_request_count() - before
+    );
+    println!("1 passed, 0 failed");
+    Ok(())
+}
