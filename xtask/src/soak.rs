@@ -143,7 +143,7 @@ pub fn run(args: &[String]) -> Result<()> {
                     }
                     let t0 = Instant::now();
                     let out = Command::new(bin)
-                        .args(["token", "--min-validity", &FLOOR_SECS.to_string()])
+                        .args(["-vv", "token", "--min-validity", &FLOOR_SECS.to_string()])
                         .env_clear()
                         .env("PATH", path)
                         .env("HOME", home)
@@ -203,7 +203,15 @@ pub fn run(args: &[String]) -> Result<()> {
     let reused = redeemed.values().filter(|n| **n > 1).count();
     let unknown_rt = redeemed.keys().filter(|rt| !issued_rts.iter().any(|i| i == *rt)).count();
     let failed_requests = requests.len().saturating_sub(minted);
-    let leaked = issued_rts.iter().filter(|rt| tally.stderr.iter().any(|e| e.contains(rt.as_str()))).count();
+    // Every call ran at -vv: no refresh token, access token or the password may be on stderr.
+    let issued_ats = w.entra.issued_access_tokens();
+    let leaked = issued_rts
+        .iter()
+        .chain(issued_ats.iter())
+        .map(String::as_str)
+        .chain([PASSWORD])
+        .filter(|secret| tally.stderr.iter().any(|e| e.contains(secret)))
+        .count();
     let bound = if o.every_call_refreshes {
         calls + 1
     } else {
@@ -230,7 +238,7 @@ pub fn run(args: &[String]) -> Result<()> {
         "  failed requests  {failed_requests} (requests that minted no access token: invalid_grant or any other error)"
     );
     println!("  refresh tokens   {} redeemed, {reused} redeemed twice, {unknown_rt} unknown", redeemed.len());
-    println!("  secrets leaked   {leaked} refresh tokens found in stderr");
+    println!("  secrets leaked   {leaked} secrets (refresh/access tokens, password) found in -vv stderr");
 
     let mut problems = Vec::new();
     if !tally.failures.is_empty() {
@@ -263,7 +271,7 @@ pub fn run(args: &[String]) -> Result<()> {
         problems.push(format!("{} token requests > {bound}: single flight does not hold", requests.len()));
     }
     if leaked > 0 {
-        problems.push(format!("{leaked} refresh tokens leaked to stderr"));
+        problems.push(format!("{leaked} secrets leaked to stderr"));
     }
     if calls < o.processes * o.calls {
         println!("  note: stopped at the {} s bound after {calls} of {} calls", o.max_seconds, o.processes * o.calls);
