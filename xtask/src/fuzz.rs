@@ -16,11 +16,18 @@ use anyhow::{Context, Result, bail};
 use crate::harness::root;
 
 /// The targets in `fuzz/Cargo.toml`, in the order they run.
-const TARGETS: &[&str] =
-    &["profile_parse", "token_response", "entra_error", "jwt_decode", "paste_url", "databricks_error"];
+const TARGETS: &[&str] = &[
+    "profile_parse",
+    "token_response",
+    "entra_error",
+    "jwt_decode",
+    "paste_url",
+    "databricks_error",
+    "listener_request",
+];
 
 const USAGE: &str = "usage: cargo xtask fuzz [--seconds N] [TARGET…]
-targets: profile_parse, token_response, entra_error, jwt_decode, paste_url, databricks_error";
+targets: profile_parse, token_response, entra_error, jwt_decode, paste_url, databricks_error, listener_request";
 
 pub fn run(args: &[String]) -> Result<()> {
     let mut seconds: u64 = 60;
@@ -122,6 +129,14 @@ fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
             [&[0x90, 0x01][..], &br#"{"error":"invalid_grant","error_description":"AADSTS50076: Due to a configuration change made by your administrator, you must use multi-factor authentication.\r\nTrace ID: 1\r\nCorrelation ID: 2\r\nTimestamp: 2024-01-01 00:00:00Z","error_codes":[50076],"timestamp":"2024-01-01 00:00:00Z","trace_id":"1","correlation_id":"2","error_uri":"https://login.microsoftonline.com/error?code=50076","suberror":"basic_action","claims":"{}"}"#[..]].concat(),
         )],
         "jwt_decode" => vec![("seed.jwt".to_owned(), JWT.as_bytes().to_vec())],
+        // Head, a NUL byte, then the body.
+        "listener_request" => vec![
+            (
+                "seed-post".to_owned(),
+                b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 32\0code=0.AXcA&state=expected-state".to_vec(),
+            ),
+            ("seed-get".to_owned(), b"GET /?code=abc&state=wrong HTTP/1.1\r\nHost: localhost".to_vec()),
+        ],
         "paste_url" => vec![
             ("seed-url".to_owned(), b"http://localhost:8400/?code=0.AXcAabc-_~&state=s%20t&session_state=x".to_vec()),
             ("seed-form".to_owned(), b"code=0.AXcA&client_info=eyJ1aWQiOiJ1In0&state=abc&session_state=1".to_vec()),

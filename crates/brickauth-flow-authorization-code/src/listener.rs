@@ -220,6 +220,24 @@ fn content_length(head: &[u8]) -> Result<usize, u16> {
     Ok(0)
 }
 
+/// What the listener answers (the HTTP status) to a request whose head is `head` (request line
+/// and headers, without the blank line) and whose body is `body`, when it waits on `path` for
+/// `state`. For the fuzzer (`fuzz/fuzz_targets/listener_request.rs`): the listener's parsing is
+/// what a hostile web page can reach. Not part of the API.
+#[doc(hidden)]
+pub fn status_for(head: &[u8], body: &[u8], path: &str, state: &str) -> u16 {
+    if let Err(code) = content_length(head) {
+        return code;
+    }
+    match parse_head(head) {
+        Err(code) => code,
+        Ok(mut request) => {
+            request.body = body.to_vec();
+            route(&request, &Expect { path: path.to_owned(), state: state.to_owned() }).status
+        }
+    }
+}
+
 /// Decide the answer to one request.
 fn route(request: &Request, expect: &Expect) -> Reply {
     let not_found = || Reply { status: 404, page: page("Not found", "Nothing here."), outcome: None };
