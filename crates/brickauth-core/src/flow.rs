@@ -133,6 +133,27 @@ fn accepts(keys: &[KeySpec], key: &str) -> bool {
 
 inventory::collect!(FlowSpec);
 
+/// Register a flow crate's [`FlowSpec`] and define the crate's `pub fn link()`.
+///
+/// The linker drops a crate that nothing references, and its `inventory` registration with it;
+/// the `brickauth-flows` facade calls every flow crate's `link()` so that cannot happen.
+///
+/// ```ignore
+/// brickauth_core::register_flow! {
+///     FlowSpec { name: "password", aliases: &["ropc"], summary: "…", interactive: false,
+///                keys: KEYS, app: AppConfig::from_settings, build }
+/// }
+/// ```
+#[macro_export]
+macro_rules! register_flow {
+    ($spec:expr) => {
+        $crate::inventory::submit! { $spec }
+
+        /// Reference this to make sure the linker keeps this crate's flow registration.
+        pub fn link() {}
+    };
+}
+
 /// A problem with the registry or a lookup in it.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum RegistryError {

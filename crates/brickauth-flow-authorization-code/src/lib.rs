@@ -426,7 +426,7 @@ fn build(s: &dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError> {
     Ok(Box::new(AuthorizationCodeFlow::from_settings(s)?))
 }
 
-brickauth_core::inventory::submit! {
+brickauth_core::register_flow! {
     FlowSpec {
         name: "authorization-code",
         aliases: &["interactive", "auth-code"],
@@ -437,9 +437,6 @@ brickauth_core::inventory::submit! {
         build,
     }
 }
-
-/// Reference this to make sure the linker keeps this crate's registration.
-pub fn link() {}
 
 #[cfg(test)]
 mod tests;

@@ -357,7 +357,7 @@ fn build(s: &dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError> {
     Ok(Box::new(ClientCredentialsFlow::from_settings(s)?))
 }
 
-brickauth_core::inventory::submit! {
+brickauth_core::register_flow! {
     FlowSpec {
         name: "client-credentials",
         aliases: &["service-principal"],
@@ -368,9 +368,6 @@ brickauth_core::inventory::submit! {
         build,
     }
 }
-
-/// Reference this to make sure the linker keeps this crate's registration.
-pub fn link() {}
 
 #[cfg(test)]
 mod tests {

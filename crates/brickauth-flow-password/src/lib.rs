@@ -122,7 +122,7 @@ fn build(s: &dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError> {
     Ok(Box::new(PasswordFlow::from_settings(s)?))
 }
 
-brickauth_core::inventory::submit! {
+brickauth_core::register_flow! {
     FlowSpec {
         name: "password",
         aliases: &["username-password", "ropc"],
@@ -133,9 +133,6 @@ brickauth_core::inventory::submit! {
         build,
     }
 }
-
-/// Reference this to make sure the linker keeps this crate's registration.
-pub fn link() {}
 
 #[cfg(test)]
 mod tests {

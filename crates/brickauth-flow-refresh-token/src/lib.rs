@@ -89,7 +89,7 @@ fn build(s: &dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError> {
     Ok(Box::new(RefreshTokenFlow::from_settings(s)?))
 }
 
-brickauth_core::inventory::submit! {
+brickauth_core::register_flow! {
     FlowSpec {
         name: "refresh-token",
         aliases: &[],
@@ -100,9 +100,6 @@ brickauth_core::inventory::submit! {
         build,
     }
 }
-
-/// Reference this to make sure the linker keeps this crate's registration.
-pub fn link() {}
 
 #[cfg(test)]
 mod tests {

@@ -247,7 +247,7 @@ fn build(s: &dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError> {
     Ok(Box::new(WorkloadIdentityFlow::from_settings(s)?))
 }
 
-brickauth_core::inventory::submit! {
+brickauth_core::register_flow! {
     FlowSpec {
         name: "workload-identity",
         aliases: &["federated"],
@@ -258,9 +258,6 @@ brickauth_core::inventory::submit! {
         build,
     }
 }
-
-/// Reference this to make sure the linker keeps this crate's registration.
-pub fn link() {}
 
 #[cfg(test)]
 mod tests {
