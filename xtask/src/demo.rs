@@ -2,7 +2,8 @@
 //!
 //! Starts the bundled mock identity provider and workspace on 127.0.0.1, writes a throwaway
 //! profile, then runs the real binary: `brickauth token -o json` (password flow), `brickauth
-//! inspect` on that token, and a second `brickauth token` answered from the cache.
+//! inspect` on that token, a second `brickauth token` answered from the cache, and `brickauth
+//! clusters list` / `whoami` against the mock workspace.
 
 use anyhow::{Result, ensure};
 
@@ -21,7 +22,12 @@ password_env = "DEMO_PASSWORD"
 "#;
 
 fn step(title: &str, cmd: &str) {
-    println!("\n\x1b[1m== {title}\x1b[0m\n$ {cmd}");
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        println!("\n\x1b[1m== {title}\x1b[0m\n$ {cmd}");
+    } else {
+        println!("\n== {title}\n$ {cmd}");
+    }
 }
 
 pub fn run() -> Result<()> {
@@ -57,13 +63,15 @@ pub fn run() -> Result<()> {
         o.elapsed.as_secs_f64() * 1000.0
     );
 
-    step(
-        "4. Use it: the mock workspace accepts the token",
-        "GET /api/2.0/clusters/list with Authorization: Bearer <token>",
-    );
-    let valid = w.entra.registry().is_valid(&token);
-    println!("the workspace's token check: {}", if valid { "accepted" } else { "rejected" });
-    ensure!(valid, "the mock workspace rejects the token");
+    step("4. Use it: the workspace's clusters, with a fresh token on every request", "brickauth clusters list");
+    let o = w.run(&["clusters", "list"], &env, None)?;
+    print!("{}", o.stdout);
+    ensure!(o.code == 0, "brickauth clusters list failed: {}", o.stderr);
+
+    step("5. Who the workspace thinks you are", "brickauth whoami");
+    let o = w.run(&["whoami"], &env, None)?;
+    print!("{}", o.stdout);
+    ensure!(o.code == 0, "brickauth whoami failed: {}", o.stderr);
     println!("\nDone. Point `authority_host`/`host` at your tenant and workspace (see README) for the real thing.");
     Ok(())
 }
