@@ -80,6 +80,32 @@ pub fn cases(w: &World, s: &mut Suite) {
         expect_contains(&o.stderr, "7000215", "stderr")
     });
 
+    s.case("client-credentials: azure_management_token sends X-Databricks-Azure-SP-Management-Token", || {
+        let before = w.rt.block_on(w.databricks.requests()).len();
+        let o =
+            w.run(&["--config", config.as_str(), "-p", "sp-management", "-vv", "clusters", "list"], &secret_env, None)?;
+        expect_code(&o, 0)?;
+        let requests = w.rt.block_on(w.databricks.requests());
+        let api: Vec<_> = requests[before..].iter().filter(|r| r.path.starts_with("/api/")).collect();
+        ensure!(!api.is_empty(), "no workspace request");
+        for r in api {
+            let mgmt = r.headers.get("x-databricks-azure-sp-management-token").cloned().unwrap_or_default();
+            let bearer = r.headers.get("authorization").cloned().unwrap_or_default();
+            ensure!(
+                w.entra.issued_access_tokens().contains(&mgmt),
+                "no management token the mock issued: {:?}",
+                r.headers.keys()
+            );
+            ensure!(!bearer.ends_with(&mgmt), "the management token is the workspace token");
+        }
+        let scopes: Vec<String> = w.token_requests().iter().filter_map(|f| f.get("scope").cloned()).collect();
+        ensure!(
+            scopes.iter().any(|s| s == "https://management.core.windows.net//.default"),
+            "no token request for the management scope: {scopes:?}"
+        );
+        Ok(())
+    });
+
     s.case("client-credentials: certificate assertion verifies", || {
         // Same identity as the secret profile above, whose token is cached: force the flow.
         let o = run("sp-cert", &["--force-refresh"], &[])?;
@@ -171,6 +197,13 @@ client_id = "{CLIENT}"
 flow = "client-credentials"
 client_id = "{SP_CLIENT}"
 client_secret_env = "SP_SECRET"
+
+[profiles.sp-management]
+flow = "client-credentials"
+client_id = "{SP_CLIENT}"
+client_secret_env = "SP_SECRET"
+azure_management_token = true
+azure_workspace_resource_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Databricks/workspaces/ws"
 
 [profiles.sp-cert]
 flow = "service-principal"

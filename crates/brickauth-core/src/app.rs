@@ -196,6 +196,28 @@ impl Cloud {
             Cloud::China => "https://login.partner.microsoftonline.cn",
         }
     }
+    /// The scope of the cloud's Azure service-management endpoint, for the
+    /// `X-Databricks-Azure-SP-Management-Token` header that lets a service principal that is not
+    /// yet a workspace user be added on first use.
+    pub fn management_scope(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://management.core.windows.net//.default",
+            Cloud::UsGov => "https://management.core.usgovcloudapi.net//.default",
+            Cloud::China => "https://management.core.chinacloudapi.cn//.default",
+        }
+    }
+
+    /// The cloud whose authority host this is (the current and the older China host alike).
+    pub fn from_authority_host(host: &str) -> Option<Cloud> {
+        let h = host.trim().trim_start_matches("https://").trim_end_matches('/').to_ascii_lowercase();
+        match h.as_str() {
+            "login.microsoftonline.com" | "login.windows.net" | "login.microsoft.com" => Some(Cloud::Public),
+            "login.microsoftonline.us" | "login.usgovcloudapi.net" => Some(Cloud::UsGov),
+            "login.partner.microsoftonline.cn" | "login.chinacloudapi.cn" => Some(Cloud::China),
+            _ => None,
+        }
+    }
+
     /// The cloud a Databricks workspace host belongs to, from its domain.
     pub fn from_workspace_host(host: &str) -> Option<Cloud> {
         let h = host
@@ -402,6 +424,13 @@ mod tests {
         assert!(secure_url("http://10.0.0.1").is_err());
         assert!(secure_url("ftp://x.com").is_err());
         assert!(secure_url("https://login.microsoftonline.com").is_ok());
+    }
+
+    #[test]
+    fn management_scopes() {
+        assert_eq!(Cloud::from_authority_host("https://login.microsoftonline.us/"), Some(Cloud::UsGov));
+        assert_eq!(Cloud::from_authority_host("http://127.0.0.1:9"), None);
+        assert_eq!(Cloud::China.management_scope(), "https://management.core.chinacloudapi.cn//.default");
     }
 
     #[test]

@@ -26,7 +26,7 @@ use url::Url;
 use crate::clusters::Clusters;
 use crate::error::DatabricksError;
 use crate::scim::CurrentUser;
-use crate::{RESOURCE_ID_HEADER, Result};
+use crate::{MANAGEMENT_TOKEN_HEADER, RESOURCE_ID_HEADER, Result};
 
 /// The default total time allowed for one request and its retries.
 pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(300);
@@ -46,6 +46,7 @@ pub struct WorkspaceClient {
     /// roots loaded once.
     http: Arc<std::sync::OnceLock<reqwest::Client>>,
     resource_id: Option<ResourceId>,
+    management: Option<Arc<dyn TokenSource>>,
     budget: Duration,
 }
 
@@ -68,6 +69,7 @@ impl WorkspaceClient {
             source,
             http: Arc::default(),
             resource_id: None,
+            management: None,
             budget: DEFAULT_RETRY_BUDGET,
         })
     }
@@ -81,6 +83,15 @@ impl WorkspaceClient {
     /// The total time one request and its retries may take (default 300 s).
     pub fn with_retry_budget(mut self, budget: Duration) -> Self {
         self.budget = budget;
+        self
+    }
+
+    /// Also send `X-Databricks-Azure-SP-Management-Token` with a token for the Azure
+    /// service-management endpoint from `source`: Azure Databricks then adds a service principal
+    /// that is a contributor on the workspace resource as a workspace user on first use. Needs
+    /// the resource id ([`WorkspaceClient::with_resource_id`]) to be useful.
+    pub fn with_management_token(mut self, source: Arc<dyn TokenSource>) -> Self {
+        self.management = Some(source);
         self
     }
 
@@ -187,6 +198,10 @@ impl WorkspaceClient {
                 .header("Accept", "application/json");
             if let Some(id) = &self.resource_id {
                 req = req.header(RESOURCE_ID_HEADER, id.as_str());
+            }
+            if let Some(m) = &self.management {
+                let mt = m.token(false).await.map_err(DatabricksError::Token)?;
+                req = req.header(MANAGEMENT_TOKEN_HEADER, mt.secret.expose_secret());
             }
             if let Some(b) = body {
                 req = req.json(b);

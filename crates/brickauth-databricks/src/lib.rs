@@ -52,3 +52,6 @@ pub type Result<T, E = DatabricksError> = std::result::Result<T, E>;
 /// The header that selects an Azure workspace by its ARM resource id (lets an Azure admin who is
 /// not yet a workspace user sign in as workspace admin).
 pub const RESOURCE_ID_HEADER: &str = "X-Databricks-Azure-Workspace-Resource-Id";
+
+/// The header carrying a service principal's Azure service-management token.
+pub const MANAGEMENT_TOKEN_HEADER: &str = "X-Databricks-Azure-SP-Management-Token";

@@ -100,9 +100,13 @@ fn client(cx: &Context) -> Result<(WorkspaceClient, Arc<Profile>)> {
     let host = host(&profile)?;
     let id = resource_id(&profile)?;
     discover_tenant_if_missing(&mut profile)?;
+    let management = management_provider(&profile)?;
     let (provider, profile) = context::provider(profile, context::interaction(false))?;
     let mut client = WorkspaceClient::new(&host, Arc::new(provider))
         .map_err(|e| usage(format!("profile `{}`: host: {e}", profile.name())))?;
+    if let Some(m) = management {
+        client = client.with_management_token(Arc::new(m));
+    }
     if let Some(id) = id {
         client = client.with_resource_id(id);
     }
@@ -110,6 +114,21 @@ fn client(cx: &Context) -> Result<(WorkspaceClient, Arc<Profile>)> {
         client = client.with_retry_budget(budget);
     }
     Ok((client, profile))
+}
+
+/// With `azure_management_token = true`: the same profile, asking for the cloud's
+/// service-management scope instead — a second cache entry (the scope is part of the identity).
+fn management_provider(profile: &Profile) -> Result<Option<brickauth_cache::TokenProvider>> {
+    match profile.get("azure_management_token").map(str::trim) {
+        Some("true") => {}
+        _ => return Ok(None),
+    }
+    let app = brickauth_core::flow::app_config(profile)?;
+    let cloud =
+        brickauth_core::Cloud::from_authority_host(app.authority.host()).unwrap_or(brickauth_core::Cloud::Public);
+    let mut management = profile.clone();
+    management.set("scopes", cloud.management_scope(), brickauth_profile::Origin::Default);
+    Ok(Some(context::provider(management, brickauth_core::Interaction::NONE)?.0))
 }
 
 /// Run `fut` on a fresh runtime; authentication failures get the profile note.
