@@ -669,6 +669,30 @@ struct Row {
     met: String,
 }
 
+/// A "CPU / peak RSS" comparison row (no target): `cpu_decimals` for our CPU milliseconds,
+/// `ratio_decimals` for the CPU ratio.
+fn cpu_rss_row(
+    figure: &str,
+    ours: &Series,
+    name: &str,
+    base: &Series,
+    cpu_decimals: usize,
+    ratio_decimals: usize,
+) -> Row {
+    Row {
+        figure: figure.into(),
+        ours: format!("{:.cpu_decimals$} ms / {:.1} MB", ours.cpu.median * 1e3, ours.rss.median / 1024.0),
+        baseline: format!("{name} {:.1} ms / {:.1} MB", base.cpu.median * 1e3, base.rss.median / 1024.0),
+        ratio: format!(
+            "{:.ratio_decimals$}× less CPU, {:.1}× less RSS",
+            base.cpu.median / ours.cpu.median,
+            base.rss.median / ours.rss.median
+        ),
+        target: "–".into(),
+        met: "–".into(),
+    }
+}
+
 fn ms(s: Stat) -> String {
     format!("{:.2} ms [{:.2}–{:.2}]", s.median * 1e3, s.min * 1e3, s.max * 1e3)
 }
@@ -813,18 +837,7 @@ pub fn run(args: &[String]) -> Result<()> {
             target: "≥ 30× faster".into(),
             met: yes(speedup >= 30.0),
         });
-        rows.push(Row {
-            figure: "`token` from cache vs MSAL: CPU / peak RSS".into(),
-            ours: format!("{:.2} ms / {:.1} MB", ours.cpu.median * 1e3, ours.rss.median / 1024.0),
-            baseline: format!("MSAL {:.1} ms / {:.1} MB", msal.cpu.median * 1e3, msal.rss.median / 1024.0),
-            ratio: format!(
-                "{:.0}× less CPU, {:.1}× less RSS",
-                msal.cpu.median / ours.cpu.median,
-                msal.rss.median / ours.rss.median
-            ),
-            target: "–".into(),
-            met: "–".into(),
-        });
+        rows.push(cpu_rss_row("`token` from cache vs MSAL: CPU / peak RSS", ours, "MSAL", msal, 2, 0));
         notes.push(
             "The MSAL cached script asks `acquire_token_silent` for `2ff814a6-…/user_impersonation`, the scope Entra \
              grants for `/.default` and the one MSAL files the token under; asked for `/.default` MSAL misses its own \
@@ -867,18 +880,7 @@ pub fn run(args: &[String]) -> Result<()> {
             target: "≥ 10× faster".into(),
             met: yes(speedup >= 10.0),
         });
-        rows.push(Row {
-            figure: "fresh acquisition: CPU / peak RSS".into(),
-            ours: format!("{:.1} ms / {:.1} MB", ours.cpu.median * 1e3, ours.rss.median / 1024.0),
-            baseline: format!("MSAL {:.1} ms / {:.1} MB", msal.cpu.median * 1e3, msal.rss.median / 1024.0),
-            ratio: format!(
-                "{:.1}× less CPU, {:.1}× less RSS",
-                msal.cpu.median / ours.cpu.median,
-                msal.rss.median / ours.rss.median
-            ),
-            target: "–".into(),
-            met: "–".into(),
-        });
+        rows.push(cpu_rss_row("fresh acquisition: CPU / peak RSS", ours, "MSAL", msal, 1, 1));
         let tls = m.get("brickauth login (TLS)");
         let speedup = msal.wall.median / tls.wall.median;
         rows.push(Row {
@@ -889,18 +891,7 @@ pub fn run(args: &[String]) -> Result<()> {
             target: "≥ 10× faster".into(),
             met: yes(speedup >= 10.0),
         });
-        rows.push(Row {
-            figure: "fresh acquisition over TLS: CPU / peak RSS".into(),
-            ours: format!("{:.1} ms / {:.1} MB", tls.cpu.median * 1e3, tls.rss.median / 1024.0),
-            baseline: format!("MSAL {:.1} ms / {:.1} MB", msal.cpu.median * 1e3, msal.rss.median / 1024.0),
-            ratio: format!(
-                "{:.1}× less CPU, {:.1}× less RSS",
-                msal.cpu.median / tls.cpu.median,
-                msal.rss.median / tls.rss.median
-            ),
-            target: "–".into(),
-            met: "–".into(),
-        });
+        rows.push(cpu_rss_row("fresh acquisition over TLS: CPU / peak RSS", tls, "MSAL", msal, 1, 1));
         notes.push(format!(
             "Fresh acquisition: `brickauth login` runs the password flow and stores the result (cache write with fsync \
              included). The first row talks plain HTTP to the loopback mock (allowed for loopback only); MSAL and the \

@@ -58,6 +58,20 @@ pub struct FlowContext<'a> {
     pub interaction: Interaction,
 }
 
+/// Run `flow` once with brickauth's default HTTP client and no person present: what an embedding
+/// program without a cache, a test or an example does.
+///
+/// ```no_run
+/// # async fn f(flow: &dyn brickauth_core::GrantFlow) -> Result<(), brickauth_core::AuthError> {
+/// let answer = brickauth_core::flow::acquire_unattended(flow).await?;
+/// println!("{}", answer.access_token.expose());
+/// # Ok(()) }
+/// ```
+pub async fn acquire_unattended<F: GrantFlow + ?Sized>(flow: &F) -> Result<TokenResponse, AuthError> {
+    let client = TokenClient::new()?;
+    flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await
+}
+
 /// What kind of interaction is possible in this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Interaction {

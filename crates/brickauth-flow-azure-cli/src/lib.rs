@@ -322,7 +322,7 @@ brickauth_core::register_flow! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brickauth_core::{Interaction, MapSettings, TokenClient};
+    use brickauth_core::MapSettings;
 
     #[test]
     fn registered_under_its_name() {
@@ -382,8 +382,7 @@ mod tests {
         }
 
         async fn acquire(flow: &AzureCliFlow) -> Result<TokenResponse, AuthError> {
-            let client = TokenClient::new()?;
-            flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await
+            brickauth_core::flow::acquire_unattended(flow).await
         }
 
         #[tokio::test]

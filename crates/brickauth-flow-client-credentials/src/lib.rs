@@ -388,8 +388,7 @@ mod tests {
     }
 
     async fn acquire(flow: &ClientCredentialsFlow) -> Result<TokenResponse, AuthError> {
-        let client = TokenClient::new()?;
-        flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await
+        brickauth_core::flow::acquire_unattended(flow).await
     }
 
     #[test]

@@ -235,7 +235,7 @@ brickauth_core::register_flow! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brickauth_core::{Interaction, MapSettings, TokenClient};
+    use brickauth_core::MapSettings;
     use brickauth_mock::{MockDatabricks, TokenRegistry};
 
     const SP: &str = "6a1f2e3d-4c5b-4a69-8877-665544332211";
@@ -250,8 +250,7 @@ mod tests {
     }
 
     async fn acquire(flow: &DatabricksM2mFlow) -> Result<TokenResponse, AuthError> {
-        let client = TokenClient::new()?;
-        flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await
+        brickauth_core::flow::acquire_unattended(flow).await
     }
 
     #[test]

@@ -259,7 +259,7 @@ brickauth_core::register_flow! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brickauth_core::{Interaction, MapSettings, TokenClient};
+    use brickauth_core::MapSettings;
     use brickauth_mock::{CLIENT_ID, DeviceStep, MockEntra, TENANT_ID};
 
     fn flow(mock: &MockEntra) -> DeviceCodeFlow {
@@ -273,8 +273,7 @@ mod tests {
     }
 
     async fn acquire(flow: &DeviceCodeFlow) -> Result<TokenResponse, AuthError> {
-        let client = TokenClient::new()?;
-        flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await
+        brickauth_core::flow::acquire_unattended(flow).await
     }
 
     #[test]

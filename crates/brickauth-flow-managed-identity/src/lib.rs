@@ -457,7 +457,7 @@ brickauth_core::register_flow! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use brickauth_core::{Interaction, MapSettings, TokenClient};
+    use brickauth_core::MapSettings;
     use brickauth_mock::{Failure, MockIdentity, MockImds};
 
     fn no_env(_: &str) -> Option<String> {
@@ -469,8 +469,7 @@ mod tests {
     }
 
     async fn acquire(flow: &ManagedIdentityFlow) -> Result<TokenResponse, AuthError> {
-        let client = TokenClient::new()?;
-        flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await
+        brickauth_core::flow::acquire_unattended(flow).await
     }
 
     #[test]

@@ -264,7 +264,7 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    use brickauth_core::{Interaction, MapSettings, TokenClient};
+    use brickauth_core::MapSettings;
     use brickauth_mock::{MockEntra, SP_CLIENT_ID, TENANT_ID};
     use wiremock::matchers::{header, method, path, query_param};
     use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -281,8 +281,7 @@ mod tests {
     }
 
     async fn acquire(flow: &WorkloadIdentityFlow) -> Result<TokenResponse, AuthError> {
-        let client = TokenClient::new()?;
-        flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await
+        brickauth_core::flow::acquire_unattended(flow).await
     }
 
     #[test]

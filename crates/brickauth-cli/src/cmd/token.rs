@@ -30,7 +30,7 @@ pub fn token(cx: &Context, args: &TokenArgs) -> Result<ExitCode> {
     let text = match args.output {
         TokenFormat::Raw => output::raw(&t),
         TokenFormat::Env => output::env(&t, profile.get("host")),
-        TokenFormat::Json => output::json(&t, &meta(&profile, provider_scope(&profile)), args.include_refresh_token),
+        TokenFormat::Json => output::json(&t, &meta(&profile, t.identity.scopes.join(" ")), args.include_refresh_token),
     };
     print(&text)
 }
@@ -45,10 +45,6 @@ pub fn acquire(provider: &TokenProvider, opts: TokenOptions, profile: &Profile) 
     }
     let rt = context::runtime()?;
     rt.block_on(provider.token(opts)).map_err(|e| with_profile_note(e.into(), profile))
-}
-
-fn provider_scope(profile: &Profile) -> String {
-    brickauth_core::flow::app_config(profile).map(|a| a.scopes.joined()).unwrap_or_default()
 }
 
 fn meta(profile: &Profile, scope: String) -> TokenMeta<'_> {
