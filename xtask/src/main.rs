@@ -29,7 +29,8 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   test          every check CI makes: fmt, clippy, all tests, integration
-  integration   run the real binary against the mock servers (every flow), with a secret-leak scan
+  integration   run the real binary against the mock servers (every flow), with a secret-leak scan:
+                [FILTER] runs only the cases whose name contains FILTER
   demo          show a token flow end to end against the bundled mock identity provider
   bench         whole-process figures of the release binary vs baselines -> target/bench-report.md
   fuzz          run every fuzz target (cargo-fuzz, stable): [--seconds N] (default 60 each)
