@@ -105,11 +105,92 @@ pub struct FlowSpec {
     pub interactive: bool,
     /// The flow's own profile keys (on top of [`crate::settings::COMMON_KEYS`]).
     pub keys: &'static [KeySpec],
+    /// The environment variables that fill the flow's keys in the environment-only mode (no
+    /// profile file, as CI pipelines run). An entry for a key replaces [`COMMON_ENV`]'s entry for
+    /// it (Databricks OAuth reads `DATABRICKS_CLIENT_ID`, not `ARM_CLIENT_ID`).
+    pub env: &'static [EnvKey],
+    /// Which sections of the Databricks config file (`~/.databrickscfg`) the flow serves, and
+    /// how their keys map to the flow's; [`DatabricksAuth::NONE`] for none.
+    pub databricks: DatabricksAuth,
     /// The identity the flow's tokens are cached under, from settings alone: must not resolve
     /// secrets or do I/O (the cached path calls it). Entra flows: `AppConfig::from_settings`.
     pub app: AppFn,
     /// Build the flow from settings. Resolves secrets, so call it only when a token is needed.
     pub build: BuildFn,
+}
+
+/// The variables that fill one profile key in the environment-only mode: the first one set (and
+/// not empty) wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvKey {
+    /// The profile key (a secret key is stored as `KEY_env = "VAR"`, read only when the flow is built).
+    pub key: &'static str,
+    /// The variables, in order of preference.
+    pub vars: &'static [&'static str],
+}
+
+impl EnvKey {
+    /// `key` filled from the first of `vars` that is set.
+    pub const fn new(key: &'static str, vars: &'static [&'static str]) -> Self {
+        Self { key, vars }
+    }
+}
+
+/// The variables the environment-only mode reads for the common keys, whatever the flow (a
+/// flow's own [`FlowSpec::env`] entry for the same key replaces the entry here).
+pub const COMMON_ENV: &[EnvKey] = &[
+    EnvKey::new("tenant_id", &["ARM_TENANT_ID", "AZURE_TENANT_ID"]),
+    EnvKey::new("client_id", &["ARM_CLIENT_ID", "AZURE_CLIENT_ID"]),
+    EnvKey::new("host", &["DATABRICKS_HOST"]),
+    EnvKey::new("azure_workspace_resource_id", &["DATABRICKS_AZURE_RESOURCE_ID"]),
+    EnvKey::new("authority_host", &["AZURE_AUTHORITY_HOST"]),
+];
+
+impl FlowSpec {
+    /// The variables that fill `key` for this flow in the environment-only mode: the flow's own
+    /// entry, else [`COMMON_ENV`]'s, else none.
+    pub fn env_vars(&self, key: &str) -> &'static [&'static str] {
+        self.env.iter().chain(COMMON_ENV).find(|e| e.key == key).map_or(&[], |e| e.vars)
+    }
+
+    /// Every key the environment-only mode may fill for this flow, each with its variables.
+    pub fn env_keys(&self) -> Vec<EnvKey> {
+        let mut out: Vec<EnvKey> = self.env.to_vec();
+        out.extend(COMMON_ENV.iter().filter(|c| !self.env.iter().any(|e| e.key == c.key)));
+        out
+    }
+}
+
+/// How a flow serves sections of the Databricks config file (`~/.databrickscfg`), in the terms
+/// of the Databricks SDKs' unified authentication: the `auth_type`s it stands for and the keys
+/// that select it when a section names no `auth_type`.
+///
+/// The keys every flow shares — `host`, `azure_tenant_id` (→ `tenant_id`),
+/// `azure_workspace_resource_id`, `azure_environment` (→ `cloud`) — are mapped by whoever reads
+/// the file; [`DatabricksAuth::keys`] lists the flow's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatabricksAuth {
+    /// The `auth_type` values this flow serves (`azure-client-secret`, `oauth-m2m`, …).
+    pub auth_types: &'static [&'static str],
+    /// Without `auth_type`: the config keys that, all set, select this flow (the SDKs pick by
+    /// the keys present the same way). Empty: selected only by `auth_type` (or as the fallback).
+    pub detect: &'static [&'static str],
+    /// Selected for a section that has a `host` and nothing that selects another flow, as the
+    /// SDKs fall back to the Azure CLI.
+    pub fallback: bool,
+    /// Config key → profile key, for the flow's keys (`azure_client_secret` → `client_secret`).
+    /// A secret key maps to the secret's literal form; the reader keeps it redacted.
+    pub keys: &'static [(&'static str, &'static str)],
+}
+
+impl DatabricksAuth {
+    /// The flow serves no Databricks config section.
+    pub const NONE: DatabricksAuth = DatabricksAuth { auth_types: &[], detect: &[], fallback: false, keys: &[] };
+
+    /// Whether the flow serves this `auth_type`.
+    pub fn serves(&self, auth_type: &str) -> bool {
+        self.auth_types.iter().any(|t| t.eq_ignore_ascii_case(auth_type.trim()))
+    }
 }
 
 impl fmt::Debug for FlowSpec {
@@ -155,7 +236,8 @@ inventory::collect!(FlowSpec);
 /// ```ignore
 /// brickauth_core::register_flow! {
 ///     FlowSpec { name: "password", aliases: &["ropc"], summary: "…", interactive: false,
-///                keys: KEYS, app: AppConfig::from_settings, build }
+///                keys: KEYS, env: &[], databricks: DatabricksAuth::NONE,
+///                app: AppConfig::from_settings, build }
 /// }
 /// ```
 #[macro_export]

@@ -29,6 +29,8 @@ brickauth_core::inventory::submit! {
         summary: "registered by this test binary only",
         interactive: false,
         keys: &[KeySpec::required("test_key", "a key only this flow reads")],
+        env: &[],
+        databricks: brickauth_core::flow::DatabricksAuth::NONE,
         app: AppConfig::from_settings,
         build,
     }
@@ -41,6 +43,8 @@ brickauth_core::inventory::submit! {
         summary: "claims an alias the other test flow claims too",
         interactive: false,
         keys: &[],
+        env: &[],
+        databricks: brickauth_core::flow::DatabricksAuth::NONE,
         app: AppConfig::from_settings,
         build,
     }

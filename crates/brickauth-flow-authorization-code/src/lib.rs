@@ -433,6 +433,8 @@ brickauth_core::register_flow! {
         summary: "interactive browser sign-in with PKCE (MFA, SSO, consent); paste mode without a browser",
         interactive: true,
         keys: KEYS,
+        env: &[brickauth_core::flow::EnvKey::new("username", &["BRICKAUTH_USERNAME"])],
+        databricks: brickauth_core::flow::DatabricksAuth::NONE,
         app: brickauth_core::AppConfig::from_settings,
         build,
     }

@@ -314,6 +314,8 @@ brickauth_core::register_flow! {
         summary: "reuse the Azure CLI's sign-in (`az account get-access-token`); run `az login` first",
         interactive: false,
         keys: KEYS,
+        env: &[],
+        databricks: brickauth_core::flow::DatabricksAuth { auth_types: &["azure-cli"], detect: &[], fallback: true, keys: &[] },
         app: app_config,
         build,
     }

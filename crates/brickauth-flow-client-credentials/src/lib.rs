@@ -364,6 +364,13 @@ brickauth_core::register_flow! {
         summary: "a service principal with a client secret or certificate: for pipelines",
         interactive: false,
         keys: KEYS,
+        env: &[brickauth_core::flow::EnvKey::new("client_secret", &["ARM_CLIENT_SECRET", "AZURE_CLIENT_SECRET"])],
+        databricks: brickauth_core::flow::DatabricksAuth {
+            auth_types: &["azure-client-secret"],
+            detect: &["azure_client_id", "azure_client_secret"],
+            fallback: false,
+            keys: &[("azure_client_id", "client_id"), ("azure_client_secret", "client_secret")],
+        },
         app: brickauth_core::AppConfig::from_settings,
         build,
     }

@@ -227,6 +227,13 @@ brickauth_core::register_flow! {
         summary: "Databricks-managed service principal: OAuth secret at the workspace's /oidc/v1/token (needs host, client_id)",
         interactive: false,
         keys: KEYS,
+        env: &[brickauth_core::flow::EnvKey::new("client_id", &["DATABRICKS_CLIENT_ID"]), brickauth_core::flow::EnvKey::new("client_secret", &["DATABRICKS_CLIENT_SECRET"])],
+        databricks: brickauth_core::flow::DatabricksAuth {
+            auth_types: &["oauth-m2m"],
+            detect: &["client_id", "client_secret"],
+            fallback: false,
+            keys: &[("client_id", "client_id"), ("client_secret", "client_secret")],
+        },
         app: app_config,
         build,
     }

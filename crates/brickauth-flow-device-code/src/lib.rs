@@ -251,6 +251,8 @@ brickauth_core::register_flow! {
         summary: "sign in on another device with a code: headless machines, MFA works",
         interactive: true,
         keys: KEYS,
+        env: &[],
+        databricks: brickauth_core::flow::DatabricksAuth::NONE,
         app: brickauth_core::AppConfig::from_settings,
         build,
     }

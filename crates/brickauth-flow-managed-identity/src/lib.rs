@@ -449,6 +449,13 @@ brickauth_core::register_flow! {
         summary: "Azure managed identity (VM IMDS, App Service, Functions, Container Apps): no secret",
         interactive: false,
         keys: KEYS,
+        env: &[],
+        databricks: brickauth_core::flow::DatabricksAuth {
+            auth_types: &["azure-msi"],
+            detect: &["azure_use_msi"],
+            fallback: false,
+            keys: &[("azure_client_id", "msi_client_id")],
+        },
         app: app_config,
         build,
     }

@@ -129,6 +129,8 @@ brickauth_core::register_flow! {
         summary: "username and password (ROPC): no MFA; for legacy service accounts",
         interactive: false,
         keys: KEYS,
+        env: &[brickauth_core::flow::EnvKey::new("username", &["BRICKAUTH_USERNAME"]), brickauth_core::flow::EnvKey::new("password", &["BRICKAUTH_PASSWORD"])],
+        databricks: brickauth_core::flow::DatabricksAuth::NONE,
         app: brickauth_core::AppConfig::from_settings,
         build,
     }

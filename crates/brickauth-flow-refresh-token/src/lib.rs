@@ -96,6 +96,8 @@ brickauth_core::register_flow! {
         summary: "redeem a refresh token you already hold; the cache keeps the rotated one",
         interactive: false,
         keys: KEYS,
+        env: &[brickauth_core::flow::EnvKey::new("refresh_token", &["BRICKAUTH_REFRESH_TOKEN"])],
+        databricks: brickauth_core::flow::DatabricksAuth::NONE,
         app: brickauth_core::AppConfig::from_settings,
         build,
     }

@@ -254,6 +254,13 @@ brickauth_core::register_flow! {
         summary: "a service principal with a federated OIDC token: Kubernetes, GitHub Actions, Azure Pipelines",
         interactive: false,
         keys: KEYS,
+        env: &[brickauth_core::flow::EnvKey::new("federated_token_file", &["AZURE_FEDERATED_TOKEN_FILE"])],
+        databricks: brickauth_core::flow::DatabricksAuth {
+            auth_types: &["github-oidc-azure", "azure-devops-oidc"],
+            detect: &[],
+            fallback: false,
+            keys: &[("azure_client_id", "client_id"), ("client_id", "client_id")],
+        },
         app: brickauth_core::AppConfig::from_settings,
         build,
     }

@@ -23,6 +23,8 @@ brickauth_core::inventory::submit! {
         summary: "browser sign-in",
         interactive: true,
         keys: &[KeySpec::optional("redirect_uri", "loopback redirect"), KeySpec::optional("login_timeout", "seconds")],
+        env: &[],
+        databricks: brickauth_core::flow::DatabricksAuth::NONE,
         app: brickauth_core::AppConfig::from_settings,
         build: not_built,
     }
@@ -35,6 +37,8 @@ brickauth_core::inventory::submit! {
         summary: "username and password",
         interactive: false,
         keys: &[KeySpec::required("username", "user"), KeySpec::secret("password", "password")],
+        env: &[],
+        databricks: brickauth_core::flow::DatabricksAuth::NONE,
         app: brickauth_core::AppConfig::from_settings,
         build: not_built,
     }
@@ -47,6 +51,8 @@ brickauth_core::inventory::submit! {
         summary: "a refresh token",
         interactive: false,
         keys: &[KeySpec::secret("refresh_token", "refresh token")],
+        env: &[],
+        databricks: brickauth_core::flow::DatabricksAuth::NONE,
         app: brickauth_core::AppConfig::from_settings,
         build: not_built,
     }
@@ -62,6 +68,8 @@ brickauth_core::inventory::submit! {
             KeySpec::optional_secret("client_secret", "secret"),
             KeySpec::optional("federated_token_file", "workload identity"),
         ],
+        env: &[],
+        databricks: brickauth_core::flow::DatabricksAuth::NONE,
         app: brickauth_core::AppConfig::from_settings,
         build: not_built,
     }

@@ -4,11 +4,12 @@
 //! and the nearest valid name when the user probably made a typo. A message never contains a
 //! secret: secret errors name the *source* (a variable, a path, a command), never its value.
 //!
-//! Conventions for the string fields: `profile` is the profile's name, `[defaults]` for the defaults
-//! table, and empty for top-level keys; `path` is empty for a profile built from the environment
-//! (rendered as `environment`); `line` is 0 when there is no position (a value set on the command
-//! line or taken from the environment). Paths are `Arc<Path>` and name lists `Box<[String]>` so
-//! the error stays small (under clippy's `result_large_err` limit) for everyone who returns it.
+//! Conventions: `profile` is the profile's name (`[defaults]` for the defaults table, a
+//! `[SECTION]` of the Databricks config file by its name), `None` for the file's top-level keys;
+//! `path` is `None` for a profile built from the environment (rendered as `environment`); `at`
+//! is `None` when the value has no position (it came from the command line or the environment).
+//! Paths are `Arc<Path>` and name lists `Box<[String]>` so the error stays small (under clippy's
+//! `result_large_err` limit) for everyone who returns it.
 
 use std::fmt;
 use std::path::Path;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 
 use brickauth_core::settings::ConfigError;
 
-use crate::origin::display_path;
+use crate::origin::{Position, display_path};
 
 /// What went wrong while locating, loading, validating a profile or resolving one of its secrets.
 #[derive(Debug, thiserror::Error)]
@@ -60,29 +61,25 @@ pub enum ProfileError {
     /// A key that the profile's flow (or, for `[defaults]` and top-level keys, every flow) does
     /// not accept.
     UnknownKey {
-        /// The profile file.
-        path: Arc<Path>,
-        /// The profile (see the module docs for `[defaults]` and top-level keys).
-        profile: String,
+        /// The profile file; `None` for the environment-only profile.
+        path: Option<Arc<Path>>,
+        /// The profile (`None`: a top-level key of the file).
+        profile: Option<String>,
         /// The key as written.
         key: String,
-        /// 1-based line of the key (0: no position).
-        line: usize,
-        /// 1-based column of the key.
-        column: usize,
+        /// Where the key is (`None`: no position).
+        at: Option<Position>,
         /// The nearest valid key, if one is close.
         suggestion: Option<String>,
     },
     /// `flow = "…"` names no linked flow.
     UnknownFlow {
-        /// The profile file.
-        path: Arc<Path>,
-        /// The profile.
-        profile: String,
-        /// 1-based line of the `flow` key (0: no position).
-        line: usize,
-        /// 1-based column of the `flow` key.
-        column: usize,
+        /// The profile file; `None` for the environment-only profile.
+        path: Option<Arc<Path>>,
+        /// The profile (`None`: a top-level key of the file).
+        profile: Option<String>,
+        /// Where the `flow` key is (`None`: no position).
+        at: Option<Position>,
         /// The flow name as written.
         name: String,
         /// The nearest registered name or alias, if one is close.
@@ -92,10 +89,10 @@ pub enum ProfileError {
     },
     /// A key the flow requires is not set.
     MissingKey {
-        /// The profile file.
-        path: Arc<Path>,
-        /// The profile.
-        profile: String,
+        /// The profile file; `None` for the environment-only profile.
+        path: Option<Arc<Path>>,
+        /// The profile (`None`: a top-level key of the file).
+        profile: Option<String>,
         /// The missing key.
         key: String,
         /// How to set it (the source keys of a secret, the environment variables read, …).
@@ -103,33 +100,29 @@ pub enum ProfileError {
     },
     /// A value of the wrong type or shape.
     InvalidValue {
-        /// The profile file.
-        path: Arc<Path>,
-        /// The profile.
-        profile: String,
+        /// The profile file; `None` for the environment-only profile.
+        path: Option<Arc<Path>>,
+        /// The profile (`None`: a top-level key of the file).
+        profile: Option<String>,
         /// The key whose value is wrong.
         key: String,
-        /// 1-based line of the value (0: no position).
-        line: usize,
-        /// 1-based column of the value.
-        column: usize,
+        /// Where the value is (`None`: no position).
+        at: Option<Position>,
         /// What is wrong.
         message: String,
     },
     /// A secret has more than one source (`password` and `password_env`, …).
     AmbiguousSecret {
-        /// The profile file.
-        path: Arc<Path>,
-        /// The profile.
-        profile: String,
+        /// The profile file; `None` for the environment-only profile.
+        path: Option<Arc<Path>>,
+        /// The profile (`None`: a top-level key of the file).
+        profile: Option<String>,
         /// The secret key (`password`).
         key: String,
         /// The source keys that are set, in file order.
         sources: Vec<String>,
-        /// 1-based line of the second source (0: no position).
-        line: usize,
-        /// 1-based column of the second source.
-        column: usize,
+        /// Where the second source is (`None`: no position).
+        at: Option<Position>,
     },
     /// More than one profile has the host asked for.
     AmbiguousHost {
@@ -159,6 +152,20 @@ pub enum ProfileError {
         /// What went wrong, naming the source.
         message: String,
     },
+    /// A section of the Databricks config file that no linked flow can serve: a personal access
+    /// token, an `auth_type` without a brickauth flow, …
+    Unsupported {
+        /// The Databricks config file.
+        path: Arc<Path>,
+        /// The section, as written between the brackets.
+        section: String,
+        /// The key that decides (`auth_type`, `token`, …).
+        key: String,
+        /// Where that key is (`None`: the section as a whole).
+        at: Option<Position>,
+        /// Why, and what to do instead.
+        message: String,
+    },
     /// Anything else (for example: no home directory to find the file in).
     Other(String),
 }
@@ -180,37 +187,43 @@ impl fmt::Display for ProfileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use ProfileError::*;
         match self {
-            NotFound { path } => write!(f, "{}: no profile file here; {NOT_FOUND_HELP}", shown(path)),
-            Io { path, source } => write!(f, "{}: cannot read the profile file: {source}", shown(path)),
+            NotFound { path } => write!(f, "{}: no profile file here; {NOT_FOUND_HELP}", display_path(path)),
+            Io { path, source } => write!(f, "{}: cannot read the profile file: {source}", display_path(path)),
             Parse { path, line, column, message } => {
-                write!(f, "{}: invalid TOML: {message}", at(path, *line, *column))
+                write!(f, "{}:{line}:{column}: invalid TOML: {message}", display_path(path))
             }
             UnknownProfile { name, path, suggestion, known } => {
-                write!(f, "{}: unknown profile `{name}`{}; {}", shown(path), suggest(suggestion), known_profiles(known))
+                write!(
+                    f,
+                    "{}: unknown profile `{name}`{}; {}",
+                    display_path(path),
+                    suggest(suggestion),
+                    known_profiles(known)
+                )
             }
-            UnknownKey { path, profile, key, line, column, suggestion } => {
-                write!(f, "{}: {}unknown key `{key}`{}", at(path, *line, *column), scope(profile), suggest(suggestion))
+            UnknownKey { path, profile, key, at: pos, suggestion } => {
+                write!(f, "{}: {}unknown key `{key}`{}", at(path, pos), scope(profile), suggest(suggestion))
             }
-            UnknownFlow { path, profile, line, column, name, suggestion, known } => {
-                write!(f, "{}: {}{}", at(path, *line, *column), scope(profile), unknown_flow(name, suggestion, known))
+            UnknownFlow { path, profile, at: pos, name, suggestion, known } => {
+                write!(f, "{}: {}{}", at(path, pos), scope(profile), unknown_flow(name, suggestion, known))
             }
             MissingKey { path, profile, key, hint } => {
                 write!(f, "{}: {}missing required key `{key}`{}", shown(path), scope(profile), then(hint))
             }
-            InvalidValue { path, profile, key, line, column, message } => {
-                write!(f, "{}: {}key `{key}`: {message}", at(path, *line, *column), scope(profile))
+            InvalidValue { path, profile, key, at: pos, message } => {
+                write!(f, "{}: {}key `{key}`: {message}", at(path, pos), scope(profile))
             }
-            AmbiguousSecret { path, profile, key, sources, line, column } => {
-                write!(f, "{}: {}{}", at(path, *line, *column), scope(profile), ambiguous_secret(key, sources))
+            AmbiguousSecret { path, profile, key, sources, at: pos } => {
+                write!(f, "{}: {}{}", at(path, pos), scope(profile), ambiguous_secret(key, sources))
             }
             AmbiguousHost { path, host, profiles } => write!(
                 f,
                 "{}: more than one profile has host `{host}` ({}); choose one with --profile",
-                shown(path),
+                display_path(path),
                 profiles.join(", ")
             ),
             NoHostMatch { path, host, hosts } => {
-                write!(f, "{}: no profile has host `{host}`; ", shown(path))?;
+                write!(f, "{}: no profile has host `{host}`; ", display_path(path))?;
                 if hosts.is_empty() {
                     f.write_str("no profile in this file sets `host`")
                 } else {
@@ -218,7 +231,10 @@ impl fmt::Display for ProfileError {
                 }
             }
             Secret { profile, key, message } => {
-                write!(f, "{}cannot resolve secret `{key}`: {message}", scope(profile))
+                write!(f, "profile `{profile}`: cannot resolve secret `{key}`: {message}")
+            }
+            Unsupported { path, section, key, at: pos, message } => {
+                write!(f, "{}: section [{section}], key `{key}`: {message}", at(&Some(path.clone()), pos))
             }
             Other(message) => f.write_str(message),
         }
@@ -230,56 +246,67 @@ impl fmt::Display for ProfileError {
 impl From<ProfileError> for ConfigError {
     fn from(e: ProfileError) -> Self {
         use ProfileError::*;
-        let (profile, key, location, message): (&str, &str, Option<String>, String) = match &e {
-            UnknownKey { path, profile, key, line, column, suggestion } => {
-                (profile, key, Some(at(path, *line, *column)), format!("unknown key{}", suggest(suggestion)))
+        let (profile, key, location, message): (&Option<String>, &str, Option<String>, String) = match &e {
+            UnknownKey { path, profile, key, at: pos, suggestion } => {
+                (profile, key, Some(at(path, pos)), format!("unknown key{}", suggest(suggestion)))
             }
-            UnknownFlow { path, profile, line, column, name, suggestion, known } => {
-                (profile, "flow", Some(at(path, *line, *column)), unknown_flow(name, suggestion, known))
+            UnknownFlow { path, profile, at: pos, name, suggestion, known } => {
+                (profile, "flow", Some(at(path, pos)), unknown_flow(name, suggestion, known))
             }
             MissingKey { path, profile, key, hint } => {
                 (profile, key, Some(shown(path)), format!("missing required key{}", then(hint)))
             }
-            InvalidValue { path, profile, key, line, column, message } => {
-                (profile, key, Some(at(path, *line, *column)), message.clone())
+            InvalidValue { path, profile, key, at: pos, message } => {
+                (profile, key, Some(at(path, pos)), message.clone())
             }
-            AmbiguousSecret { path, profile, key, sources, line, column } => {
-                (profile, key, Some(at(path, *line, *column)), ambiguous_secret(key, sources))
+            AmbiguousSecret { path, profile, key, sources, at: pos } => {
+                (profile, key, Some(at(path, pos)), ambiguous_secret(key, sources))
             }
-            Secret { profile, key, message } => (profile, key, None, format!("cannot resolve the secret: {message}")),
+            Secret { profile, key, message } => {
+                return ConfigError {
+                    profile: Some(profile.clone()),
+                    key: Some(key.clone()),
+                    origin: None,
+                    message: format!("cannot resolve the secret: {message}"),
+                };
+            }
             NotFound { .. }
             | Io { .. }
             | Parse { .. }
             | UnknownProfile { .. }
             | AmbiguousHost { .. }
             | NoHostMatch { .. }
+            | Unsupported { .. }
             | Other(_) => return ConfigError::general(e.to_string()),
         };
         // `[defaults]` is not a profile: fold it into the location instead.
-        let (profile, origin) = match profile {
-            "" => (None, location),
-            "[defaults]" => (None, location.map(|l| format!("[defaults] at {l}"))),
-            name => (Some(name.to_owned()), location),
+        let (profile, origin) = match profile.as_deref() {
+            None => (None, location),
+            Some("[defaults]") => (None, location.map(|l| format!("[defaults] at {l}"))),
+            Some(name) => (Some(name.to_owned()), location),
         };
         ConfigError { profile, key: Some(key.to_owned()), origin, message }
     }
 }
 
 /// `path` for messages; the environment-only profile has no file.
-fn shown(path: &Path) -> String {
-    if path.as_os_str().is_empty() { "environment".to_owned() } else { display_path(path) }
+fn shown(path: &Option<Arc<Path>>) -> String {
+    path.as_deref().map_or_else(|| "environment".to_owned(), display_path)
 }
 
 /// `path:line:column`, or just the path when there is no position.
-fn at(path: &Path, line: usize, column: usize) -> String {
-    if line == 0 { shown(path) } else { format!("{}:{line}:{column}", shown(path)) }
+fn at(path: &Option<Arc<Path>>, at: &Option<Position>) -> String {
+    match at {
+        Some(pos) => format!("{}:{pos}", shown(path)),
+        None => shown(path),
+    }
 }
 
-fn scope(profile: &str) -> String {
-    match profile {
-        "" => String::new(),
-        "[defaults]" => "[defaults]: ".to_owned(),
-        name => format!("profile `{name}`: "),
+fn scope(profile: &Option<String>) -> String {
+    match profile.as_deref() {
+        None => String::new(),
+        Some("[defaults]") => "[defaults]: ".to_owned(),
+        Some(name) => format!("profile `{name}`: "),
     }
 }
 

@@ -17,6 +17,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::error::ProfileError;
 use crate::origin::Origin;
+use crate::origin::Position;
 use crate::profile::{Entry, Profile, flow_error};
 use crate::secret::secret_of;
 
@@ -85,17 +86,16 @@ impl ProfileFile {
                     }
                 }
                 other => {
-                    let (line, column) = parser.lines.position(key.span().start);
+                    let at = parser.lines.at(key.span().start);
                     let suggestion = brickauth_core::nearest(other, TOP_LEVEL_KEYS.iter().copied())
                         .map(str::to_owned)
                         // `[dev]` instead of `[profiles.dev]`.
                         .or_else(|| matches!(value.get_ref(), DeValue::Table(_)).then(|| format!("profiles.{other}")));
                     return Err(ProfileError::UnknownKey {
-                        path: path.clone(),
-                        profile: String::new(),
+                        path: Some(path.clone()),
+                        profile: None,
                         key: other.to_owned(),
-                        line,
-                        column,
+                        at: Some(at),
                         suggestion,
                     });
                 }
@@ -167,16 +167,14 @@ impl ProfileFile {
                 format!("registered flows: {}", known.join(", "))
             };
             return Err(ProfileError::MissingKey {
-                path: self.path.clone(),
-                profile: name.to_owned(),
+                path: Some(self.path.clone()),
+                profile: Some(name.to_owned()),
                 key: "flow".into(),
                 hint: Some(hint),
             });
         };
-        let spec = find(&flow.value).map_err(|e| {
-            let (line, column) = flow.origin.position().map_or((0, 0), |(_, line, column)| (line, column));
-            flow_error(e, self.path.clone(), name, line, column)
-        })?;
+        let spec = find(&flow.value)
+            .map_err(|e| flow_error(e, Some(self.path.clone()), name, flow.origin.position().map(|(_, at)| at)))?;
 
         // Which secrets the profile gives its own source for.
         let own_secrets: Vec<&str> =
@@ -335,27 +333,24 @@ impl Parser<'_> {
             let mut names: Vec<String> = COMMON_KEYS.iter().map(|k| k.name.to_owned()).collect();
             names.extend(flows().iter().flat_map(|f| f.key_names()));
             let suggestion = brickauth_core::nearest(key, names.iter().map(String::as_str)).map(str::to_owned);
-            let (line, column) = entry.origin.position().map_or((0, 0), |(_, line, column)| (line, column));
             return Err(ProfileError::UnknownKey {
-                path: self.path.clone(),
-                profile: Scope::Defaults.name().to_owned(),
+                path: Some(self.path.clone()),
+                profile: Some(Scope::Defaults.name().to_owned()),
                 key: key.to_owned(),
-                line,
-                column,
+                at: entry.origin.position().map(|(_, at)| at),
                 suggestion,
             });
         }
         Ok(())
     }
 
+    /// `profile` empty: a top-level key.
     fn invalid(&self, profile: &str, key: &str, at: &Spanned<DeValue<'_>>, message: &str) -> ProfileError {
-        let (line, column) = self.lines.position(at.span().start);
         ProfileError::InvalidValue {
-            path: self.path.clone(),
-            profile: profile.to_owned(),
+            path: Some(self.path.clone()),
+            profile: (!profile.is_empty()).then(|| profile.to_owned()),
             key: key.to_owned(),
-            line,
-            column,
+            at: Some(self.lines.at(at.span().start)),
             message: message.to_owned(),
         }
     }
@@ -373,7 +368,7 @@ fn in_file_order<'t, 'i>(
 
 fn in_position_order(entries: &BTreeMap<String, Entry>) -> Vec<(&str, &Entry)> {
     let mut items: Vec<(&str, &Entry)> = entries.iter().map(|(k, e)| (k.as_str(), e)).collect();
-    items.sort_by_key(|(_, e)| e.origin.position().map(|(_, line, column)| (line, column)));
+    items.sort_by_key(|(_, e)| e.origin.position().map(|(_, at)| at));
     items
 }
 
@@ -388,6 +383,12 @@ impl<'t> LineIndex<'t> {
     pub(crate) fn new(text: &'t str) -> Self {
         let starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
         LineIndex { text, starts }
+    }
+
+    /// [`LineIndex::position`] as a [`Position`].
+    pub(crate) fn at(&self, offset: usize) -> Position {
+        let (line, column) = self.position(offset);
+        Position::new(line, Some(column))
     }
 
     pub(crate) fn position(&self, offset: usize) -> (usize, usize) {

@@ -31,6 +31,7 @@
 //! (tenants, hosts and scopes are parsed by core when a flow is built), and never prints.
 #![warn(missing_docs)]
 
+mod databrickscfg;
 mod error;
 mod file;
 mod origin;
@@ -40,16 +41,17 @@ mod secret;
 #[cfg(test)]
 mod tests;
 
+pub use databrickscfg::{DatabricksCfg, Mapped, MappedKey, Sources, databrickscfg_path};
 pub use error::ProfileError;
 pub use file::ProfileFile;
-pub use origin::Origin;
+pub use origin::{Origin, Position};
 pub use path::config_path;
 pub use profile::{DisplayValue, Profile};
 
 /// Flows registered for this crate's unit tests only: no real flow crate is linked here.
 #[cfg(test)]
 mod test_flows {
-    use brickauth_core::flow::{FlowSpec, GrantFlow};
+    use brickauth_core::flow::{DatabricksAuth, EnvKey, FlowSpec, GrantFlow};
     use brickauth_core::settings::{ConfigError, KeySpec, Settings};
 
     fn not_built(_: &dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError> {
@@ -67,6 +69,8 @@ mod test_flows {
                 KeySpec::secret("password", "the user's password"),
                 KeySpec::optional("login_timeout", "seconds"),
             ],
+            env: &[EnvKey::new("username", &["BRICKAUTH_USERNAME"]), EnvKey::new("password", &["BRICKAUTH_PASSWORD"])],
+            databricks: DatabricksAuth::NONE,
             app: brickauth_core::AppConfig::from_settings,
             build: not_built,
         }
@@ -84,6 +88,16 @@ mod test_flows {
                 KeySpec::secret("client_secret", "the app's secret"),
                 KeySpec::optional("federated_token_file", "a workload identity token file"),
             ],
+            env: &[
+                EnvKey::new("client_secret", &["ARM_CLIENT_SECRET", "AZURE_CLIENT_SECRET"]),
+                EnvKey::new("federated_token_file", &["AZURE_FEDERATED_TOKEN_FILE"]),
+            ],
+            databricks: DatabricksAuth {
+                auth_types: &["azure-client-secret"],
+                detect: &["azure_client_id", "azure_client_secret"],
+                fallback: false,
+                keys: &[("azure_client_id", "client_id"), ("azure_client_secret", "client_secret")],
+            },
             app: brickauth_core::AppConfig::from_settings,
             build: not_built,
         }
@@ -96,6 +110,49 @@ mod test_flows {
             summary: "Databricks service principal (tests only)",
             interactive: false,
             keys: &[KeySpec::required("client_id", "the service principal"), KeySpec::secret("client_secret", "its secret")],
+            env: &[
+                EnvKey::new("client_id", &["DATABRICKS_CLIENT_ID"]),
+                EnvKey::new("client_secret", &["DATABRICKS_CLIENT_SECRET"]),
+            ],
+            databricks: DatabricksAuth {
+                auth_types: &["oauth-m2m"],
+                detect: &["client_id", "client_secret"],
+                fallback: false,
+                keys: &[("client_id", "client_id"), ("client_secret", "client_secret")],
+            },
+            app: brickauth_core::AppConfig::from_settings,
+            build: not_built,
+        }
+    }
+
+    brickauth_core::inventory::submit! {
+        FlowSpec {
+            name: "test-cli",
+            aliases: &[],
+            summary: "another tool's sign-in (tests only)",
+            interactive: false,
+            keys: &[KeySpec::optional("cli_path", "the tool")],
+            env: &[],
+            databricks: DatabricksAuth { auth_types: &["azure-cli"], detect: &[], fallback: true, keys: &[] },
+            app: brickauth_core::AppConfig::from_settings,
+            build: not_built,
+        }
+    }
+
+    brickauth_core::inventory::submit! {
+        FlowSpec {
+            name: "test-msi",
+            aliases: &[],
+            summary: "managed identity (tests only)",
+            interactive: false,
+            keys: &[KeySpec::optional("msi_client_id", "user-assigned identity")],
+            env: &[],
+            databricks: DatabricksAuth {
+                auth_types: &["azure-msi"],
+                detect: &["azure_use_msi"],
+                fallback: false,
+                keys: &[("azure_client_id", "msi_client_id")],
+            },
             app: brickauth_core::AppConfig::from_settings,
             build: not_built,
         }

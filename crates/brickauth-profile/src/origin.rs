@@ -30,6 +30,15 @@ pub enum Origin {
         /// 1-based column of the key.
         column: usize,
     },
+    /// A key of a section of the Databricks config file (`~/.databrickscfg`).
+    DatabricksCfg {
+        /// The Databricks config file.
+        path: PathBuf,
+        /// 1-based line of the key.
+        line: usize,
+        /// The key as the file writes it (`azure_client_id`), which may differ from the profile's.
+        key: String,
+    },
     /// An environment variable, by name (without the `$`).
     Env(String),
     /// A command-line flag, as the user would type it (`--host`).
@@ -39,12 +48,13 @@ pub enum Origin {
 }
 
 impl Origin {
-    /// The file position (`path`, line, column) for values that came from the profile file.
-    pub fn position(&self) -> Option<(&Path, usize, usize)> {
+    /// The file position for values that came from a file.
+    pub fn position(&self) -> Option<(&Path, Position)> {
         match self {
             Origin::File { path, line, column } | Origin::Defaults { path, line, column } => {
-                Some((path, *line, *column))
+                Some((path, Position::new(*line, Some(*column))))
             }
+            Origin::DatabricksCfg { path, line, .. } => Some((path, Position::new(*line, None))),
             Origin::Env(_) | Origin::CommandLine(_) | Origin::Default => None,
         }
     }
@@ -59,9 +69,37 @@ impl fmt::Display for Origin {
             Origin::Defaults { path, line, column } => {
                 write!(f, "[defaults] at {}:{line}:{column}", display_path(path))
             }
+            Origin::DatabricksCfg { path, line, .. } => write!(f, "{}:{line}", display_path(path)),
             Origin::Env(var) => write!(f, "${var}"),
             Origin::CommandLine(flag) => f.write_str(flag),
             Origin::Default => f.write_str("built-in default"),
+        }
+    }
+}
+
+/// A 1-based position in a file, as editors show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters; `None` where the format has no useful column (INI keys
+    /// start their line).
+    pub column: Option<u32>,
+}
+
+impl Position {
+    /// A position from `usize`s (saturating: `u32` keeps [`ProfileError`](crate::ProfileError) small).
+    pub fn new(line: usize, column: Option<usize>) -> Self {
+        let small = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Position { line: small(line), column: column.map(small) }
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.column {
+            Some(column) => write!(f, "{}:{column}", self.line),
+            None => write!(f, "{}", self.line),
         }
     }
 }

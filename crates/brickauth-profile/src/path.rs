@@ -76,7 +76,7 @@ pub(crate) fn expand_tilde(path: &Path) -> PathBuf {
     expand_tilde_with(path, home_dir().as_deref())
 }
 
-fn expand_tilde_with(path: &Path, home: Option<&Path>) -> PathBuf {
+pub(crate) fn expand_tilde_with(path: &Path, home: Option<&Path>) -> PathBuf {
     let Some(home) = home else { return path.to_owned() };
     match path.strip_prefix("~") {
         // `Path::strip_prefix` works on components: `~/x` → `x`, `~` → ``, `~x` does not match.

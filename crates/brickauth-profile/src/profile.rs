@@ -20,7 +20,7 @@ use brickauth_core::flow::{FlowSpec, RegistryError, find};
 use brickauth_core::settings::{COMMON_KEYS, ConfigError, KeySpec, Settings};
 
 use crate::error::ProfileError;
-use crate::origin::Origin;
+use crate::origin::{Origin, Position};
 use crate::secret::{Source, resolve, secret_of};
 
 /// One key's value and where it came from.
@@ -60,26 +60,6 @@ pub struct Profile {
     /// Literal secrets already warned about (warn once per key, not on every resolution).
     warned: Mutex<BTreeSet<String>>,
 }
-
-/// The variables the environment-only mode reads, per key; the first one set wins.
-const ENV_KEYS: &[(&str, &[&str])] = &[
-    ("tenant_id", &["ARM_TENANT_ID", "AZURE_TENANT_ID"]),
-    ("client_id", &["ARM_CLIENT_ID", "AZURE_CLIENT_ID"]),
-    ("client_secret", &["ARM_CLIENT_SECRET", "AZURE_CLIENT_SECRET"]),
-    ("federated_token_file", &["AZURE_FEDERATED_TOKEN_FILE"]),
-    ("host", &["DATABRICKS_HOST"]),
-    ("azure_workspace_resource_id", &["DATABRICKS_AZURE_RESOURCE_ID"]),
-    ("authority_host", &["AZURE_AUTHORITY_HOST"]),
-    ("username", &["BRICKAUTH_USERNAME"]),
-    ("password", &["BRICKAUTH_PASSWORD"]),
-    ("refresh_token", &["BRICKAUTH_REFRESH_TOKEN"]),
-];
-
-/// Databricks OAuth M2M uses a Databricks service principal's own credentials, which the
-/// Databricks SDKs read from `DATABRICKS_CLIENT_*`: an `ARM_CLIENT_ID` would be a different app.
-const M2M_FLOWS: &[&str] = &["databricks-m2m", "oauth-m2m"];
-const M2M_ENV_KEYS: &[(&str, &[&str])] =
-    &[("client_id", &["DATABRICKS_CLIENT_ID"]), ("client_secret", &["DATABRICKS_CLIENT_SECRET"])];
 
 impl Profile {
     /// A profile from already merged values, validated.
@@ -154,41 +134,25 @@ impl Profile {
     /// The environment-only profile, named `env`: settings from the variables CI pipelines set.
     ///
     /// `vars` looks a variable up (pass `&|v| std::env::var(v).ok()`); empty values count as unset.
-    /// Each key takes the first variable that is set, with origin [`Origin::Env`]:
-    ///
-    /// | key | variables |
-    /// |---|---|
-    /// | `tenant_id` | `ARM_TENANT_ID`, `AZURE_TENANT_ID` |
-    /// | `client_id` | `ARM_CLIENT_ID`, `AZURE_CLIENT_ID` (`databricks-m2m`: `DATABRICKS_CLIENT_ID`) |
-    /// | `client_secret` | `ARM_CLIENT_SECRET`, `AZURE_CLIENT_SECRET` (`databricks-m2m`: `DATABRICKS_CLIENT_SECRET`) |
-    /// | `federated_token_file` | `AZURE_FEDERATED_TOKEN_FILE` |
-    /// | `host` | `DATABRICKS_HOST` |
-    /// | `azure_workspace_resource_id` | `DATABRICKS_AZURE_RESOURCE_ID` |
-    /// | `authority_host` | `AZURE_AUTHORITY_HOST` |
-    /// | `username` | `BRICKAUTH_USERNAME` |
-    /// | `password` | `BRICKAUTH_PASSWORD` |
-    /// | `refresh_token` | `BRICKAUTH_REFRESH_TOKEN` |
+    /// Which variables fill which key is the flow's to say ([`FlowSpec::env_keys`]: its own
+    /// [`FlowSpec::env`] over [`brickauth_core::flow::COMMON_ENV`]); each key takes the first
+    /// variable that is set, with origin [`Origin::Env`].
     ///
     /// A key the flow declares secret is stored as `K_env = "VAR"`, so it is read only when the
     /// flow is built. Keys the flow does not accept are skipped. `flow` has origin `--flow`.
+    /// A missing key is reported with the variables that would set it, not the profile key.
     pub fn from_env(flow: &str, vars: &dyn Fn(&str) -> Option<String>) -> Result<Profile, ProfileError> {
         const NAME: &str = "env";
-        let spec = find(flow).map_err(|e| flow_error(e, Path::new("").into(), NAME, 0, 0))?;
-        let m2m = std::iter::once(&spec.name).chain(spec.aliases).any(|n| M2M_FLOWS.contains(n));
-        let var_names = |key: &str| -> &'static [&'static str] {
-            let first: &[(&str, &'static [&'static str])] = if m2m { M2M_ENV_KEYS } else { &[] };
-            first.iter().chain(ENV_KEYS).find(|(k, _)| *k == key).map_or(&[], |(_, vars)| *vars)
-        };
+        let spec = find(flow).map_err(|e| flow_error(e, None, NAME, None))?;
 
         let mut values = BTreeMap::new();
         values
             .insert("flow".to_owned(), Entry { value: flow.to_owned(), origin: Origin::CommandLine("--flow".into()) });
-        for (key, _) in ENV_KEYS {
-            let found = var_names(key).iter().find_map(|var| vars(var).filter(|v| !v.is_empty()).map(|v| (*var, v)));
+        for env in spec.env_keys() {
+            let found = env.vars.iter().find_map(|var| vars(var).filter(|v| !v.is_empty()).map(|v| (*var, v)));
             let Some((var, value)) = found else { continue };
-            let secret = key_spec(spec, key).is_some_and(|k| k.secret);
-            let (stored, value) =
-                if secret { (Source::Env.key(key), var.to_owned()) } else { ((*key).to_owned(), value) };
+            let secret = key_spec(spec, env.key).is_some_and(|k| k.secret);
+            let (stored, value) = if secret { (Source::Env.key(env.key), var.to_owned()) } else { (env.key.to_owned(), value) };
             if spec.accepts(&stored) {
                 values.insert(stored, Entry { value, origin: Origin::Env(var.to_owned()) });
             }
@@ -196,13 +160,7 @@ impl Profile {
         Profile::build(NAME, None, spec, values).map_err(|e| match e {
             // Say which variables would have supplied the missing key.
             ProfileError::MissingKey { path, profile, key, hint } => {
-                let names = var_names(&key);
-                let hint = if names.is_empty() {
-                    hint
-                } else {
-                    let names: Vec<String> = names.iter().map(|v| format!("${v}")).collect();
-                    Some(format!("set {}", names.join(" or ")))
-                };
+                let hint = env_hint(spec, &key).or(hint);
                 ProfileError::MissingKey { path, profile, key, hint }
             }
             other => other,
@@ -222,24 +180,22 @@ impl Profile {
             if !self.flow.accepts(key) {
                 let names = self.flow.key_names();
                 let suggestion = brickauth_core::nearest(key, names.iter().map(String::as_str)).map(str::to_owned);
-                let (path, line, column) = self.locate(&entry.origin);
+                let (path, at) = self.locate(&entry.origin);
                 return Err(ProfileError::UnknownKey {
                     path,
-                    profile: self.name.clone(),
+                    profile: Some(self.name.clone()),
                     key: (*key).clone(),
-                    line,
-                    column,
+                    at,
                     suggestion,
                 });
             }
             if secret_of(Some(self.flow), key).is_some() && entry.value.trim().is_empty() {
-                let (path, line, column) = self.locate(&entry.origin);
+                let (path, at) = self.locate(&entry.origin);
                 return Err(ProfileError::InvalidValue {
                     path,
-                    profile: self.name.clone(),
+                    profile: Some(self.name.clone()),
                     key: (*key).clone(),
-                    line,
-                    column,
+                    at,
                     message: "is empty".into(),
                 });
             }
@@ -255,14 +211,13 @@ impl Profile {
                 .collect();
             set.sort_by_key(|(key, e)| (position(&e.origin), key.clone()));
             if let [_, second, ..] = set.as_slice() {
-                let (path, line, column) = self.locate(&second.1.origin);
+                let (path, at) = self.locate(&second.1.origin);
                 return Err(ProfileError::AmbiguousSecret {
                     path,
-                    profile: self.name.clone(),
+                    profile: Some(self.name.clone()),
                     key: spec.name.to_owned(),
                     sources: set.into_iter().map(|(k, _)| k).collect(),
-                    line,
-                    column,
+                    at,
                 });
             }
         }
@@ -279,8 +234,8 @@ impl Profile {
                     format!("set `{k}_env`, `{k}_file` or `{k}_command` (or a literal `{k}`, not recommended)")
                 });
                 return Err(ProfileError::MissingKey {
-                    path: self.file(),
-                    profile: self.name.clone(),
+                    path: self.path.clone(),
+                    profile: Some(self.name.clone()),
                     key: k.to_owned(),
                     hint,
                 });
@@ -320,22 +275,24 @@ impl Profile {
     }
 
     /// Where to point an error about a value from `origin`.
-    fn locate(&self, origin: &Origin) -> (Arc<Path>, usize, usize) {
+    fn locate(&self, origin: &Origin) -> (Option<Arc<Path>>, Option<Position>) {
         match origin.position() {
-            Some((path, line, column)) => (path.into(), line, column),
-            None => (self.file(), 0, 0),
+            Some((path, at)) => (Some(path.into()), Some(at)),
+            None => (self.path.clone(), None),
         }
     }
 
-    /// The profile file for errors; the empty path (shown as `environment`) for `from_env`.
-    fn file(&self) -> Arc<Path> {
-        self.path.clone().unwrap_or_else(|| Path::new("").into())
-    }
 }
 
 /// Sort key: file positions first, in order; values from elsewhere after them.
 fn position(origin: &Origin) -> (usize, usize) {
-    origin.position().map_or((usize::MAX, 0), |(_, line, column)| (line, column))
+    origin.position().map_or((usize::MAX, 0), |(_, at)| (at.line as usize, at.column.unwrap_or(0) as usize))
+}
+
+/// `set $ARM_TENANT_ID or $AZURE_TENANT_ID`: the variables that fill `key` for `flow`, if any.
+fn env_hint(flow: &FlowSpec, key: &str) -> Option<String> {
+    let names: Vec<String> = flow.env_vars(key).iter().map(|v| format!("${v}")).collect();
+    (!names.is_empty()).then(|| format!("set {}", names.join(" or ")))
 }
 
 fn key_spec(flow: &FlowSpec, key: &str) -> Option<&'static KeySpec> {
@@ -343,23 +300,26 @@ fn key_spec(flow: &FlowSpec, key: &str) -> Option<&'static KeySpec> {
 }
 
 /// A failed flow lookup as a profile error at the `flow` key.
-pub(crate) fn flow_error(e: RegistryError, path: Arc<Path>, profile: &str, line: usize, column: usize) -> ProfileError {
+pub(crate) fn flow_error(
+    e: RegistryError,
+    path: Option<Arc<Path>>,
+    profile: &str,
+    at: Option<Position>,
+) -> ProfileError {
     match e {
         RegistryError::Unknown { name, suggestion, known } => ProfileError::UnknownFlow {
             path,
-            profile: profile.to_owned(),
-            line,
-            column,
+            profile: Some(profile.to_owned()),
+            at,
             name,
             suggestion,
             known: known.into(),
         },
         other => ProfileError::InvalidValue {
             path,
-            profile: profile.to_owned(),
+            profile: Some(profile.to_owned()),
             key: "flow".into(),
-            line,
-            column,
+            at,
             message: other.to_string(),
         },
     }
@@ -380,6 +340,23 @@ impl Settings for Profile {
 
     fn secret(&self, key: &str) -> Result<Option<SecretString>, ConfigError> {
         self.resolve_secret(key).map_err(|e| ConfigError::from(e).at(self.origin(key)))
+    }
+
+    /// As the trait's, but the environment-only profile names the variables to set.
+    fn require(&self, key: &str) -> Result<&str, ConfigError> {
+        match self.get(key) {
+            Some(value) => Ok(value),
+            None if self.path.is_none() => match env_hint(self.flow, key) {
+                Some(hint) => Err(ConfigError {
+                    profile: None,
+                    key: None,
+                    origin: Some("environment".into()),
+                    message: format!("flow `{}` needs `{key}`: {hint}", self.flow.name),
+                }),
+                None => Err(ConfigError::missing(&self.name, key)),
+            },
+            None => Err(ConfigError::missing(&self.name, key)),
+        }
     }
 
     /// For a secret, the origin of whichever source key is set.

@@ -128,7 +128,7 @@ fn unknown_key_names_file_line_profile_and_nearest_key() {
     let text = "[profiles.dev]\nflow = \"test-password\"\nusername = \"u\"\npassword_env = \"X\"\n\ntenat_id = \"t\"\n";
     let err = parse(text).unwrap().profile("dev").unwrap_err();
     assert!(
-        matches!(&err, ProfileError::UnknownKey { line: 6, column: 1, suggestion: Some(s), .. } if s == "tenant_id")
+        matches!(&err, ProfileError::UnknownKey { at: Some(crate::Position { line: 6, column: Some(1) }), suggestion: Some(s), .. } if s == "tenant_id")
     );
     insta::assert_snapshot!("unknown_key", err.to_string());
 }
@@ -137,17 +137,17 @@ fn unknown_key_names_file_line_profile_and_nearest_key() {
 fn unknown_key_is_reported_in_file_order() {
     let text = "[profiles.dev]\nzzz = 1\nflow = \"test-password\"\naaa = 2\n";
     let err = parse(text).unwrap().profile("dev").unwrap_err();
-    assert!(matches!(&err, ProfileError::UnknownKey { key, line: 2, .. } if key == "zzz"), "{err}");
+    assert!(matches!(&err, ProfileError::UnknownKey { key, at: Some(crate::Position { line: 2, .. }), .. } if key == "zzz"), "{err}");
 }
 
 #[test]
 fn unknown_flow_lists_the_registered_flows() {
     let text = "[profiles.dev]\nflow = \"test-pasword\"\n";
     let err = parse(text).unwrap().profile("dev").unwrap_err();
-    let ProfileError::UnknownFlow { line, column, suggestion, known, .. } = &err else { panic!("{err:?}") };
-    assert_eq!((*line, *column), (2, 1));
+    let ProfileError::UnknownFlow { at, suggestion, known, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(*at, Some(crate::Position { line: 2, column: Some(1) }));
     assert_eq!(suggestion.as_deref(), Some("test-password"));
-    assert_eq!(known[..], ["test-m2m", "test-password", "test-secret"]);
+    assert_eq!(known[..], ["test-cli", "test-m2m", "test-msi", "test-password", "test-secret"]);
     insta::assert_snapshot!("unknown_flow", err.to_string());
 }
 
@@ -156,7 +156,7 @@ fn missing_flow_lists_the_registered_flows() {
     let err = parse("[profiles.dev]\nusername = \"u\"\n").unwrap().profile("dev").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "profiles.toml: profile `dev`: missing required key `flow`; registered flows: test-m2m, test-password, test-secret"
+        "profiles.toml: profile `dev`: missing required key `flow`; registered flows: test-cli, test-m2m, test-msi, test-password, test-secret"
     );
 }
 
@@ -172,7 +172,8 @@ fn missing_required_keys() {
 #[test]
 fn a_secret_may_have_only_one_source() {
     let err = password_profile("password = \"hunter2\"\npassword_env = \"X\"\n").unwrap_err();
-    let ProfileError::AmbiguousSecret { sources, line, .. } = &err else { panic!("{err:?}") };
+    let ProfileError::AmbiguousSecret { sources, at, .. } = &err else { panic!("{err:?}") };
+    let line = &at.map_or(0, |a| a.line as usize);
     assert_eq!(sources, &["password", "password_env"]);
     assert_eq!(*line, 5);
     insta::assert_snapshot!("ambiguous_secret", err.to_string());
@@ -199,7 +200,7 @@ fn top_level_keys_are_checked() {
     let err = parse("[dev]\nflow = \"x\"\n").unwrap_err();
     assert_eq!(err.to_string(), "profiles.toml:1:2: unknown key `dev` (did you mean `profiles.dev`?)");
     let err = parse("default_profile = 3\n").unwrap_err();
-    assert!(matches!(err, ProfileError::InvalidValue { line: 1, column: 19, .. }), "{err}");
+    assert!(matches!(err, ProfileError::InvalidValue { at: Some(crate::Position { line: 1, column: Some(19) }), .. }), "{err}");
     let err = parse("profiles = 3\n").unwrap_err();
     assert!(matches!(err, ProfileError::InvalidValue { .. }), "{err}");
 }
