@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Entra ID tokens for Azure Databricks: get them, cache them, refresh them silently, use them.
 #[derive(Debug, Parser)]
-#[command(name = "brickauth", version, about, long_about = None, max_term_width = 100)]
+#[command(name = "brickauth", version, about, long_about = None, max_term_width = 100, after_help = QUICK_START)]
 pub struct Cli {
     /// Profile file [default: $BRICKAUTH_CONFIG, else ~/.config/brickauth/profiles.toml]
     #[arg(long, global = true, value_name = "PATH")]
@@ -14,12 +14,27 @@ pub struct Cli {
     /// Profile name [default: $BRICKAUTH_PROFILE, else the file's default_profile, else "default"]
     #[arg(short, long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
+    /// No profile file: this flow, with settings from ARM_*, AZURE_*, DATABRICKS_* variables
+    #[arg(long, global = true, value_name = "FLOW")]
+    pub flow: Option<String>,
+    /// Workspace URL: overrides the profile's `host` (auth token: picks the profile with this host)
+    #[arg(long, global = true, value_name = "URL")]
+    pub host: Option<String>,
     /// More diagnostics on stderr (-v: steps, -vv: HTTP requests); secrets are never printed
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The shortest path for each kind of user, under `brickauth --help`.
+const QUICK_START: &str = "\
+Quick start:
+  Databricks CLI users (a ~/.databrickscfg):   brickauth -p NAME token
+                                               brickauth profiles import --databrickscfg
+  CI pipelines (ARM_*/AZURE_* variables):      brickauth --flow client-credentials clusters list
+  az scripts:                                  brickauth account get-access-token --resource 2ff814a6-3304-4ab8-85cb-cd0e6f879c1d --query accessToken -o tsv
+  Everyone else:                               brickauth flows; then a [profiles.NAME] table in ~/.config/brickauth/profiles.toml";
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
@@ -54,6 +69,9 @@ pub enum Command {
     /// Databricks CLI compatible commands (token helper for the Databricks SDKs and Terraform)
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Azure CLI compatible commands (`account get-access-token`, for scripts written for az)
+    #[command(subcommand)]
+    Account(crate::cmd::account::AccountCommand),
     /// Print the version
     Version(VersionArgs),
 }
@@ -68,14 +86,16 @@ pub enum TokenFormat {
     Json,
     /// `export DATABRICKS_HOST=…` and `export DATABRICKS_TOKEN=…` lines
     Env,
+    /// az's `-o tsv`: the values of the JSON form (or of `--query`'s result), tab-separated
+    Tsv,
 }
 
 /// `brickauth token`.
 #[derive(Debug, Args)]
 pub struct TokenArgs {
-    /// Output format
-    #[arg(short, long, value_enum, default_value_t)]
-    pub output: TokenFormat,
+    /// Output format [default: raw; json with --query]
+    #[arg(short, long, value_enum)]
+    pub output: Option<TokenFormat>,
     /// Skip the cached access token (a refresh token may still be used)
     #[arg(long)]
     pub force_refresh: bool,
@@ -85,12 +105,28 @@ pub struct TokenArgs {
     /// With -o json: include the refresh token (the only way it leaves the cache)
     #[arg(long)]
     pub include_refresh_token: bool,
-    /// No profile file: use this flow with settings from ARM_*, AZURE_*, DATABRICKS_* variables
-    #[arg(long, value_name = "NAME")]
-    pub flow: Option<String>,
     /// Never open a browser (interactive flows print the URL and read the answer from stdin)
     #[arg(long)]
     pub no_browser: bool,
+    #[command(flatten)]
+    pub az: AzTokenArgs,
+}
+
+/// The `az account get-access-token` options that `token` accepts too.
+#[derive(Debug, Clone, Args, Default)]
+pub struct AzTokenArgs {
+    /// A token for this resource instead (`RESOURCE/.default`), e.g. https://management.core.windows.net/
+    #[arg(long, value_name = "RESOURCE", conflicts_with = "scope")]
+    pub resource: Option<String>,
+    /// A token for these scopes instead; repeatable
+    #[arg(long, value_name = "SCOPE", num_args = 1..)]
+    pub scope: Vec<String>,
+    /// Another tenant than the profile's
+    #[arg(short = 't', long, value_name = "TENANT")]
+    pub tenant: Option<String>,
+    /// JMESPath query on the JSON form, as az evaluates it (e.g. accessToken)
+    #[arg(long, value_name = "JMESPATH")]
+    pub query: Option<String>,
 }
 
 /// `brickauth login`.
@@ -136,15 +172,16 @@ pub enum ProfilesCommand {
     Show {
         /// Profile name [default: the selected profile]
         name: Option<String>,
-        /// Take settings from the environment for this flow instead of the file
-        #[arg(long, value_name = "NAME")]
-        flow: Option<String>,
     },
     /// Check one profile, or all of them, without contacting anyone
     Validate {
         /// Profile name [default: every profile]
         name: Option<String>,
     },
+    /// Write the profiles of a Databricks config file into the brickauth profile file
+    Import(crate::cmd::databrickscfg::ImportArgs),
+    /// Print Databricks config sections that point the Databricks CLI, SDKs and Terraform at brickauth
+    Export(crate::cmd::databrickscfg::ExportArgs),
 }
 
 /// `brickauth inspect`.
@@ -161,12 +198,9 @@ pub enum AuthCommand {
     Token(AuthTokenArgs),
 }
 
-/// `brickauth auth token`. `--profile P` is the global `-p/--profile`.
+/// `brickauth auth token`. `--profile P` is the global `-p/--profile`, `--host H` the global `--host`.
 #[derive(Debug, Args)]
 pub struct AuthTokenArgs {
-    /// Pick the profile whose `host` is this workspace URL
-    #[arg(long, value_name = "URL")]
-    pub host: Option<String>,
     /// Skip the cached access token
     #[arg(long)]
     pub force_refresh: bool,

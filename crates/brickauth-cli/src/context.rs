@@ -8,16 +8,25 @@ use std::sync::Arc;
 use anyhow::Result;
 use brickauth_cache::{AccountHint, TokenCache, TokenProvider};
 use brickauth_core::{Interaction, Settings};
-use brickauth_profile::{Profile, ProfileFile};
+use brickauth_profile::{DatabricksCfg, Origin, Profile, ProfileError, ProfileFile, Sources};
 
 use crate::report::Reported;
 
 /// The global options.
+#[derive(Debug, Default)]
 pub struct Context {
     /// `--config`.
     pub config: Option<PathBuf>,
     /// `-p/--profile`.
     pub profile: Option<String>,
+    /// `--flow`: the environment-only mode.
+    pub flow: Option<String>,
+    /// `--host`: overrides the profile's `host`.
+    pub host: Option<String>,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 impl Context {
@@ -27,13 +36,80 @@ impl Context {
         Ok(ProfileFile::load(&path)?)
     }
 
-    /// The selected profile (`-p`, `$BRICKAUTH_PROFILE`, the file's default, `default`), or with
-    /// `flow` set, a profile made from the environment alone.
+    /// Both profile sources: the TOML file and `~/.databrickscfg` (each `None` when absent).
+    pub fn sources(&self) -> Result<Sources> {
+        let (path, _origin) = brickauth_profile::config_path(self.config.as_deref())?;
+        let toml = match ProfileFile::load(&path) {
+            Ok(file) => Some(file),
+            Err(ProfileError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let databrickscfg = match brickauth_profile::databrickscfg_path() {
+            Some(p) => DatabricksCfg::load(&p)?,
+            None => None,
+        };
+        Ok(Sources { toml, toml_path: Some(path), databrickscfg })
+    }
+
+    /// The profile every command uses, with the precedence of docs/profiles.md:
+    ///
+    /// - `--flow F` (or `env_flow`): the environment-only profile, no file read;
+    /// - else `-p`, `$BRICKAUTH_PROFILE`, the TOML file's `default_profile`,
+    ///   `$DATABRICKS_CONFIG_PROFILE`, `default`: a TOML profile, else a `~/.databrickscfg` section;
+    /// - then `--host` overrides `host`, and `$DATABRICKS_HOST` fills a missing one.
+    ///
+    /// The cached path reads only the TOML file when it has the profile.
     pub fn profile(&self, env_flow: Option<&str>) -> Result<Profile> {
-        match env_flow {
-            Some(flow) => Ok(Profile::from_env(flow, &|k| std::env::var(k).ok())?),
-            None => Ok(self.file()?.select(self.profile.as_deref())?),
+        let mut profile = match env_flow.or(self.flow.as_deref()) {
+            Some(flow) => {
+                if let Some(p) = &self.profile {
+                    return Err(Reported {
+                        code: 2,
+                        message: format!(
+                            "--flow {flow} takes every setting from the environment and -p {p} names a profile: \
+                             use one of them"
+                        ),
+                    }
+                    .into());
+                }
+                Profile::from_env(flow, &var)?
+            }
+            None => self.select()?,
+        };
+        self.overrides(&mut profile);
+        Ok(profile)
+    }
+
+    /// `--host`, then `$DATABRICKS_HOST` for a profile without `host`.
+    pub fn overrides(&self, profile: &mut Profile) {
+        if let Some(host) = &self.host {
+            profile.set("host", host, Origin::CommandLine("--host".into()));
+        } else if profile.get("host").is_none_or(|h| h.trim().is_empty())
+            && let Some(host) = var("DATABRICKS_HOST").filter(|h| !h.trim().is_empty())
+        {
+            profile.set("host", &host, Origin::Env("DATABRICKS_HOST".into()));
         }
+    }
+
+    fn select(&self) -> Result<Profile> {
+        // The common case first: the TOML file has the profile, `~/.databrickscfg` is not read.
+        let (path, _origin) = brickauth_profile::config_path(self.config.as_deref())?;
+        match ProfileFile::load(&path) {
+            Ok(file) => {
+                let wanted = self
+                    .profile
+                    .clone()
+                    .or_else(|| var("BRICKAUTH_PROFILE").filter(|v| !v.is_empty()))
+                    .or_else(|| file.default_profile().map(str::to_owned));
+                let name = wanted.as_deref().unwrap_or("default");
+                if file.names().contains(&name) {
+                    return Ok(file.profile(name)?);
+                }
+            }
+            Err(ProfileError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(self.sources()?.select(self.profile.as_deref(), &var)?)
     }
 }
 

@@ -14,6 +14,8 @@ pub struct TokenMeta<'a> {
     pub scope: String,
     /// Configured tenant.
     pub tenant: &'a str,
+    /// The Azure subscription, when the profile names one.
+    pub subscription: Option<String>,
 }
 
 /// The bare token and a newline.
@@ -21,15 +23,11 @@ pub fn raw(t: &CachedToken) -> String {
     format!("{}\n", t.access_token.expose())
 }
 
-/// An object whose keys are a superset of `az account get-access-token`'s, sorted as az sorts them.
-pub fn json(t: &CachedToken, meta: &TokenMeta<'_>, include_refresh_token: bool) -> String {
+/// `token -o json`: an object whose keys are a superset of `az account get-access-token`'s,
+/// sorted as az sorts them.
+pub fn json_value(t: &CachedToken, meta: &TokenMeta<'_>, include_refresh_token: bool) -> Value {
     let at = &t.access_token;
-    let tenant = t
-        .account
-        .tenant_id
-        .clone()
-        .or_else(|| jwt::decode(at.expose()).ok().and_then(|j| j.claims.get("tid")?.as_str().map(str::to_owned)))
-        .unwrap_or_else(|| meta.tenant.to_owned());
+    let tenant = tenant(t, meta.tenant);
     let mut m = Map::new();
     m.insert("accessToken".into(), json!(at.expose()));
     m.insert("expiresOn".into(), json!(local_az(at.expires_on)));
@@ -42,13 +40,103 @@ pub fn json(t: &CachedToken, meta: &TokenMeta<'_>, include_refresh_token: bool) 
     if let Some(u) = &t.account.username {
         m.insert("user".into(), json!(u));
     }
+    if let Some(sub) = &meta.subscription {
+        m.insert("subscription".into(), json!(sub));
+    }
     if include_refresh_token && let Some(rt) = &t.refresh_token {
         use brickauth_core::ExposeSecret;
         m.insert("refreshToken".into(), json!(rt.expose_secret()));
     }
-    let mut s = serde_json::to_string_pretty(&Value::Object(m)).unwrap_or_default();
+    Value::Object(m)
+}
+
+/// The token's tenant: the account's, else the token's `tid` claim, else the profile's.
+pub fn tenant(t: &CachedToken, configured: &str) -> String {
+    t.account
+        .tenant_id
+        .clone()
+        .or_else(|| {
+            jwt::decode(t.access_token.expose()).ok().and_then(|j| j.claims.get("tid")?.as_str().map(str::to_owned))
+        })
+        .unwrap_or_else(|| configured.to_owned())
+}
+
+/// Exactly `az account get-access-token`'s object: `accessToken`, `expiresOn`, `expires_on`,
+/// `subscription` (when known), `tenant`, `tokenType`.
+pub fn az_value(t: &CachedToken, tenant: &str, subscription: Option<&str>) -> Value {
+    let at = &t.access_token;
+    let mut m = Map::new();
+    m.insert("accessToken".into(), json!(at.expose()));
+    m.insert("expiresOn".into(), json!(local_az(at.expires_on)));
+    m.insert("expires_on".into(), json!(at.expires_on));
+    if let Some(sub) = subscription {
+        m.insert("subscription".into(), json!(sub));
+    }
+    m.insert("tenant".into(), json!(tenant));
+    m.insert("tokenType".into(), json!(at.token_type));
+    Value::Object(m)
+}
+
+/// az's scope for a v1 resource: `RESOURCE/.default`, written as az writes it — the management
+/// resource `https://management.core.windows.net/` becomes `https://management.core.windows.net//.default`,
+/// which is what Entra expects for a resource whose identifier ends in `/`.
+pub fn resource_scope(resource: &str) -> String {
+    format!("{}/.default", resource.trim())
+}
+
+/// Apply az's `--query` (JMESPath, as az evaluates it) to `value`; `None` leaves it as it is.
+pub fn query(value: Value, expr: Option<&str>) -> anyhow::Result<Value> {
+    let Some(expr) = expr else { return Ok(value) };
+    let bad = |e: jmespath::JmespathError| crate::report::Reported {
+        code: 2,
+        message: format!("--query `{expr}`: {}", e.to_string().lines().next().unwrap_or("invalid JMESPath")),
+    };
+    let compiled = jmespath::compile(expr).map_err(bad)?;
+    let data = jmespath::Variable::from_json(&value.to_string()).map_err(|e| anyhow::anyhow!("--query: {e}"))?;
+    let result = compiled.search(data).map_err(bad)?;
+    Ok(serde_json::to_value(&*result)?)
+}
+
+/// Pretty JSON and a newline, as az's `-o json`.
+pub fn pretty(value: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// az's `-o tsv`: a list is one row per item, anything else one row; a row of an object is its
+/// values in key order, tab-separated; strings bare, `null` empty, booleans as Python prints them,
+/// nested objects empty and nested lists as their length.
+pub fn tsv(value: &Value) -> String {
+    fn cell(v: &Value) -> String {
+        match v {
+            Value::Null | Value::Object(_) => String::new(),
+            Value::Bool(true) => "True".into(),
+            Value::Bool(false) => "False".into(),
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Array(items) => items.len().to_string(),
+        }
+    }
+    fn row(v: &Value) -> String {
+        match v {
+            Value::Object(m) => {
+                // Sorted by key as az sorts them, whatever order the map keeps.
+                let mut items: Vec<(&String, &Value)> = m.iter().collect();
+                items.sort_by(|a, b| a.0.cmp(b.0));
+                items.into_iter().map(|(_, v)| cell(v)).collect::<Vec<_>>().join("\t")
+            }
+            Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join("\t"),
+            other => cell(other),
+        }
+    }
+    let rows: Vec<String> = match value {
+        Value::Array(items) => items.iter().map(row).collect(),
+        other => vec![row(other)],
+    };
+    let mut out = rows.join("\n");
+    out.push('\n');
+    out
 }
 
 /// `export` lines for a POSIX shell.

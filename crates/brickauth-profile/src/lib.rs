@@ -44,7 +44,7 @@ mod tests;
 pub use databrickscfg::{DatabricksCfg, Mapped, MappedKey, Sources, databrickscfg_path};
 pub use error::ProfileError;
 pub use file::ProfileFile;
-pub use origin::{Origin, Position};
+pub use origin::{Origin, Position, display_path};
 pub use path::config_path;
 pub use profile::{DisplayValue, Profile};
 

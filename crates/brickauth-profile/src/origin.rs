@@ -105,7 +105,7 @@ impl fmt::Display for Position {
 }
 
 /// `path` for messages: the home directory shortened to `~`, as users write it.
-pub(crate) fn display_path(path: &Path) -> String {
+pub fn display_path(path: &Path) -> String {
     tilde(path, crate::path::home_dir().as_deref())
 }
 

@@ -1,6 +1,8 @@
 //! One function per subcommand. Each returns the exit code on success; errors go to
 //! [`crate::report`].
 
+pub mod account;
+pub mod databrickscfg;
 mod flows;
 mod inspect;
 mod profiles;
@@ -18,12 +20,13 @@ use crate::context::Context;
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let cx = Context { config: cli.config, profile: cli.profile };
+    let cx = Context { config: cli.config, profile: cli.profile, flow: cli.flow, host: cli.host };
     match cli.command {
         Command::Token(args) => token::token(&cx, &args),
         Command::Login(args) => token::login(&cx, &args),
         Command::Logout(args) => token::logout(&cx, &args),
         Command::Auth(AuthCommand::Token(args)) => token::auth_token(&cx, &args),
+        Command::Account(c) => account::account(&cx, &c),
         Command::Flows(args) => flows::flows(&args),
         Command::Profiles(c) => profiles::profiles(&cx, &c),
         Command::Inspect(args) => inspect::inspect(&cx, &args),

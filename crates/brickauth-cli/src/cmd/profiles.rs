@@ -13,13 +13,23 @@ use crate::report::Reported;
 pub fn profiles(cx: &Context, c: &ProfilesCommand) -> Result<ExitCode> {
     match c {
         ProfilesCommand::List => {
-            let file = cx.file()?;
+            // Both sources: the TOML file's profiles, then the `~/.databrickscfg` sections that no
+            // TOML profile hides; the last column says which file each comes from.
+            let sources = cx.sources()?;
+            if sources.toml.is_none() && sources.databrickscfg.is_none() {
+                cx.file()?; // "no profile file here", with how to create one
+            }
+            let default = sources.toml.as_ref().and_then(|f| f.default_profile());
             let mut out = String::new();
-            for name in file.names() {
-                let mark = if file.default_profile() == Some(name) { "*" } else { " " };
-                match file.profile(name) {
+            for (name, result) in sources.list() {
+                let mark = if default == Some(name.as_str()) { "*" } else { " " };
+                let from = match &result {
+                    Ok(p) => p.path().map(brickauth_profile::display_path).unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                match result {
                     Ok(p) => out.push_str(&format!(
-                        "{mark} {name:<20} {:<20} {}\n",
+                        "{mark} {name:<20} {:<20} {:<56} {from}\n",
                         p.flow().name,
                         p.get("host").unwrap_or("-")
                     )),
@@ -28,11 +38,18 @@ pub fn profiles(cx: &Context, c: &ProfilesCommand) -> Result<ExitCode> {
             }
             print(&out)
         }
-        ProfilesCommand::Show { name, flow } => {
-            let profile = match (name, flow) {
-                (_, Some(f)) => cx.profile(Some(f))?,
-                (Some(n), None) => cx.file()?.profile(n)?,
-                (None, None) => cx.profile(None)?,
+        ProfilesCommand::Import(args) => super::databrickscfg::import(cx, args),
+        ProfilesCommand::Export(args) => super::databrickscfg::export(cx, args),
+        ProfilesCommand::Show { name } => {
+            // What every command would use: the same selection and overrides (--flow, --host,
+            // $DATABRICKS_HOST), so the origins shown are the precedence applied.
+            let profile = match name {
+                Some(n) if cx.flow.is_none() => {
+                    let mut p = cx.sources()?.named(n)?;
+                    cx.overrides(&mut p);
+                    p
+                }
+                _ => cx.profile(None)?,
             };
             let mut out = format!("[{}]\n", profile.name());
             let entries = profile.entries();

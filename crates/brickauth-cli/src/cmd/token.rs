@@ -8,7 +8,10 @@ use brickauth_cache::{CachedToken, TokenOptions, TokenProvider};
 use brickauth_core::Settings;
 use brickauth_profile::Profile;
 
-use crate::cli::{AuthTokenArgs, LoginArgs, LogoutArgs, TokenArgs, TokenFormat};
+use brickauth_profile::Origin;
+
+use crate::cli::{AuthTokenArgs, AzTokenArgs, LoginArgs, LogoutArgs, TokenArgs, TokenFormat};
+use crate::report::Reported;
 use crate::cmd::print;
 use crate::context::{self, Context, with_profile_note};
 use crate::output::{self, TokenMeta};
@@ -20,19 +23,46 @@ const FLOOR: u64 = 40;
 
 /// `brickauth token`.
 pub fn token(cx: &Context, args: &TokenArgs) -> Result<ExitCode> {
-    let profile = cx.profile(args.flow.as_deref())?;
+    let mut profile = cx.profile(None)?;
+    az_overrides(&mut profile, &args.az)?;
     let (provider, profile) = context::provider(profile, context::interaction(args.no_browser))?;
     let opts = TokenOptions {
         force_refresh: args.force_refresh,
         min_validity: Duration::from_secs(args.min_validity.unwrap_or(DEFAULT_MIN_VALIDITY).max(FLOOR)),
     };
     let t = acquire(&provider, opts, &profile)?;
-    let text = match args.output {
-        TokenFormat::Raw => output::raw(&t),
-        TokenFormat::Env => output::env(&t, profile.get("host")),
-        TokenFormat::Json => output::json(&t, &meta(&profile, t.identity.scopes.join(" ")), args.include_refresh_token),
+    // az's default output is JSON: a `--query` without `-o` means JSON too.
+    let format = args.output.unwrap_or(if args.az.query.is_some() { TokenFormat::Json } else { TokenFormat::Raw });
+    let text = match format {
+        TokenFormat::Raw if args.az.query.is_none() => output::raw(&t),
+        TokenFormat::Env if args.az.query.is_none() => output::env(&t, profile.get("host")),
+        TokenFormat::Raw | TokenFormat::Env => {
+            return Err(Reported { code: 2, message: "--query needs -o json or -o tsv".into() }.into());
+        }
+        TokenFormat::Json | TokenFormat::Tsv => {
+            let value =
+                output::json_value(&t, &meta(&profile, t.identity.scopes.join(" ")), args.include_refresh_token);
+            let value = output::query(value, args.az.query.as_deref())?;
+            if format == TokenFormat::Json { output::pretty(&value) } else { output::tsv(&value) }
+        }
     };
     print(&text)
+}
+
+/// az's `--resource`, `--scope` and `--tenant`: another scope or tenant for the same profile — a
+/// different cache identity, so a token for one never answers for the other.
+pub fn az_overrides(profile: &mut Profile, az: &AzTokenArgs) -> Result<()> {
+    if let Some(resource) = &az.resource {
+        profile.set("scopes", &output::resource_scope(resource), Origin::CommandLine("--resource".into()));
+    }
+    if !az.scope.is_empty() {
+        let scopes: Vec<&str> = az.scope.iter().flat_map(|s| s.split_whitespace()).collect();
+        profile.set("scopes", &scopes.join(" "), Origin::CommandLine("--scope".into()));
+    }
+    if let Some(tenant) = &az.tenant {
+        profile.set("tenant_id", tenant, Origin::CommandLine("--tenant".into()));
+    }
+    Ok(())
 }
 
 /// Cached first (no runtime, no network), then silent acquisition.
@@ -47,12 +77,27 @@ pub fn acquire(provider: &TokenProvider, opts: TokenOptions, profile: &Profile) 
     rt.block_on(provider.token(opts)).map_err(|e| with_profile_note(e.into(), profile))
 }
 
-fn meta(profile: &Profile, scope: String) -> TokenMeta<'_> {
+pub(crate) fn meta(profile: &Profile, scope: String) -> TokenMeta<'_> {
     TokenMeta {
         profile: profile.name(),
         flow: profile.flow().name,
         scope,
         tenant: profile.get("tenant_id").unwrap_or_default(),
+        subscription: subscription(profile),
+    }
+}
+
+/// The Azure subscription the profile names: `azure_subscription_id`, else the one in
+/// `azure_workspace_resource_id` (`/subscriptions/<id>/resourceGroups/…`).
+pub(crate) fn subscription(profile: &Profile) -> Option<String> {
+    if let Some(sub) = profile.get("azure_subscription_id").map(str::trim).filter(|s| !s.is_empty()) {
+        return Some(sub.to_owned());
+    }
+    let id = profile.get("azure_workspace_resource_id")?;
+    let mut parts = id.trim().trim_start_matches('/').split('/');
+    match (parts.next(), parts.next()) {
+        (Some(k), Some(sub)) if k.eq_ignore_ascii_case("subscriptions") && !sub.is_empty() => Some(sub.to_owned()),
+        _ => None,
     }
 }
 
@@ -92,10 +137,10 @@ pub fn logout(cx: &Context, args: &LogoutArgs) -> Result<ExitCode> {
 /// `brickauth auth token [--profile P | --host H] [--force-refresh]`: the Databricks CLI's
 /// token-helper interface.
 pub fn auth_token(cx: &Context, args: &AuthTokenArgs) -> Result<ExitCode> {
-    let profile = match (&args.positional, &cx.profile, &args.host) {
-        (Some(p), _, _) | (None, Some(p), _) => cx.file()?.profile(p)?,
-        (None, None, Some(h)) => cx.file()?.find_by_host(h)?,
-        (None, None, None) => cx.profile(None)?,
+    let profile = match (&args.positional, &cx.profile, &cx.host) {
+        (Some(p), _, _) | (None, Some(p), _) => cx.sources()?.named(p)?,
+        (None, None, Some(h)) if cx.flow.is_none() => cx.file()?.find_by_host(h)?,
+        (None, None, _) => cx.profile(None)?,
     };
     let (provider, profile) = context::provider(profile, brickauth_core::Interaction::NONE)?;
     let opts =

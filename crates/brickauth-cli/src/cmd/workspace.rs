@@ -34,8 +34,13 @@ fn usage(message: String) -> anyhow::Error {
 fn host(profile: &Profile) -> Result<String> {
     match profile.get("host").map(str::trim).filter(|h| !h.is_empty()) {
         Some(h) => Ok(h.to_owned()),
+        None if profile.path().is_none() => Err(usage(
+            "no workspace: set $DATABRICKS_HOST (or pass --host https://adb-<workspace-id>.<n>.azuredatabricks.net)"
+                .to_owned(),
+        )),
         None => Err(usage(format!(
-            "profile `{}` has no `host`: set `host = \"https://adb-<workspace-id>.<n>.azuredatabricks.net\"`",
+            "profile `{}` has no `host`: set `host = \"https://adb-<workspace-id>.<n>.azuredatabricks.net\"` \
+             (or $DATABRICKS_HOST, or --host)",
             profile.name()
         ))),
     }

@@ -1,0 +1,217 @@
+//! `profiles import --databrickscfg [PATH]` and `profiles export --databrickscfg`: moving between
+//! the Databricks config file and brickauth's TOML profiles.
+//!
+//! - **import** writes one `[profiles.NAME]` table per section brickauth can serve, through
+//!   `toml_edit`, so an existing file keeps its comments and layout. It never writes a secret:
+//!   a secret becomes `KEY_env = "BRICKAUTH_<SECTION>_<KEY>"`, and stderr says which value to put
+//!   in that variable (or to change the line to `KEY_command`). Profiles that exist already and
+//!   sections brickauth cannot serve are left alone, with a line saying so. What was written is
+//!   validated before the command succeeds.
+//! - **export** prints, for each TOML profile with a `host`, a section that points the
+//!   Databricks CLI, the SDKs and Terraform at brickauth as their token helper
+//!   (`auth_type = databricks-cli`, `databricks_cli_path` = this executable): they then run
+//!   `brickauth auth token --profile NAME` whenever they need a token.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use brickauth_core::Settings;
+use brickauth_profile::{DatabricksCfg, ProfileFile};
+use clap::Args;
+
+use crate::cmd::print;
+use crate::context::Context;
+use crate::report::Reported;
+
+/// `brickauth profiles import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Read this Databricks config file [default: $DATABRICKS_CONFIG_FILE, else ~/.databrickscfg]
+    #[arg(long, value_name = "PATH", required = true)]
+    pub databrickscfg: Option<Option<PathBuf>>,
+    /// Only these sections [default: every section brickauth can serve]
+    #[arg(long = "section", value_name = "NAME")]
+    pub sections: Vec<String>,
+    /// Print the TOML that would be written instead of writing it
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `brickauth profiles export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Print Databricks config sections (the only format for now)
+    #[arg(long, required = true)]
+    pub databrickscfg: bool,
+}
+
+fn usage(message: String) -> anyhow::Error {
+    Reported { code: 2, message }.into()
+}
+
+/// `BRICKAUTH_DEV_CLIENT_SECRET` for section `dev`, key `client_secret`.
+fn variable(section: &str, key: &str) -> String {
+    let clean: String =
+        format!("BRICKAUTH_{section}_{key}").chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    clean.to_ascii_uppercase()
+}
+
+/// `brickauth profiles import --databrickscfg [PATH]`.
+pub fn import(cx: &Context, args: &ImportArgs) -> Result<ExitCode> {
+    let cfg_path = match args.databrickscfg.clone().flatten() {
+        Some(p) => p,
+        None => brickauth_profile::databrickscfg_path()
+            .ok_or_else(|| usage("no home directory: pass --databrickscfg PATH".into()))?,
+    };
+    let Some(cfg) = DatabricksCfg::load(&cfg_path)? else {
+        return Err(usage(format!("{}: no Databricks config file here", cfg_path.display())));
+    };
+    let (toml_path, _) = brickauth_profile::config_path(cx.config.as_deref())?;
+    let text = match std::fs::read_to_string(&toml_path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", toml_path.display())),
+    };
+    let mut doc: toml_edit::DocumentMut =
+        text.parse().map_err(|e| usage(format!("{}: invalid TOML: {e}", toml_path.display())))?;
+    if !doc.contains_key("profiles") {
+        let mut t = toml_edit::Table::new();
+        t.set_implicit(true);
+        doc.insert("profiles", toml_edit::Item::Table(t));
+    }
+    let Some(profiles) = doc.get_mut("profiles").and_then(|p| p.as_table_mut()) else {
+        return Err(usage(format!("{}: `profiles` is not a table", toml_path.display())));
+    };
+
+    let shown_cfg = cfg.path().display().to_string();
+    let names: Vec<String> = if args.sections.is_empty() {
+        cfg.names().into_iter().map(str::to_owned).collect()
+    } else {
+        args.sections.clone()
+    };
+    let mut imported = Vec::new();
+    let mut notes = Vec::new();
+    for name in &names {
+        if profiles.contains_key(name) {
+            notes.push(format!("kept     [{name}]: the profile file already has profiles.{name}"));
+            continue;
+        }
+        let mapped = match cfg.mapped(name) {
+            Ok(m) => m,
+            Err(e) => {
+                notes.push(format!("skipped  [{name}]: {e}"));
+                continue;
+            }
+        };
+        let mut table = toml_edit::Table::new();
+        table.decor_mut().set_prefix(format!("\n# imported from {shown_cfg} [{name}]\n"));
+        table.insert("flow", toml_edit::value(mapped.flow.name));
+        for k in &mapped.keys {
+            if k.secret {
+                let var = variable(name, &k.key);
+                table.insert(&format!("{}_env", k.key), toml_edit::value(var.as_str()));
+                notes.push(format!(
+                    "secret   [{name}] {} ({shown_cfg}:{}): put its value in ${var}, or change `{}_env` to \
+                     `{}_command` (a command that prints it); then delete it from {shown_cfg}",
+                    k.from, k.line, k.key, k.key
+                ));
+            } else {
+                table.insert(&k.key, toml_edit::value(k.value.as_str()));
+            }
+        }
+        profiles.insert(name, toml_edit::Item::Table(table));
+        imported.push(name.clone());
+    }
+
+    let out = doc.to_string();
+    if args.dry_run {
+        for n in &notes {
+            eprintln!("{n}");
+        }
+        return print(&out);
+    }
+    if !imported.is_empty() {
+        // Validate before writing: a file that does not load is never left behind.
+        let file = ProfileFile::parse(&toml_path, &out)?;
+        for name in &imported {
+            file.profile(name).with_context(|| format!("the imported profile `{name}` does not validate"))?;
+        }
+        write(&toml_path, &out)?;
+    }
+    for n in &notes {
+        eprintln!("{n}");
+    }
+    eprintln!(
+        "Imported {} profile{} into {}{}",
+        imported.len(),
+        if imported.len() == 1 { "" } else { "s" },
+        toml_path.display(),
+        if imported.is_empty() { String::new() } else { format!(": {}", imported.join(", ")) }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write the profile file atomically (a temporary file in the same directory, then a rename),
+/// owner-only on Unix.
+fn write(path: &std::path::Path, text: &str) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("profiles.toml")));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    {
+        use std::io::Write;
+        let mut f = options.open(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        f.write_all(text.as_bytes()).and_then(|()| f.sync_all())?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
+/// `brickauth profiles export --databrickscfg`.
+pub fn export(cx: &Context, _args: &ExportArgs) -> Result<ExitCode> {
+    let file = cx.file()?;
+    let exe = std::env::current_exe().context("cannot find this executable's path for databricks_cli_path")?;
+    let mut out = format!(
+        "; Sections for ~/.databrickscfg: the Databricks CLI, SDKs and Terraform get their tokens from\n\
+         ; `brickauth auth token --profile NAME` (profiles of {}).\n",
+        file.path().display()
+    );
+    let names: Vec<&str> = match cx.profile.as_deref() {
+        Some(p) => vec![p],
+        None => file.names(),
+    };
+    for name in names {
+        let profile = file.profile(name)?;
+        let Some(host) = profile.get("host").map(str::trim).filter(|h| !h.is_empty()) else {
+            eprintln!("skipped  {name}: no `host` (the Databricks tools need the workspace URL)");
+            continue;
+        };
+        out.push_str(&format!(
+            "\n[{name}]\nhost                = {}\nauth_type           = databricks-cli\ndatabricks_cli_path = {}\n",
+            host.trim_end_matches('/'),
+            exe.display()
+        ));
+        if let Some(id) = profile.get("azure_workspace_resource_id") {
+            out.push_str(&format!("azure_workspace_resource_id = {id}\n"));
+        }
+    }
+    print(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variable_names_are_shell_safe() {
+        assert_eq!(variable("dev", "client_secret"), "BRICKAUTH_DEV_CLIENT_SECRET");
+        assert_eq!(variable("my-sp.prod", "client_secret"), "BRICKAUTH_MY_SP_PROD_CLIENT_SECRET");
+    }
+}
