@@ -42,6 +42,8 @@ pub const COMMON: &[(&str, &str)] = &[
     ("azure_tenant_id", "tenant_id"),
     ("azure_workspace_resource_id", "azure_workspace_resource_id"),
     ("azure_environment", "cloud"),
+    // brickauth's own, for private clouds and local mocks; the Databricks tools ignore it.
+    ("authority_host", "authority_host"),
 ];
 
 /// Keys that make the Databricks SDKs authenticate in a way brickauth does not serve, in the

@@ -1,0 +1,219 @@
+//! Integration cases for meeting users where they are (issue 13): a `~/.databrickscfg` written
+//! as the Databricks CLI writes it used with no TOML file, `profiles import` then `validate`,
+//! `profiles export`, the environment-only mode of every workspace command, and the az drop-in.
+//!
+//! Every run here points `BRICKAUTH_CONFIG` at a file that does not exist, unless it imports one.
+
+use anyhow::{Result, ensure};
+use brickauth_mock::{SP_CLIENT_ID, SP_CLIENT_SECRET, TENANT_ID};
+use serde_json::Value;
+
+use crate::harness::{Output, Suite, World, expect_code, expect_contains};
+
+const ALICE_PASSWORD: &str = "correct horse battery staple";
+
+/// The Databricks config file, as `databricks configure` / `databricks auth login` write it,
+/// plus `authority_host` (brickauth's own key) so Entra is the mock.
+fn databrickscfg(w: &World) -> String {
+    let (authority, host) = (w.entra.uri(), w.databricks.uri());
+    format!(
+        "; The profile defined in the DEFAULT section is to be used as a fallback when no profile is explicitly specified.
+[DEFAULT]
+host  = {host}
+token = dapi-not-a-real-token-0000
+
+[sp]
+host                = {host}
+azure_tenant_id     = {TENANT_ID}
+azure_client_id     = {SP_CLIENT_ID}
+azure_client_secret = {SP_CLIENT_SECRET}
+authority_host      = {authority}
+
+[cli]
+host      = {host}
+auth_type = azure-cli
+
+[m2m]
+host          = {host}
+client_id     = 5a6b7c8d-0000-4000-8000-000000000001
+client_secret = not-a-real-m2m-secret
+
+[browser]
+host      = {host}
+auth_type = external-browser
+"
+    )
+}
+
+/// Every case of this module, in order.
+pub fn cases(w: &World, s: &mut Suite) {
+    let cfg = w.path("databrickscfg");
+    if std::fs::write(&cfg, databrickscfg(w)).is_err() {
+        s.case("reach: reach: write the Databricks config file", || anyhow::bail!("cannot write databrickscfg"));
+        return;
+    }
+    let cfg = cfg.display().to_string();
+    let missing = w.path("no-such-profiles.toml").display().to_string();
+    // No TOML file: only the Databricks config file.
+    let run_cfg = |args: &[&str], extra: &[(&str, &str)]| -> Result<Output> {
+        let mut env = vec![("DATABRICKS_CONFIG_FILE", cfg.as_str()), ("BRICKAUTH_CONFIG", missing.as_str())];
+        env.extend_from_slice(extra);
+        w.run(args, &env, None)
+    };
+
+    s.case("reach: databrickscfg: a service principal section, no TOML file → token", || {
+        let o = run_cfg(&["-p", "sp", "token"], &[])?;
+        expect_code(&o, 0)?;
+        ensure!(w.entra.issued_access_tokens().iter().any(|t| t == o.stdout.trim()), "not a token the mock issued");
+        Ok(())
+    });
+
+    s.case("reach: databrickscfg: the same section → clusters list", || {
+        let o = run_cfg(&["-p", "sp", "clusters", "list"], &[])?;
+        expect_code(&o, 0)?;
+        expect_contains(&o.stdout, "CLUSTER ID", "header")?;
+        ensure!(o.stdout.lines().count() == 4, "expected header + 3 rows:\n{}", o.stdout);
+        Ok(())
+    });
+
+    s.case("reach: databrickscfg: profiles show names ~/.databrickscfg:LINE; the secret is redacted", || {
+        let o = run_cfg(&["profiles", "show", "sp"], &[])?;
+        expect_code(&o, 0)?;
+        expect_contains(&o.stdout, "client_id = ", "stdout")?;
+        expect_contains(&o.stdout, &format!("# {cfg}:9"), "stdout")?;
+        expect_contains(&o.stdout, "client_secret = <redacted>", "stdout")?;
+        ensure!(!o.stdout.contains(SP_CLIENT_SECRET), "secret shown");
+        Ok(())
+    });
+
+    s.case("reach: databrickscfg: the PAT [DEFAULT] is refused naming the section and key (exit 2)", || {
+        // Nothing names a profile: the SDKs' fallback is [DEFAULT].
+        let o = run_cfg(&["token"], &[])?;
+        expect_code(&o, 2)?;
+        expect_contains(&o.stderr, "section [DEFAULT], key `token`", "stderr")?;
+        expect_contains(&o.stderr, &format!("{cfg}:4"), "stderr")?;
+        ensure!(!o.stderr.contains("dapi-not-a-real"), "the PAT was printed");
+        let o = run_cfg(&["-p", "browser", "token"], &[])?;
+        expect_code(&o, 2)?;
+        expect_contains(&o.stderr, "section [browser], key `auth_type`", "stderr")
+    });
+
+    s.case("reach: databrickscfg: profiles list shows the sections with their file", || {
+        let o = run_cfg(&["profiles", "list"], &[])?;
+        expect_code(&o, 0)?;
+        for name in ["sp", "cli", "m2m", "DEFAULT"] {
+            expect_contains(&o.stdout, name, "stdout")?;
+        }
+        expect_contains(&o.stdout, "client-credentials", "stdout")?;
+        expect_contains(&o.stdout, "azure-cli", "stdout")?;
+        expect_contains(&o.stdout, "databricks-m2m", "stdout")
+    });
+
+    let imported = w.path("imported.toml");
+    let imported_s = imported.display().to_string();
+    s.case("reach: profiles import --databrickscfg writes references, never secrets; validate passes", || {
+        std::fs::write(&imported, "# my own comment, kept\ndefault_profile = \"sp\"\n")?;
+        let o = w.run(
+            &["profiles", "import", "--databrickscfg", cfg.as_str()],
+            &[("BRICKAUTH_CONFIG", imported_s.as_str())],
+            None,
+        )?;
+        expect_code(&o, 0)?;
+        expect_contains(&o.stderr, "BRICKAUTH_SP_CLIENT_SECRET", "stderr")?;
+        expect_contains(&o.stderr, "skipped  [DEFAULT]", "stderr")?;
+        let text = std::fs::read_to_string(&imported)?;
+        expect_contains(&text, "# my own comment, kept", "file")?;
+        expect_contains(&text, "client_secret_env = \"BRICKAUTH_SP_CLIENT_SECRET\"", "file")?;
+        ensure!(!text.contains(SP_CLIENT_SECRET) && !text.contains("not-a-real-m2m-secret"), "a secret was written");
+        let o = w.run(&["profiles", "validate"], &[("BRICKAUTH_CONFIG", imported_s.as_str())], None)?;
+        expect_code(&o, 0)?;
+        expect_contains(&o.stdout, "ok       sp (client-credentials)", "stdout")?;
+        let o = w.run(
+            &["-p", "sp", "token", "--force-refresh"],
+            &[("BRICKAUTH_CONFIG", imported_s.as_str()), ("BRICKAUTH_SP_CLIENT_SECRET", SP_CLIENT_SECRET)],
+            None,
+        )?;
+        expect_code(&o, 0)
+    });
+
+    s.case("reach: profiles export --databrickscfg points the Databricks tools at brickauth", || {
+        let o = w.run(&["profiles", "export", "--databrickscfg"], &[], None)?;
+        expect_code(&o, 0)?;
+        expect_contains(&o.stdout, "[alice]", "stdout")?;
+        expect_contains(&o.stdout, "auth_type           = databricks-cli", "stdout")?;
+        expect_contains(&o.stdout, "databricks_cli_path = ", "stdout")
+    });
+
+    // CI: only variables, no file at all.
+    let authority = w.entra.uri();
+    let host = w.databricks.uri();
+    let ci = |args: &[&str], extra: &[(&str, &str)]| -> Result<Output> {
+        let mut env = vec![
+            ("BRICKAUTH_CONFIG", missing.as_str()),
+            ("ARM_TENANT_ID", TENANT_ID),
+            ("ARM_CLIENT_ID", SP_CLIENT_ID),
+            ("ARM_CLIENT_SECRET", SP_CLIENT_SECRET),
+            ("AZURE_AUTHORITY_HOST", authority.as_str()),
+            ("DATABRICKS_HOST", host.as_str()),
+        ];
+        env.extend_from_slice(extra);
+        let mut all = vec!["--flow", "client-credentials"];
+        all.extend_from_slice(args);
+        w.run(&all, &env, None)
+    };
+    s.case("reach: ci: clusters list with only ARM_* and DATABRICKS_HOST", || {
+        let o = ci(&["clusters", "list"], &[])?;
+        expect_code(&o, 0)?;
+        ensure!(o.stdout.lines().count() == 4, "expected header + 3 rows:\n{}", o.stdout);
+        Ok(())
+    });
+    s.case("reach: ci: api, whoami and exec with only ARM_* and DATABRICKS_HOST", || {
+        let o = ci(&["api", "GET", "/api/2.0/clusters/list"], &[])?;
+        expect_code(&o, 0)?;
+        let v: Value = serde_json::from_str(&o.stdout)?;
+        ensure!(v["clusters"].is_array(), "{v}");
+        let o = ci(&["whoami"], &[])?;
+        expect_code(&o, 0)?;
+        let o = ci(&["exec", "--", "sh", "-c", "test -n \"$DATABRICKS_TOKEN\" && echo \"$DATABRICKS_HOST\""], &[])?;
+        expect_code(&o, 0)?;
+        expect_contains(&o.stdout, host.trim_end_matches('/'), "stdout")
+    });
+    s.case("reach: ci: a missing tenant names ARM_TENANT_ID / AZURE_TENANT_ID (exit 2)", || {
+        let env = [("BRICKAUTH_CONFIG", missing.as_str()), ("ARM_CLIENT_ID", SP_CLIENT_ID), ("ARM_CLIENT_SECRET", "x")];
+        let o = w.run(&["--flow", "client-credentials", "token"], &env, None)?;
+        expect_code(&o, 2)?;
+        expect_contains(&o.stderr, "$ARM_TENANT_ID or $AZURE_TENANT_ID", "stderr")?;
+        ensure!(!o.stderr.contains("missing required key `tenant_id`"), "names the profile key:\n{}", o.stderr);
+        // A workspace command without DATABRICKS_HOST names that variable.
+        let o = w.run(&["--flow", "client-credentials", "clusters", "list"], &env, None)?;
+        expect_code(&o, 2)?;
+        expect_contains(&o.stderr, "set $DATABRICKS_HOST", "stderr")
+    });
+
+    // az drop-in, with the integration profile file's `alice`.
+    let alice = [("ALICE_PASSWORD", ALICE_PASSWORD)];
+    s.case("reach: az: account get-access-token --query accessToken -o tsv = the bare token", || {
+        let o = w.run(&["account", "get-access-token", "--query", "accessToken", "-o", "tsv"], &alice, None)?;
+        expect_code(&o, 0)?;
+        let raw = w.run(&["token"], &alice, None)?;
+        ensure!(o.stdout == raw.stdout, "tsv {:?} vs raw {:?}", o.stdout, raw.stdout);
+        ensure!(o.stdout.lines().count() == 1, "one row");
+        Ok(())
+    });
+    s.case("reach: az: account get-access-token -o json has exactly az's keys", || {
+        let o = w.run(&["account", "get-access-token", "-o", "json"], &alice, None)?;
+        expect_code(&o, 0)?;
+        let v: Value = serde_json::from_str(&o.stdout)?;
+        let keys: Vec<&str> = v.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
+        ensure!(keys == ["accessToken", "expiresOn", "expires_on", "tenant", "tokenType"], "{keys:?}");
+        ensure!(v["expires_on"].is_i64() && v["tokenType"] == "Bearer", "{v}");
+        Ok(())
+    });
+    s.case("reach: az: --resource https://management.core.windows.net/ asks for az's scope", || {
+        let o = w.run(&["token", "--resource", "https://management.core.windows.net/", "-o", "tsv", "--query", "scope"], &alice, None)?;
+        expect_code(&o, 0)?;
+        expect_contains(&o.stdout, "https://management.core.windows.net//.default", "stdout")?;
+        let requested = w.token_requests().last().and_then(|r| r.get("scope").cloned()).unwrap_or_default();
+        expect_contains(&requested, "https://management.core.windows.net//.default", "token request")
+    });
+}
