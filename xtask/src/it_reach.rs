@@ -210,7 +210,11 @@ pub fn cases(w: &World, s: &mut Suite) {
         Ok(())
     });
     s.case("reach: az: --resource https://management.core.windows.net/ asks for az's scope", || {
-        let o = w.run(&["token", "--resource", "https://management.core.windows.net/", "-o", "tsv", "--query", "scope"], &alice, None)?;
+        let o = w.run(
+            &["token", "--resource", "https://management.core.windows.net/", "-o", "tsv", "--query", "scope"],
+            &alice,
+            None,
+        )?;
         expect_code(&o, 0)?;
         expect_contains(&o.stdout, "https://management.core.windows.net//.default", "stdout")?;
         let requested = w.token_requests().last().and_then(|r| r.get("scope").cloned()).unwrap_or_default();

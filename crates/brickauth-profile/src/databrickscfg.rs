@@ -228,7 +228,12 @@ impl DatabricksCfg {
         let Some(section) = self.sections.get(name).filter(|_| self.has(name)) else {
             let known: Box<[String]> = self.names().into_iter().map(str::to_owned).collect();
             let suggestion = brickauth_core::nearest(name, known.iter().map(String::as_str)).map(str::to_owned);
-            return Err(ProfileError::UnknownProfile { name: name.to_owned(), path: self.path.clone(), suggestion, known });
+            return Err(ProfileError::UnknownProfile {
+                name: name.to_owned(),
+                path: self.path.clone(),
+                suggestion,
+                known,
+            });
         };
         let flow = self.flow_for(name, section)?;
         let mut keys = Vec::new();
@@ -259,10 +264,7 @@ impl DatabricksCfg {
     pub fn profile(&self, name: &str) -> Result<Profile, ProfileError> {
         let mapped = self.mapped(name)?;
         let mut values = BTreeMap::new();
-        values.insert(
-            "flow".to_owned(),
-            Entry { value: mapped.flow.name.to_owned(), origin: self.flow_origin(name) },
-        );
+        values.insert("flow".to_owned(), Entry { value: mapped.flow.name.to_owned(), origin: self.flow_origin(name) });
         for k in &mapped.keys {
             let origin = Origin::DatabricksCfg { path: self.path.to_path_buf(), line: k.line, key: k.from.clone() };
             let stored = if k.secret { Source::Literal.key(&k.key) } else { k.key.clone() };
@@ -280,7 +282,11 @@ impl DatabricksCfg {
                 let hint = if from.is_empty() {
                     hint
                 } else {
-                    Some(format!("set {} in section [{name}] (auth type of flow `{}`)", from.join(" or "), mapped.flow.name))
+                    Some(format!(
+                        "set {} in section [{name}] (auth type of flow `{}`)",
+                        from.join(" or "),
+                        mapped.flow.name
+                    ))
                 };
                 ProfileError::MissingKey { path, profile, key, hint }
             }
@@ -618,7 +624,8 @@ azure_client_secret = w
 
     #[test]
     fn sections_brickauth_cannot_serve_are_refused_naming_section_and_key() {
-        let bad_env = DatabricksCfg::parse(Path::new("c"), "[e]\nhost = h\nauth_type = azure-cli\nazure_environment = mars\n");
+        let bad_env =
+            DatabricksCfg::parse(Path::new("c"), "[e]\nhost = h\nauth_type = azure-cli\nazure_environment = mars\n");
         let errors = [
             error("DEFAULT"),
             error("browser"),
@@ -651,7 +658,10 @@ azure_client_secret = w
         assert_eq!(sources.select(None, &env).unwrap().name(), "cli");
         // Nothing named: the TOML has no `default`, the Databricks file's [DEFAULT] is a PAT.
         assert!(sources.select(None, &none).unwrap_err().to_string().contains("personal access token"));
-        insta::assert_snapshot!("databrickscfg_unknown_profile", sources.select(Some("m2x"), &none).unwrap_err().to_string());
+        insta::assert_snapshot!(
+            "databrickscfg_unknown_profile",
+            sources.select(Some("m2x"), &none).unwrap_err().to_string()
+        );
         let names: Vec<String> = sources.list().into_iter().map(|(n, p)| format!("{n}: {}", p.is_ok())).collect();
         assert_eq!(names.len(), 7, "{names:?}");
     }

@@ -152,7 +152,8 @@ impl Profile {
             let found = env.vars.iter().find_map(|var| vars(var).filter(|v| !v.is_empty()).map(|v| (*var, v)));
             let Some((var, value)) = found else { continue };
             let secret = key_spec(spec, env.key).is_some_and(|k| k.secret);
-            let (stored, value) = if secret { (Source::Env.key(env.key), var.to_owned()) } else { (env.key.to_owned(), value) };
+            let (stored, value) =
+                if secret { (Source::Env.key(env.key), var.to_owned()) } else { (env.key.to_owned(), value) };
             if spec.accepts(&stored) {
                 values.insert(stored, Entry { value, origin: Origin::Env(var.to_owned()) });
             }
@@ -281,7 +282,6 @@ impl Profile {
             None => (self.path.clone(), None),
         }
     }
-
 }
 
 /// Sort key: file positions first, in order; values from elsewhere after them.

@@ -137,7 +137,10 @@ fn unknown_key_names_file_line_profile_and_nearest_key() {
 fn unknown_key_is_reported_in_file_order() {
     let text = "[profiles.dev]\nzzz = 1\nflow = \"test-password\"\naaa = 2\n";
     let err = parse(text).unwrap().profile("dev").unwrap_err();
-    assert!(matches!(&err, ProfileError::UnknownKey { key, at: Some(crate::Position { line: 2, .. }), .. } if key == "zzz"), "{err}");
+    assert!(
+        matches!(&err, ProfileError::UnknownKey { key, at: Some(crate::Position { line: 2, .. }), .. } if key == "zzz"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -200,7 +203,10 @@ fn top_level_keys_are_checked() {
     let err = parse("[dev]\nflow = \"x\"\n").unwrap_err();
     assert_eq!(err.to_string(), "profiles.toml:1:2: unknown key `dev` (did you mean `profiles.dev`?)");
     let err = parse("default_profile = 3\n").unwrap_err();
-    assert!(matches!(err, ProfileError::InvalidValue { at: Some(crate::Position { line: 1, column: Some(19) }), .. }), "{err}");
+    assert!(
+        matches!(err, ProfileError::InvalidValue { at: Some(crate::Position { line: 1, column: Some(19) }), .. }),
+        "{err}"
+    );
     let err = parse("profiles = 3\n").unwrap_err();
     assert!(matches!(err, ProfileError::InvalidValue { .. }), "{err}");
 }

@@ -11,10 +11,10 @@ use brickauth_profile::Profile;
 use brickauth_profile::Origin;
 
 use crate::cli::{AuthTokenArgs, AzTokenArgs, LoginArgs, LogoutArgs, TokenArgs, TokenFormat};
-use crate::report::Reported;
 use crate::cmd::print;
 use crate::context::{self, Context, with_profile_note};
 use crate::output::{self, TokenMeta};
+use crate::report::Reported;
 
 /// The default margin: a token with less validity left is renewed.
 const DEFAULT_MIN_VALIDITY: u64 = 300;
