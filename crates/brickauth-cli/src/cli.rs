@@ -30,11 +30,11 @@ pub struct Cli {
 /// The shortest path for each kind of user, under `brickauth --help`.
 const QUICK_START: &str = "\
 Quick start:
-  Databricks CLI users (a ~/.databrickscfg):   brickauth -p NAME token
-                                               brickauth profiles import --databrickscfg
-  CI pipelines (ARM_*/AZURE_* variables):      brickauth --flow client-credentials clusters list
-  az scripts:                                  brickauth account get-access-token --resource 2ff814a6-3304-4ab8-85cb-cd0e6f879c1d --query accessToken -o tsv
-  Everyone else:                               brickauth flows; then a [profiles.NAME] table in ~/.config/brickauth/profiles.toml";
+  With a ~/.databrickscfg:   brickauth -p NAME clusters list   (its sections are profiles)
+                             brickauth profiles import --databrickscfg
+  CI, ARM_*/AZURE_* set:     brickauth --flow client-credentials clusters list
+  az scripts:                brickauth account get-access-token --query accessToken -o tsv
+  Anyone else:               brickauth flows, then a [profiles.NAME] table in profiles.toml";
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]

@@ -113,3 +113,37 @@ fn inspect_reads_a_token_from_stdin_or_argument() {
     assert_eq!(bad.code, 2);
     insta::assert_snapshot!("inspect_bad", bad.stderr);
 }
+
+#[test]
+fn environment_only_errors_name_the_variables_to_set() {
+    let none = "no-such-profiles.toml";
+    let missing_tenant = brickauth(
+        &["--flow", "client-credentials", "token"],
+        &[("BRICKAUTH_CONFIG", none), ("ARM_CLIENT_ID", "12a34b56-789c-0d12-e3fa-b456789c0123")],
+    );
+    let missing_secret = brickauth(&["--flow", "databricks-m2m", "token"], &[("BRICKAUTH_CONFIG", none)]);
+    let missing_host = brickauth(
+        &["--flow", "client-credentials", "whoami"],
+        &[("BRICKAUTH_CONFIG", none), ("ARM_CLIENT_ID", "c"), ("ARM_CLIENT_SECRET", "not-shown")],
+    );
+    for r in [&missing_tenant, &missing_secret, &missing_host] {
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(!r.stderr.contains("not-shown"), "{}", r.stderr);
+    }
+    insta::assert_snapshot!(
+        "environment_only_missing_variables",
+        [missing_tenant.stderr, missing_secret.stderr, missing_host.stderr].join("\n")
+    );
+}
+
+#[test]
+fn a_databrickscfg_pat_section_is_refused_naming_section_and_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = dir.path().join("databrickscfg");
+    std::fs::write(&cfg, "[DEFAULT]\nhost = https://adb-1.1.azuredatabricks.net\ntoken = dapi-not-shown\n").unwrap();
+    let cfg = cfg.display().to_string();
+    let r = brickauth(&["token"], &[("BRICKAUTH_CONFIG", "no-such-profiles.toml"), ("DATABRICKS_CONFIG_FILE", &cfg)]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(!r.stderr.contains("dapi-not-shown"));
+    insta::assert_snapshot!("databrickscfg_pat_refused", r.stderr.replace(&cfg, "[CFG]"));
+}
