@@ -144,6 +144,49 @@ pub fn cases(w: &World, s: &mut Suite) {
         expect_contains(&o.stdout, "databricks_cli_path = ", "stdout")
     });
 
+    s.case("reach: profiles export read back by the Databricks SDK for Python lists clusters", || {
+        let python = match crate::sdk::venv() {
+            Ok(p) => p,
+            Err(e) => {
+                println!("      skipped: no Python/PyPI for the Databricks SDK: {e:#}");
+                return Ok(());
+            }
+        };
+        // One profile per host: the SDK may call `auth token --host H` (older helper versions),
+        // which must match exactly one profile.
+        let toml = w.write_profiles(
+            "sdk-export.toml",
+            "[profiles.alice]\nflow = \"password\"\ntenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT}\"\n\
+             authority_host = \"{AUTHORITY}\"\nhost = \"{HOST}\"\nusername = \"alice@contoso.com\"\n\
+             password_env = \"ALICE_PASSWORD\"\n",
+        )?;
+        let o =
+            w.run(&["--config", &toml.display().to_string(), "profiles", "export", "--databrickscfg"], &[], None)?;
+        expect_code(&o, 0)?;
+        let home = w.path("sdk-home");
+        std::fs::create_dir_all(&home)?;
+        std::fs::write(home.join(".databrickscfg"), &o.stdout)?;
+        let script = "from databricks.sdk import WorkspaceClient\n\
+                      from databricks.sdk.core import Config\n\
+                      w = WorkspaceClient(config=Config(profile='alice'))\n\
+                      print(sum(1 for _ in w.clusters.list()))\n";
+        let out = std::process::Command::new(&python)
+            .args(["-c", script])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("BRICKAUTH_CONFIG", &toml)
+            .env("BRICKAUTH_CACHE_DIR", w.path("cache"))
+            .env("ALICE_PASSWORD", ALICE_PASSWORD)
+            .stdin(std::process::Stdio::null())
+            .output()?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        ensure!(out.status.success(), "the SDK failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        ensure!(stdout.trim() == "3", "the SDK listed {:?} clusters, not 3", stdout.trim());
+        Ok(())
+    });
+
     // CI: only variables, no file at all.
     let authority = w.entra.uri();
     let host = w.databricks.uri();

@@ -23,7 +23,7 @@ print(n)
 print(me.user_name)
 "#;
 
-fn venv() -> Result<PathBuf> {
+pub(crate) fn venv() -> Result<PathBuf> {
     let venv = root().join("target/sdk-venv");
     let python = venv.join(if cfg!(windows) { "Scripts/python.exe" } else { "bin/python" });
     if !python.exists() {
