@@ -195,6 +195,69 @@ mod tests {
         assert_eq!(shell_quote("a b'c"), r"'a b'\''c'");
     }
 
+    /// What az prints for the same command, with a fake token and the time redacted; brickauth's
+    /// output must match it byte for byte (`az account get-access-token -o json`, `-o tsv`,
+    /// `--query accessToken -o tsv`).
+    const AZ_JSON: &str = r#"{
+  "accessToken": "eyJ0eXAi.fake.token",
+  "expiresOn": "[TIME]",
+  "expires_on": 1764000000,
+  "subscription": "3f2a1b4c-0000-4a5b-9c8d-112233445566",
+  "tenant": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+  "tokenType": "Bearer"
+}
+"#;
+    const AZ_TSV: &str = "eyJ0eXAi.fake.token\t[TIME]\t1764000000\t3f2a1b4c-0000-4a5b-9c8d-112233445566\t72f988bf-86f1-41af-91ab-2d7cd011db47\tBearer\n";
+
+    fn az() -> Value {
+        let mut v = json!({
+            "accessToken": "eyJ0eXAi.fake.token",
+            "expiresOn": "[TIME]",
+            "expires_on": 1_764_000_000,
+            "subscription": "3f2a1b4c-0000-4a5b-9c8d-112233445566",
+            "tenant": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "tokenType": "Bearer",
+        });
+        // Insert in another order than az's: the output must still come out sorted.
+        if let Value::Object(m) = &mut v {
+            let t = m.remove("accessToken").unwrap_or_default();
+            m.insert("accessToken".into(), t);
+        }
+        v
+    }
+
+    #[test]
+    fn json_and_tsv_as_az_prints_them() {
+        assert_eq!(pretty(&az()), AZ_JSON);
+        assert_eq!(tsv(&az()), AZ_TSV);
+        insta::assert_snapshot!("az_tsv", tsv(&az()));
+    }
+
+    #[test]
+    fn query_as_az_evaluates_it() {
+        let token = query(az(), Some("accessToken")).unwrap();
+        assert_eq!(tsv(&token), "eyJ0eXAi.fake.token\n");
+        assert_eq!(pretty(&token), "\"eyJ0eXAi.fake.token\"\n");
+        let pair = query(az(), Some("[accessToken, expires_on]")).unwrap();
+        assert_eq!(tsv(&pair), "eyJ0eXAi.fake.token\n1764000000\n");
+        let obj = query(az(), Some("{t: tenant, ok: `true`, none: missing}")).unwrap();
+        assert_eq!(tsv(&obj), "\tTrue\t72f988bf-86f1-41af-91ab-2d7cd011db47\n");
+        let bad = query(az(), Some("accessToken[")).unwrap_err().to_string();
+        assert!(bad.starts_with("--query `accessToken[`: "), "{bad}");
+    }
+
+    #[test]
+    fn resource_scopes_as_az_writes_them() {
+        assert_eq!(
+            resource_scope("https://management.core.windows.net/"),
+            "https://management.core.windows.net//.default"
+        );
+        assert_eq!(
+            resource_scope("2ff814a6-3304-4ab8-85cb-cd0e6f879c1d"),
+            "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"
+        );
+    }
+
     #[test]
     fn time_formats() {
         let az = local_az(1_764_000_000);
