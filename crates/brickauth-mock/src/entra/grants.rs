@@ -83,7 +83,7 @@ impl EntraState {
         if grant.used {
             return Err(EntraError::refresh_token_used());
         }
-        if grant.client_id != client_id {
+        if grant.client_id != client_id && !(crate::is_family(&grant.client_id) && crate::is_family(client_id)) {
             return Err(EntraError::refresh_token_other_client());
         }
         grant.used = true;
