@@ -67,7 +67,8 @@ pub const CLIENT_ID: &str = "04f0c124-f2bc-4f59-8241-bf6df9866bbd";
 pub const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 
 /// Public clients of the family of client ids (FOCI), as in Entra: their token answers carry
-/// `"foci": "1"`, and a refresh token issued to one of them is redeemable by any other.
+/// `"foci": "1"`, a refresh token issued to one of them is redeemable by any other, and stays
+/// redeemable after use (as Entra's do; the mock retires other clients' on first use).
 pub const FAMILY_CLIENTS: &[&str] = &[AZURE_CLI_CLIENT_ID];
 
 /// Whether `client_id` belongs to the family of client ids.

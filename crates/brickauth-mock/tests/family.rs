@@ -43,6 +43,11 @@ async fn azure_cli_is_a_family_client_when_registered() {
             .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.json()["foci"], "1");
+    // A family refresh token stays good after use: the Azure CLI and brickauth share it.
+    let again =
+        post_token(&entra, &grant(AZURE_CLI_CLIENT_ID, "refresh_token", &[("refresh_token", &rt), ("scope", &scope)]))
+            .await;
+    assert_eq!(again.status, 200, "{}", again.text);
     let rotated = reply.json()["refresh_token"].as_str().expect("rotated").to_owned();
 
     // … but not by a client outside the family, whose answers carry no `foci`.
