@@ -377,7 +377,7 @@ print(r["access_token"])
 "#;
 
 /// A TLS-terminating relay: 127.0.0.1:443 → the mock's plain HTTP port.
-const TLS_RELAY: &str = r#"
+pub(crate) const TLS_RELAY: &str = r#"
 import asyncio, ssl, sys
 cert, key, port, target = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -433,7 +433,7 @@ impl Drop for Python {
     }
 }
 
-fn run_quiet(cmd: &mut Command) -> Result<std::process::Output> {
+pub(crate) fn run_quiet(cmd: &mut Command) -> Result<std::process::Output> {
     let out = cmd.stdin(Stdio::null()).output()?;
     if !out.status.success() {
         bail!(
@@ -470,7 +470,7 @@ fn venv_python() -> Result<PathBuf> {
 
 /// A throwaway CA and a certificate for 127.0.0.1 it signed (webpki, hence brickauth, refuses a
 /// self-signed CA certificate as a server's): `(ca.pem, cert.pem, key.pem)`.
-fn make_certificates(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf)> {
+pub(crate) fn make_certificates(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf)> {
     let p = |name: &str| dir.join(name);
     let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
     run_quiet(
