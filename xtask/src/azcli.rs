@@ -295,10 +295,7 @@ impl Lab {
             .stdin(Stdio::null())
             .output()
             .context("running az")?;
-        Ok(AzRun {
-            code: out.status.code().unwrap_or(-1),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
+        Ok(AzRun { code: out.status.code().unwrap_or(-1), stderr: String::from_utf8_lossy(&out.stderr).into_owned() })
     }
 
     /// `az login` as a user, tenant-level (no subscription discovery: there is no ARM here).

@@ -251,7 +251,9 @@ impl AzureCliFlow {
     /// Cache mode: read az's files (no lock held afterwards), then redeem the refresh token.
     async fn redeem(&self, client: &TokenClient) -> Result<Result<TokenResponse, select::Unusable>, AuthError> {
         let dir = self.options.config_dir.clone().or_else(files::default_config_dir).ok_or_else(|| {
-            AuthError::Io("cannot find the Azure CLI's directory: set AZURE_CONFIG_DIR, HOME or azure_cli_config_dir".into())
+            AuthError::Io(
+                "cannot find the Azure CLI's directory: set AZURE_CONFIG_DIR, HOME or azure_cli_config_dir".into(),
+            )
         })?;
         let state = files::AzState::read(&dir).map_err(|e| AuthError::Io(e.to_string()))?;
         let environment = self.app.authority.environment();
@@ -268,7 +270,10 @@ impl AzureCliFlow {
             })?,
             (None, None) => self.discover_tenant(client).await?,
         };
-        let app = AppConfig { authority: Authority::new(self.app.authority.host(), tenant.clone()).map_err(AuthError::Io)?, ..self.app.clone() };
+        let app = AppConfig {
+            authority: Authority::new(self.app.authority.host(), tenant.clone()).map_err(AuthError::Io)?,
+            ..self.app.clone()
+        };
         tracing::info!(
             account = %username,
             tenant = %tenant,
@@ -300,21 +305,26 @@ impl AzureCliFlow {
                 "the Azure CLI names no tenant for the account and the profile has no `tenant_id` or `host`: set `tenant_id`".into(),
             ));
         };
-        let base = if host.contains("://") { host.trim_end_matches('/').to_owned() } else { format!("https://{}", host.trim_end_matches('/')) };
+        let base = if host.contains("://") {
+            host.trim_end_matches('/').to_owned()
+        } else {
+            format!("https://{}", host.trim_end_matches('/'))
+        };
         let url = format!("{base}/aad/auth");
-        let resp = client
-            .http()
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| AuthError::Transport { url: url.clone(), message: brickauth_core::http::transport_message(&e) })?;
+        let resp = client.http().get(&url).send().await.map_err(|e| AuthError::Transport {
+            url: url.clone(),
+            message: brickauth_core::http::transport_message(&e),
+        })?;
         let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default();
         let tenant = url::Url::parse(location)
             .ok()
             .and_then(|u| u.path_segments().and_then(|mut s| s.next().map(str::to_owned)))
             .unwrap_or_default();
         let tenant: Tenant = tenant.parse().map_err(|e| {
-            AuthError::Io(format!("finding the workspace's tenant from {url} failed (HTTP {}): {e}", resp.status().as_u16()))
+            AuthError::Io(format!(
+                "finding the workspace's tenant from {url} failed (HTTP {}): {e}",
+                resp.status().as_u16()
+            ))
         })?;
         tracing::info!(%tenant, "tenant discovered from {url}");
         Ok(tenant)
@@ -361,7 +371,9 @@ impl GrantFlow for AzureCliFlow {
                     Ok(token)
                 }
                 Err(why) if self.options.mode == Mode::Auto && why.falls_back() => {
-                    tracing::info!("not using the Azure CLI's token cache: {why}; running `az account get-access-token`");
+                    tracing::info!(
+                        "not using the Azure CLI's token cache: {why}; running `az account get-access-token`"
+                    );
                     self.run_az().await
                 }
                 Err(why) if why.falls_back() => Err(AuthError::NeedsUser(format!(
@@ -404,5 +416,139 @@ brickauth_core::register_flow! {
         keys: KEYS,
         app: app_config,
         build,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::az_failure;
+    use brickauth_core::MapSettings;
+    use jiff::tz::TimeZone;
+
+    #[test]
+    fn registered_under_its_name() {
+        assert_eq!(brickauth_core::flow::find("AZURE_CLI").map(|s| s.name), Ok("azure-cli"));
+    }
+
+    #[test]
+    fn epoch_wins_over_local_time() {
+        let now = 1_714_567_000;
+        let both = br#"{"accessToken":"a.b.c","expiresOn":"2024-05-01 13:50:47.114324","expires_on":1714571447,"tokenType":"Bearer"}"#;
+        let t = parse_output(both, now, &TimeZone::fixed(jiff::tz::offset(9))).unwrap();
+        assert_eq!(t.access_token.expires_on, 1_714_571_447);
+        let local = br#"{"accessToken":"a.b.c","expiresOn":"2024-05-01 15:50:47.114324","tokenType":"Bearer"}"#;
+        let t = parse_output(local, now, &TimeZone::fixed(jiff::tz::offset(2))).unwrap();
+        assert_eq!(t.access_token.expires_on, 1_714_571_447);
+        assert!(parse_output(b"not json", now, &TimeZone::UTC).is_err());
+        let err = parse_output(br#"{"accessToken":"secret-token-text","expiresOn":"soon"}"#, now, &TimeZone::UTC);
+        assert!(!err.unwrap_err().to_string().contains("secret-token-text"));
+    }
+
+    #[test]
+    fn args_carry_no_secret_and_the_tenant_when_set() {
+        let plain = AzureCliFlow::from_settings(&MapSettings::new("p")).unwrap();
+        assert_eq!(
+            plain.args().join(" "),
+            format!("account get-access-token --resource {DATABRICKS_RESOURCE} -o json")
+        );
+        let t =
+            AzureCliFlow::from_settings(&MapSettings::new("p").with("tenant_id", "contoso.onmicrosoft.com")).unwrap();
+        assert!(t.args().join(" ").ends_with("--tenant contoso.onmicrosoft.com"));
+        assert_eq!(t.app().client_id.as_str(), AZURE_CLI_CLIENT_ID);
+    }
+
+    #[test]
+    fn mode_and_config_dir_from_settings() {
+        let f = AzureCliFlow::from_settings(
+            &MapSettings::new("p").with("azure_cli_mode", "Cache").with("azure_cli_config_dir", "/tmp/az"),
+        )
+        .unwrap();
+        assert_eq!(f.options().mode, Mode::Cache);
+        assert_eq!(f.options().config_dir.as_deref(), Some(std::path::Path::new("/tmp/az")));
+        let e = AzureCliFlow::from_settings(&MapSettings::new("p").with("azure_cli_mode", "sometimes")).unwrap_err();
+        let shown = e.to_string();
+        assert!(shown.contains("azure_cli_mode") && shown.contains("`auto`, `cache` or `process`"), "{shown}");
+        let e = AzureCliFlow::from_settings(&MapSettings::new("p").with("azure_cli_config_dir", " ")).unwrap_err();
+        assert!(e.to_string().contains("azure_cli_config_dir"), "{e}");
+        let e = AzureCliFlow::from_settings(&MapSettings::new("p").with("authority_host", "http://example.com"))
+            .unwrap_err();
+        assert!(e.to_string().contains("authority_host"), "{e}");
+        let mock =
+            AzureCliFlow::from_settings(&MapSettings::new("p").with("authority_host", "http://127.0.0.1:9")).unwrap();
+        assert_eq!(mock.app().authority.environment(), "127.0.0.1:9");
+    }
+
+    #[test]
+    fn failures_are_specific() {
+        let e = az_failure(Some(1), "ERROR: Please run 'az login' to setup account.\n");
+        assert!(matches!(e, AuthError::NeedsUser(_)), "{e}");
+        assert!(e.to_string().contains("run `az login`"));
+        let e = az_failure(Some(2), "WARNING: x\nERROR: No subscription found for tenant.\n");
+        assert!(e.to_string().contains("ERROR: No subscription found"), "{e}");
+    }
+
+    #[cfg(unix)]
+    mod fake_az {
+        use super::*;
+        use std::os::unix::fs::PermissionsExt as _;
+
+        /// A temp dir holding an `az` script with this body; returns (dir, flow using it via PATH).
+        fn fake(body: &str) -> (tempfile::TempDir, AzureCliFlow) {
+            let dir = tempfile::tempdir().unwrap();
+            let script = dir.path().join("az");
+            std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let options = AzureCliOptions {
+                path: Some(dir.path().as_os_str().to_owned()),
+                mode: Mode::Process,
+                ..AzureCliOptions::default()
+            };
+            (dir, AzureCliFlow::new(options).unwrap())
+        }
+
+        async fn acquire(flow: &AzureCliFlow) -> Result<TokenResponse, AuthError> {
+            brickauth_core::flow::acquire_unattended(flow).await
+        }
+
+        #[tokio::test]
+        async fn token_from_az_reused_within_the_process() {
+            let body = r#"echo "$@" >> "${0%/*}/argv"
+echo '{"accessToken":"eyJ0eXAiOiJKV1QifQ.e30.c2ln","expiresOn":"2099-01-01 00:00:00.000000","expires_on":4070908800,"subscription":"s","tenant":"t","tokenType":"Bearer"}'"#;
+            let (dir, flow) = fake(body);
+            let a = acquire(&flow).await.unwrap();
+            let b = acquire(&flow).await.unwrap();
+            assert_eq!(a.access_token.expose(), "eyJ0eXAiOiJKV1QifQ.e30.c2ln");
+            assert_eq!(b.access_token.expires_on, 4_070_908_800);
+            let argv = std::fs::read_to_string(dir.path().join("argv")).unwrap();
+            assert_eq!(argv.lines().count(), 1, "az ran more than once: {argv}");
+            assert_eq!(argv.trim(), format!("account get-access-token --resource {DATABRICKS_RESOURCE} -o json"));
+        }
+
+        #[tokio::test]
+        async fn not_signed_in() {
+            let (_dir, flow) = fake("echo \"ERROR: Please run 'az login' to setup account.\" >&2; exit 1");
+            let err = acquire(&flow).await.unwrap_err();
+            assert!(matches!(err, AuthError::NeedsUser(_)), "{err}");
+        }
+
+        #[tokio::test]
+        async fn other_failure_shows_az_error() {
+            let (_dir, flow) = fake("echo 'ERROR: AADSTS700082: The refresh token has expired' >&2; exit 1");
+            let err = acquire(&flow).await.unwrap_err();
+            assert!(err.to_string().contains("AADSTS700082"), "{err}");
+        }
+
+        #[tokio::test]
+        async fn az_missing() {
+            let dir = tempfile::tempdir().unwrap();
+            let options = AzureCliOptions {
+                path: Some(dir.path().as_os_str().to_owned()),
+                mode: Mode::Process,
+                ..AzureCliOptions::default()
+            };
+            let err = acquire(&AzureCliFlow::new(options).unwrap()).await.unwrap_err();
+            assert!(err.to_string().contains("not installed or not on PATH"), "{err}");
+        }
     }
 }

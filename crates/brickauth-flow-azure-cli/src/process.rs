@@ -144,4 +144,3 @@ pub fn local_to_epoch(local: &str, tz: &TimeZone) -> Result<i64, AuthError> {
         .map_err(|e| AuthError::Io(format!("the Azure CLI's expiresOn `{local}` is not a local time: {e}")))?;
     Ok(ts.as_second())
 }
-

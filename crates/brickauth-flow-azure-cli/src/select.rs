@@ -107,9 +107,6 @@ impl fmt::Display for Unusable {
                 names.join(", ")
             ),
             Unusable::NotSignedIn => write!(f, "the Azure CLI is not signed in: run `az login`"),
-            Unusable::UnknownUser { wanted, known } if known.is_empty() => {
-                write!(f, "the Azure CLI has no sign-in for `{wanted}` (nobody is signed in): run `az login`")
-            }
             Unusable::UnknownUser { wanted, known } => write!(
                 f,
                 "the Azure CLI has no sign-in for `{wanted}` (signed in: {}): run `az login` as `{wanted}`",

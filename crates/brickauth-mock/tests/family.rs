@@ -24,10 +24,8 @@ async fn azure_cli_is_a_family_client_when_registered() {
     assert_eq!(reply.status, 400, "{}", reply.text);
     assert!(reply.text.contains("AADSTS700016"), "{}", reply.text);
 
-    let config = MockConfig {
-        clients: vec![CLIENT_ID.to_owned(), AZURE_CLI_CLIENT_ID.to_owned()],
-        ..MockConfig::default()
-    };
+    let config =
+        MockConfig { clients: vec![CLIENT_ID.to_owned(), AZURE_CLI_CLIENT_ID.to_owned()], ..MockConfig::default() };
     let entra = MockEntra::start_with(config).await;
     let reply =
         post_token(&entra, &grant(AZURE_CLI_CLIENT_ID, "password", &[&password[..], &[("scope", &scope)]].concat()))
