@@ -175,8 +175,8 @@ impl Lab {
         loopback_only()?;
         let venv = PathBuf::from(std::env::var("BRICKAUTH_XTASK_VENV").context("BRICKAUTH_XTASK_VENV")?);
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        let mut config = MockConfig::default();
-        config.clients = vec![CLIENT_ID.to_owned(), AZURE_CLI_CLIENT_ID.to_owned()];
+        let mut config =
+            MockConfig { clients: vec![CLIENT_ID.to_owned(), AZURE_CLI_CLIENT_ID.to_owned()], ..MockConfig::default() };
         config.users.push(MockUser::new(CAROL.0, CAROL.1));
         let entra = rt.block_on(brickauth_mock::MockEntra::start_with(config));
         let databricks = rt.block_on(brickauth_mock::MockDatabricks::start(entra.registry()));

@@ -16,6 +16,7 @@ mod fuzz;
 mod harness;
 mod integration;
 mod it_authcode;
+mod it_azcli;
 mod it_databricks;
 mod it_faults;
 mod it_flows;
