@@ -59,6 +59,12 @@ host = "{HOST}"
 "#;
 
 pub fn run(args: &[String]) -> Result<()> {
+    if let (Some("__bench"), Some(_)) = (args.first().map(String::as_str), std::env::var_os(INSIDE)) {
+        let runs: usize = args.get(1).and_then(|r| r.parse().ok()).context("__bench RUNS OUT")?;
+        let out = PathBuf::from(args.get(2).context("__bench RUNS OUT")?);
+        let bin = PathBuf::from(std::env::var("BRICKAUTH_XTASK_BIN").context("BRICKAUTH_XTASK_BIN")?);
+        return crate::bench_az::inside(&Lab::start(bin)?, runs, &out);
+    }
     let record = match args.first().map(String::as_str) {
         None => false,
         Some("--record") => true,

@@ -10,6 +10,7 @@
 
 mod azcli;
 mod bench;
+mod bench_az;
 mod browse;
 mod demo;
 mod fuzz;
