@@ -80,14 +80,14 @@ const RSS_RUNS: usize = 5;
 
 /// One command of a series.
 #[derive(Clone, Debug)]
-struct Cmd {
+pub(crate) struct Cmd {
     name: String,
     argv: Vec<String>,
     env: Vec<(String, String)>,
 }
 
 impl Cmd {
-    fn new(name: &str, argv: &[&str], env: &[(String, String)]) -> Cmd {
+    pub(crate) fn new(name: &str, argv: &[&str], env: &[(String, String)]) -> Cmd {
         Cmd { name: name.into(), argv: argv.iter().map(|s| (*s).to_owned()).collect(), env: env.to_vec() }
     }
 }
@@ -102,10 +102,10 @@ struct Sample {
 
 /// min / median / max of one quantity.
 #[derive(Clone, Copy, Debug)]
-struct Stat {
-    min: f64,
-    median: f64,
-    max: f64,
+pub(crate) struct Stat {
+    pub(crate) min: f64,
+    pub(crate) median: f64,
+    pub(crate) max: f64,
 }
 
 fn stat(values: &[f64]) -> Stat {
@@ -119,21 +119,21 @@ fn stat(values: &[f64]) -> Stat {
     Stat { min: v[0], median, max: v[n - 1] }
 }
 
-struct Series {
-    wall: Stat,
-    cpu: Stat,
-    rss: Stat,
+pub(crate) struct Series {
+    pub(crate) wall: Stat,
+    pub(crate) cpu: Stat,
+    pub(crate) rss: Stat,
 }
 
 /// The result of one interleaved run: per command name, its statistics.
-struct Measured {
+pub(crate) struct Measured {
     by_name: BTreeMap<String, Series>,
     /// Peak RSS came from GNU time (else from wait4 in the runner).
     rss_from_time: bool,
 }
 
 impl Measured {
-    fn get(&self, name: &str) -> &Series {
+    pub(crate) fn get(&self, name: &str) -> &Series {
         &self.by_name[name]
     }
 }
@@ -291,7 +291,7 @@ fn runner_exe(scratch: &Path) -> Result<PathBuf> {
 }
 
 /// Run `cmds` interleaved in a fresh runner process.
-fn measure(scratch: &Path, runs: usize, cmds: &[Cmd]) -> Result<Measured> {
+pub(crate) fn measure(scratch: &Path, runs: usize, cmds: &[Cmd]) -> Result<Measured> {
     measure_with(scratch, WARMUP, runs, cmds)
 }
 
@@ -377,7 +377,7 @@ print(r["access_token"])
 "#;
 
 /// A TLS-terminating relay: 127.0.0.1:443 → the mock's plain HTTP port.
-const TLS_RELAY: &str = r#"
+pub(crate) const TLS_RELAY: &str = r#"
 import asyncio, ssl, sys
 cert, key, port, target = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -433,7 +433,7 @@ impl Drop for Python {
     }
 }
 
-fn run_quiet(cmd: &mut Command) -> Result<std::process::Output> {
+pub(crate) fn run_quiet(cmd: &mut Command) -> Result<std::process::Output> {
     let out = cmd.stdin(Stdio::null()).output()?;
     if !out.status.success() {
         bail!(
@@ -470,7 +470,7 @@ fn venv_python() -> Result<PathBuf> {
 
 /// A throwaway CA and a certificate for 127.0.0.1 it signed (webpki, hence brickauth, refuses a
 /// self-signed CA certificate as a server's): `(ca.pem, cert.pem, key.pem)`.
-fn make_certificates(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf)> {
+pub(crate) fn make_certificates(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf)> {
     let p = |name: &str| dir.join(name);
     let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
     run_quiet(
@@ -693,7 +693,7 @@ fn cpu_rss_row(
     }
 }
 
-fn ms(s: Stat) -> String {
+pub(crate) fn ms(s: Stat) -> String {
     format!("{:.2} ms [{:.2}–{:.2}]", s.median * 1e3, s.min * 1e3, s.max * 1e3)
 }
 
@@ -701,7 +701,7 @@ fn mb(s: Stat) -> String {
     format!("{:.1} MB [{:.1}–{:.1}]", s.median / 1024.0, s.min / 1024.0, s.max / 1024.0)
 }
 
-fn yes(ok: bool) -> String {
+pub(crate) fn yes(ok: bool) -> String {
     (if ok { "yes" } else { "**no**" }).to_owned()
 }
 
@@ -1021,6 +1021,13 @@ pub fn run(args: &[String]) -> Result<()> {
         }
     } else {
         notes.push("`brickauth clusters list` is not in this build: the 10,000-cluster figure is not measured.".into());
+    }
+    if python_wanted {
+        rows.extend(
+            crate::bench_az::rows(&bin, runs, &mut notes)
+                .into_iter()
+                .map(|[figure, ours, baseline, ratio, target, met]| Row { figure, ours, baseline, ratio, target, met }),
+        );
     }
     drop(python);
 

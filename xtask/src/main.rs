@@ -8,13 +8,16 @@
 //!
 //! Nothing here sends traffic anywhere but loopback.
 
+mod azcli;
 mod bench;
+mod bench_az;
 mod browse;
 mod demo;
 mod fuzz;
 mod harness;
 mod integration;
 mod it_authcode;
+mod it_azcli;
 mod it_databricks;
 mod it_faults;
 mod it_flows;
@@ -37,6 +40,9 @@ tasks:
   fuzz          run every fuzz target (cargo-fuzz, stable): [--seconds N] (default 60 each)
   soak          concurrency soak: [--processes N] [--calls M] [--lifetime SECS] (64 x 50, 5 s)
   sdk           the Databricks SDK for Python uses brickauth as its token helper (needs python3 + PyPI)
+  az            the azure-cli flow against a real Azure CLI signed in to the mock, in a loopback-only
+                network namespace (installs azure-cli into target/; skips without PyPI or unshare):
+                [--record] rewrites fixtures/azure-cli/
 ";
 
 fn main() -> ExitCode {
@@ -50,6 +56,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("soak") => soak::run(&args[1..]),
         Some("sdk") => sdk::run(),
+        Some("az") => azcli::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

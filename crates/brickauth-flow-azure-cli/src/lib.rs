@@ -1,26 +1,32 @@
-//! Reuse the Azure CLI's sign-in: `az account get-access-token`.
+//! Reuse the Azure CLI's sign-in: read its MSAL token cache, or run `az account get-access-token`.
 //!
-//! Flow name `azure-cli`. Runs, with no secret in its arguments (az needs none):
+//! Flow name `azure-cli`. Two ways to the same token, chosen by `azure_cli_mode`:
 //!
-//! ```text
-//! az account get-access-token --resource 2ff814a6-3304-4ab8-85cb-cd0e6f879c1d -o json [--tenant T]
-//! ```
+//! - **cache** — what az does inside, without starting Python (~0.5–15 s a call): read az's
+//!   config directory (`azure_cli_config_dir`, else `$AZURE_CONFIG_DIR`, else `~/.azure`; see
+//!   [`files`]), pick the account ([`select`]: the profile's `username`, else az's default
+//!   account), the tenant (the profile's `tenant_id`, else az's for that account, else the one the
+//!   workspace `host` redirects to), and redeem the account's refresh token with the Azure CLI's
+//!   own client id [`AZURE_CLI_CLIENT_ID`] for the Databricks scope at that tenant — the request
+//!   `az account get-access-token --resource 2ff814a6-…` sends. The answer is cacheable: the
+//!   caller stores the access token (never the rotated refresh token: az's files are az's, and
+//!   are never written), so later calls cost a cache read. az's files are read again before every
+//!   redemption, so a new `az login` is picked up and an `az logout` ends the tokens.
+//! - **process** — run az (see the `process` module), as brickauth always did. az owns and
+//!   refreshes these tokens, so they are not cacheable; within one process, repeated
+//!   acquisitions reuse the answer while it has more than [`REUSE_MARGIN`] left.
+//! - **auto** (the default) — cache when az's files allow it, else process, saying why at
+//!   `-v`: no cache file, an encrypted cache, a service principal, no refresh token for the
+//!   account. Where az could only fail too (nobody signed in, an unknown `username`, a refresh
+//!   token Entra rejects), the error comes at once: exit 3, "run `az login`".
 //!
-//! and reads `accessToken` and the expiry from its JSON: `expires_on` (epoch seconds, az ≥ 2.54)
-//! when present, else `expiresOn`, a naive local time (`2024-05-01 13:50:47.114324`) converted with
-//! the system time zone. `az` is looked up on `PATH` (`az.cmd` on Windows) unless `azure_cli_path`
-//! names it. Errors are specific: az missing, az not signed in (run `az login`, exit 3), or az's own
-//! first error line.
+//! [`GrantFlow::cacheable`] therefore answers for the token last acquired: `true` after a
+//! redemption, `false` after running az.
 //!
-//! The Azure CLI owns these tokens and refreshes them itself, so brickauth must not store them in
-//! its own cache; within one process, repeated acquisitions reuse the answer while it has more
-//! than [`REUSE_MARGIN`] left.
-//!
-//! **Cache identity.** [`GrantFlow::app`]: the cloud's authority (from `cloud`/`host`, as for the
-//! Entra flows), the tenant from `tenant_id` or `organizations`, the Azure CLI's own public
-//! client id [`AZURE_CLI_CLIENT_ID`] (the app az signs in with) and the resource's `.default`
-//! scope. It is what the token really is; it only matters for display until the cache honours
-//! "do not cache" for this flow.
+//! **Cache identity.** [`GrantFlow::app`]: the authority (`authority_host`, else `cloud`/`host`),
+//! the tenant from `tenant_id` or `organizations` (settings alone: the cached path does no I/O),
+//! the Azure CLI's client id and the resource's `.default` scope; the account is the one az
+//! signed in.
 //!
 //! ```no_run
 //! use brickauth_core::{FlowContext, GrantFlow, Interaction, TokenClient};
@@ -35,17 +41,23 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod files;
+mod process;
+pub mod select;
+
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use brickauth_core::app::DATABRICKS_RESOURCE;
 use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
 use brickauth_core::settings::{ConfigError, KeySpec, Settings};
-use brickauth_core::{AppConfig, AuthError, Authority, ClientId, Cloud, Scopes, Tenant, TokenResponse};
-use jiff::tz::TimeZone;
-use serde::Deserialize;
+use brickauth_core::{
+    Account, AppConfig, AuthError, Authority, ClientId, Cloud, Scopes, Tenant, TokenClient, TokenResponse, grants,
+};
+
+pub use process::{local_to_epoch, parse_output};
 
 /// The Azure CLI's public client id (its app registration in every tenant).
 pub const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
@@ -59,26 +71,65 @@ pub fn default_program() -> PathBuf {
     PathBuf::from(if cfg!(windows) { "az.cmd" } else { "az" })
 }
 
+/// `azure_cli_mode`: how the flow gets az's token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Read az's token cache when it can, else run az.
+    #[default]
+    Auto,
+    /// Read az's token cache only; never run az.
+    Cache,
+    /// Run `az account get-access-token` only.
+    Process,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Mode::Auto),
+            "cache" => Ok(Mode::Cache),
+            "process" => Ok(Mode::Process),
+            other => Err(format!("`{other}` is not a mode: expected `auto`, `cache` or `process`")),
+        }
+    }
+}
+
 /// What the Azure CLI flow needs.
 #[derive(Debug, Clone)]
 pub struct AzureCliOptions {
+    /// Cache, process or both.
+    pub mode: Mode,
+    /// az's config directory; `None`: `$AZURE_CONFIG_DIR`, else `~/.azure`.
+    pub config_dir: Option<PathBuf>,
+    /// The account to use (case-insensitive); `None`: az's default account.
+    pub username: Option<String>,
+    /// The workspace URL, for tenant discovery when nothing else names the tenant.
+    pub host: Option<String>,
+    /// The authority host (`https://…`, or `http://` to loopback); `None`: the cloud's.
+    pub authority_host: Option<String>,
     /// The `az` executable: a name looked up on `PATH`, or a path.
     pub program: PathBuf,
     /// `PATH` for the child process (and for looking `program` up); `None` inherits this process's.
     pub path: Option<OsString>,
     /// The resource to ask for (default: Azure Databricks).
     pub resource: String,
-    /// `--tenant`, when the token must come from a tenant other than az's default.
+    /// The tenant, when the token must come from a tenant other than the account's.
     pub tenant: Option<Tenant>,
     /// How long `az` may take.
     pub timeout: Duration,
-    /// The cloud, for [`GrantFlow::app`] only (az knows its own cloud).
+    /// The cloud, when `authority_host` is not set.
     pub cloud: Cloud,
 }
 
 impl Default for AzureCliOptions {
     fn default() -> Self {
         AzureCliOptions {
+            mode: Mode::Auto,
+            config_dir: None,
+            username: None,
+            host: None,
+            authority_host: None,
             program: default_program(),
             path: None,
             resource: DATABRICKS_RESOURCE.to_owned(),
@@ -94,14 +145,15 @@ impl Default for AzureCliOptions {
 pub struct AzureCliFlow {
     options: AzureCliOptions,
     app: AppConfig,
-    // TODO(core): once `GrantFlow::cacheable(&self) -> bool` exists (default `true`), return
-    // `false` from this flow so the cache never stores az's tokens; until then this in-process
-    // reuse is the only caching this flow intends.
+    /// Process mode's answer, reused within this process.
     reuse: tokio::sync::Mutex<Option<TokenResponse>>,
+    /// Whether the last acquisition redeemed az's refresh token (see [`GrantFlow::cacheable`]).
+    redeemed: AtomicBool,
 }
 
 impl AzureCliFlow {
-    /// A flow with these options; fails when the resource is not a usable scope.
+    /// A flow with these options; fails when the resource is not a usable scope or the
+    /// authority host is not a secure URL.
     pub fn new(options: AzureCliOptions) -> Result<Self, String> {
         let tenant = match &options.tenant {
             Some(t) => t.clone(),
@@ -109,15 +161,27 @@ impl AzureCliFlow {
         };
         let scopes: Scopes = format!("{}/.default", options.resource.trim_end_matches('/')).parse()?;
         let client_id: ClientId = AZURE_CLI_CLIENT_ID.parse()?;
-        let app = AppConfig { authority: Authority::cloud(options.cloud, tenant), client_id, scopes };
-        Ok(AzureCliFlow { options, app, reuse: tokio::sync::Mutex::new(None) })
+        let authority = match &options.authority_host {
+            Some(h) => Authority::new(h, tenant)?,
+            None => Authority::cloud(options.cloud, tenant),
+        };
+        let app = AppConfig { authority, client_id, scopes };
+        Ok(AzureCliFlow { options, app, reuse: tokio::sync::Mutex::new(None), redeemed: AtomicBool::new(false) })
     }
 
-    /// Build from profile settings: optional `tenant_id`, `cloud`/`host`, `scopes` (one resource)
-    /// and `azure_cli_path`.
+    /// Build from profile settings: optional `azure_cli_mode`, `azure_cli_config_dir`,
+    /// `username`, `tenant_id`, `authority_host`/`cloud`/`host`, `scopes` (one resource) and
+    /// `azure_cli_path`.
     pub fn from_settings(s: &dyn Settings) -> Result<Self, ConfigError> {
         let profile = s.profile_name();
         let bad = |key: &str, msg: String| ConfigError::new(profile, key, msg).at(s.origin(key));
+        let nonempty = |key: &str| -> Result<Option<String>, ConfigError> {
+            match s.get(key).map(str::trim) {
+                Some("") => Err(bad(key, "empty value".into())),
+                Some(v) => Ok(Some(v.to_owned())),
+                None => Ok(None),
+            }
+        };
         let tenant = match s.get("tenant_id") {
             Some(t) => Some(t.parse::<Tenant>().map_err(|e| bad("tenant_id", e))?),
             None => None,
@@ -137,135 +201,152 @@ impl AzureCliFlow {
                 }
             }
         };
-        let program = match s.get("azure_cli_path") {
-            Some(p) if !p.trim().is_empty() => PathBuf::from(p.trim()),
-            Some(_) => return Err(bad("azure_cli_path", "empty path".into())),
-            None => default_program(),
+        let mode = match s.get("azure_cli_mode") {
+            Some(m) => m.parse().map_err(|e| bad("azure_cli_mode", e))?,
+            None => Mode::Auto,
         };
-        AzureCliFlow::new(AzureCliOptions { program, resource, tenant, cloud, ..AzureCliOptions::default() })
-            .map_err(|e| bad("scopes", e))
+        let authority_host = nonempty("authority_host")?;
+        if let Some(h) = &authority_host {
+            brickauth_core::app::secure_url(h).map_err(|e| bad("authority_host", e))?;
+        }
+        let options = AzureCliOptions {
+            mode,
+            config_dir: nonempty("azure_cli_config_dir")?.map(|d| expand_home(&d)),
+            username: nonempty("username")?,
+            host: nonempty("host")?,
+            authority_host,
+            program: nonempty("azure_cli_path")?.map(PathBuf::from).unwrap_or_else(default_program),
+            resource,
+            tenant,
+            cloud,
+            ..AzureCliOptions::default()
+        };
+        AzureCliFlow::new(options).map_err(|e| bad("scopes", e))
     }
 
-    /// The arguments `az` is run with (never a secret).
+    /// The options the flow was built with.
+    pub fn options(&self) -> &AzureCliOptions {
+        &self.options
+    }
+
+    /// The arguments `az` is run with in process mode (never a secret).
     pub fn args(&self) -> Vec<String> {
-        let mut args: Vec<String> = ["account", "get-access-token", "--resource", &self.options.resource, "-o", "json"]
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        if let Some(t) = self.options.tenant.as_ref().filter(|t| t.as_str() != "organizations") {
-            args.push("--tenant".into());
-            args.push(t.as_str().to_owned());
-        }
-        args
+        process::args_for(&self.options)
     }
 
+    /// Process mode, with the answer reused within this process.
     async fn run_az(&self) -> Result<TokenResponse, AuthError> {
-        let o = &self.options;
-        let mut cmd = tokio::process::Command::new(&o.program);
-        cmd.args(self.args()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-        if let Some(path) = &o.path {
-            cmd.env("PATH", path);
+        // Held across the run: concurrent acquisitions in this process run az once.
+        let mut reuse = self.reuse.lock().await;
+        let margin = i64::try_from(REUSE_MARGIN.as_secs()).unwrap_or(i64::MAX);
+        if let Some(t) = reuse.as_ref().filter(|t| t.access_token.remaining(brickauth_core::now()) > margin) {
+            tracing::debug!("reusing the Azure CLI's token from earlier in this process");
+            return Ok(t.clone());
         }
-        let shown = o.program.display().to_string();
-        tracing::info!(program = %shown, args = ?self.args(), "running the Azure CLI");
-        let child = spawn(&mut cmd).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => AuthError::Io(format!(
-                "the Azure CLI (az) is not installed or not on PATH (looked for `{shown}`): install it \
-                 (https://aka.ms/installazurecli) or set `azure_cli_path`"
-            )),
-            _ => AuthError::Io(format!("cannot run the Azure CLI `{shown}`: {e}")),
+        let token = process::run(&self.options).await?;
+        *reuse = Some(token.clone());
+        Ok(token)
+    }
+
+    /// Cache mode: read az's files (no lock held afterwards), then redeem the refresh token.
+    async fn redeem(&self, client: &TokenClient) -> Result<Result<TokenResponse, select::Unusable>, AuthError> {
+        let dir = self.options.config_dir.clone().or_else(files::default_config_dir).ok_or_else(|| {
+            AuthError::Io(
+                "cannot find the Azure CLI's directory: set AZURE_CONFIG_DIR, HOME or azure_cli_config_dir".into(),
+            )
         })?;
-        let out = tokio::time::timeout(o.timeout, child.wait_with_output())
-            .await
-            .map_err(|_| AuthError::Io(format!("the Azure CLI did not answer within {} s", o.timeout.as_secs())))?
-            .map_err(|e| AuthError::Io(format!("the Azure CLI `{shown}` failed: {e}")))?;
-        if !out.status.success() {
-            return Err(az_failure(out.status.code(), &String::from_utf8_lossy(&out.stderr)));
-        }
-        parse_output(&out.stdout, brickauth_core::now(), &TimeZone::system())
-    }
-}
-
-/// Spawn, retrying briefly on ETXTBSY (an executable just written by another thread of this
-/// process, as tests do, can be briefly "busy" while a concurrent fork holds it open).
-fn spawn(cmd: &mut tokio::process::Command) -> std::io::Result<tokio::process::Child> {
-    let mut tries = 0;
-    loop {
-        match cmd.spawn() {
-            Err(e) if e.raw_os_error() == Some(26) && tries < 5 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(20));
+        let state = files::AzState::read(&dir).map_err(|e| AuthError::Io(e.to_string()))?;
+        let environment = self.app.authority.environment();
+        let host_only = environment.rsplit_once(':').map_or(environment.as_str(), |(h, _)| h);
+        let choice = match select::choose(&state, self.options.username.as_deref(), host_only) {
+            Ok(c) => c,
+            Err(why) => return Ok(Err(why)),
+        };
+        let username = choice.account.username.clone().unwrap_or_default();
+        let tenant: Tenant = match (&self.options.tenant, &choice.tenant) {
+            (Some(t), _) => t.clone(),
+            (None, Some(t)) => t.parse().map_err(|e| {
+                AuthError::Io(format!("the Azure CLI's tenant `{t}` for `{username}` in {}: {e}", dir.display()))
+            })?,
+            (None, None) => self.discover_tenant(client).await?,
+        };
+        let app = AppConfig {
+            authority: Authority::new(self.app.authority.host(), tenant.clone()).map_err(AuthError::Io)?,
+            ..self.app.clone()
+        };
+        tracing::info!(
+            account = %username,
+            tenant = %tenant,
+            dir = %dir.display(),
+            "redeeming the Azure CLI's refresh token (no az process)"
+        );
+        let mut response = grants::refresh(client, &app, &choice.refresh_token).await.map_err(|e| {
+            let needs_user = e.is_invalid_grant() || e.entra().is_some_and(|x| x.error == "interaction_required");
+            if needs_user {
+                let why = e.entra().map(|x| x.summary().to_owned()).unwrap_or_else(|| e.to_string());
+                AuthError::NeedsUser(format!(
+                    "the Azure CLI's sign-in for `{username}` was refused ({why}): run `az login`, then try again"
+                ))
+            } else {
+                e
             }
-            other => return other,
-        }
+        })?;
+        // The rotated refresh token is not az's to lose, nor ours to keep: az's files are never
+        // written, and the next redemption reads them again.
+        response.refresh_token = None;
+        response.account = merge_account(response.account, &choice.account, tenant.as_str());
+        Ok(Ok(response))
+    }
+
+    /// The tenant the workspace `host` redirects `/aad/auth` to (the Databricks SDKs' discovery).
+    async fn discover_tenant(&self, client: &TokenClient) -> Result<Tenant, AuthError> {
+        let Some(host) = &self.options.host else {
+            return Err(AuthError::Io(
+                "the Azure CLI names no tenant for the account and the profile has no `tenant_id` or `host`: set `tenant_id`".into(),
+            ));
+        };
+        let base = if host.contains("://") {
+            host.trim_end_matches('/').to_owned()
+        } else {
+            format!("https://{}", host.trim_end_matches('/'))
+        };
+        let url = format!("{base}/aad/auth");
+        let resp = client.http().get(&url).send().await.map_err(|e| AuthError::Transport {
+            url: url.clone(),
+            message: brickauth_core::http::transport_message(&e),
+        })?;
+        let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let tenant = url::Url::parse(location)
+            .ok()
+            .and_then(|u| u.path_segments().and_then(|mut s| s.next().map(str::to_owned)))
+            .unwrap_or_default();
+        let tenant: Tenant = tenant.parse().map_err(|e| {
+            AuthError::Io(format!(
+                "finding the workspace's tenant from {url} failed (HTTP {}): {e}",
+                resp.status().as_u16()
+            ))
+        })?;
+        tracing::info!(%tenant, "tenant discovered from {url}");
+        Ok(tenant)
     }
 }
 
-/// The error for a non-zero exit of `az`, from its stderr.
-fn az_failure(code: Option<i32>, stderr: &str) -> AuthError {
-    let first = stderr
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with("WARNING"))
-        .unwrap_or("(no output on stderr)");
-    let code = code.map(|c| c.to_string()).unwrap_or_else(|| "a signal".into());
-    if stderr.contains("az login") {
-        AuthError::NeedsUser(format!(
-            "the Azure CLI is not signed in (or its sign-in expired): run `az login`, then try again\n  az said: {first}"
-        ))
-    } else {
-        AuthError::Io(format!("`az account get-access-token` failed (exit {code}): {first}"))
+/// The account of a redemption: what az's cache says, completed by the answer's claims.
+fn merge_account(answer: Account, az: &files::MsalAccount, tenant: &str) -> Account {
+    Account {
+        home_account_id: Some(az.home_account_id.clone()).filter(|h| !h.is_empty()).or(answer.home_account_id),
+        username: az.username.clone().or(answer.username),
+        tenant_id: answer.tenant_id.or_else(|| Some(tenant.to_owned())),
+        oid: answer.oid.or_else(|| az.local_account_id.clone()),
     }
 }
 
-#[derive(Deserialize)]
-struct AzToken {
-    #[serde(rename = "accessToken")]
-    access_token: Option<String>,
-    #[serde(rename = "tokenType")]
-    token_type: Option<String>,
-    /// Epoch seconds (az ≥ 2.54).
-    expires_on: Option<i64>,
-    /// Naive local time, `YYYY-MM-DD HH:MM:SS.ffffff` (older az).
-    #[serde(rename = "expiresOn")]
-    expires_on_local: Option<String>,
-}
-
-/// Parse az's JSON output received at `now`, reading `expiresOn` in time zone `tz`.
-pub fn parse_output(stdout: &[u8], now: i64, tz: &TimeZone) -> Result<TokenResponse, AuthError> {
-    // serde_json's messages name positions, never the input: safe to show.
-    let raw: AzToken = serde_json::from_slice(stdout)
-        .map_err(|e| AuthError::Io(format!("the Azure CLI printed something that is not a token: {e}")))?;
-    let token = raw
-        .access_token
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| AuthError::Io("the Azure CLI's answer has no accessToken".into()))?;
-    let expires_on = match (raw.expires_on, raw.expires_on_local.as_deref()) {
-        (Some(epoch), _) => epoch,
-        (None, Some(local)) => local_to_epoch(local, tz)?,
-        (None, None) => {
-            return Err(AuthError::Io("the Azure CLI's answer has no expiry (expires_on/expiresOn)".into()));
-        }
-    };
-    let body = serde_json::json!({
-        "access_token": token,
-        "token_type": raw.token_type.unwrap_or_else(|| "Bearer".into()),
-        "expires_on": expires_on,
-    });
-    TokenResponse::parse(body.to_string().as_bytes(), now)
-        .map_err(|e| AuthError::Io(format!("the Azure CLI's token is unusable: {e}")))
-}
-
-/// `2024-05-01 13:50:47.114324` in `tz` → epoch seconds.
-pub fn local_to_epoch(local: &str, tz: &TimeZone) -> Result<i64, AuthError> {
-    let dt: jiff::civil::DateTime = local
-        .trim()
-        .parse()
-        .map_err(|e| AuthError::Io(format!("the Azure CLI's expiresOn `{local}` is not a date and time: {e}")))?;
-    let ts = tz
-        .to_timestamp(dt)
-        .map_err(|e| AuthError::Io(format!("the Azure CLI's expiresOn `{local}` is not a local time: {e}")))?;
-    Ok(ts.as_second())
+/// `~/x` → `$HOME/x`.
+fn expand_home(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(p),
+    }
 }
 
 impl GrantFlow for AzureCliFlow {
@@ -273,22 +354,33 @@ impl GrantFlow for AzureCliFlow {
         &self.app
     }
 
+    /// Whether the token last acquired came from a redemption (cacheable) rather than from az.
     fn cacheable(&self) -> bool {
-        false
+        self.redeemed.load(Ordering::Acquire)
     }
 
-    fn acquire<'a>(&'a self, _cx: &'a FlowContext<'a>) -> BoxFuture<'a, Result<TokenResponse, AuthError>> {
+    fn acquire<'a>(&'a self, cx: &'a FlowContext<'a>) -> BoxFuture<'a, Result<TokenResponse, AuthError>> {
         Box::pin(async move {
-            // Held across the run: concurrent acquisitions in this process run az once.
-            let mut reuse = self.reuse.lock().await;
-            let margin = i64::try_from(REUSE_MARGIN.as_secs()).unwrap_or(i64::MAX);
-            if let Some(t) = reuse.as_ref().filter(|t| t.access_token.remaining(brickauth_core::now()) > margin) {
-                tracing::debug!("reusing the Azure CLI's token from earlier in this process");
-                return Ok(t.clone());
+            self.redeemed.store(false, Ordering::Release);
+            if self.options.mode == Mode::Process {
+                return self.run_az().await;
             }
-            let token = self.run_az().await?;
-            *reuse = Some(token.clone());
-            Ok(token)
+            match self.redeem(cx.client).await? {
+                Ok(token) => {
+                    self.redeemed.store(true, Ordering::Release);
+                    Ok(token)
+                }
+                Err(why) if self.options.mode == Mode::Auto && why.falls_back() => {
+                    tracing::info!(
+                        "not using the Azure CLI's token cache: {why}; running `az account get-access-token`"
+                    );
+                    self.run_az().await
+                }
+                Err(why) if why.falls_back() => Err(AuthError::NeedsUser(format!(
+                    "azure_cli_mode = \"cache\": {why} (set azure_cli_mode = \"auto\" to run az instead)"
+                ))),
+                Err(why) => Err(AuthError::NeedsUser(why.to_string())),
+            }
         })
     }
 }
@@ -299,9 +391,17 @@ pub fn app_config(s: &dyn Settings) -> Result<AppConfig, ConfigError> {
     Ok(AzureCliFlow::from_settings(s)?.app)
 }
 
-/// The keys this flow reads, on top of the common ones (`tenant_id` is passed as `--tenant`).
-pub const KEYS: &[KeySpec] =
-    &[KeySpec::optional("azure_cli_path", "the az executable (default: `az`, `az.cmd` on Windows, on PATH)")];
+/// The keys this flow reads, on top of the common ones (`tenant_id`: the tenant to ask; az's
+/// account's tenant when unset).
+pub const KEYS: &[KeySpec] = &[
+    KeySpec::optional(
+        "azure_cli_mode",
+        "`auto` (default: read az's token cache, else run az), `cache` (never run az) or `process` (always run az)",
+    ),
+    KeySpec::optional("azure_cli_config_dir", "az's config directory (default: $AZURE_CONFIG_DIR, else ~/.azure)"),
+    KeySpec::optional("username", "which of az's signed-in accounts to use (default: az's default account)"),
+    KeySpec::optional("azure_cli_path", "the az executable (default: `az`, `az.cmd` on Windows, on PATH)"),
+];
 
 fn build(s: &dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError> {
     Ok(Box::new(AzureCliFlow::from_settings(s)?))
@@ -311,7 +411,7 @@ brickauth_core::register_flow! {
     FlowSpec {
         name: "azure-cli",
         aliases: &[],
-        summary: "reuse the Azure CLI's sign-in (`az account get-access-token`); run `az login` first",
+        summary: "reuse the Azure CLI's sign-in (`az login` first): its token cache read directly, else `az account get-access-token`",
         interactive: false,
         keys: KEYS,
         env: &[],
@@ -324,7 +424,9 @@ brickauth_core::register_flow! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::az_failure;
     use brickauth_core::MapSettings;
+    use jiff::tz::TimeZone;
 
     #[test]
     fn registered_under_its_name() {
@@ -359,6 +461,27 @@ mod tests {
     }
 
     #[test]
+    fn mode_and_config_dir_from_settings() {
+        let f = AzureCliFlow::from_settings(
+            &MapSettings::new("p").with("azure_cli_mode", "Cache").with("azure_cli_config_dir", "/tmp/az"),
+        )
+        .unwrap();
+        assert_eq!(f.options().mode, Mode::Cache);
+        assert_eq!(f.options().config_dir.as_deref(), Some(std::path::Path::new("/tmp/az")));
+        let e = AzureCliFlow::from_settings(&MapSettings::new("p").with("azure_cli_mode", "sometimes")).unwrap_err();
+        let shown = e.to_string();
+        assert!(shown.contains("azure_cli_mode") && shown.contains("`auto`, `cache` or `process`"), "{shown}");
+        let e = AzureCliFlow::from_settings(&MapSettings::new("p").with("azure_cli_config_dir", " ")).unwrap_err();
+        assert!(e.to_string().contains("azure_cli_config_dir"), "{e}");
+        let e = AzureCliFlow::from_settings(&MapSettings::new("p").with("authority_host", "http://example.com"))
+            .unwrap_err();
+        assert!(e.to_string().contains("authority_host"), "{e}");
+        let mock =
+            AzureCliFlow::from_settings(&MapSettings::new("p").with("authority_host", "http://127.0.0.1:9")).unwrap();
+        assert_eq!(mock.app().authority.environment(), "127.0.0.1:9");
+    }
+
+    #[test]
     fn failures_are_specific() {
         let e = az_failure(Some(1), "ERROR: Please run 'az login' to setup account.\n");
         assert!(matches!(e, AuthError::NeedsUser(_)), "{e}");
@@ -378,8 +501,11 @@ mod tests {
             let script = dir.path().join("az");
             std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
             std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-            let options =
-                AzureCliOptions { path: Some(dir.path().as_os_str().to_owned()), ..AzureCliOptions::default() };
+            let options = AzureCliOptions {
+                path: Some(dir.path().as_os_str().to_owned()),
+                mode: Mode::Process,
+                ..AzureCliOptions::default()
+            };
             (dir, AzureCliFlow::new(options).unwrap())
         }
 
@@ -418,8 +544,11 @@ echo '{"accessToken":"eyJ0eXAiOiJKV1QifQ.e30.c2ln","expiresOn":"2099-01-01 00:00
         #[tokio::test]
         async fn az_missing() {
             let dir = tempfile::tempdir().unwrap();
-            let options =
-                AzureCliOptions { path: Some(dir.path().as_os_str().to_owned()), ..AzureCliOptions::default() };
+            let options = AzureCliOptions {
+                path: Some(dir.path().as_os_str().to_owned()),
+                mode: Mode::Process,
+                ..AzureCliOptions::default()
+            };
             let err = acquire(&AzureCliFlow::new(options).unwrap()).await.unwrap_err();
             assert!(err.to_string().contains("not installed or not on PATH"), "{err}");
         }

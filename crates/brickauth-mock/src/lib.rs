@@ -62,6 +62,20 @@ pub const TENANT_ID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 /// The one public client application registered in the default [`MockConfig`].
 pub const CLIENT_ID: &str = "04f0c124-f2bc-4f59-8241-bf6df9866bbd";
 
+/// The Azure CLI's public client id. Not registered by default: add it to
+/// [`MockConfig::clients`] to let a real `az login` sign in to the mock.
+pub const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+
+/// Public clients of the family of client ids (FOCI), as in Entra: their token answers carry
+/// `"foci": "1"`, a refresh token issued to one of them is redeemable by any other, and stays
+/// redeemable after use (as Entra's do; the mock retires other clients' on first use).
+pub const FAMILY_CLIENTS: &[&str] = &[AZURE_CLI_CLIENT_ID];
+
+/// Whether `client_id` belongs to the family of client ids.
+pub(crate) fn is_family(client_id: &str) -> bool {
+    FAMILY_CLIENTS.iter().any(|c| c.eq_ignore_ascii_case(client_id))
+}
+
 /// Locks a mock's state.
 ///
 /// A poisoned mutex means an earlier request handler panicked while holding the lock. The state

@@ -83,10 +83,15 @@ impl EntraState {
         if grant.used {
             return Err(EntraError::refresh_token_used());
         }
-        if grant.client_id != client_id {
+        if grant.client_id != client_id && !(crate::is_family(&grant.client_id) && crate::is_family(client_id)) {
             return Err(EntraError::refresh_token_other_client());
         }
-        grant.used = true;
+        // Entra keeps a refresh token valid after use; the mock retires it, to prove callers
+        // store the rotated one — except a family client's, which several tools share (the Azure
+        // CLI's files and brickauth redeem the same one, and neither writes the other's store).
+        if !crate::is_family(client_id) {
+            grant.used = true;
+        }
         let username = grant.username.clone();
         // A refresh token minted out of band may name a user the tenant does not have.
         let user = self.user(&username).ok_or_else(EntraError::user_not_found)?.clone();

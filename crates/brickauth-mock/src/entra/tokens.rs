@@ -91,6 +91,9 @@ impl EntraState {
         if issue.refresh_token {
             body["refresh_token"] = json!(self.mint_refresh_token(&user.username, issue.client_id));
         }
+        if crate::is_family(issue.client_id) {
+            body["foci"] = json!("1");
+        }
         if issue.scopes.contains("openid") {
             body["id_token"] = json!(self.mint_id_token(issue, iat, exp));
         }

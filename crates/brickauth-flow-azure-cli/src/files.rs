@@ -1,0 +1,338 @@
+//! The Azure CLI's sign-in on disk, read-only: `msal_token_cache.json` and `azureProfile.json`
+//! in its configuration directory (`$AZURE_CONFIG_DIR`, default `~/.azure`).
+//!
+//! - `msal_token_cache.json` is MSAL's serialized token cache (plain JSON on Linux and macOS; az
+//!   encrypts it only on Windows, as `msal_token_cache.bin`, which is not read here). Sections
+//!   `Account` and `RefreshToken` matter; each maps MSAL's key
+//!   (`<uid>.<utid>-<environment>-refreshtoken-<client_id>--`) to an entry whose fields
+//!   (`home_account_id`, `environment`, `client_id`, `family_id`, `secret`, `username`, `realm`)
+//!   are what is read — keys are never parsed.
+//! - `azureProfile.json` (written with a UTF-8 byte-order mark) lists az's accounts:
+//!   `subscriptions[]` with `user.name`, `user.type` (`user` / `servicePrincipal`), `tenantId`,
+//!   `isDefault`.
+//!
+//! **Never written.** az guards the cache with msal-extensions' lock file
+//! (`msal_token_cache.json.lockfile`, created exclusively by a writer, removed when done). A reader
+//! here does not take it — that would be writing in az's directory — but waits for it to go (a
+//! bounded wait: a stale lock file from a killed az is given up on, as msal-extensions does), reads,
+//! and checks that the file did not change meanwhile. msal-extensions' own readers are optimistic
+//! too: a read that fails to parse is a torn read of a file being rewritten, and is retried.
+//! Nothing here is held across a network call: the files are read, closed, and forgotten.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// The MSAL token cache's file name in the config directory.
+pub const CACHE_FILE: &str = "msal_token_cache.json";
+/// The encrypted cache az writes on Windows (not readable here).
+pub const ENCRYPTED_CACHE_FILE: &str = "msal_token_cache.bin";
+/// az's list of accounts and subscriptions.
+pub const PROFILE_FILE: &str = "azureProfile.json";
+/// msal-extensions' lock file suffix.
+pub const LOCK_SUFFIX: &str = ".lockfile";
+
+/// How long to wait for az's lock file to go before reading anyway (msal-extensions' writers
+/// give up after 5 s too).
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+/// Reads of a file that does not parse (or changed while read) before it counts as corrupt.
+const READ_ATTEMPTS: u32 = 5;
+const POLL: Duration = Duration::from_millis(10);
+
+/// The Azure CLI's configuration directory: `$AZURE_CONFIG_DIR`, else `~/.azure`.
+pub fn default_config_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("AZURE_CONFIG_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" }).filter(|h| !h.is_empty())?;
+    Some(PathBuf::from(home).join(".azure"))
+}
+
+/// What the Azure CLI's directory holds, read once.
+#[derive(Debug)]
+pub struct AzState {
+    /// The directory read.
+    pub dir: PathBuf,
+    /// The MSAL cache, `None` when there is no `msal_token_cache.json`.
+    pub cache: Option<MsalCache>,
+    /// Whether only the encrypted cache (`msal_token_cache.bin`) exists.
+    pub encrypted: bool,
+    /// `azureProfile.json`, `None` when missing.
+    pub profile: Option<AzProfile>,
+}
+
+/// Why a file of az's could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file exists but could not be read.
+    #[error("cannot read the Azure CLI's {path}: {message}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        message: String,
+    },
+    /// The file is not what az writes (after retries, so not a torn read).
+    #[error("the Azure CLI's {path} is not valid: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (a position, never the content).
+        message: String,
+    },
+}
+
+impl AzState {
+    /// Read az's directory `dir`. Missing files are `None`; unreadable or corrupt ones an error.
+    pub fn read(dir: &Path) -> Result<AzState, ReadError> {
+        let cache_path = dir.join(CACHE_FILE);
+        let lock = dir.join(format!("{CACHE_FILE}{LOCK_SUFFIX}"));
+        let cache = read_json::<RawCache>(&cache_path, Some(&lock))?.map(MsalCache::from);
+        let encrypted = cache.is_none() && dir.join(ENCRYPTED_CACHE_FILE).exists();
+        let profile = read_json::<AzProfile>(&dir.join(PROFILE_FILE), None)?;
+        Ok(AzState { dir: dir.to_owned(), cache, encrypted, profile })
+    }
+}
+
+/// Read and parse `path` (a UTF-8 byte-order mark is skipped), waiting for `lock` to go and
+/// retrying torn reads. `Ok(None)` when the file does not exist.
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, lock: Option<&Path>) -> Result<Option<T>, ReadError> {
+    let io = |e: std::io::Error| ReadError::Io { path: path.to_owned(), message: e.to_string() };
+    let mut last = String::new();
+    for attempt in 0..READ_ATTEMPTS {
+        if attempt > 0 {
+            std::thread::sleep(POLL * attempt);
+        }
+        if let Some(lock) = lock {
+            wait_for_unlock(lock);
+        }
+        let before = match stamp(path) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        let steady = stamp(path).ok() == Some(before) && lock.is_none_or(|l| !l.exists());
+        let text = bytes.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(&bytes);
+        // serde_json's messages name a position, never the input: safe to show.
+        match serde_json::from_slice::<T>(text) {
+            Ok(v) if steady => return Ok(Some(v)),
+            Ok(_) => last = "it changed while being read".into(),
+            Err(e) => last = e.to_string(),
+        }
+        tracing::debug!(path = %path.display(), attempt, "re-reading the Azure CLI's file: {last}");
+    }
+    Err(ReadError::Invalid { path: path.to_owned(), message: last })
+}
+
+/// Size and modification time: a file rewritten while read shows a different stamp.
+fn stamp(path: &Path) -> std::io::Result<(u64, Option<SystemTime>)> {
+    let m = std::fs::metadata(path)?;
+    Ok((m.len(), m.modified().ok()))
+}
+
+/// Wait (bounded) until msal-extensions' lock file is gone.
+fn wait_for_unlock(lock: &Path) {
+    let start = Instant::now();
+    while lock.exists() {
+        if start.elapsed() >= LOCK_WAIT {
+            tracing::warn!("{} has existed for {} s: reading anyway", lock.display(), LOCK_WAIT.as_secs());
+            return;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// The parts of MSAL's token cache that matter here.
+#[derive(Debug, Default)]
+pub struct MsalCache {
+    /// `Account` entries.
+    pub accounts: Vec<MsalAccount>,
+    /// `RefreshToken` entries.
+    pub refresh_tokens: Vec<MsalRefreshToken>,
+}
+
+/// An MSAL `Account` entry.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct MsalAccount {
+    /// `<uid>.<utid>`: the account across tenants.
+    #[serde(default)]
+    pub home_account_id: String,
+    /// The authority host, without port (`login.microsoftonline.com`).
+    #[serde(default)]
+    pub environment: String,
+    /// The tenant this entry is for.
+    #[serde(default)]
+    pub realm: Option<String>,
+    /// The sign-in name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The object id in `realm`.
+    #[serde(default)]
+    pub local_account_id: Option<String>,
+}
+
+/// An MSAL `RefreshToken` entry; the secret is redacted in `Debug`.
+#[derive(Debug)]
+pub struct MsalRefreshToken {
+    /// Whose token it is.
+    pub home_account_id: String,
+    /// The authority host it was issued by.
+    pub environment: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// `"1"` for a family-of-client-ids refresh token.
+    pub family_id: Option<String>,
+    /// The refresh token.
+    pub secret: SecretString,
+}
+
+#[derive(Deserialize)]
+struct RawCache {
+    #[serde(rename = "Account", default)]
+    accounts: std::collections::BTreeMap<String, MsalAccount>,
+    #[serde(rename = "RefreshToken", default)]
+    refresh_tokens: std::collections::BTreeMap<String, RawRefreshToken>,
+}
+
+#[derive(Deserialize)]
+struct RawRefreshToken {
+    #[serde(default)]
+    home_account_id: String,
+    #[serde(default)]
+    environment: String,
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    family_id: Option<String>,
+    #[serde(default)]
+    secret: String,
+}
+
+impl From<RawCache> for MsalCache {
+    fn from(raw: RawCache) -> Self {
+        let refresh_tokens = raw
+            .refresh_tokens
+            .into_values()
+            .filter(|t| !t.secret.is_empty())
+            .map(|t| MsalRefreshToken {
+                home_account_id: t.home_account_id,
+                environment: t.environment,
+                client_id: t.client_id,
+                family_id: t.family_id.filter(|f| !f.is_empty()),
+                secret: SecretString::from(t.secret),
+            })
+            .collect();
+        MsalCache { accounts: raw.accounts.into_values().collect(), refresh_tokens }
+    }
+}
+
+/// `azureProfile.json`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AzProfile {
+    /// One entry per subscription (or tenant, after `--allow-no-subscriptions`) and account.
+    #[serde(default)]
+    pub subscriptions: Vec<AzSubscription>,
+}
+
+/// One entry of `azureProfile.json`'s `subscriptions`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AzSubscription {
+    /// The tenant.
+    #[serde(rename = "tenantId", default)]
+    pub tenant_id: Option<String>,
+    /// Whether this is az's default (`az account set`).
+    #[serde(rename = "isDefault", default)]
+    pub is_default: bool,
+    /// The account.
+    #[serde(default)]
+    pub user: AzUser,
+}
+
+/// The `user` of an `azureProfile.json` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AzUser {
+    /// A user's sign-in name, or a service principal's client id.
+    #[serde(default)]
+    pub name: String,
+    /// `user` or `servicePrincipal`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+}
+
+impl AzUser {
+    /// Whether this account is a service principal (or a managed identity) rather than a user.
+    pub fn is_service_principal(&self) -> bool {
+        self.kind.eq_ignore_ascii_case("servicePrincipal")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_files_are_none_and_the_bom_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = AzState::read(dir.path()).unwrap();
+        assert!(s.cache.is_none() && s.profile.is_none() && !s.encrypted);
+        std::fs::write(dir.path().join(ENCRYPTED_CACHE_FILE), b"\x01\x02").unwrap();
+        std::fs::write(
+            dir.path().join(PROFILE_FILE),
+            b"\xEF\xBB\xBF{\"subscriptions\":[{\"tenantId\":\"t\",\"isDefault\":true,\"user\":{\"name\":\"a@b\",\"type\":\"user\"}}]}",
+        )
+        .unwrap();
+        let s = AzState::read(dir.path()).unwrap();
+        assert!(s.encrypted);
+        let p = s.profile.unwrap();
+        assert_eq!(p.subscriptions[0].user.name, "a@b");
+        assert!(p.subscriptions[0].is_default);
+    }
+
+    #[test]
+    fn corrupt_file_is_an_error_naming_it_without_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CACHE_FILE), b"{\"RefreshToken\": {\"k\": {\"secret\": \"0.AXoAsecret").unwrap();
+        let e = AzState::read(dir.path()).unwrap_err().to_string();
+        assert!(e.contains(CACHE_FILE), "{e}");
+        assert!(!e.contains("0.AXoAsecret"), "{e}");
+    }
+
+    #[test]
+    fn a_torn_read_is_retried_and_the_lock_file_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CACHE_FILE);
+        let lock = dir.path().join(format!("{CACHE_FILE}{LOCK_SUFFIX}"));
+        // A writer holds the lock and has truncated the file; it finishes 100 ms later.
+        std::fs::write(&lock, b"123 az").unwrap();
+        std::fs::write(&path, b"{\"Account\": {").unwrap();
+        let (p, l) = (path.clone(), lock.clone());
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            std::fs::write(&p, br#"{"Account": {"k": {"home_account_id": "u.t", "environment": "e", "username": "alice@contoso.com"}}}"#).unwrap();
+            std::fs::remove_file(&l).unwrap();
+        });
+        let s = AzState::read(dir.path()).unwrap();
+        writer.join().unwrap();
+        let cache = s.cache.unwrap();
+        assert_eq!(cache.accounts[0].username.as_deref(), Some("alice@contoso.com"));
+    }
+
+    #[test]
+    fn refresh_token_debug_redacts_the_secret() {
+        let raw: RawCache = serde_json::from_str(
+            r#"{"RefreshToken": {"k": {"home_account_id": "u.t", "environment": "e", "client_id": "c", "family_id": "1", "secret": "0.AXoAsecret"}}}"#,
+        )
+        .unwrap();
+        let cache = MsalCache::from(raw);
+        let shown = format!("{cache:?}");
+        assert!(!shown.contains("0.AXoAsecret"), "{shown}");
+        assert_eq!(cache.refresh_tokens[0].family_id.as_deref(), Some("1"));
+    }
+}
