@@ -288,11 +288,17 @@ impl TokenProvider {
         }
     }
 
-    /// Refuse an answer for another account than the profile's `username`.
+    /// Refuse an answer for another account than the profile's `username`. An answer that
+    /// names no account at all (no user name, object id or home account: a bare access token) has
+    /// nothing to compare and is taken as the account the flow asked for.
     fn check_account(&self, account: &Account) -> Result<(), ProviderError> {
         let Some(expected) = &self.account.username else { return Ok(()) };
         match account.username.as_deref() {
             Some(actual) if same_username(actual, expected) => Ok(()),
+            None if account.key().is_none() => {
+                tracing::debug!(profile = %self.account.profile, "the answer names no account; nothing to check");
+                Ok(())
+            }
             actual => {
                 tracing::warn!(
                     profile = %self.account.profile,

@@ -133,10 +133,10 @@ fn row(
 }
 
 fn signed_in(t: &CachedToken) -> State {
-    let who = super::token::who(t);
+    let (account, service_principal) = super::token::principal(t);
     State::SignedIn {
-        service_principal: t.account.username.is_none(),
-        account: who.strip_prefix("service principal ").map(str::to_owned).unwrap_or(who),
+        account,
+        service_principal,
         expires_on: t.access_token.expires_on,
         refresh_token: t.refresh_token.is_some(),
     }

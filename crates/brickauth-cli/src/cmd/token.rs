@@ -77,19 +77,29 @@ pub fn login(cx: &Context, args: &LoginArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Who a token belongs to, for people: the user name, else — an app-only token — the service
-/// principal's client id (the token's `appid`/`azp` claim, else the identity's client id).
+/// Who a token belongs to, for people: the user name, or `service principal <client id>`.
 pub fn who(t: &CachedToken) -> String {
-    if let Some(u) = &t.account.username {
-        return u.clone();
+    match principal(t) {
+        (name, false) => name,
+        (app, true) => format!("service principal {app}"),
     }
+}
+
+/// The token's principal and whether it is an application (a service principal or managed
+/// identity) rather than a user: no user name, or the access token says so (`idtyp = app`, or a
+/// "user name" that is the token's own `appid`/`azp`). Applications are named by their client id:
+/// the token's `appid`/`azp` claim, else the identity's client id.
+pub fn principal(t: &CachedToken) -> (String, bool) {
     let claims = brickauth_core::jwt::decode(t.access_token.expose()).ok().map(|j| j.claims);
-    let app = claims
-        .as_ref()
-        .and_then(|c| c.get("appid").or_else(|| c.get("azp")))
-        .and_then(|v| v.as_str())
-        .unwrap_or(&t.identity.client_id);
-    format!("service principal {app}")
+    let claim = |k: &str| claims.as_ref().and_then(|c| c.get(k)).and_then(|v| v.as_str());
+    let app = claim("appid").or_else(|| claim("azp"));
+    let is_app = claim("idtyp") == Some("app")
+        || t.account.username.is_none()
+        || t.account.username.as_deref().zip(app).is_some_and(|(u, a)| u.eq_ignore_ascii_case(a));
+    match (&t.account.username, is_app) {
+        (Some(u), false) => (u.clone(), false),
+        _ => (app.unwrap_or(&t.identity.client_id).to_owned(), true),
+    }
 }
 
 /// `brickauth logout [--all]`: forget the profile's sign-in, and say which profiles lost theirs
