@@ -135,27 +135,33 @@ pub fn cases(w: &World, s: &mut Suite) {
         expect_code(&o, 0)?;
         ensure!(user_of(&o)? == "alice@contoso.com", "the new refresh token was not redeemed");
         ensure!(w.entra.token_request_count() == before + 1, "expected one token request");
-        ensure!(w.token_requests().pop().unwrap_or_default().get("refresh_token") == Some(&alice_rt), "wrong token sent");
+        ensure!(
+            w.token_requests().pop().unwrap_or_default().get("refresh_token") == Some(&alice_rt),
+            "wrong token sent"
+        );
         Ok(())
     });
 
-    s.case("trust: an unbound interactive profile exits 3 with the login command while alice's token is cached", || {
-        let cache = cache_of("cache-trust-unbound");
-        expect_code(&run(&cache, &["-p", "alice", "token"], &[])?, 0)?;
-        let before = w.entra.token_request_count();
-        for profile in ["ac-unbound", "dev"] {
-            let o = run(&cache, &["-p", profile, "token"], &[])?;
-            expect_code(&o, 3)?;
-            expect_contains(&o.stderr, &format!("run `brickauth login -p {profile}`"), "stderr")?;
-            ensure!(o.stdout.is_empty(), "{profile} printed a token: {}", o.stdout);
-        }
-        ensure!(w.entra.token_request_count() == before, "a token request was sent");
-        // Sharing through `username` stays: no request, alice's token.
-        let a = run(&cache, &["-p", "alice", "token"], &[])?;
-        let b = run(&cache, &["-p", "alice-again", "token"], &[])?;
-        ensure!(a.stdout == b.stdout && w.entra.token_request_count() == before, "alice-again did not share");
-        Ok(())
-    });
+    s.case(
+        "trust: an unbound interactive profile exits 3 with the login command while alice's token is cached",
+        || {
+            let cache = cache_of("cache-trust-unbound");
+            expect_code(&run(&cache, &["-p", "alice", "token"], &[])?, 0)?;
+            let before = w.entra.token_request_count();
+            for profile in ["ac-unbound", "dev"] {
+                let o = run(&cache, &["-p", profile, "token"], &[])?;
+                expect_code(&o, 3)?;
+                expect_contains(&o.stderr, &format!("run `brickauth login -p {profile}`"), "stderr")?;
+                ensure!(o.stdout.is_empty(), "{profile} printed a token: {}", o.stdout);
+            }
+            ensure!(w.entra.token_request_count() == before, "a token request was sent");
+            // Sharing through `username` stays: no request, alice's token.
+            let a = run(&cache, &["-p", "alice", "token"], &[])?;
+            let b = run(&cache, &["-p", "alice-again", "token"], &[])?;
+            ensure!(a.stdout == b.stdout && w.entra.token_request_count() == before, "alice-again did not share");
+            Ok(())
+        },
+    );
 
     s.case("trust: logout names every profile that lost its sign-in; none switches account", || {
         let cache = cache_of("cache-trust-logout");
@@ -289,7 +295,10 @@ pub fn cases(w: &World, s: &mut Suite) {
 
 /// Cases that need files another user owns: as root, with uid 65534; skipped (and said so)
 /// otherwise.
-fn two_uid_cases(w: &World, s: &mut Suite, run: &dyn Fn(&str, &[&str], &[(&str, &str)]) -> Result<Output>) {
+/// `run(cache dir, args, extra env)`: the module's way of running the binary.
+type Run<'a> = dyn Fn(&str, &[&str], &[(&str, &str)]) -> Result<Output> + 'a;
+
+fn two_uid_cases(w: &World, s: &mut Suite, run: &Run<'_>) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{PermissionsExt, chown, lchown};

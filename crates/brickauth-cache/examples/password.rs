@@ -65,7 +65,10 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let same = cached.access_token.expose() == first.access_token.expose()
         && again.access_token.expose() == first.access_token.expose();
     let requests = entra.token_request_count();
-    println!("answered twice more from {}; the mock saw {requests} token request(s)", provider.cache().path().display());
+    println!(
+        "answered twice more from {}; the mock saw {requests} token request(s)",
+        provider.cache().path().display()
+    );
 
     if same && requests == 1 {
         Ok(ExitCode::SUCCESS)

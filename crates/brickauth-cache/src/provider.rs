@@ -198,7 +198,8 @@ impl TokenProvider {
 
         // (2) Single flight: this process, then every process, then look again.
         let _flight = self.flight.lock().await;
-        if let Some(t) = self.renewed(seen.as_ref(), self.current(self.cache.read()?.find(&self.identity, &self.account)))
+        if let Some(t) =
+            self.renewed(seen.as_ref(), self.current(self.cache.read()?.find(&self.identity, &self.account)))
         {
             return Ok(t);
         }

@@ -178,9 +178,7 @@ pub(crate) fn fingerprint_key(dir: &Path, create: bool) -> Result<Option<[u8; KE
                 options.mode(0o600);
             }
             let mut file = open(&path, &mut options)?;
-            file.write_all(&key)
-                .and_then(|()| file.sync_all())
-                .map_err(|e| CacheError::io("write", &path, e))?;
+            file.write_all(&key).and_then(|()| file.sync_all()).map_err(|e| CacheError::io("write", &path, e))?;
             Ok(Some(key))
         }
     }

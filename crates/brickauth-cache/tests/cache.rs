@@ -308,7 +308,6 @@ fn a_cache_directory_of_another_user_is_refused() {
     assert!(!cache.path().exists(), "nothing written into it");
 }
 
-
 #[test]
 fn debug_output_redacts_tokens() {
     let dir = tempfile::tempdir().unwrap();

@@ -71,7 +71,8 @@ fn answer(user: Option<&str>, app: &str, refresh_token: Option<&str>, expires_in
         "access_token": jwt(serde_json::json!({"appid": app, "tid": TENANT_ID, "secret": "AT-NEVER-SHOWN"})),
     });
     if let Some(u) = user {
-        v["id_token"] = jwt(serde_json::json!({"preferred_username": u, "tid": TENANT_ID, "oid": format!("oid-{u}")})).into();
+        v["id_token"] =
+            jwt(serde_json::json!({"preferred_username": u, "tid": TENANT_ID, "oid": format!("oid-{u}")})).into();
         v["client_info"] = b64url(serde_json::json!({"uid": u, "utid": TENANT_ID}).to_string().as_bytes()).into();
     }
     if let Some(rt) = refresh_token {
@@ -180,7 +181,8 @@ fn status_check_sets_only_the_exit_code() {
     let (code, out, err) = run(&["status", "--check"], &w.path("usable.toml"), &w.path("cache"));
     assert_eq!((code, out.as_str()), (0, ""), "alice valid, bob renewable: {err}");
 
-    std::fs::write(w.path("usable.toml"), format!("{usable}\n[profiles.never]\nflow = \"authorization-code\"\n")).unwrap();
+    std::fs::write(w.path("usable.toml"), format!("{usable}\n[profiles.never]\nflow = \"authorization-code\"\n"))
+        .unwrap();
     let (code, out, _) = run(&["status", "--check"], &w.path("usable.toml"), &w.path("cache"));
     assert_eq!((code, out.as_str()), (3, ""), "a profile that needs a sign-in: 3");
 }

@@ -128,7 +128,12 @@ pub fn logout(cx: &Context, args: &LogoutArgs) -> Result<ExitCode> {
         let Some(user) = p.get("username") else { continue };
         let same_identity = brickauth_core::flow::app_config(&p)
             .is_ok_and(|app| brickauth_cache::Identity::of(&app) == *provider.identity());
-        if same_identity && removed.accounts.iter().any(|a| a.username.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(user.trim()))) {
+        if same_identity
+            && removed
+                .accounts
+                .iter()
+                .any(|a| a.username.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(user.trim())))
+        {
             signed_out.insert(other.to_owned());
         }
     }
