@@ -1,11 +1,13 @@
-//! `xtask browse [--forge] URL`: a stand-in web browser for the interactive-flow integration
+//! `xtask browse [--forge] [--as USER] URL`: a stand-in web browser for the interactive-flow integration
 //! runs, used as `BROWSER="<xtask> browse"` (the `webbrowser` crate appends the URL).
 //!
 //! It fetches the authorize URL from the mock identity provider with plain HTTP/1.1 over a
 //! `std::net::TcpStream`, then delivers the answer to the loopback listener the way a browser
 //! would: following the 302 (`response_mode=query`), or posting the auto-submitting form
 //! (`form_post`). With `--forge` it first sends the listener a response with a wrong `state` and
-//! a request to another path. Every step is appended to `$XTASK_BROWSE_LOG` (when set), one
+//! a request to another path. With `--as USER` it signs in as USER whatever the URL's
+//! `login_hint` says (the mock signs in as the hinted user): another person completing the
+//! sign-in with their own account. Every step is appended to `$XTASK_BROWSE_LOG` (when set), one
 //! `step status` line each, for the integration case to check. Only loopback hosts are contacted.
 
 use std::io::{Read, Write};
@@ -16,8 +18,13 @@ use anyhow::{Context, Result, bail};
 
 pub fn run(args: &[String]) -> Result<()> {
     let forge = args.iter().any(|a| a == "--forge");
-    let url = args.iter().rev().find(|a| !a.starts_with("--")).context("usage: xtask browse [--forge] URL")?;
-    let result = browse(url, forge);
+    let user = args.iter().position(|a| a == "--as").and_then(|i| args.get(i + 1));
+    let url = args.last().filter(|a| !a.starts_with("--")).context("usage: xtask browse [--forge] [--as USER] URL")?;
+    let url = match user {
+        Some(user) => with_login_hint(url, user),
+        None => url.clone(),
+    };
+    let result = browse(&url, forge);
     if let Err(e) = &result {
         log(&format!("error {e:#}"));
     }
@@ -58,6 +65,15 @@ fn browse(url: &str, forge: bool) -> Result<()> {
         other => bail!("authorize answered HTTP {other}: {}", page.body),
     }
     Ok(())
+}
+
+/// `url` with its `login_hint` set to `user`.
+fn with_login_hint(url: &str, user: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut pairs: Vec<String> =
+        query.split('&').filter(|p| !p.is_empty() && !p.starts_with("login_hint=")).map(str::to_owned).collect();
+    pairs.push(format!("login_hint={}", encode(user)));
+    format!("{base}?{}", pairs.join("&"))
 }
 
 /// A forged response (wrong state) and a request to another path, before the genuine one.

@@ -66,7 +66,8 @@ pub fn run(args: &[String]) -> Result<()> {
         let o = w.run(&["-vv", "token"], &env(), None)?;
         expect_code(&o, 0)?;
         ensure!(w.entra.token_request_count() == before, "the cached call sent a token request");
-        // A second profile for the same identity shares the cache entry.
+        // A second profile for the same identity shares the cache entry: through its `username`
+        // (a profile naming no account would run its own flow instead; see it_trust.rs).
         let o2 = w.run(&["-p", "alice-again", "token"], &env(), None)?;
         expect_code(&o2, 0)?;
         ensure!(o2.stdout == o.stdout, "profiles of one identity got different tokens");
@@ -305,6 +306,7 @@ pub fn run(args: &[String]) -> Result<()> {
     crate::it_faults::cases(&w, &mut s);
     crate::it_reach::cases(&w, &mut s);
     crate::it_azcli::cases(&w, &mut s);
+    crate::it_trust::cases(&w, &mut s);
 
     s.case("no secret appears on stderr of any run (-vv)", || {
         let mut secrets: Vec<String> = vec![

@@ -6,9 +6,10 @@
 //! so two processes never lose each other's updates. The lock is released when the [`CacheLock`]
 //! is dropped, and by the operating system when its holder dies — there are no stale locks.
 //!
-//! Permissions: the directory is created 0700 and files 0600 on Unix. **Windows gap:** no mode
-//! bits are set there; the files inherit the ACL of the directory, which under `%LOCALAPPDATA%`
-//! is private to the user by default.
+//! Permissions: the directory is created 0700 and files 0600 on Unix; a directory or file that
+//! is not the user's own, or a symbolic link where a file should be, is refused (see
+//! [`crate::secure`]). **Windows gap:** no mode bits are set or checked there; the files inherit
+//! the ACL of the directory, which under `%LOCALAPPDATA%` is private to the user by default.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -21,8 +22,9 @@ use brickauth_core::{AccessToken, Account, SecretString, TokenResponse};
 
 use crate::MIN_VALIDITY_FLOOR;
 use crate::error::CacheError;
-use crate::format::{self, CacheFile, Entry, account_key};
+use crate::format::{self, Binding, CacheFile, Entry, account_key};
 use crate::identity::{AccountHint, Identity};
+use crate::secure;
 
 const FILE_NAME: &str = "tokens.json";
 const LOCK_NAME: &str = "tokens.lock";
@@ -80,6 +82,45 @@ impl CachedToken {
     }
 }
 
+/// What [`TokenCache::remove`] took away.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Removed {
+    /// The accounts whose cached tokens were removed.
+    pub accounts: Vec<Account>,
+    /// Every profile whose binding pointed at a removed entry, or that was itself unbound:
+    /// these profiles are signed out now (sorted).
+    pub profiles: Vec<String>,
+}
+
+/// The cache file as read at one moment, without a lock: for looking up several profiles at
+/// once (`brickauth status`) with one read.
+pub struct CacheView {
+    file: CacheFile,
+    unusable: Option<String>,
+}
+
+impl CacheView {
+    /// The token `account` means for `id`, if one is cached (valid or not). See
+    /// [`TokenCache::lookup`] for which entry that is.
+    pub fn lookup(&self, id: &Identity, account: &AccountHint) -> Option<CachedToken> {
+        self.find(id, account).map(|(t, _)| t)
+    }
+
+    /// Why the file could not be used, when it was corrupt or of an unknown version (it reads
+    /// as empty; the next write moves it aside).
+    pub fn unusable(&self) -> Option<&str> {
+        self.unusable.as_deref()
+    }
+
+    /// The token and the credential fingerprint of the binding it was found through.
+    pub(crate) fn find(&self, id: &Identity, account: &AccountHint) -> Option<(CachedToken, Option<String>)> {
+        let selected = self.file.select(id, account)?;
+        let entry = self.file.entries.get(selected.key)?;
+        Some((entry.to_cached(), selected.binding.and_then(|b| b.credential.clone())))
+    }
+}
+
 /// `max(min_validity, 40 s)` in whole seconds (rounded up).
 pub(crate) fn margin_secs(min_validity: Duration) -> i64 {
     let m = min_validity.max(MIN_VALIDITY_FLOOR);
@@ -122,22 +163,32 @@ impl TokenCache {
     /// The token `account` means for `id`, if one is cached (valid or not).
     ///
     /// Fast path: one read of `tokens.json` and one parse — no lock, no network, no directory
-    /// creation. A missing file is `Ok(None)`. A corrupt file is moved aside (when the lock is
-    /// free; otherwise its holder will) and reads as empty.
+    /// creation. A missing file is `Ok(None)`; a corrupt one reads as empty and is left for the
+    /// next writer, who holds the lock, to move aside. A directory or file another user could
+    /// control is an error ([`CacheError::Untrusted`]).
     ///
-    /// Which entry: the one whose username equals `account.username` (case-insensitively) when
-    /// given; else the one `account.profile` last used; else the identity's only entry.
+    /// Which entry: with `account.username`, the identity's entry of that account
+    /// (case-insensitively); without, the entry `account.profile`'s own flow last signed in (its
+    /// binding). Never another profile's account: a profile with neither gets `None`.
     pub fn lookup(&self, id: &Identity, account: &AccountHint) -> Result<Option<CachedToken>, CacheError> {
+        Ok(self.read()?.lookup(id, account))
+    }
+
+    /// The whole file, read once without a lock (see [`lookup`](Self::lookup)).
+    pub fn read(&self) -> Result<CacheView, CacheError> {
+        let empty = |unusable| CacheView { file: CacheFile::default(), unusable };
+        if !secure::check_dir(&self.dir)? {
+            return Ok(empty(None));
+        }
         let path = self.path();
-        let Some(bytes) = format::read(&path)? else { return Ok(None) };
-        let file = match format::parse(&bytes) {
-            Ok(file) => file,
-            Err(why) => match self.quarantine(&why) {
-                Some(file) => file,
-                None => return Ok(None),
-            },
-        };
-        Ok(file.select(id, account).and_then(|k| file.entries.get(k)).map(Entry::to_cached))
+        let Some(bytes) = secure::read(&path)? else { return Ok(empty(None)) };
+        match format::parse(&bytes) {
+            Ok(file) => Ok(CacheView { file, unusable: None }),
+            Err(why) => {
+                tracing::debug!(path = %path.display(), "token cache unusable ({why}); the next writer moves it aside");
+                Ok(empty(Some(why)))
+            }
+        }
     }
 
     /// Store a token response for `id`, bind `profile` to its account, and return what a
@@ -149,30 +200,31 @@ impl TokenCache {
     /// itself until the lock timeout.
     pub fn store(&self, id: &Identity, profile: &str, response: &TokenResponse) -> Result<CachedToken, CacheError> {
         let lock = self.lock()?;
-        self.store_locked(&lock, id, profile, response, None)
+        self.store_locked(&lock, id, profile, response, None, Some(None))
     }
 
-    /// Forget the token `account` means for `id` (`brickauth logout`); returns how many entries
-    /// were removed.
+    /// Forget the token `account` means for `id` (a sign-out): the entry
+    /// [`lookup`](Self::lookup) would return, and the profile's binding for `id`.
     ///
-    /// With a username in the hint, only that account's entry goes. Otherwise the entry the
-    /// profile would use goes, or — when that is ambiguous — every entry of the identity. The
-    /// profile's binding is removed too, and so is any other profile's binding to a removed entry
-    /// (tokens are shared by identity, not owned by a profile).
-    pub fn remove(&self, id: &Identity, account: &AccountHint) -> Result<usize, CacheError> {
-        if !self.path().exists() {
-            return Ok(0);
+    /// Tokens are shared by identity and account, not owned by a profile, so every other profile
+    /// bound to the removed entry loses its sign-in too: [`Removed::profiles`] names them all. A
+    /// profile that names no account and has no binding removes nothing — it never falls back to
+    /// another profile's account.
+    pub fn remove(&self, id: &Identity, account: &AccountHint) -> Result<Removed, CacheError> {
+        if !secure::check_dir(&self.dir)? || !self.path().exists() {
+            return Ok(Removed::default());
         }
         let lock = self.lock()?;
         self.modify(&lock, |file| {
-            let keys: Vec<String> = match (file.select(id, account), &account.username) {
-                (Some(k), _) => vec![k.to_owned()],
-                (None, Some(_)) => Vec::new(),
-                (None, None) => file.keys_of(id),
-            };
-            let unbound = file.profiles.remove(&account.profile).is_some();
-            let removed = file.remove(&keys);
-            (removed, removed > 0 || unbound)
+            let keys: Vec<String> = file.select(id, account).map(|s| s.key.to_owned()).into_iter().collect();
+            let mut profiles = file.bound_to(&keys);
+            if file.unbind(id, &account.profile) {
+                profiles.insert(account.profile.clone());
+            }
+            let accounts = keys.iter().filter_map(|k| file.entries.get(k)).map(|e| e.account.clone()).collect();
+            file.remove(&keys);
+            let changed = !keys.is_empty() || !profiles.is_empty();
+            (Removed { accounts, profiles: profiles.into_iter().collect() }, changed)
         })
     }
 
@@ -181,12 +233,12 @@ impl TokenCache {
     /// Deletes `tokens.json` and any copies of it earlier moved aside as corrupt (they may hold
     /// tokens too). The directory and lock file stay.
     pub fn clear(&self) -> Result<usize, CacheError> {
-        if !self.dir.exists() {
+        if !secure::check_dir(&self.dir)? {
             return Ok(0);
         }
         let _lock = self.lock()?;
         let path = self.path();
-        let count = match format::read(&path)? {
+        let count = match secure::read(&path)? {
             Some(bytes) => format::parse(&bytes).map(|f| f.entries.len()).unwrap_or(0),
             None => 0,
         };
@@ -224,8 +276,9 @@ impl TokenCache {
         Ok(wait.into_lock())
     }
 
+    /// Open (creating) the lock file: never through a symbolic link, and only if it is ours.
     fn open_lock_file(&self) -> Result<File, CacheError> {
-        create_private_dir(&self.dir)?;
+        secure::ensure_dir(&self.dir)?;
         let path = self.lock_path();
         let mut options = fs::OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
@@ -234,7 +287,7 @@ impl TokenCache {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        options.open(&path).map_err(|e| CacheError::io("open the lock file", path, e))
+        secure::open(&path, &mut options)
     }
 
     /// One non-blocking attempt to lock `file`.
@@ -257,7 +310,7 @@ impl TokenCache {
     /// empty.
     fn load(&self, _lock: &CacheLock) -> Result<CacheFile, CacheError> {
         let path = self.path();
-        match format::read(&path)? {
+        match secure::read(&path)? {
             None => Ok(CacheFile::default()),
             Some(bytes) => match format::parse(&bytes) {
                 Ok(file) => Ok(file),
@@ -280,10 +333,29 @@ impl TokenCache {
         Ok(result)
     }
 
+    /// What the cache holds, under `lock`, for `account`: [`CacheView::find`] on the file as it
+    /// is now. A corrupt file is moved aside here, where the lock is held.
+    pub(crate) fn find_locked(
+        &self,
+        lock: &CacheLock,
+        id: &Identity,
+        account: &AccountHint,
+    ) -> Result<Option<(CachedToken, Option<String>)>, CacheError> {
+        let view = CacheView { file: self.load(lock)?, unusable: None };
+        Ok(view.find(id, account))
+    }
+
+    /// The cache's fingerprint key; with `create` (under the lock), made if missing.
+    pub(crate) fn fingerprint_key(&self, create: bool) -> Result<Option<[u8; 32]>, CacheError> {
+        secure::fingerprint_key(&self.dir, create)
+    }
+
     /// Store `response` under `lock`. `previous` is the account of the entry the response
     /// renews (a refresh-token grant): account fields the response lacks are taken from it, and
     /// if the account key changed, the old entry is replaced rather than left behind with its
-    /// spent refresh token.
+    /// spent refresh token. `credential`: `Some(fp)` binds `profile` to the entry afresh (its own
+    /// flow signed in), remembering the credential fingerprint `fp` if any; `None` (a renewal)
+    /// leaves the profile's binding as it is.
     pub(crate) fn store_locked(
         &self,
         lock: &CacheLock,
@@ -291,6 +363,7 @@ impl TokenCache {
         profile: &str,
         response: &TokenResponse,
         previous: Option<&Account>,
+        credential: Option<Option<String>>,
     ) -> Result<CachedToken, CacheError> {
         let account = match previous {
             Some(old) => merge_accounts(&response.account, old),
@@ -308,11 +381,13 @@ impl TokenCache {
             }
             if let Some(old) = &old_key {
                 file.entries.remove(old);
-                file.profiles.values_mut().filter(|bound| *bound == old).for_each(|bound| *bound = key.clone());
+                file.rebind(old, &key);
             }
             let cached = entry.to_cached();
             file.entries.insert(key.clone(), entry);
-            file.profiles.insert(profile.to_owned(), key.clone());
+            if let Some(credential) = credential {
+                file.bind(id, profile, &key, Binding { credential });
+            }
             (cached, true)
         })?;
         tracing::debug!(identity = %id, expires_on = stored.access_token.expires_on, "stored token");
@@ -332,32 +407,6 @@ impl TokenCache {
             let changed = file.entries.get_mut(&key).and_then(|e| e.refresh_token.take()).is_some();
             ((), changed)
         })
-    }
-
-    /// `lookup` found an unusable file: if the lock is free, look again under it and move the
-    /// file aside if it is still unusable. Returns the file if it became readable meanwhile.
-    /// Never fails: a read is not the place to report a cache that cannot be repaired.
-    fn quarantine(&self, why: &str) -> Option<CacheFile> {
-        let path = self.path();
-        let attempt = || -> Result<Option<CacheFile>, CacheError> {
-            let file = self.open_lock_file()?;
-            if !self.try_lock(&file)? {
-                tracing::debug!(path = %path.display(), "token cache unreadable and locked; leaving it to the holder");
-                return Ok(None);
-            }
-            let lock = self.locked(file);
-            self.load(&lock).map(Some)
-        };
-        match attempt() {
-            Ok(file) => file,
-            Err(e) => {
-                tracing::warn!(
-                    "the token cache {} is unusable ({why}) and could not be moved aside: {e}",
-                    path.display()
-                );
-                None
-            }
-        }
     }
 }
 
@@ -429,17 +478,6 @@ fn merge_accounts(new: &Account, old: &Account) -> Account {
         tenant_id: new.tenant_id.clone().or_else(|| old.tenant_id.clone()),
         oid: new.oid.clone().or_else(|| old.oid.clone()),
     }
-}
-
-fn create_private_dir(dir: &Path) -> Result<(), CacheError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir).map_err(|e| CacheError::io("create directory", dir, e))
 }
 
 fn remove_if_present(path: &Path) -> Result<(), CacheError> {

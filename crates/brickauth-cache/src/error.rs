@@ -50,6 +50,17 @@ pub enum CacheError {
         /// The process id the holder wrote into the lock file, when readable.
         holder: Option<u32>,
     },
+    /// A cache directory or file that another user could have planted or could change (Unix): not
+    /// ours, a symbolic link, not a regular file. Nothing in it is used.
+    #[error("refusing to use {}: {problem}; {fix}", .path.display())]
+    Untrusted {
+        /// The directory or file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+        /// What the user can do about it.
+        fix: String,
+    },
     /// The cache could not be serialized (should not happen: the format is plain JSON).
     #[error("cannot serialize the token cache: {0}")]
     Serialize(#[source] serde_json::Error),
@@ -75,13 +86,27 @@ pub enum ProviderError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// No usable token, and getting one needs a person where there is none (an interactive flow
-    /// without a terminal). The message ends with the exact command to run.
-    #[error("{reason}: run `brickauth login -p {}`", shell_word(.profile))]
+    /// without a terminal). The caller says how to sign in (the CLI names its `login` command).
+    #[error("{reason}; profile `{profile}` needs an interactive sign-in")]
     NeedsLogin {
-        /// The profile to log in with.
+        /// The profile to sign in with.
         profile: String,
         /// Why no token could be obtained silently.
         reason: String,
+    },
+    /// The profile names an account (`username`) and the sign-in came back as another one.
+    /// Nothing was cached.
+    #[error(
+        "profile `{profile}` expects {expected}, but the sign-in returned {}; nothing was cached — sign in as {expected}",
+        .actual.as_deref().unwrap_or("an account without a user name")
+    )]
+    WrongAccount {
+        /// The profile.
+        profile: String,
+        /// The profile's `username`.
+        expected: String,
+        /// The username the token endpoint answered for.
+        actual: Option<String>,
     },
 }
 
@@ -93,15 +118,17 @@ impl ProviderError {
             ProviderError::Auth(e) => e.class(),
             ProviderError::Cache(_) => ErrorClass::Other,
             ProviderError::Config(_) => ErrorClass::Usage,
-            ProviderError::NeedsLogin { .. } => ErrorClass::Auth,
+            ProviderError::NeedsLogin { .. } | ProviderError::WrongAccount { .. } => ErrorClass::Auth,
         }
     }
-}
 
-/// A profile name as one shell word: bare when it is plain, else single-quoted.
-fn shell_word(s: &str) -> String {
-    let plain = !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.@+=:,/".contains(&b));
-    if plain { s.to_owned() } else { format!("'{}'", s.replace('\'', r"'\''")) }
+    /// The profile a person must sign in with interactively, when that is what this error asks.
+    pub fn needs_login(&self) -> Option<&str> {
+        match self {
+            ProviderError::NeedsLogin { profile, .. } => Some(profile),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -109,12 +136,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn needs_login_ends_with_the_command() {
+    fn needs_login_names_the_profile_but_no_command() {
         let e = ProviderError::NeedsLogin { profile: "dev".into(), reason: "no token is cached".into() };
-        assert!(e.to_string().ends_with("run `brickauth login -p dev`"), "{e}");
-        let e = ProviderError::NeedsLogin { profile: "my prof".into(), reason: "x".into() };
-        assert!(e.to_string().ends_with("run `brickauth login -p 'my prof'`"), "{e}");
+        assert_eq!(e.to_string(), "no token is cached; profile `dev` needs an interactive sign-in");
+        assert!(!e.to_string().contains("brickauth"), "a library names no CLI command: {e}");
+        assert_eq!(e.needs_login(), Some("dev"));
         assert_eq!(e.class(), ErrorClass::Auth);
+    }
+
+    #[test]
+    fn wrong_account_names_both() {
+        let e = ProviderError::WrongAccount {
+            profile: "ci".into(),
+            expected: "alice@contoso.com".into(),
+            actual: Some("bob@contoso.com".into()),
+        };
+        let s = e.to_string();
+        assert!(s.contains("alice@contoso.com") && s.contains("bob@contoso.com") && s.contains("nothing was cached"));
+        assert_eq!(e.class(), ErrorClass::Auth);
+        assert_eq!(e.needs_login(), None);
     }
 
     #[test]

@@ -13,9 +13,18 @@
 //!       "refresh_token": "…", "updated_at": 1764000000
 //!     }
 //!   },
-//!   "profiles": {"dev": "<entry key>"}
+//!   "bindings": {
+//!     "dev": {"<entry key>": {}},
+//!     "rt": {"<entry key>": {"credential": "hmac-sha256:…"}}
+//!   }
 //! }
 //! ```
+//!
+//! `bindings` says which entries each profile's own flow signed in — at most one per identity —
+//! and, for a flow that signs in with a configured credential (a refresh token), a keyed
+//! fingerprint of that credential (see [`crate::secure`]): never the credential itself. Files
+//! written before bindings existed carry `"profiles": {"dev": "<entry key>"}`; it is read as the
+//! same binding and not written again.
 //!
 //! Times are seconds since the Unix epoch. `refresh_token` is omitted when there is none.
 //! Unknown fields are ignored on reading (and dropped on the next write); a `version` other than
@@ -24,7 +33,7 @@
 //! This module does no locking and knows nothing of providers: [`crate::cache`] decides when to
 //! read and write. It holds the secrets as plain `String`s, so none of its types implement `Debug`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -48,15 +57,34 @@ pub(crate) struct CacheFile {
     pub version: u32,
     #[serde(default)]
     pub entries: BTreeMap<String, Entry>,
-    /// Profile name → the key of the entry it last used.
+    /// Profile name → entry key → the binding: the entries the profile's own flow signed in.
     #[serde(default)]
-    pub profiles: BTreeMap<String, String>,
+    pub bindings: BTreeMap<String, BTreeMap<String, Binding>>,
+    /// The older form of `bindings` (profile → entry key), read once and folded into it.
+    #[serde(default, skip_serializing)]
+    profiles: BTreeMap<String, String>,
+}
+
+/// What the cache remembers of one profile's sign-in.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Binding {
+    /// The keyed fingerprint of the credential the flow signed in with, when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
 }
 
 impl Default for CacheFile {
     fn default() -> Self {
-        CacheFile { version: VERSION, entries: BTreeMap::new(), profiles: BTreeMap::new() }
+        CacheFile { version: VERSION, entries: BTreeMap::new(), bindings: BTreeMap::new(), profiles: BTreeMap::new() }
     }
+}
+
+/// Which entry a profile gets, and through what.
+pub(crate) struct Selected<'a> {
+    /// The entry's key.
+    pub key: &'a str,
+    /// The profile's binding, when the entry was chosen through it (not through `username`).
+    pub binding: Option<&'a Binding>,
 }
 
 /// One cached token set: an access token and maybe a refresh token, for one identity and account.
@@ -141,42 +169,90 @@ impl Entry {
 }
 
 impl CacheFile {
-    /// The key of the entry `hint` means for `id`: the entry whose username matches the hint's
-    /// (case-insensitively) if the hint names one; else the one the profile last used; else the
-    /// identity's only entry; else none.
-    pub fn select(&self, id: &Identity, hint: &AccountHint) -> Option<&str> {
-        let mut of_id = self.entries.iter().filter(|(_, e)| e.belongs_to(id));
+    /// The entry `hint` means for `id`: with a username, the identity's entry of that account
+    /// (compared case-insensitively); without one, the entry the profile is bound to. Never "the
+    /// identity's only entry": a profile that names no account and never signed in itself gets
+    /// nothing, and runs its flow (MSAL for Python dropped the same fallback for the same reason).
+    pub fn select(&self, id: &Identity, hint: &AccountHint) -> Option<Selected<'_>> {
         if let Some(wanted) = hint.username.as_deref() {
-            return of_id
+            return self
+                .entries
+                .iter()
+                .filter(|(_, e)| e.belongs_to(id))
                 .find(|(_, e)| e.account.username.as_deref().is_some_and(|u| same_username(u, wanted)))
-                .map(|(k, _)| k.as_str());
+                .map(|(k, _)| Selected { key: k.as_str(), binding: None });
         }
-        if let Some(bound) = self.profiles.get(&hint.profile)
-            && self.entries.get(bound).is_some_and(|e| e.belongs_to(id))
-        {
-            return Some(bound);
-        }
-        let first = of_id.next()?;
-        if of_id.next().is_some() { None } else { Some(first.0.as_str()) }
+        self.bindings.get(&hint.profile)?.iter().find_map(|(k, b)| {
+            let (key, _) = self.entries.get_key_value(k).filter(|(_, e)| e.belongs_to(id))?;
+            Some(Selected { key: key.as_str(), binding: Some(b) })
+        })
     }
 
-    /// The keys of every entry of `id`.
-    pub fn keys_of(&self, id: &Identity) -> Vec<String> {
-        self.entries.iter().filter(|(_, e)| e.belongs_to(id)).map(|(k, _)| k.clone()).collect()
+    /// Bind `profile` to the entry `key` of `id`, replacing its binding to any other entry of
+    /// the same identity.
+    pub fn bind(&mut self, id: &Identity, profile: &str, key: &str, binding: Binding) {
+        let prefix = id.entry_key("");
+        let bound = self.bindings.entry(profile.to_owned()).or_default();
+        bound.retain(|k, _| !k.starts_with(&prefix));
+        bound.insert(key.to_owned(), binding);
     }
 
-    /// Remove entries and every profile binding that points at them; returns how many were removed.
+    /// Drop `profile`'s binding for `id`; whether it had one.
+    pub fn unbind(&mut self, id: &Identity, profile: &str) -> bool {
+        let prefix = id.entry_key("");
+        let Some(bound) = self.bindings.get_mut(profile) else { return false };
+        let before = bound.len();
+        bound.retain(|k, _| !k.starts_with(&prefix));
+        let changed = bound.len() != before;
+        if bound.is_empty() {
+            self.bindings.remove(profile);
+        }
+        changed
+    }
+
+    /// Point every binding to `old` at `new` instead (an entry re-filed under another account key).
+    pub fn rebind(&mut self, old: &str, new: &str) {
+        for bound in self.bindings.values_mut() {
+            if let Some(b) = bound.remove(old) {
+                bound.insert(new.to_owned(), b);
+            }
+        }
+    }
+
+    /// The profiles bound to any of `keys`.
+    pub fn bound_to(&self, keys: &[String]) -> BTreeSet<String> {
+        self.bindings
+            .iter()
+            .filter(|(_, bound)| bound.keys().any(|k| keys.contains(k)))
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    /// Remove entries and every binding that points at them; returns how many were removed.
     pub fn remove(&mut self, keys: &[String]) -> usize {
         let removed = keys.iter().filter(|k| self.entries.remove(k.as_str()).is_some()).count();
-        self.profiles.retain(|_, bound| !keys.contains(bound));
+        for bound in self.bindings.values_mut() {
+            bound.retain(|k, _| !keys.contains(k));
+        }
+        self.bindings.retain(|_, bound| !bound.is_empty());
         removed
+    }
+
+    /// Fold the older `profiles` map into `bindings`.
+    fn migrate(&mut self) {
+        for (profile, key) in std::mem::take(&mut self.profiles) {
+            self.bindings.entry(profile).or_default().entry(key).or_default();
+        }
     }
 }
 
 /// Why the bytes of a cache file cannot be used.
 pub(crate) fn parse(bytes: &[u8]) -> Result<CacheFile, String> {
     match serde_json::from_slice::<CacheFile>(bytes) {
-        Ok(f) if f.version == VERSION => Ok(f),
+        Ok(mut f) if f.version == VERSION => {
+            f.migrate();
+            Ok(f)
+        }
         Ok(f) => Err(format!("unknown format version {} (this brickauth reads version {VERSION})", f.version)),
         Err(e) => {
             // A newer format may not even parse as ours: say so rather than "invalid".
@@ -191,15 +267,6 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<CacheFile, String> {
                 _ => Err(format!("not a valid token cache: {e}")),
             }
         }
-    }
-}
-
-/// The file's bytes, or `None` when it does not exist.
-pub(crate) fn read(path: &Path) -> Result<Option<Vec<u8>>, CacheError> {
-    match fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(CacheError::io("read", path, e)),
     }
 }
 
@@ -322,19 +389,49 @@ mod tests {
         }
     }
 
+    fn key_of<'a>(f: &'a CacheFile, hint: &AccountHint) -> Option<&'a str> {
+        f.select(&id(), hint).map(|s| s.key)
+    }
+
     #[test]
     fn selection_rules() {
         let mut f = CacheFile::default();
-        f.entries.insert("k-alice".into(), entry("Alice@x.com"));
-        assert_eq!(f.select(&id(), &AccountHint::new("p")), Some("k-alice"), "the only entry");
-        f.entries.insert("k-bob".into(), entry("bob@x.com"));
-        assert_eq!(f.select(&id(), &AccountHint::new("p")), None, "ambiguous");
-        f.profiles.insert("p".into(), "k-bob".into());
-        assert_eq!(f.select(&id(), &AccountHint::new("p")), Some("k-bob"), "profile binding");
-        assert_eq!(f.select(&id(), &AccountHint::new("p").with_username("alice@X.com")), Some("k-alice"));
-        assert_eq!(f.select(&id(), &AccountHint::new("p").with_username("carol@x.com")), None);
+        let alice = id().entry_key("alice");
+        let bob = id().entry_key("bob");
+        f.entries.insert(alice.clone(), entry("Alice@x.com"));
+        assert_eq!(key_of(&f, &AccountHint::new("p")), None, "the only entry is not taken by an unbound profile");
+        f.entries.insert(bob.clone(), entry("bob@x.com"));
+        f.bind(&id(), "p", &bob, Binding::default());
+        assert_eq!(key_of(&f, &AccountHint::new("p")), Some(bob.as_str()), "profile binding");
+        assert_eq!(key_of(&f, &AccountHint::new("q")), None, "another profile's binding is not shared");
+        assert_eq!(key_of(&f, &AccountHint::new("p").with_username("alice@X.com")), Some(alice.as_str()));
+        assert_eq!(key_of(&f, &AccountHint::new("p").with_username("carol@x.com")), None);
         let other = Identity { client_id: "d".into(), ..id() };
-        assert_eq!(f.select(&other, &AccountHint::new("p")), None, "binding to another identity is ignored");
+        assert!(f.select(&other, &AccountHint::new("p")).is_none(), "binding to another identity is ignored");
+    }
+
+    #[test]
+    fn a_profile_has_one_binding_per_identity() {
+        let mut f = CacheFile::default();
+        let other = Identity { scopes: vec!["management".into()], ..id() };
+        let (a, b, m) = (id().entry_key("alice"), id().entry_key("bob"), other.entry_key("alice"));
+        f.bind(&id(), "p", &a, Binding::default());
+        f.bind(&other, "p", &m, Binding::default());
+        f.bind(&id(), "p", &b, Binding { credential: Some("fp".into()) });
+        let bound: Vec<&String> = f.bindings["p"].keys().collect();
+        assert_eq!(bound.len(), 2, "{bound:?}");
+        assert!(f.bindings["p"].contains_key(&m) && f.bindings["p"][&b].credential.as_deref() == Some("fp"));
+        assert!(f.unbind(&id(), "p"));
+        assert!(!f.unbind(&id(), "p"));
+        assert_eq!(f.bindings["p"].len(), 1);
+    }
+
+    #[test]
+    fn the_older_profiles_map_is_read_as_bindings() {
+        let f = parse(br#"{"version":1,"entries":{},"profiles":{"dev":"k"}}"#).ok().unwrap();
+        assert!(f.bindings["dev"].contains_key("k"));
+        let written = serde_json::to_string(&f).unwrap();
+        assert!(!written.contains("\"profiles\""), "{written}");
     }
 
     fn why(bytes: &[u8]) -> String {

@@ -6,16 +6,19 @@
 //!   format, keeps the file private (directory 0700, file 0600 on Unix), writes it atomically (temp
 //!   file, fsync, rename) under an advisory lock, and moves a corrupt file aside instead of failing
 //!   or overwriting it. Entries are keyed by [`Identity`] — authority host, tenant, client id,
-//!   sorted scopes — and account, never by profile name: two profiles that name the same identity
-//!   share one token. The file remembers which account each profile last used.
+//!   sorted scopes — and account, never by profile name. A profile is served only the account it
+//!   means: the one its `username` names, else the one its own flow last signed in (its
+//!   binding); two profiles share a token only through those. The directory and files must be
+//!   the user's own and are never opened through a symbolic link (Unix; see `docs/cache.md`).
 //! - [`TokenProvider`] answers "give me a token" the way DESIGN §5 orders it: a cached access
 //!   token valid long enough, else a refresh-token grant, else the profile's grant flow. It makes
 //!   one token request however many tasks (an async mutex) or processes (the file lock plus a
 //!   re-read) ask at once.
 //!
-//! What this crate is not: it does not read profile files, know any flow by name, or print. Flows
-//! come in through a [`FlowFactory`] closure, built only on a cache miss so that the cached path
-//! never resolves a secret, runs a command, builds an HTTP client or starts a runtime.
+//! What this crate is not: it does not read profile files, know any flow by name, name CLI
+//! commands, or print. Flows come in built ([`TokenProvider::new`]) or as the settings they are
+//! built from ([`TokenProvider::from_settings`]), built then only on a cache miss so that the
+//! cached path never resolves a secret, runs a command, builds an HTTP client or starts a runtime.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -39,11 +42,12 @@ mod error;
 mod format;
 mod identity;
 mod provider;
+mod secure;
 
-pub use cache::{CacheLock, CachedToken, DEFAULT_LOCK_TIMEOUT, TokenCache};
+pub use cache::{CacheLock, CacheView, CachedToken, DEFAULT_LOCK_TIMEOUT, Removed, TokenCache};
 pub use error::{CacheError, ProviderError};
 pub use identity::{AccountHint, Identity};
-pub use provider::{FlowFactory, TokenOptions, TokenProvider};
+pub use provider::{TokenOptions, TokenProvider};
 
 use std::time::Duration;
 

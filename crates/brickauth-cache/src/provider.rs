@@ -3,6 +3,12 @@
 //!
 //! The order (DESIGN §5):
 //!
+//! 0. Which cached token is the profile's: the one of the account its `username` names, else
+//!    the one its own flow last signed in (its binding) — never another profile's account. A
+//!    binding made by a flow with an [`account_credential`](GrantFlow::account_credential) (a
+//!    configured refresh token) holds only while that credential is unchanged: the flow is built
+//!    to compare its keyed fingerprint (for such profiles only: building it resolves the
+//!    credential from its source).
 //! 1. A cached access token valid for `max(min_validity, 40 s)` and not past the server's
 //!    `refresh_on` is returned at once: one file read, no lock, no HTTP client, no await.
 //! 2. Otherwise the caller queues on the provider's async mutex (other tasks of this process),
@@ -11,8 +17,10 @@
 //! 3. A refresh token in the entry is redeemed; the rotated refresh token replaces the old one.
 //!    If Entra rejects it (`invalid_grant`) it is dropped and step 4 runs.
 //! 4. The flow is built (only now: building may resolve secrets or run a command) and run. An
-//!    interactive flow without a terminal is not run: the error names the `brickauth login`
-//!    command instead, so scripts never hang on a prompt.
+//!    interactive flow without a terminal is not run ([`ProviderError::NeedsLogin`], which the
+//!    caller turns into "sign in with …"), so scripts never hang on a prompt. Whatever the flow,
+//!    an answer for another account than the profile's `username` is refused
+//!    ([`ProviderError::WrongAccount`]) and nothing is cached.
 //!
 //! When step 3 or 4 fails and the cached access token still has at least 40 s left, that token
 //! is returned with a warning, as MSAL does — unless the caller forced a refresh. Such a
@@ -29,22 +37,28 @@
 //! store the result.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use brickauth_core::{
-    AppConfig, AuthError, ConfigError, FlowContext, GrantFlow, Interaction, RetryPolicy, TokenClient, grants, now,
+    Account, AppConfig, AuthError, ConfigError, FlowContext, GrantFlow, Interaction, RetryPolicy, Settings,
+    TokenClient, grants, now,
 };
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::DEFAULT_MIN_VALIDITY;
-use crate::cache::{CacheLock, CachedToken, TokenCache};
+use crate::cache::{CacheLock, CachedToken, Removed, TokenCache};
 use crate::error::{CacheError, ProviderError};
-use crate::identity::{AccountHint, Identity};
+use crate::identity::{AccountHint, Identity, same_username};
+use crate::secure;
 
-/// Builds the profile's grant flow. Called only on a cache miss, because building a flow may
-/// resolve secrets (read a file, run a command).
-pub type FlowFactory = Box<dyn Fn() -> Result<Box<dyn GrantFlow>, ConfigError> + Send + Sync>;
+/// Where the provider's flow comes from.
+enum FlowSource {
+    /// Built by the caller.
+    Built(Box<dyn GrantFlow>),
+    /// Built from these settings on first need (a cache miss), then kept.
+    Settings(Arc<dyn Settings>, OnceLock<Box<dyn GrantFlow>>),
+}
 
 /// What [`TokenProvider::token`] is asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +87,7 @@ pub struct TokenProvider {
     app: AppConfig,
     identity: Identity,
     account: AccountHint,
-    flow: FlowFactory,
+    flow: FlowSource,
     interaction: Interaction,
     client: OnceLock<TokenClient>,
     flight: tokio::sync::Mutex<()>,
@@ -91,9 +105,30 @@ impl fmt::Debug for TokenProvider {
 }
 
 impl TokenProvider {
-    /// A provider of tokens for `app`, cached in `cache`, for the account `account` means,
-    /// obtained when needed from the flow `flow` builds.
-    pub fn new(cache: TokenCache, app: AppConfig, account: AccountHint, flow: FlowFactory) -> TokenProvider {
+    /// A provider of the tokens `flow` gets (for the app [`GrantFlow::app`] names), cached in
+    /// `cache`, for the account `account` means.
+    pub fn new(cache: TokenCache, account: AccountHint, flow: Box<dyn GrantFlow>) -> TokenProvider {
+        let app = flow.app().clone();
+        Self::with_source(cache, app, account, FlowSource::Built(flow))
+    }
+
+    /// A provider for a profile's settings: the identity comes from the settings alone (the
+    /// registered flow's cache identity — no secret resolved, no I/O), the account from its
+    /// `username` key and profile name, and the flow is built from them only when the cache
+    /// cannot answer (building may resolve secrets or run a command).
+    ///
+    /// Fails when the settings name no registered flow or an invalid tenant, client id or
+    /// authority.
+    pub fn from_settings(cache: TokenCache, settings: Arc<dyn Settings>) -> Result<TokenProvider, ConfigError> {
+        let app = brickauth_core::flow::app_config(&*settings)?;
+        let account = AccountHint {
+            username: settings.get("username").map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned),
+            profile: settings.profile_name().to_owned(),
+        };
+        Ok(Self::with_source(cache, app, account, FlowSource::Settings(settings, OnceLock::new())))
+    }
+
+    fn with_source(cache: TokenCache, app: AppConfig, account: AccountHint, flow: FlowSource) -> TokenProvider {
         TokenProvider {
             cache,
             identity: Identity::of(&app),
@@ -131,11 +166,20 @@ impl TokenProvider {
         &self.cache
     }
 
+    /// The account this provider serves.
+    pub fn account(&self) -> &AccountHint {
+        &self.account
+    }
+
     /// The cached-token path: a token valid for at least `min_validity` (and never less than
-    /// 40 s) and not past its `refresh_on`, else `None`. No runtime, no network, no lock.
+    /// 40 s) and not past its `refresh_on`, else `None`. No runtime, no network, no lock — not
+    /// even for a corrupt file (it reads as empty; the locked path moves it aside).
     pub fn cached(&self, min_validity: Duration) -> Result<Option<CachedToken>, CacheError> {
-        let token = self.cache.lookup(&self.identity, &self.account)?;
-        Ok(token.filter(|t| t.valid_for(min_validity, now())))
+        let found = self.cache.read()?.find(&self.identity, &self.account);
+        let Some((token, credential)) = found.filter(|(t, _)| t.valid_for(min_validity, now())) else {
+            return Ok(None);
+        };
+        Ok(self.still_bound(token, credential.as_deref()))
     }
 
     /// Silent acquisition: the cached token, else a refresh-token grant, else the flow (see the
@@ -143,7 +187,7 @@ impl TokenProvider {
     pub async fn token(&self, opts: TokenOptions) -> Result<CachedToken, ProviderError> {
         // (1) The hot path. Remember which token was there, so that a renewal done by someone
         // else while this call waits is recognised as such.
-        let current = self.cache.lookup(&self.identity, &self.account)?;
+        let current = self.current(self.cache.read()?.find(&self.identity, &self.account));
         if !opts.force_refresh
             && let Some(t) = current.as_ref().filter(|t| t.valid_for(opts.min_validity, now()))
         {
@@ -154,11 +198,13 @@ impl TokenProvider {
 
         // (2) Single flight: this process, then every process, then look again.
         let _flight = self.flight.lock().await;
-        if let Some(t) = self.renewed(seen.as_ref(), self.cache.lookup(&self.identity, &self.account)?) {
+        if let Some(t) =
+            self.renewed(seen.as_ref(), self.current(self.cache.read()?.find(&self.identity, &self.account)))
+        {
             return Ok(t);
         }
         let lock = self.cache.lock_async().await?;
-        let current = self.cache.lookup(&self.identity, &self.account)?;
+        let current = self.current(self.cache.find_locked(&lock, &self.identity, &self.account)?);
         if let Some(t) = self.renewed(seen.as_ref(), current.clone()) {
             return Ok(t);
         }
@@ -190,10 +236,84 @@ impl TokenProvider {
         self.run_flow(lock, "cannot sign in").await
     }
 
-    /// Forget this profile's cached token (see [`TokenCache::remove`]); returns how many
-    /// entries were removed.
-    pub fn logout(&self) -> Result<usize, CacheError> {
+    /// Forget this profile's cached token (see [`TokenCache::remove`]): what was removed, and
+    /// every profile that lost its sign-in with it.
+    pub fn logout(&self) -> Result<Removed, CacheError> {
         self.cache.remove(&self.identity, &self.account)
+    }
+
+    /// The flow, built on first use when the provider was made from settings.
+    fn flow(&self) -> Result<&dyn GrantFlow, ConfigError> {
+        match &self.flow {
+            FlowSource::Built(flow) => Ok(flow.as_ref()),
+            FlowSource::Settings(settings, built) => {
+                if let Some(flow) = built.get() {
+                    return Ok(flow.as_ref());
+                }
+                let flow = brickauth_core::flow::build(&**settings)?;
+                Ok(built.get_or_init(|| flow).as_ref())
+            }
+        }
+    }
+
+    /// A found entry, if the profile is still bound to it (see [`still_bound`](Self::still_bound)).
+    fn current(&self, found: Option<(CachedToken, Option<String>)>) -> Option<CachedToken> {
+        let (token, credential) = found?;
+        self.still_bound(token, credential.as_deref())
+    }
+
+    /// `token`, unless it was found through a binding whose credential fingerprint no longer
+    /// matches the flow's configured credential (or cannot be checked): then the profile is
+    /// treated as unbound, and its flow redeems the credential it has now.
+    fn still_bound(&self, token: CachedToken, credential: Option<&str>) -> Option<CachedToken> {
+        let Some(expected) = credential else { return Some(token) };
+        let check = || -> Result<bool, String> {
+            let flow = self.flow().map_err(|e| e.to_string())?;
+            let Some(secret) = flow.account_credential() else { return Ok(false) };
+            let Some(key) = self.cache.fingerprint_key(false).map_err(|e| e.to_string())? else { return Ok(false) };
+            Ok(secure::same_fingerprint(&key, secret, expected))
+        };
+        match check() {
+            Ok(true) => Some(token),
+            Ok(false) => {
+                tracing::info!(
+                    profile = %self.account.profile,
+                    "the profile's configured credential changed since it signed in; not using the cached token"
+                );
+                None
+            }
+            Err(e) => {
+                tracing::debug!(profile = %self.account.profile, error = %e, "cannot check the profile's credential");
+                None
+            }
+        }
+    }
+
+    /// Refuse an answer for another account than the profile's `username`. An answer that
+    /// names no account at all (no user name, object id or home account: a bare access token) has
+    /// nothing to compare and is taken as the account the flow asked for.
+    fn check_account(&self, account: &Account) -> Result<(), ProviderError> {
+        let Some(expected) = &self.account.username else { return Ok(()) };
+        match account.username.as_deref() {
+            Some(actual) if same_username(actual, expected) => Ok(()),
+            None if account.key().is_none() => {
+                tracing::debug!(profile = %self.account.profile, "the answer names no account; nothing to check");
+                Ok(())
+            }
+            actual => {
+                tracing::warn!(
+                    profile = %self.account.profile,
+                    expected = %expected,
+                    actual = actual.unwrap_or("(none)"),
+                    "refusing a sign-in for another account"
+                );
+                Err(ProviderError::WrongAccount {
+                    profile: self.account.profile.clone(),
+                    expected: expected.clone(),
+                    actual: actual.map(str::to_owned),
+                })
+            }
+        }
     }
 
     /// A token someone else renewed while this call waited, if it will do. A token other than
@@ -233,12 +353,16 @@ impl TokenProvider {
                     );
                     match grants::refresh(&client, &self.app, rt).await {
                         Ok(response) => {
+                            if response.account.username.is_some() {
+                                self.check_account(&response.account)?;
+                            }
                             let stored = self.cache.store_locked(
                                 &lock,
                                 &self.identity,
                                 &self.account.profile,
                                 &response,
                                 Some(&entry.account),
+                                None,
                             )?;
                             tracing::info!(identity = %self.identity, expires_on = stored.access_token.expires_on, "token refreshed");
                             return Ok(stored);
@@ -272,7 +396,7 @@ impl TokenProvider {
     /// Step (4): build the flow, run it, store the result. `why` says why we got here, for the
     /// [`ProviderError::NeedsLogin`] message.
     async fn run_flow(&self, lock: CacheLock, why: &str) -> Result<CachedToken, ProviderError> {
-        let flow = (self.flow)()?;
+        let flow = self.flow()?;
         let interactive = flow.interactive();
         if interactive && !self.interaction.terminal {
             return Err(ProviderError::NeedsLogin {
@@ -298,6 +422,8 @@ impl TokenProvider {
         } else {
             (flow.acquire(&cx).await?, lock)
         };
+        // Generic, whatever the flow: a profile that names its account gets that account or nothing.
+        self.check_account(&response.account)?;
         if !flow.cacheable() {
             tracing::info!(identity = %self.identity, "the flow's tokens are not cached");
             return Ok(CachedToken {
@@ -307,7 +433,21 @@ impl TokenProvider {
                 identity: self.identity.clone(),
             });
         }
-        let stored = self.cache.store_locked(&lock, &self.identity, &self.account.profile, &response, None)?;
+        let credential = match flow.account_credential() {
+            Some(secret) => {
+                let key = self.cache.fingerprint_key(true)?.ok_or_else(|| {
+                    CacheError::io(
+                        "create",
+                        secure::key_path(self.cache.dir()),
+                        std::io::Error::other("no fingerprint key after creating one"),
+                    )
+                })?;
+                Some(secure::fingerprint(&key, secret))
+            }
+            None => None,
+        };
+        let stored =
+            self.cache.store_locked(&lock, &self.identity, &self.account.profile, &response, None, Some(credential))?;
         tracing::info!(identity = %self.identity, expires_on = stored.access_token.expires_on, "signed in");
         Ok(stored)
     }
@@ -354,14 +494,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let app =
             AppConfig::new("organizations".parse().unwrap(), "04f0c124-f2bc-4f59-8241-bf6df9866bbd".parse().unwrap());
-        let p = TokenProvider::new(
+        let settings = brickauth_core::MapSettings::new("dev")
+            .with("flow", "no-such-flow-is-built-here")
+            .with("tenant_id", "organizations")
+            .with("client_id", "04f0c124-f2bc-4f59-8241-bf6df9866bbd");
+        let p = TokenProvider::with_source(
             TokenCache::at(dir.path()),
             app,
             AccountHint::new("dev"),
-            Box::new(|| Err(ConfigError::general("not built in this test"))),
+            FlowSource::Settings(Arc::new(settings), OnceLock::new()),
         );
         assert!(p.cached(Duration::from_secs(60)).unwrap().is_none());
         assert!(p.client.get().is_none());
         assert!(!dir.path().join("tokens.lock").exists(), "the cached path takes no lock");
+    }
+
+    #[test]
+    fn the_cached_path_takes_no_lock_even_on_a_corrupt_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tokens.json"), "{garbage").unwrap();
+        let app =
+            AppConfig::new("organizations".parse().unwrap(), "04f0c124-f2bc-4f59-8241-bf6df9866bbd".parse().unwrap());
+        let settings = brickauth_core::MapSettings::new("dev").with("flow", "x");
+        let p = TokenProvider::with_source(
+            TokenCache::at(dir.path()),
+            app,
+            AccountHint::new("dev"),
+            FlowSource::Settings(Arc::new(settings), OnceLock::new()),
+        );
+        assert!(p.cached(Duration::from_secs(60)).unwrap().is_none());
+        assert!(!dir.path().join("tokens.lock").exists(), "no lock file created, none taken");
+        assert!(dir.path().join("tokens.json").exists(), "left for the locked path to move aside");
     }
 }

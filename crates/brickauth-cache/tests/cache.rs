@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use brickauth_cache::{CacheError, TokenCache};
+use brickauth_cache::{CacheError, Removed, TokenCache};
 use brickauth_core::ExposeSecret;
 use common::*;
 
@@ -29,7 +29,8 @@ fn store_then_lookup_roundtrips() {
     let key = format!(
         "login.microsoftonline.com|organizations|{CLIENT_ID}|2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default|alice.{TENANT_ID}"
     );
-    assert_eq!(json["profiles"]["dev"], key.as_str());
+    assert!(json["bindings"]["dev"].get(&key).is_some(), "{json}");
+    assert!(json.get("profiles").is_none(), "{json}");
     let entry = &json["entries"][&key];
     for field in [
         "environment",
@@ -57,18 +58,22 @@ fn lookup_of_a_missing_cache_touches_nothing() {
     assert!(cache.lookup(&id(&offline_app()), &hint("dev")).unwrap().is_none());
     assert!(!dir.path().join("nope").exists());
     assert_eq!(cache.clear().unwrap(), 0);
-    assert_eq!(cache.remove(&id(&offline_app()), &hint("dev")).unwrap(), 0);
+    assert_eq!(cache.remove(&id(&offline_app()), &hint("dev")).unwrap(), Removed::default());
     assert!(!dir.path().join("nope").exists());
 }
 
 #[test]
-fn two_profiles_of_one_identity_share_the_entry() {
+fn two_profiles_of_one_identity_share_the_entry_through_username_or_binding_only() {
     let dir = tempfile::tempdir().unwrap();
     let cache = cache_in(&dir);
     let app = offline_app();
     cache.store(&id(&app), "a", &response("alice", "AT-1", Some("RT-1"), 3000)).unwrap();
-    let via_b = cache.lookup(&id(&app), &hint("b")).unwrap().expect("profile b sees profile a's token");
-    assert_eq!(via_b.access_token.expose(), "AT-1");
+    assert!(
+        cache.lookup(&id(&app), &hint("b")).unwrap().is_none(),
+        "a profile naming no account never gets another profile's, even the identity's only one"
+    );
+    let via_b = cache.lookup(&id(&app), &hint("b").with_username("alice@contoso.com")).unwrap();
+    assert_eq!(via_b.expect("profile b names alice").access_token.expose(), "AT-1");
 
     cache.store(&id(&app), "b", &response("alice", "AT-2", Some("RT-2"), 3000)).unwrap();
     let via_a = cache.lookup(&id(&app), &hint("a")).unwrap().unwrap();
@@ -91,7 +96,7 @@ fn username_hint_picks_the_account() {
     cache.store(&id(&app), "b", &response("bob", "AT-BOB", None, 3000)).unwrap();
 
     let pick = |h| cache.lookup(&id(&app), &h).unwrap().map(|t| t.access_token.expose().to_owned());
-    assert_eq!(pick(hint("c")), None, "two accounts and no hint: ambiguous");
+    assert_eq!(pick(hint("c")), None, "an unbound profile without username gets nothing");
     assert_eq!(pick(hint("c").with_username("ALICE@Contoso.com")).as_deref(), Some("AT-ALICE"));
     assert_eq!(pick(hint("a").with_username("bob@contoso.com")).as_deref(), Some("AT-BOB"), "username beats binding");
     assert_eq!(pick(hint("c").with_username("carol@contoso.com")), None);
@@ -156,14 +161,17 @@ fn check_moved_aside(contents: &str) {
     std::fs::write(cache.path(), contents).unwrap();
     let app = offline_app();
 
+    // Reading takes no lock, so it leaves the file for a writer to move aside.
     assert!(cache.lookup(&id(&app), &hint("p")).unwrap().is_none());
-    assert!(!cache.path().exists(), "the unusable file was moved away");
-    let aside = corrupt_copies(&cache);
-    assert_eq!(aside.len(), 1, "{aside:?}");
-    assert_eq!(std::fs::read_to_string(&aside[0]).unwrap(), contents, "moved, not rewritten");
+    assert!(cache.read().unwrap().unusable().is_some());
+    assert!(cache.path().exists() && corrupt_copies(&cache).is_empty());
+    assert!(!cache.dir().join("tokens.lock").exists(), "no lock taken by a read");
 
     cache.store(&id(&app), "p", &response("alice", "AT", None, 3000)).unwrap();
     assert_eq!(cache.lookup(&id(&app), &hint("p")).unwrap().unwrap().access_token.expose(), "AT");
+    let aside = corrupt_copies(&cache);
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(std::fs::read_to_string(&aside[0]).unwrap(), contents, "moved, not rewritten");
 
     // The same again, found by a writer this time: a second copy, the first kept.
     std::fs::write(cache.path(), contents).unwrap();
@@ -200,11 +208,14 @@ fn remove_forgets_one_account_and_clear_everything() {
     cache.store(&id(&app), "a", &response("alice", "AT-ALICE", Some("RT-ALICE"), 3000)).unwrap();
     cache.store(&id(&app), "b", &response("bob", "AT-BOB", Some("RT-BOB"), 3000)).unwrap();
 
-    assert_eq!(cache.remove(&id(&app), &hint("a")).unwrap(), 1);
+    let removed = cache.remove(&id(&app), &hint("a")).unwrap();
+    assert_eq!(removed.accounts.len(), 1);
+    assert_eq!(removed.accounts[0].username.as_deref(), Some("alice@contoso.com"));
+    assert_eq!(removed.profiles, ["a"]);
     assert!(cache.lookup(&id(&app), &hint("a").with_username("alice@contoso.com")).unwrap().is_none());
     assert!(!file_text(&cache).contains("RT-ALICE"));
     assert!(cache.lookup(&id(&app), &hint("b")).unwrap().is_some());
-    assert_eq!(cache.remove(&id(&app), &hint("x").with_username("carol@contoso.com")).unwrap(), 0);
+    assert_eq!(cache.remove(&id(&app), &hint("x").with_username("carol@contoso.com")).unwrap(), Removed::default());
 
     std::fs::write(cache.dir().join("tokens.json.corrupt-1"), "old").unwrap();
     assert_eq!(cache.clear().unwrap(), 1);
@@ -214,17 +225,87 @@ fn remove_forgets_one_account_and_clear_everything() {
 }
 
 #[test]
-fn ambiguous_logout_removes_every_account_of_the_identity() {
+fn logout_of_an_unbound_profile_removes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(&dir);
+    let app = offline_app();
+    cache.store(&id(&app), "a", &response("alice", "AT-ALICE", None, 3000)).unwrap();
+    cache.store(&id(&app), "b", &response("bob", "AT-BOB", None, 3000)).unwrap();
+    assert_eq!(cache.remove(&id(&app), &hint("never-used")).unwrap(), Removed::default());
+    assert!(cache.lookup(&id(&app), &hint("a")).unwrap().is_some());
+    assert!(cache.lookup(&id(&app), &hint("b")).unwrap().is_some());
+}
+
+#[test]
+fn logout_names_every_profile_bound_to_the_removed_entry() {
     let dir = tempfile::tempdir().unwrap();
     let cache = cache_in(&dir);
     let app = offline_app();
     let mut other = app.clone();
     other.client_id = "11111111-2222-3333-4444-555555555555".parse().unwrap();
-    cache.store(&id(&app), "a", &response("alice", "AT-ALICE", None, 3000)).unwrap();
-    cache.store(&id(&app), "b", &response("bob", "AT-BOB", None, 3000)).unwrap();
+    for p in ["ci", "dev", "nightly"] {
+        cache.store(&id(&app), p, &response("alice", "AT-ALICE", None, 3000)).unwrap();
+    }
+    cache.store(&id(&app), "bobs", &response("bob", "AT-BOB", None, 3000)).unwrap();
     cache.store(&id(&other), "o", &response("alice", "AT-OTHER", None, 3000)).unwrap();
-    assert_eq!(cache.remove(&id(&app), &hint("never-used")).unwrap(), 2);
+    let removed = cache.remove(&id(&app), &hint("ci")).unwrap();
+    assert_eq!(removed.profiles, ["ci", "dev", "nightly"]);
+    for p in ["ci", "dev", "nightly"] {
+        assert!(cache.lookup(&id(&app), &hint(p)).unwrap().is_none(), "{p} is signed out and does not switch to bob");
+    }
+    assert_eq!(cache.lookup(&id(&app), &hint("bobs")).unwrap().unwrap().access_token.expose(), "AT-BOB");
     assert!(cache.lookup(&id(&other), &hint("o")).unwrap().is_some(), "other identities stay");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_lock_file_is_refused_and_its_target_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(&dir);
+    std::fs::create_dir(cache.dir()).unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, cache.dir().join("tokens.lock")).unwrap();
+    let err = cache.store(&id(&offline_app()), "p", &response("alice", "AT", None, 3000)).unwrap_err();
+    assert!(matches!(err, CacheError::Untrusted { .. }), "{err:?}");
+    let s = err.to_string();
+    assert!(s.contains("tokens.lock") && s.contains("symbolic link"), "{s}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_cache_file_is_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(&dir);
+    let elsewhere = cache_in(&tempfile::tempdir().unwrap());
+    let planted = dir.path().join("planted.json");
+    elsewhere.store(&id(&offline_app()), "p", &response("alice", "AT-PLANTED", None, 3000)).unwrap();
+    std::fs::copy(elsewhere.path(), &planted).unwrap();
+    std::fs::create_dir(cache.dir()).unwrap();
+    std::os::unix::fs::symlink(&planted, cache.path()).unwrap();
+    let err = cache.lookup(&id(&offline_app()), &hint("p")).unwrap_err().to_string();
+    assert!(err.contains("tokens.json") && err.contains("symbolic link"), "{err}");
+}
+
+/// Needs two user ids: a directory another user owns can only be made by root.
+#[cfg(unix)]
+#[test]
+fn a_cache_directory_of_another_user_is_refused() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to chown the directory to another user");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(&dir);
+    std::fs::create_dir(cache.dir()).unwrap();
+    std::os::unix::fs::chown(cache.dir(), Some(65534), Some(65534)).unwrap();
+    let err = cache.lookup(&id(&offline_app()), &hint("p")).unwrap_err().to_string();
+    assert!(err.contains(&cache.dir().display().to_string()) && err.contains("65534"), "{err}");
+    let err = cache.store(&id(&offline_app()), "p", &response("alice", "AT", None, 3000)).unwrap_err();
+    assert!(matches!(err, CacheError::Untrusted { .. }), "{err:?}");
+    assert!(!cache.path().exists(), "nothing written into it");
 }
 
 #[test]

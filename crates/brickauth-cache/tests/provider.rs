@@ -75,10 +75,8 @@ impl Setup {
     }
 
     fn provider(&self) -> (TokenProvider, Arc<AtomicUsize>) {
-        let (factory, built) = self.flow.factory();
-        let p = TokenProvider::new(self.cache.clone(), app(&self.server.uri()), hint("dev"), factory)
-            .with_client(quick_client());
-        (p, built)
+        let (p, built) = self.flow.provider(self.cache.clone());
+        (p.with_client(quick_client()), built)
     }
 
     async fn requests(&self) -> usize {
@@ -201,12 +199,13 @@ async fn an_interactive_flow_without_terminal_needs_login() {
     let err = p.token(TokenOptions::default()).await.unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, ProviderError::NeedsLogin { ref profile, .. } if profile == "dev"), "{err:?}");
-    assert!(msg.ends_with("run `brickauth login -p dev`"), "{msg}");
+    assert!(!msg.contains("brickauth login"), "the library names no CLI command: {msg}");
     assert!(msg.contains("no token is cached"), "{msg}");
+    assert_eq!(err.needs_login(), Some("dev"));
     assert_eq!(built.load(Ordering::SeqCst), 1);
     assert_eq!(s.flow.calls(), 0, "never run: it would hang");
     let err = p.login().await.unwrap_err();
-    assert!(err.to_string().ends_with("run `brickauth login -p dev`"), "{err}");
+    assert_eq!(err.needs_login(), Some("dev"), "{err}");
 }
 
 #[tokio::test]
@@ -240,9 +239,12 @@ async fn login_always_runs_the_flow_and_binds_the_profile() {
     assert_eq!(t.access_token.expose(), "AT-FLOW");
     assert_eq!(s.flow.calls(), 1);
     let json: serde_json::Value = serde_json::from_str(&file_text(&s.cache)).unwrap();
-    assert!(json["profiles"]["dev"].as_str().unwrap().ends_with(&format!("alice.{TENANT_ID}")));
+    let bound: Vec<&String> = json["bindings"]["dev"].as_object().unwrap().keys().collect();
+    assert!(bound.len() == 1 && bound[0].ends_with(&format!("alice.{TENANT_ID}")), "{json}");
     assert_eq!(p.token(TokenOptions::default()).await.unwrap().access_token.expose(), "AT-FLOW");
-    assert_eq!(p.logout().unwrap(), 1);
+    let removed = p.logout().unwrap();
+    assert_eq!(removed.accounts.len(), 1);
+    assert_eq!(removed.profiles, ["dev"]);
     assert!(p.cached(Duration::ZERO).unwrap().is_none());
 }
 
@@ -297,7 +299,7 @@ async fn separate_providers_on_one_directory_cause_one_request() {
             let (cache, barrier, uri) = (s.cache.clone(), barrier.clone(), uri.clone());
             tokio::task::spawn_blocking(move || {
                 let flow = TestFlow::new(app(&uri), body("alice", "AT-FLOW", None, 3599));
-                let p = TokenProvider::new(cache, app(&uri), hint("dev"), flow.factory().0);
+                let p = flow.provider(cache).0;
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 barrier.wait();
                 let t = rt.block_on(p.token(TokenOptions::default()));
@@ -314,14 +316,11 @@ async fn separate_providers_on_one_directory_cause_one_request() {
 }
 
 #[tokio::test]
-async fn the_flow_factory_error_is_a_config_error() {
+async fn a_flow_that_cannot_be_built_is_a_config_error() {
     let dir = tempfile::tempdir().unwrap();
-    let p = TokenProvider::new(
-        cache_in(&dir),
-        offline_app(),
-        hint("dev"),
-        Box::new(|| Err(brickauth_core::ConfigError::missing("dev", "password"))),
-    );
+    let flow = TestFlow::new(offline_app(), String::new());
+    let (settings, _) = flow.settings("dev");
+    let p = TokenProvider::from_settings(cache_in(&dir), Arc::new(settings.with("fail_build", "password"))).unwrap();
     let err = p.token(TokenOptions::default()).await.unwrap_err();
     assert!(matches!(err, ProviderError::Config(_)), "{err:?}");
     assert!(err.to_string().contains("password"));
@@ -339,4 +338,85 @@ async fn an_oversized_min_validity_still_shares_one_renewal() {
     let greedy = TokenOptions { min_validity: Duration::from_secs(7200), ..TokenOptions::default() };
     assert_eq!(concurrently(&p, 50, greedy).await, ["AT-NEW"]);
     assert_eq!(s.requests().await, 1);
+}
+
+/// Issue 10: alice's token is cached for one profile; a second profile of the same identity that
+/// names no account and never signed in must not get it — it runs its own flow.
+#[tokio::test]
+async fn an_unbound_profile_runs_its_flow_instead_of_taking_the_only_account() {
+    let mut s = Setup::new().await;
+    let app = app(&s.server.uri());
+    s.cache.store(&id(&app), "alice-profile", &response("alice", "AT-ALICE", Some("RT-ALICE"), 3000)).unwrap();
+    s.flow.body = body("bob", "AT-BOB", Some("RT-BOB"), 3599);
+    let (p, _) = s.provider();
+    assert!(p.cached(Duration::from_secs(300)).unwrap().is_none(), "alice's token is not this profile's");
+    let t = p.token(TokenOptions::default()).await.unwrap();
+    assert_eq!(t.access_token.expose(), "AT-BOB");
+    assert_eq!(t.account.username.as_deref(), Some("bob@contoso.com"));
+    assert_eq!(s.flow.calls(), 1);
+    // Bound now: served from the cache, and still bob after alice's profile signs out.
+    assert_eq!(p.cached(Duration::from_secs(300)).unwrap().unwrap().access_token.expose(), "AT-BOB");
+    let removed = s.cache.remove(&id(&app), &hint("alice-profile")).unwrap();
+    assert_eq!(removed.profiles, ["alice-profile"]);
+    assert_eq!(p.token(TokenOptions::default()).await.unwrap().access_token.expose(), "AT-BOB");
+    assert_eq!(s.flow.calls(), 1);
+}
+
+/// Issue 10: a profile naming alice refuses a sign-in that comes back as bob, whatever the
+/// flow, and caches nothing.
+#[tokio::test]
+async fn a_sign_in_as_another_account_than_the_username_is_refused_and_not_cached() {
+    let mut s = Setup::new().await;
+    s.flow.body = body("bob", "AT-BOB", Some("RT-BOB"), 3599);
+    let (settings, _) = s.flow.settings("alice-only");
+    let p = TokenProvider::from_settings(s.cache.clone(), Arc::new(settings.with("username", "Alice@contoso.com")))
+        .unwrap()
+        .with_client(quick_client());
+    for err in [p.token(TokenOptions::default()).await.unwrap_err(), p.login().await.unwrap_err()] {
+        let msg = err.to_string();
+        assert!(matches!(err, ProviderError::WrongAccount { .. }), "{err:?}");
+        assert!(msg.contains("Alice@contoso.com") && msg.contains("bob@contoso.com"), "{msg}");
+        assert_eq!(err.class(), brickauth_core::error::ErrorClass::Auth);
+    }
+    let text = file_text(&s.cache);
+    assert!(!text.contains("AT-BOB") && !text.contains("RT-BOB"), "nothing cached: {text}");
+
+    // The right account is accepted, matched without case.
+    s.flow.body = body("alice", "AT-ALICE", None, 3599);
+    let (settings, _) = s.flow.settings("alice-only");
+    let p = TokenProvider::from_settings(s.cache.clone(), Arc::new(settings.with("username", "ALICE@contoso.com")))
+        .unwrap();
+    assert_eq!(p.token(TokenOptions::default()).await.unwrap().access_token.expose(), "AT-ALICE");
+}
+
+/// Issue 10: a profile bound through a configured credential (a refresh token) is served its
+/// cached token only while that credential is unchanged; a new one is redeemed. The cache keeps
+/// a keyed fingerprint, never the credential.
+#[tokio::test]
+async fn a_changed_configured_credential_is_redeemed_not_answered_from_the_cache() {
+    let mut s = Setup::new().await;
+    s.flow.credential = Some(brickauth_core::SecretString::from("CONFIGURED-RT-ALICE".to_owned()));
+    let (p, built) = s.provider();
+    assert_eq!(p.token(TokenOptions::default()).await.unwrap().access_token.expose(), "AT-FLOW");
+    let text = file_text(&s.cache);
+    assert!(!text.contains("CONFIGURED-RT-ALICE") && text.contains("hmac-sha256:"), "{text}");
+    let key = std::fs::read(s.cache.dir().join("tokens.key")).unwrap();
+    assert_eq!(key.len(), 32);
+
+    // Same credential, a new process: served from the cache (the flow is built to compare).
+    let (p, built_again) = s.provider();
+    assert_eq!(p.cached(Duration::from_secs(300)).unwrap().unwrap().access_token.expose(), "AT-FLOW");
+    assert_eq!(s.flow.calls(), 1);
+    assert_eq!(built_again.load(Ordering::SeqCst), 1);
+    drop(built);
+
+    // The profile now holds bob's refresh token: not alice's cached token, a new sign-in.
+    s.flow.credential = Some(brickauth_core::SecretString::from("CONFIGURED-RT-BOB".to_owned()));
+    s.flow.body = body("bob", "AT-BOB", Some("RT-BOB2"), 3599);
+    let (p, _) = s.provider();
+    assert!(p.cached(Duration::from_secs(300)).unwrap().is_none());
+    let t = p.token(TokenOptions::default()).await.unwrap();
+    assert_eq!(t.account.username.as_deref(), Some("bob@contoso.com"));
+    assert_eq!(s.flow.calls(), 2);
+    assert_eq!(p.cached(Duration::from_secs(300)).unwrap().unwrap().access_token.expose(), "AT-BOB");
 }

@@ -45,6 +45,8 @@ pub enum Command {
     Login(LoginArgs),
     /// Forget a profile's cached tokens
     Logout(LogoutArgs),
+    /// Every profile's account and token expiry, from the cache only
+    Status(crate::cmd::status::StatusArgs),
     /// The registered grant flows: name, aliases, summary, keys
     Flows(FlowsArgs),
     /// List, show or validate profiles

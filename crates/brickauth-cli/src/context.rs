@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
-use brickauth_cache::{AccountHint, TokenCache, TokenProvider};
+use brickauth_cache::{TokenCache, TokenProvider};
 use brickauth_core::{Interaction, Settings};
 use brickauth_profile::{DatabricksCfg, Origin, Profile, ProfileError, ProfileFile, Sources};
 
@@ -121,14 +121,9 @@ pub fn interaction(no_browser: bool) -> Interaction {
 
 /// The silent-acquisition provider for `profile`. Cheap: no I/O until asked for a token.
 pub fn provider(profile: Profile, interaction: Interaction) -> Result<(TokenProvider, Arc<Profile>)> {
-    let app = brickauth_core::flow::app_config(&profile)?;
-    let account =
-        AccountHint { username: profile.get("username").map(str::to_owned), profile: profile.name().to_owned() };
     let cache = TokenCache::from_env()?;
     let profile = Arc::new(profile);
-    let for_flow = Arc::clone(&profile);
-    let provider = TokenProvider::new(cache, app, account, Box::new(move || brickauth_core::flow::build(&*for_flow)))
-        .with_interaction(interaction);
+    let provider = TokenProvider::from_settings(cache, profile.clone())?.with_interaction(interaction);
     Ok((provider, profile))
 }
 
@@ -144,7 +139,7 @@ pub fn with_profile_note(err: anyhow::Error, profile: &Profile) -> anyhow::Error
     if code != 3 && code != 1 {
         return err;
     }
-    let mut message = err.to_string();
+    let mut message = crate::report::message(&err);
     for cause in err.chain().skip(1) {
         let c = cause.to_string();
         if !message.contains(&c) {

@@ -74,7 +74,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             return match p {
                 ProviderError::Auth(a) => auth_code(a),
                 ProviderError::Config(_) => 2,
-                ProviderError::NeedsLogin { .. } => 3,
+                ProviderError::NeedsLogin { .. } | ProviderError::WrongAccount { .. } => 3,
                 _ => 1,
             };
         }
@@ -115,10 +115,32 @@ fn auth_code(a: &AuthError) -> u8 {
     }
 }
 
+/// What the user should run next, when the error says a person must sign in: the library says
+/// which profile, the CLI names its own command.
+pub fn next_step(err: &anyhow::Error) -> Option<String> {
+    err.chain()
+        .find_map(|c| c.downcast_ref::<ProviderError>()?.needs_login())
+        .map(|profile| format!("run `brickauth login -p {}`", shell_word(profile)))
+}
+
+/// `err`'s message, with [`next_step`] appended when there is one.
+pub fn message(err: &anyhow::Error) -> String {
+    match next_step(err) {
+        Some(step) => format!("{err}: {step}"),
+        None => err.to_string(),
+    }
+}
+
+/// A profile name as one shell word: bare when it is plain, else single-quoted.
+pub fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.@+=:,/".contains(&b));
+    if plain { s.to_owned() } else { format!("'{}'", s.replace('\'', r"'\''")) }
+}
+
 /// Print `err` to stderr and return its exit code.
 pub fn report(err: &anyhow::Error) -> ExitCode {
     let code = exit_code(err);
-    let mut msg = format!("brickauth: error: {err}");
+    let mut msg = format!("brickauth: error: {}", message(err));
     for cause in err.chain().skip(1) {
         let c = cause.to_string();
         if !msg.contains(&c) {
@@ -127,4 +149,25 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
     }
     eprintln!("{msg}");
     ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn needs_login_gets_the_exact_command() {
+        let e = ProviderError::NeedsLogin { profile: "dev".into(), reason: "no token is cached".into() };
+        let err = anyhow::Error::from(e);
+        assert!(message(&err).ends_with("run `brickauth login -p dev`"), "{}", message(&err));
+        assert_eq!(exit_code(&err), 3);
+        let e = ProviderError::NeedsLogin { profile: "my prof".into(), reason: "x".into() };
+        assert!(message(&e.into()).ends_with("run `brickauth login -p 'my prof'`"));
+    }
+
+    #[test]
+    fn a_wrong_account_is_exit_3() {
+        let e = ProviderError::WrongAccount { profile: "p".into(), expected: "a@x".into(), actual: Some("b@x".into()) };
+        assert_eq!(exit_code(&e.into()), 3);
+    }
 }

@@ -45,6 +45,15 @@ pub trait GrantFlow: Send + Sync + fmt::Debug {
         true
     }
 
+    /// The configured credential that decides which account this flow signs in as, when the
+    /// flow has one (the refresh-token flow's refresh token; a password only proves the
+    /// `username` the profile names already). A cache keeps a keyed fingerprint of it, never
+    /// the credential, so that a profile whose credential was changed redeems the new one
+    /// instead of being served the old account's token.
+    fn account_credential(&self) -> Option<&secrecy::SecretString> {
+        None
+    }
+
     /// Get a fresh token.
     fn acquire<'a>(&'a self, cx: &'a FlowContext<'a>) -> BoxFuture<'a, Result<TokenResponse, AuthError>>;
 }

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! and from then on the token cache keeps the *rotated* refresh token Entra returns: the
-//! configured one is used only while the cache holds none for this identity. (Entra refresh
+//! configured one is redeemed again only when the cache holds no token for the profile, or when
+//! it changed (the cache remembers a keyed fingerprint of it: [`GrantFlow::account_credential`]). (Entra refresh
 //! tokens are bound to the client id they were issued to; redeeming one with another client id
 //! fails with AADSTS70000.)
 //!
@@ -71,6 +72,11 @@ impl RefreshTokenFlow {
 impl GrantFlow for RefreshTokenFlow {
     fn app(&self) -> &AppConfig {
         &self.options.app
+    }
+
+    /// The refresh token decides the account: a different one may be another user's.
+    fn account_credential(&self) -> Option<&SecretString> {
+        Some(&self.options.refresh_token)
     }
 
     fn acquire<'a>(&'a self, cx: &'a FlowContext<'a>) -> BoxFuture<'a, Result<TokenResponse, AuthError>> {

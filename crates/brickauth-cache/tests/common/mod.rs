@@ -2,13 +2,16 @@
 //! mock server, and a grant flow that counts its runs.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use brickauth_cache::{AccountHint, FlowFactory, Identity, TokenCache};
+use brickauth_cache::{AccountHint, Identity, TokenCache, TokenProvider};
+use brickauth_core::flow::FlowSpec;
 use brickauth_core::{
-    AppConfig, AuthError, Authority, BoxFuture, FlowContext, GrantFlow, RetryPolicy, TokenClient, TokenResponse,
+    AppConfig, AuthError, Authority, BoxFuture, ConfigError, FlowContext, GrantFlow, MapSettings, RetryPolicy,
+    SecretString, Settings, TokenClient, TokenResponse,
 };
 
 pub const CLIENT_ID: &str = "04f0c124-f2bc-4f59-8241-bf6df9866bbd";
@@ -106,26 +109,68 @@ pub struct TestFlow {
     pub calls: Arc<AtomicUsize>,
     /// When set, the flow records whether this cache's lock was free while it ran.
     pub probe_lock: Option<(TokenCache, Arc<AtomicUsize>)>,
+    /// The credential it reports as deciding its account (a refresh-token flow's token).
+    pub credential: Option<SecretString>,
+}
+
+/// Test flows by id, for the registered `cache-test` flow to build from (a `FlowSpec` builds
+/// through a plain `fn`), each with a counter of how often it was built.
+static FLOWS: Mutex<BTreeMap<String, (TestFlow, Arc<AtomicUsize>)>> = Mutex::new(BTreeMap::new());
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn build_test_flow(s: &dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError> {
+    let id = s.require("test_flow")?;
+    let flows = FLOWS.lock().unwrap();
+    let (flow, built) = flows.get(id).ok_or_else(|| ConfigError::missing(s.profile_name(), "test_flow"))?;
+    if let Some(missing) = s.get("fail_build") {
+        return Err(ConfigError::missing(s.profile_name(), missing));
+    }
+    built.fetch_add(1, Ordering::SeqCst);
+    Ok(Box::new(flow.clone()))
+}
+
+brickauth_core::register_flow! {
+    FlowSpec {
+        name: "cache-test",
+        aliases: &[],
+        summary: "the cache crate's test flow",
+        interactive: false,
+        keys: &[],
+        app: AppConfig::from_settings,
+        env: &[],
+        databricks: brickauth_core::flow::DatabricksAuth::NONE,
+        build: build_test_flow,
+    }
 }
 
 impl TestFlow {
     pub fn new(app: AppConfig, body: String) -> Self {
-        TestFlow { app, interactive: false, body, calls: Arc::default(), probe_lock: None }
+        TestFlow { app, interactive: false, body, calls: Arc::default(), probe_lock: None, credential: None }
     }
 
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
     }
 
-    /// A factory building clones of this flow; the second counter counts factory calls.
-    pub fn factory(&self) -> (FlowFactory, Arc<AtomicUsize>) {
+    /// Settings for profile `profile` that build (a clone of) this flow; the counter counts builds.
+    pub fn settings(&self, profile: &str) -> (MapSettings, Arc<AtomicUsize>) {
+        let id = NEXT.fetch_add(1, Ordering::SeqCst).to_string();
         let built = Arc::new(AtomicUsize::new(0));
-        let (flow, counter) = (self.clone(), built.clone());
-        let factory: FlowFactory = Box::new(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            Ok(Box::new(flow.clone()) as Box<dyn GrantFlow>)
-        });
-        (factory, built)
+        FLOWS.lock().unwrap().insert(id.clone(), (self.clone(), built.clone()));
+        let s = MapSettings::new(profile)
+            .with("flow", "cache-test")
+            .with("test_flow", id)
+            .with("tenant_id", self.app.authority.tenant().as_str())
+            .with("client_id", self.app.client_id.as_str())
+            .with("authority_host", self.app.authority.host());
+        (s, built)
+    }
+
+    /// A provider for profile `dev` over `cache`, building this flow on a miss; the counter
+    /// counts builds.
+    pub fn provider(&self, cache: TokenCache) -> (TokenProvider, Arc<AtomicUsize>) {
+        let (s, built) = self.settings("dev");
+        (TokenProvider::from_settings(cache, Arc::new(s)).unwrap(), built)
     }
 }
 
@@ -135,6 +180,9 @@ impl GrantFlow for TestFlow {
     }
     fn interactive(&self) -> bool {
         self.interactive
+    }
+    fn account_credential(&self) -> Option<&SecretString> {
+        self.credential.as_ref()
     }
     fn acquire<'a>(&'a self, _cx: &'a FlowContext<'a>) -> BoxFuture<'a, Result<TokenResponse, AuthError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);

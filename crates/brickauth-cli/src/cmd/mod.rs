@@ -6,6 +6,7 @@ pub mod databrickscfg;
 mod flows;
 mod inspect;
 mod profiles;
+pub mod status;
 mod token;
 mod workspace;
 
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Flows(args) => flows::flows(&args),
         Command::Profiles(c) => profiles::profiles(&cx, &c),
         Command::Inspect(args) => inspect::inspect(&cx, &args),
+        Command::Status(args) => status::status(&cx, &args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "brickauth", &mut std::io::stdout());

@@ -1,5 +1,6 @@
 //! `token`, `login`, `logout` and `auth token`: getting tokens through the cache.
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use brickauth_profile::Profile;
 use brickauth_profile::Origin;
 
 use crate::cli::{AuthTokenArgs, AzTokenArgs, LoginArgs, LogoutArgs, TokenArgs, TokenFormat};
-use crate::cmd::print;
+use crate::cmd::{print, status};
 use crate::context::{self, Context, with_profile_note};
 use crate::output::{self, TokenMeta};
 use crate::report::Reported;
@@ -110,27 +111,89 @@ pub fn login(cx: &Context, args: &LoginArgs) -> Result<ExitCode> {
     let (provider, profile) = context::provider(profile, interaction)?;
     let rt = context::runtime()?;
     let t = rt.block_on(provider.login()).map_err(|e| with_profile_note(e.into(), &profile))?;
-    let who = t.account.username.as_deref().unwrap_or("(an account without a user name)");
+    let expires_on = t.access_token.expires_on;
     eprintln!(
-        "Signed in as {who} with profile `{}`; the token is valid until {}.",
+        "Signed in as {} with profile `{}`; the token is valid until {} ({}).",
+        who(&t),
         profile.name(),
-        output::local_az(t.access_token.expires_on)
+        status::local_time(expires_on),
+        status::relative(expires_on - brickauth_core::now()),
     );
     Ok(ExitCode::SUCCESS)
 }
 
-/// `brickauth logout [--all]`.
+/// Who a token belongs to, for people: the user name, or `service principal <client id>`.
+pub fn who(t: &CachedToken) -> String {
+    match principal(t) {
+        (name, false) => name,
+        (app, true) => format!("service principal {app}"),
+    }
+}
+
+/// The token's principal and whether it is an application (a service principal or managed
+/// identity) rather than a user: no user name, or the access token says so (`idtyp = app`, or a
+/// "user name" that is the token's own `appid`/`azp`). Applications are named by their client id:
+/// the token's `appid`/`azp` claim, else the identity's client id.
+pub fn principal(t: &CachedToken) -> (String, bool) {
+    let claims = brickauth_core::jwt::decode(t.access_token.expose()).ok().map(|j| j.claims);
+    let claim = |k: &str| claims.as_ref().and_then(|c| c.get(k)).and_then(|v| v.as_str());
+    let app = claim("appid").or_else(|| claim("azp"));
+    let is_app = claim("idtyp") == Some("app")
+        || t.account.username.is_none()
+        || t.account.username.as_deref().zip(app).is_some_and(|(u, a)| u.eq_ignore_ascii_case(a));
+    match (&t.account.username, is_app) {
+        (Some(u), false) => (u.clone(), false),
+        _ => (app.unwrap_or(&t.identity.client_id).to_owned(), true),
+    }
+}
+
+/// `brickauth logout [--all]`: forget the profile's sign-in, and say which profiles lost theirs
+/// with it (tokens are shared by account, not owned by a profile).
 pub fn logout(cx: &Context, args: &LogoutArgs) -> Result<ExitCode> {
     if args.all {
         let n = brickauth_cache::TokenCache::from_env()?.clear()?;
         eprintln!("Removed {n} cached token entr{} of every profile.", if n == 1 { "y" } else { "ies" });
         return Ok(ExitCode::SUCCESS);
     }
-    let profile = cx.profile(None)?;
+    let file = cx.file()?;
+    let profile = file.select(cx.profile.as_deref())?;
     let name = profile.name().to_owned();
     let (provider, _) = context::provider(profile, brickauth_core::Interaction::NONE)?;
-    let n = provider.logout()?;
-    eprintln!("Removed {n} cached token entr{} for profile `{name}`.", if n == 1 { "y" } else { "ies" });
+    let removed = provider.logout()?;
+    if removed.accounts.is_empty() {
+        let unbound = if removed.profiles.is_empty() { "" } else { " (its binding is removed)" };
+        eprintln!("Profile `{name}` is not signed in; no cached token removed{unbound}.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Profiles that name a removed account by `username` were served its token too.
+    let mut signed_out: BTreeSet<String> = removed.profiles.iter().cloned().collect();
+    signed_out.insert(name.clone());
+    for other in file.names() {
+        let Ok(p) = file.profile(other) else { continue };
+        let Some(user) = p.get("username") else { continue };
+        let same_identity = brickauth_core::flow::app_config(&p)
+            .is_ok_and(|app| brickauth_cache::Identity::of(&app) == *provider.identity());
+        if same_identity
+            && removed
+                .accounts
+                .iter()
+                .any(|a| a.username.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(user.trim())))
+        {
+            signed_out.insert(other.to_owned());
+        }
+    }
+    let accounts: Vec<String> = removed
+        .accounts
+        .iter()
+        .map(|a| a.username.clone().unwrap_or_else(|| format!("service principal {}", provider.identity().client_id)))
+        .collect();
+    let n = removed.accounts.len();
+    let list = signed_out.into_iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ");
+    eprintln!(
+        "Signed out {} ({n} cached token entr{} removed). Profiles signed out with it: {list}.",
+        accounts.join(", "),
+        if n == 1 { "y" } else { "ies" }
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,270 @@
+//! `brickauth status [-o text|json] [--check]`: every profile of the profile file, its flow, the
+//! account it is signed in as, its access token's expiry and whether a refresh token is held.
+//!
+//! From the cache only: one read of `tokens.json`, no network, no sign-in, no secret resolved,
+//! no command run. A profile bound through a configured credential (a refresh-token profile) is
+//! shown as bound even if that credential has changed since: checking would mean resolving it.
+//!
+//! `--check` prints nothing and only sets the exit code: 0 when every profile is usable without
+//! a person (a valid access token, or a refresh token to renew it), 3 when some profile needs a
+//! sign-in, 2 when some profile is invalid (2 wins over 3).
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use brickauth_cache::{AccountHint, CacheView, CachedToken, Identity, TokenCache};
+use brickauth_core::Settings;
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
+
+use crate::cmd::print;
+use crate::context::Context;
+
+/// `brickauth status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t = StatusFormat::Text)]
+    pub output: StatusFormat,
+    /// Print nothing; exit 0 if every profile has a usable token or a refresh token, 3 if some
+    /// profile needs a sign-in, 2 if some profile is invalid
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// `status -o`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    /// One line per profile
+    Text,
+    /// An object with one entry per profile
+    Json,
+}
+
+/// What the cache says about one profile.
+struct Row {
+    name: String,
+    default: bool,
+    flow: Option<&'static str>,
+    state: State,
+}
+
+enum State {
+    /// The profile cannot be loaded or names an invalid identity.
+    Invalid(String),
+    /// No token for the profile's account.
+    SignedOut,
+    /// A token: who, until when, with or without a refresh token.
+    SignedIn { account: String, service_principal: bool, expires_on: i64, refresh_token: bool },
+}
+
+impl Row {
+    /// Usable without a person: a token with at least the 40 s floor left, or a refresh token.
+    fn usable(&self, now: i64) -> bool {
+        match self.state {
+            State::SignedIn { expires_on, refresh_token, .. } => refresh_token || expires_on - now >= 40,
+            _ => false,
+        }
+    }
+}
+
+/// `brickauth status`.
+pub fn status(cx: &Context, args: &StatusArgs) -> Result<ExitCode> {
+    let file = cx.file()?;
+    let cache = TokenCache::from_env()?;
+    let view = cache.read()?;
+    let now = brickauth_core::now();
+    let rows: Vec<Row> = file
+        .names()
+        .into_iter()
+        .map(|name| row(&view, name, file.default_profile() == Some(name), file.profile(name)))
+        .collect();
+
+    if args.check {
+        let invalid = rows.iter().any(|r| matches!(r.state, State::Invalid(_)));
+        let code = if invalid {
+            2
+        } else if rows.iter().all(|r| r.usable(now)) {
+            0
+        } else {
+            3
+        };
+        return Ok(ExitCode::from(code));
+    }
+    let out = match args.output {
+        StatusFormat::Text => text(&rows, now, view.unusable()),
+        StatusFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&to_json(&rows, now, &cache, view.unusable()))?;
+            s.push('\n');
+            s
+        }
+    };
+    print(&out)
+}
+
+fn row(
+    view: &CacheView,
+    name: &str,
+    default: bool,
+    profile: Result<brickauth_profile::Profile, brickauth_profile::ProfileError>,
+) -> Row {
+    let mut r = Row { name: name.to_owned(), default, flow: None, state: State::SignedOut };
+    let profile = match profile {
+        Ok(p) => p,
+        Err(e) => {
+            r.state = State::Invalid(e.to_string());
+            return r;
+        }
+    };
+    r.flow = Some(profile.flow().name);
+    let app = match brickauth_core::flow::app_config(&profile) {
+        Ok(app) => app,
+        Err(e) => {
+            r.state = State::Invalid(e.to_string());
+            return r;
+        }
+    };
+    let username = profile.get("username").map(str::trim).filter(|u| !u.is_empty());
+    let hint = AccountHint { username: username.map(str::to_owned), profile: name.to_owned() };
+    if let Some(t) = view.lookup(&Identity::of(&app), &hint) {
+        r.state = signed_in(&t);
+    }
+    r
+}
+
+fn signed_in(t: &CachedToken) -> State {
+    let (account, service_principal) = super::token::principal(t);
+    State::SignedIn {
+        account,
+        service_principal,
+        expires_on: t.access_token.expires_on,
+        refresh_token: t.refresh_token.is_some(),
+    }
+}
+
+fn text(rows: &[Row], now: i64, unusable: Option<&str>) -> String {
+    let mut table: Vec<[String; 5]> =
+        vec![["PROFILE".into(), "FLOW".into(), "ACCOUNT".into(), "ACCESS TOKEN".into(), "REFRESH TOKEN".into()]];
+    for r in rows {
+        let name = format!("{}{}", if r.default { "*" } else { " " }, r.name);
+        let flow = r.flow.unwrap_or("-").to_owned();
+        table.push(match &r.state {
+            State::Invalid(_) => [name, flow, "(invalid profile: see below)".into(), String::new(), String::new()],
+            State::SignedOut => [name, flow, "(not signed in)".into(), "-".into(), "-".into()],
+            State::SignedIn { account, service_principal, expires_on, refresh_token } => [
+                name,
+                flow,
+                if *service_principal { format!("service principal {account}") } else { account.clone() },
+                expiry(*expires_on, now),
+                (if *refresh_token { "yes" } else { "no" }).into(),
+            ],
+        });
+    }
+    let mut widths = [0usize; 5];
+    for line in &table {
+        for (w, cell) in widths.iter_mut().zip(line) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for line in &table {
+        let mut l = String::new();
+        for (i, (cell, w)) in line.iter().zip(widths).enumerate() {
+            if i + 1 == line.len() {
+                l.push_str(cell);
+            } else {
+                l.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    }
+    for r in rows {
+        if let State::Invalid(e) = &r.state {
+            out.push_str(&format!("\nprofile `{}` is invalid: {}\n", r.name, first_line(e)));
+        }
+    }
+    if let Some(why) = unusable {
+        out.push_str(&format!("\nThe token cache is unusable ({why}); the next sign-in moves it aside.\n"));
+    }
+    out
+}
+
+fn to_json(rows: &[Row], now: i64, cache: &TokenCache, unusable: Option<&str>) -> Value {
+    let profiles: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let mut v = json!({ "profile": r.name, "default": r.default, "flow": r.flow, "usable": r.usable(now) });
+            let extra = match &r.state {
+                State::Invalid(e) => json!({ "signed_in": false, "error": e }),
+                State::SignedOut => json!({ "signed_in": false }),
+                State::SignedIn { account, service_principal, expires_on, refresh_token } => json!({
+                    "signed_in": true,
+                    "account": account,
+                    "account_type": if *service_principal { "service_principal" } else { "user" },
+                    "expires_on": expires_on,
+                    "expiresOn": local_time(*expires_on),
+                    "expires_in": expires_on - now,
+                    "refresh_token": refresh_token,
+                }),
+            };
+            if let (Some(o), Value::Object(e)) = (v.as_object_mut(), extra) {
+                o.extend(e);
+            }
+            v
+        })
+        .collect();
+    json!({ "cache": cache.path(), "cache_unusable": unusable, "profiles": profiles })
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or_default()
+}
+
+fn expiry(expires_on: i64, now: i64) -> String {
+    format!("{} ({})", local_time(expires_on), relative(expires_on - now))
+}
+
+/// Local time with its zone: `2026-12-02 09:41:00 CET`.
+pub fn local_time(epoch: i64) -> String {
+    let Ok(ts) = jiff::Timestamp::from_second(epoch) else { return epoch.to_string() };
+    ts.to_zoned_datetime(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M:%S %Z").to_string()
+}
+
+/// `in 59 min`, `expired 3 min ago`.
+pub fn relative(secs: i64) -> String {
+    let span = |s: i64| -> String {
+        match s {
+            0..60 => format!("{s} s"),
+            60..3600 => format!("{} min", s / 60),
+            3600..86_400 => match (s % 3600) / 60 {
+                0 => format!("{} h", s / 3600),
+                m => format!("{} h {m} min", s / 3600),
+            },
+            _ => format!("{} d", s / 86_400),
+        }
+    };
+    if secs >= 0 { format!("in {}", span(secs)) } else { format!("expired {} ago", span(secs.saturating_neg())) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times() {
+        assert_eq!(relative(42), "in 42 s");
+        assert_eq!(relative(3599), "in 59 min");
+        assert_eq!(relative(3600), "in 1 h");
+        assert_eq!(relative(2 * 3600 + 300), "in 2 h 5 min");
+        assert_eq!(relative(-180), "expired 3 min ago");
+        assert_eq!(relative(-3 * 86_400), "expired 3 d ago");
+        assert_eq!(relative(i64::MIN), format!("expired {} d ago", i64::MAX / 86_400));
+    }
+
+    #[test]
+    fn local_time_has_a_zone() {
+        let t = local_time(1_764_000_000);
+        assert!(t.starts_with("2025-11-2") && t.len() > "2025-11-24 16:00:00 ".len(), "{t}");
+    }
+}
