@@ -51,8 +51,12 @@ pub fn provider(profile: Profile, interaction: Interaction) -> Result<(TokenProv
     let cache = TokenCache::from_env()?;
     let profile = Arc::new(profile);
     let for_flow = Arc::clone(&profile);
+    // Cheap: the HTTP client is built on the first request, never on the cached path.
+    let client = brickauth_core::TokenClient::from_config(crate::retries::http_config()?)
+        .with_observer(crate::retries::observer());
     let provider = TokenProvider::new(cache, app, account, Box::new(move || brickauth_core::flow::build(&*for_flow)))
-        .with_interaction(interaction);
+        .with_interaction(interaction)
+        .with_client(client);
     Ok((provider, profile))
 }
 
