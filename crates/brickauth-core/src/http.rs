@@ -433,7 +433,9 @@ fn tls_config_problem(e: &reqwest::Error) -> bool {
         }
         src = s.source();
     }
-    false
+    // The error may reach us wrapped in a type that hides its source; rustls's text is stable.
+    let text = transport_message(e);
+    text.contains("invalid peer certificate") || text.contains("peer is incompatible")
 }
 
 /// The classify callback for HTTP requests: a success or any status not in `busy` is final; a
