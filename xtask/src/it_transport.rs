@@ -82,8 +82,7 @@ fn read_request(stream: &mut TcpStream) -> Vec<u8> {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(3)));
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
-    loop {
-        let Ok(n) = stream.read(&mut chunk) else { break };
+    while let Ok(n) = stream.read(&mut chunk) {
         if n == 0 {
             break;
         }
@@ -251,7 +250,8 @@ pub fn cases(w: &World, s: &mut Suite) {
         ensure!(got.is_empty(), "requests reached the proxy: {got:?}");
         // An https request to a non-loopback host does use the https proxy (which answers 502:
         // no packet leaves the machine).
-        let o = run(&["-p", "far", "token"], &[("HTTPS_PROXY", proxy.as_str()), ("BRICKAUTH_CONNECT_RETRY_BUDGET", "0")])?;
+        let o =
+            run(&["-p", "far", "token"], &[("HTTPS_PROXY", proxy.as_str()), ("BRICKAUTH_CONNECT_RETRY_BUDGET", "0")])?;
         ensure!(o.code != 0, "a sign-in through a 502 proxy succeeded:\n{}", o.stderr);
         let got = seen.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
         ensure!(got.iter().any(|l| l.starts_with("CONNECT login.example.invalid:443")), "the proxy saw {got:?}");
@@ -310,7 +310,8 @@ pub fn cases(w: &World, s: &mut Suite) {
 
     s.case("transport: absurd expires_in is capped at 24 h with a warning", || {
         for absurd in ["9223372036854775807", "1e300", "\"99999999999999999999\""] {
-            let body = format!(r#"{{"token_type":"Bearer","expires_in":{absurd},"access_token":"opaque-absurd-token"}}"#);
+            let body =
+                format!(r#"{{"token_type":"Bearer","expires_in":{absurd},"access_token":"opaque-absurd-token"}}"#);
             w.entra.fail_next(vec![Failure::Status {
                 status: 200,
                 retry_after: None,

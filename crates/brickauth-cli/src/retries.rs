@@ -62,20 +62,21 @@ mod tests {
 
     #[test]
     fn retry_lines() {
-        let lines: Vec<String> = [(2, 0.5, "connection refused"), (3, 4.0, "connection refused"), (9, 30.0, "HTTP 503")]
-            .iter()
-            .map(|(attempt, wait, reason)| {
-                line(&RetryEvent {
-                    attempt: *attempt,
-                    max_attempts: 12,
-                    wait: Duration::from_secs_f64(*wait),
-                    elapsed: Duration::from_secs(3),
-                    kind: RetryKind::Connect,
-                    reason,
-                    url: "http://127.0.0.1:9/api/2.0/clusters/list",
+        let lines: Vec<String> =
+            [(2, 0.5, "connection refused"), (3, 4.0, "connection refused"), (9, 30.0, "HTTP 503")]
+                .iter()
+                .map(|(attempt, wait, reason)| {
+                    line(&RetryEvent {
+                        attempt: *attempt,
+                        max_attempts: 12,
+                        wait: Duration::from_secs_f64(*wait),
+                        elapsed: Duration::from_secs(3),
+                        kind: RetryKind::Connect,
+                        reason,
+                        url: "http://127.0.0.1:9/api/2.0/clusters/list",
+                    })
                 })
-            })
-            .collect();
+                .collect();
         insta::assert_snapshot!(lines.join("\n"), @r"
         brickauth: retrying in 0.5 s (attempt 3 of 12): connection refused
         brickauth: retrying in 4.0 s (attempt 4 of 12): connection refused

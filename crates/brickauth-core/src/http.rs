@@ -33,8 +33,8 @@ use url::Url;
 
 use crate::app::is_loopback;
 use crate::error::{AuthError, EntraError};
-use crate::retry::{self, GaveUp, Observer, RetryKind, Verdict};
 pub use crate::retry::RetryPolicy;
+use crate::retry::{self, GaveUp, Observer, RetryKind, Verdict};
 use crate::text::ServerText;
 use crate::token::TokenResponse;
 
@@ -130,9 +130,8 @@ impl HttpConfig {
             c.timeout = Duration::from_secs(secs);
             c.connect_timeout = c.timeout.min(Duration::from_secs(10));
         }
-        let proxy = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
-            .into_iter()
-            .find_map(|k| var(k).map(|v| (k, v)));
+        let proxy =
+            ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"].into_iter().find_map(|k| var(k).map(|v| (k, v)));
         if let Some((name, value)) = proxy {
             let with_scheme = if value.contains("://") { value.clone() } else { format!("http://{value}") };
             let url = Url::parse(&with_scheme)
@@ -207,7 +206,9 @@ impl HttpConfig {
                 let mut store = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
                 let source = self.ca.as_ref().map(|c| c.source.as_str()).unwrap_or_default();
                 for cert in extra {
-                    store.add(cert).map_err(|e| AuthError::Io(format!("CA bundle {source}: a certificate is not usable: {e}")))?;
+                    store
+                        .add(cert)
+                        .map_err(|e| AuthError::Io(format!("CA bundle {source}: a certificate is not usable: {e}")))?;
                 }
                 let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
                 let mut tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -232,7 +233,9 @@ impl HttpConfig {
 
     /// The client.
     pub fn build(&self) -> Result<reqwest::Client, AuthError> {
-        self.builder()?.build().map_err(|e| AuthError::Io(format!("cannot set up the HTTP client: {}", error_chain(&e))))
+        self.builder()?
+            .build()
+            .map_err(|e| AuthError::Io(format!("cannot set up the HTTP client: {}", error_chain(&e))))
     }
 }
 
@@ -347,10 +350,8 @@ impl Answer {
     /// A token endpoint's answer: the token, or a typed error.
     pub fn token_response(&self) -> Result<TokenResponse, AuthError> {
         if self.is_success() {
-            TokenResponse::parse(&self.body, crate::now()).map_err(|source| AuthError::Response {
-                url: self.url.clone(),
-                source: source.cleaned(&self.text),
-            })
+            TokenResponse::parse(&self.body, crate::now())
+                .map_err(|source| AuthError::Response { url: self.url.clone(), source: source.cleaned(&self.text) })
         } else {
             Err(self.error())
         }
@@ -847,10 +848,18 @@ mod tests {
         assert!(c.proxied(&u("https://login.microsoftonline.com/x")));
         // Clear text never goes to a proxy; loopback never does; NO_PROXY goes direct.
         assert!(!c.proxied(&u("http://login.microsoftonline.com/x")));
-        for direct in ["https://127.0.0.1:8443/", "https://127.9.9.9/", "https://[::1]:1/", "https://localhost/", "https://a.internal.corp/", "https://example.org/"] {
+        for direct in [
+            "https://127.0.0.1:8443/",
+            "https://127.9.9.9/",
+            "https://[::1]:1/",
+            "https://localhost/",
+            "https://a.internal.corp/",
+            "https://example.org/",
+        ] {
             assert!(!c.proxied(&u(direct)), "{direct}");
         }
-        let only_http = HttpConfig::from_vars(vars(&[("HTTP_PROXY", "http://127.0.0.1:1"), ("http_proxy", "x:1")])).unwrap();
+        let only_http =
+            HttpConfig::from_vars(vars(&[("HTTP_PROXY", "http://127.0.0.1:1"), ("http_proxy", "x:1")])).unwrap();
         assert!(only_http.https_proxy.is_none());
         let all = HttpConfig::from_vars(vars(&[("ALL_PROXY", "proxy.corp:3128")])).unwrap();
         assert_eq!(all.https_proxy.as_ref().map(Url::as_str), Some("http://proxy.corp:3128/"));

@@ -239,7 +239,11 @@ where
             tracing::debug!(attempts = n, ?kind, "giving up: {reason}");
             return (outcome, Some(GaveUp { attempts: n, elapsed, kind, limit }));
         }
-        tracing::debug!("attempt {n} of {} failed ({reason}); retrying in {:.1} s", policy.max_attempts, wait.as_secs_f64());
+        tracing::debug!(
+            "attempt {n} of {} failed ({reason}); retrying in {:.1} s",
+            policy.max_attempts,
+            wait.as_secs_f64()
+        );
         if let Some(o) = observer {
             o.retrying(&RetryEvent {
                 attempt: n,
@@ -283,7 +287,11 @@ mod tests {
         match v {
             0 => Verdict::Final,
             1 => Verdict::Retry { kind: RetryKind::Connect, after: None, reason: "refused".into() },
-            n => Verdict::Retry { kind: RetryKind::Busy, after: Some(Duration::from_millis(u64::from(*n))), reason: format!("HTTP {n}") },
+            n => Verdict::Retry {
+                kind: RetryKind::Busy,
+                after: Some(Duration::from_millis(u64::from(*n))),
+                reason: format!("HTTP {n}"),
+            },
         }
     }
 
@@ -291,7 +299,8 @@ mod tests {
     async fn retries_until_final_and_reports_each_wait() {
         let seen = Seen::default();
         let answers = [1u32, 2, 0, 1];
-        let (out, gave_up) = run(&fast(5, 1000, 1000), Some(&seen), "u", |n| async move { answers[n as usize - 1] }, classify).await;
+        let (out, gave_up) =
+            run(&fast(5, 1000, 1000), Some(&seen), "u", |n| async move { answers[n as usize - 1] }, classify).await;
         assert_eq!((out, gave_up), (0, None));
         assert_eq!(*seen.0.lock().unwrap(), [(1, 5, "refused".to_owned()), (2, 5, "HTTP 2".to_owned())]);
     }

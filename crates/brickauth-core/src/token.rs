@@ -150,9 +150,11 @@ impl Num {
             Num::Int(i) => Some(*i),
             Num::Float(f) if f.is_finite() => Some(*f as i64),
             Num::Float(_) => None,
-            Num::Text(s) => s.trim().parse().ok().or_else(|| {
-                s.trim().parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64)
-            }),
+            Num::Text(s) => s
+                .trim()
+                .parse()
+                .ok()
+                .or_else(|| s.trim().parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64)),
         }
     }
 }

@@ -23,7 +23,8 @@ const KEY: &str = include_str!("data/test-server-key.pem");
 /// A TLS server on 127.0.0.1 answering every request with a token; counts connections.
 async fn tls_server() -> (Url, Arc<AtomicUsize>) {
     use rustls_pki_types::pem::PemObject as _;
-    let certs = rustls_pki_types::CertificateDer::pem_slice_iter(CERT.as_bytes()).collect::<Result<Vec<_>, _>>().unwrap();
+    let certs =
+        rustls_pki_types::CertificateDer::pem_slice_iter(CERT.as_bytes()).collect::<Result<Vec<_>, _>>().unwrap();
     let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(KEY.as_bytes()).unwrap();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)

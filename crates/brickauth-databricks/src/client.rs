@@ -215,7 +215,10 @@ impl WorkspaceClient {
         if let Some(h) = self.http.get() {
             return Ok(h.clone());
         }
-        let failed = |e: brickauth_core::AuthError| DatabricksError::Transport { url: self.host().to_owned(), message: e.to_string() };
+        let failed = |e: brickauth_core::AuthError| DatabricksError::Transport {
+            url: self.host().to_owned(),
+            message: e.to_string(),
+        };
         let built = match &self.config {
             Some(c) => c.build(),
             None => HttpConfig::from_env().and_then(|c| c.build()),

@@ -193,8 +193,12 @@ mod tests {
         assert_eq!(details, &Some(serde_json::json!([1])));
         let scim = DatabricksError::from_response(403, br#"{"detail":"no","status":"403"}"#);
         assert_eq!(scim.error_code(), Some("SCIM_403"));
-        let wrapped =
-            DatabricksError::RetriesExhausted { attempts: 3, elapsed_secs: 2, why: "gave up".into(), last: Box::new(e) };
+        let wrapped = DatabricksError::RetriesExhausted {
+            attempts: 3,
+            elapsed_secs: 2,
+            why: "gave up".into(),
+            last: Box::new(e),
+        };
         assert_eq!(wrapped.status(), Some(404));
     }
 }

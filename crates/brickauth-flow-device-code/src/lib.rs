@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
 use brickauth_core::http::{Form, strip};
-use brickauth_core::text::ServerText;
 use brickauth_core::settings::{ConfigError, KeySpec, Settings};
+use brickauth_core::text::ServerText;
 use brickauth_core::{AppConfig, AuthError, SecretString, TokenResponse};
 use serde_json::Value;
 
@@ -182,7 +182,9 @@ fn expired() -> AuthError {
 fn parse_authorization(body: &[u8], clean: &ServerText) -> Result<DeviceAuthorization, String> {
     let v: Value = serde_json::from_slice(body).map_err(|_| "not JSON".to_owned())?;
     let raw = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned).ok_or(format!("no `{k}`"));
-    let text = |k: &str| raw(k).map(|t| clean.clean(&t)).and_then(|t| if t.is_empty() { Err(format!("empty `{k}`")) } else { Ok(t) });
+    let text = |k: &str| {
+        raw(k).map(|t| clean.clean(&t)).and_then(|t| if t.is_empty() { Err(format!("empty `{k}`")) } else { Ok(t) })
+    };
     let number = |k: &str, default: u64| match v.get(k) {
         Some(Value::Number(n)) => n.as_u64().ok_or(format!("bad `{k}`")),
         Some(Value::String(s)) => s.parse().map_err(|_| format!("bad `{k}`")),

@@ -57,11 +57,11 @@ use brickauth_core::app::{DATABRICKS_RESOURCE, is_guid, is_loopback};
 use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
 use brickauth_core::http::{Answer, Failure, TOKEN_BODY_LIMIT, classify, exhausted, strip};
 use brickauth_core::retry;
-use brickauth_core::text::ServerText;
 use brickauth_core::settings::{ConfigError, KeySpec, Settings};
+use brickauth_core::text::ServerText;
 use brickauth_core::{
-    AppConfig, AuthError, Authority, ClientId, EntraError, ExposeSecret, Scopes, SecretString, Tenant, TokenResponse,
-    TokenClient,
+    AppConfig, AuthError, Authority, ClientId, EntraError, ExposeSecret, Scopes, SecretString, Tenant, TokenClient,
+    TokenResponse,
 };
 use url::Url;
 
@@ -639,10 +639,17 @@ mod tests {
             Some("imds_timeout")
         );
         // Clear text only to loopback or the IMDS address (validated, never contacted).
-        for ok in ["http://169.254.169.254", "http://localhost:42356/msi/token", "http://[::1]:1", "https://mi.example.net"] {
+        for ok in
+            ["http://169.254.169.254", "http://localhost:42356/msi/token", "http://[::1]:1", "https://mi.example.net"]
+        {
             assert!(endpoint_url(ok).is_ok(), "{ok}");
         }
-        for bad in ["http://169.254.169.253", "http://10.0.0.4/metadata", "http://metadata.example.net", "http://u:p@127.0.0.1:1"] {
+        for bad in [
+            "http://169.254.169.253",
+            "http://10.0.0.4/metadata",
+            "http://metadata.example.net",
+            "http://u:p@127.0.0.1:1",
+        ] {
             let s = base().with("imds_endpoint", bad);
             let e = ManagedIdentityFlow::from_settings_env(&s, no_env).unwrap_err();
             assert_eq!(e.key.as_deref(), Some("imds_endpoint"), "{bad}");
