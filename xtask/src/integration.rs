@@ -307,6 +307,7 @@ pub fn run(args: &[String]) -> Result<()> {
     crate::it_reach::cases(&w, &mut s);
     crate::it_azcli::cases(&w, &mut s);
     crate::it_trust::cases(&w, &mut s);
+    crate::it_transport::cases(&w, &mut s);
 
     s.case("no secret appears on stderr of any run (-vv)", || {
         let mut secrets: Vec<String> = vec![

@@ -70,9 +70,15 @@ impl CachedToken {
     /// Whether the access token can be handed out at `now` to a caller that needs it valid for
     /// `min_validity`: at least `max(min_validity, 40 s)` left, and the server's suggested
     /// refresh time (`refresh_in`), if any, not reached yet.
+    ///
+    /// The margin is at most half the token's lifetime (never under the 40 s floor), so a token
+    /// living less than twice the margin is renewed about once per lifetime, not on every call.
     pub fn valid_for(&self, min_validity: Duration, now: i64) -> bool {
-        let margin = margin_secs(min_validity);
-        self.access_token.remaining(now) >= margin && self.access_token.refresh_on.is_none_or(|r| now < r)
+        let remaining = self.access_token.remaining(now);
+        let fresh_enough = remaining >= margin_secs(min_validity)
+            || (remaining >= margin_secs(Duration::ZERO)
+                && self.access_token.lifetime().is_some_and(|l| remaining >= capped_margin(min_validity, l)));
+        fresh_enough && self.access_token.refresh_on.is_none_or(|r| now < r)
     }
 
     /// Whether the access token still has at least the 40 s floor left at `now`, whatever
@@ -125,6 +131,12 @@ impl CacheView {
 pub(crate) fn margin_secs(min_validity: Duration) -> i64 {
     let m = min_validity.max(MIN_VALIDITY_FLOOR);
     i64::try_from(m.as_secs() + u64::from(m.subsec_nanos() > 0)).unwrap_or(i64::MAX)
+}
+
+/// [`margin_secs`] capped at half of `lifetime` seconds, never under the 40 s floor. (Only
+/// consulted when the plain margin fails, so the hot path of long-lived tokens decodes nothing.)
+pub(crate) fn capped_margin(min_validity: Duration, lifetime: i64) -> i64 {
+    margin_secs(min_validity).min(lifetime / 2).max(margin_secs(Duration::ZERO))
 }
 
 impl TokenCache {
@@ -538,6 +550,11 @@ mod tests {
         assert_eq!(margin_secs(Duration::ZERO), 40);
         assert_eq!(margin_secs(Duration::from_secs(300)), 300);
         assert_eq!(margin_secs(Duration::from_millis(60_001)), 61);
+        // Issue 10: at most half the lifetime, never under the floor.
+        assert_eq!(capped_margin(Duration::from_secs(300), 3600), 300);
+        assert_eq!(capped_margin(Duration::from_secs(300), 300), 150);
+        assert_eq!(capped_margin(Duration::from_secs(300), 42), 40);
+        assert_eq!(capped_margin(Duration::ZERO, 10), 40);
     }
 
     #[test]

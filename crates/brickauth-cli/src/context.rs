@@ -123,7 +123,11 @@ pub fn interaction(no_browser: bool) -> Interaction {
 pub fn provider(profile: Profile, interaction: Interaction) -> Result<(TokenProvider, Arc<Profile>)> {
     let cache = TokenCache::from_env()?;
     let profile = Arc::new(profile);
-    let provider = TokenProvider::from_settings(cache, profile.clone())?.with_interaction(interaction);
+    // Cheap: the HTTP client is built on the first request, never on the cached path.
+    let client = brickauth_core::TokenClient::from_config(crate::retries::http_config()?)
+        .with_observer(crate::retries::observer());
+    let provider =
+        TokenProvider::from_settings(cache, profile.clone())?.with_interaction(interaction).with_client(client);
     Ok((provider, profile))
 }
 

@@ -12,6 +12,7 @@ mod cmd;
 mod context;
 mod output;
 mod report;
+mod retries;
 
 use std::process::ExitCode;
 

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use crate::settings::ConfigError;
+use crate::text::{ServerText, cap_chars};
 use crate::token::ResponseError;
 
 /// How the CLI should treat an error: it maps these to exit codes in one place.
@@ -45,12 +46,17 @@ pub enum AuthError {
         message: String,
     },
     /// Retries were used up; the last failure is attached.
-    #[error("gave up after {attempts} attempts in {elapsed_secs} s; last error: {last}")]
+    #[error("{why}; last error: {}{last}", status.map(|s| format!("HTTP {s}: ")).unwrap_or_default())]
     RetriesExhausted {
         /// How many requests were sent.
         attempts: u32,
         /// Seconds spent in all.
         elapsed_secs: u64,
+        /// The HTTP status of the last answer, when there was one.
+        status: Option<u16>,
+        /// What ran out, with the budget and the variable that sets it ("gave up after 4 attempts
+        /// in 9 s (connection errors are retried for 10 s; BRICKAUTH_CONNECT_RETRY_BUDGET sets it)").
+        why: String,
         /// The last failure.
         last: Box<AuthError>,
     },
@@ -140,13 +146,38 @@ pub struct EntraError {
 }
 
 impl EntraError {
-    /// Parse an error body; `None` when it is not an OAuth error object.
+    /// Parse an error body; `None` when it is not an OAuth error object. Every text field is
+    /// cleaned ([`ServerText`]: no escape sequences or control characters, capped).
     pub fn parse(status: u16, body: &[u8]) -> Option<EntraError> {
+        Self::parse_with(status, body, &ServerText::default())
+    }
+
+    /// Like [`EntraError::parse`], also redacting the secrets `text` knows were sent.
+    pub fn parse_with(status: u16, body: &[u8], text: &ServerText) -> Option<EntraError> {
         let mut e: EntraError = serde_json::from_slice(body).ok()?;
-        if e.error.is_empty() {
+        if e.error.trim().is_empty() {
             return None;
         }
         e.status = status;
+        e.error = text.clean(&e.error);
+        if let Some(d) = e.error_description.take() {
+            // The first line is the summary shown; the trace lines follow, capped.
+            let full = text.clean_full(d.as_bytes());
+            let mut lines = full.lines().filter(|l| !l.trim().is_empty());
+            let first = lines.next().map(|l| text.clean(l)).unwrap_or_default();
+            let rest: Vec<&str> = lines.collect();
+            let rest = cap_chars(&rest.join("\n"), crate::text::SHOWN_CHARS * 2);
+            e.error_description = Some(if rest.is_empty() { first } else { format!("{first}\n{rest}") });
+        }
+        for f in [&mut e.trace_id, &mut e.correlation_id, &mut e.suberror, &mut e.timestamp] {
+            if let Some(v) = f.take() {
+                *f = Some(text.clean(&v));
+            }
+        }
+        if let Some(c) = e.claims.take() {
+            e.claims = Some(text.clean_full(c.as_bytes()));
+        }
+        e.error_codes.truncate(16);
         Some(e)
     }
 
@@ -210,6 +241,18 @@ mod tests {
         assert!(e.hint().unwrap().contains("password"));
         insta::assert_snapshot!(e.to_string());
         assert!(AuthError::Entra(Box::new(e)).is_invalid_grant());
+    }
+
+    #[test]
+    fn server_text_is_cleaned() {
+        let body = br#"{"error":"invalid_grant\u001b[31m","error_description":"AADSTS50126: you sent password=hunter2-secret\u001b]0;owned\u0007\r\nTrace ID: 1","trace_id":"\u001b[2Jt"}"#;
+        let e = EntraError::parse_with(400, body, &ServerText::new(["hunter2-secret"])).unwrap();
+        assert_eq!(e.error, "invalid_grant");
+        assert_eq!(e.summary(), "AADSTS50126: you sent password=[REDACTED]");
+        assert_eq!(e.trace_id.as_deref(), Some("t"));
+        let long = format!(r#"{{"error":"x","error_description":"{}"}}"#, "A".repeat(100_000));
+        let e = EntraError::parse(400, long.as_bytes()).unwrap();
+        assert!(e.to_string().len() < 1000);
     }
 
     #[test]

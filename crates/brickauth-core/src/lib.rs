@@ -8,6 +8,8 @@
 //! - [`flow`]: the [`GrantFlow`] plugin trait and its `inventory` registry;
 //! - [`settings`]: the key/value view of a profile that flows are built from;
 //! - [`http`]: the token-endpoint client (form POST, timeouts, retries honouring `Retry-After`);
+//! - [`retry`]: the one retry engine (a classify callback, budgets per kind, a retry observer);
+//! - [`text`]: server text made safe to show (escape sequences, control characters, secrets);
 //! - [`error`]: typed errors, Entra's error body and one-line hints for common AADSTS codes;
 //! - [`jwt`]: reading (not verifying) a JWT's header and claims.
 //!
@@ -34,14 +36,17 @@ pub mod grants;
 pub mod hints;
 pub mod http;
 pub mod jwt;
+pub mod retry;
 pub mod settings;
 pub mod source;
+pub mod text;
 pub mod token;
 
 pub use app::{AppConfig, Authority, ClientId, Cloud, DATABRICKS_RESOURCE, DATABRICKS_SCOPE, Scopes, Tenant};
 pub use error::{AuthError, EntraError};
 pub use flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow, Interaction};
-pub use http::{RetryPolicy, TokenClient};
+pub use http::{HttpConfig, TokenClient};
+pub use retry::{RetryEvent, RetryObserver, RetryPolicy};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use settings::{ConfigError, KeySpec, MapSettings, Settings};
 pub use source::{StaticToken, TokenSource};

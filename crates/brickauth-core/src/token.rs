@@ -39,9 +39,18 @@ impl AccessToken {
     pub fn expose(&self) -> &str {
         self.secret.expose_secret()
     }
-    /// Seconds of validity left at `now`.
+    /// Seconds of validity left at `now` (saturating: never overflows).
     pub fn remaining(&self, now: i64) -> i64 {
-        self.expires_on - now
+        self.expires_on.saturating_sub(now)
+    }
+
+    /// The token's whole lifetime in seconds, from its JWT `iat` (else `nbf`) claim to
+    /// `expires_on`; `None` for an opaque token or one without those claims. Decodes the token:
+    /// not for the hot path of long-lived tokens.
+    pub fn lifetime(&self) -> Option<i64> {
+        let claims = jwt::decode(self.expose()).ok()?.claims;
+        let issued = ["iat", "nbf"].iter().find_map(|k| claims.get(*k).and_then(serde_json::Value::as_i64))?;
+        Some(self.expires_on.saturating_sub(issued)).filter(|l| *l > 0)
     }
 }
 
@@ -115,6 +124,17 @@ pub enum ResponseError {
     Expired(i64),
 }
 
+impl ResponseError {
+    /// The same error with any server text in it cleaned by `text` (a JSON parser's message can
+    /// quote the body).
+    pub fn cleaned(self, text: &crate::text::ServerText) -> Self {
+        match self {
+            ResponseError::Malformed(m) => ResponseError::Malformed(text.clean(&m)),
+            other => other,
+        }
+    }
+}
+
 /// A number that some servers send as a string (`"3599"`: ADFS, v1 endpoints, managed identity).
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -130,7 +150,11 @@ impl Num {
             Num::Int(i) => Some(*i),
             Num::Float(f) if f.is_finite() => Some(*f as i64),
             Num::Float(_) => None,
-            Num::Text(s) => s.trim().parse().ok(),
+            Num::Text(s) => s
+                .trim()
+                .parse()
+                .ok()
+                .or_else(|| s.trim().parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64)),
         }
     }
 }
@@ -158,6 +182,9 @@ struct ClientInfo {
 
 /// MSAL's default lifetime when a response carries neither `expires_in` nor `expires_on`.
 const DEFAULT_LIFETIME: i64 = 600;
+/// The longest lifetime believed: Entra's access tokens live 60–90 minutes (24 h at most with
+/// a configured policy); a server claiming more is capped, with a warning.
+pub const MAX_LIFETIME: i64 = 24 * 3600;
 
 impl TokenResponse {
     /// Parse a token endpoint's JSON body received at `now` (epoch seconds).
@@ -168,20 +195,37 @@ impl TokenResponse {
         let raw: Raw = serde_json::from_slice(body).map_err(|e| ResponseError::Malformed(e.to_string()))?;
         let access = raw.access_token.filter(|t| !t.is_empty()).ok_or(ResponseError::Missing("access_token"))?;
         let claims = jwt::decode(&access).ok().map(|t| t.claims);
-        let expires_on = if let Some(n) = raw.expires_in.as_ref().and_then(Num::value) {
-            now.saturating_add(n)
-        } else if let Some(on) = raw.expires_on.as_ref().and_then(Num::value) {
-            on
-        } else if let Some(exp) = claims.as_ref().and_then(|c| c.get("exp")).and_then(serde_json::Value::as_i64) {
-            exp
+        let exp = claims.as_ref().and_then(|c| c.get("exp")).and_then(serde_json::Value::as_i64);
+        let from_server = if let Some(n) = raw.expires_in.as_ref().and_then(Num::value) {
+            Some(now.saturating_add(n))
         } else {
-            now.saturating_add(DEFAULT_LIFETIME)
+            raw.expires_on.as_ref().and_then(Num::value)
+        };
+        // The earlier of what the answer says and what the token itself says.
+        let mut expires_on = match (from_server, exp) {
+            (Some(s), Some(e)) => s.min(e),
+            (Some(s), None) => s,
+            (None, Some(e)) => e,
+            (None, None) => now.saturating_add(DEFAULT_LIFETIME),
         };
         if expires_on <= now {
             return Err(ResponseError::Expired(expires_on.saturating_sub(now)));
         }
+        let cap = now.saturating_add(MAX_LIFETIME);
+        if expires_on > cap {
+            tracing::warn!(
+                "the token endpoint says the token is valid for {} s; brickauth treats it as valid for 24 h at most",
+                expires_on.saturating_sub(now)
+            );
+            expires_on = cap;
+        }
         // Server-supplied numbers: saturate rather than overflow (found by fuzzing).
-        let refresh_on = raw.refresh_in.as_ref().and_then(Num::value).filter(|r| *r > 0).map(|r| now.saturating_add(r));
+        let refresh_on = raw
+            .refresh_in
+            .as_ref()
+            .and_then(Num::value)
+            .filter(|r| *r > 0)
+            .map(|r| now.saturating_add(r).min(expires_on));
         let ext_expires_on = raw.ext_expires_in.as_ref().and_then(Num::value).map(|e| now.saturating_add(e));
 
         let mut account = Account::default();
@@ -233,11 +277,46 @@ mod tests {
         let body =
             br#"{"access_token":"x","expires_in":3599,"ext_expires_in":7198,"refresh_in":3600666666666666666666666}"#;
         let r = TokenResponse::parse(body, NOW).unwrap();
-        assert_eq!(r.access_token.refresh_on, Some(i64::MAX));
+        // refresh_on never later than expiry.
+        assert_eq!(r.access_token.refresh_on, Some(NOW + 3599));
         let body = br#"{"access_token":"x","expires_in":3599,"ext_expires_in":-9223372036854775808}"#;
         assert!(TokenResponse::parse(body, NOW).is_ok());
         let body = br#"{"access_token":"x","expires_on":-9223372036854775808}"#;
         assert!(matches!(TokenResponse::parse(body, NOW), Err(ResponseError::Expired(i64::MIN))));
+    }
+
+    fn jwt(claims: &str) -> String {
+        use base64::Engine as _;
+        let b = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.c2ln", b(r#"{"alg":"none"}"#), b(claims))
+    }
+
+    /// Issue 10 point 6: absurd lifetimes, and `expires_in` later than the token's own `exp`.
+    #[test]
+    fn lifetimes_are_bounded() {
+        for absurd in ["9223372036854775807", "1e300", "\"99999999999999999999\""] {
+            let body = format!(r#"{{"access_token":"x","expires_in":{absurd}}}"#);
+            let r = TokenResponse::parse(body.as_bytes(), NOW).unwrap();
+            assert_eq!(r.access_token.expires_on, NOW + MAX_LIFETIME, "{absurd}");
+        }
+        let body = format!(r#"{{"access_token":"x","expires_on":{}}}"#, i64::MAX);
+        assert_eq!(TokenResponse::parse(body.as_bytes(), NOW).unwrap().access_token.expires_on, NOW + MAX_LIFETIME);
+        // The JWT's exp wins when it is earlier; expires_in when it is.
+        let at = jwt(&format!(r#"{{"iat":{NOW},"exp":{}}}"#, NOW + 42));
+        let body = format!(r#"{{"access_token":"{at}","expires_in":3600}}"#);
+        let r = TokenResponse::parse(body.as_bytes(), NOW).unwrap();
+        assert_eq!(r.access_token.expires_on, NOW + 42);
+        assert_eq!(r.access_token.lifetime(), Some(42));
+        let body = format!(r#"{{"access_token":"{at}","expires_in":10}}"#);
+        assert_eq!(TokenResponse::parse(body.as_bytes(), NOW).unwrap().access_token.expires_on, NOW + 10);
+        // A token whose own exp has passed is expired on arrival, whatever expires_in says.
+        let old = jwt(&format!(r#"{{"exp":{}}}"#, NOW - 1));
+        let body = format!(r#"{{"access_token":"{old}","expires_in":3600}}"#);
+        assert_eq!(TokenResponse::parse(body.as_bytes(), NOW).unwrap_err(), ResponseError::Expired(-1));
+        // Saturating arithmetic.
+        let r = TokenResponse::parse(br#"{"access_token":"x","expires_in":60}"#, NOW).unwrap();
+        assert_eq!(r.access_token.remaining(i64::MIN), i64::MAX);
+        assert_eq!(r.access_token.lifetime(), None);
     }
 
     #[test]

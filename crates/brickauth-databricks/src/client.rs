@@ -7,17 +7,25 @@
 //! - `X-Databricks-Azure-Workspace-Resource-Id: <id>` when a [`ResourceId`] is set;
 //! - `User-Agent: brickauth/<version>` and `Accept: application/json`.
 //!
-//! Retries: 429 and 503 are retried, honouring `Retry-After` (seconds or an HTTP date), otherwise
-//! with exponential backoff and jitter; connection errors are retried for idempotent methods only
-//! (GET, HEAD, PUT, DELETE, OPTIONS) — a POST that may have reached the server is not re-sent. All
-//! of it within a total budget (300 s by default). A 401 makes the client ask the source for a
-//! *new* token (`force_refresh`) once and repeat the request once; 403 and other 4xx are final.
+//! Retries go through core's one engine ([`brickauth_core::retry`]): 429 and 503 are retried,
+//! honouring `Retry-After` (seconds or an HTTP date), otherwise with exponential backoff and
+//! jitter, within the busy budget (300 s by default, `BRICKAUTH_RETRY_BUDGET`); connection errors
+//! within their own short budget (10 s, `BRICKAUTH_CONNECT_RETRY_BUDGET`) — for idempotent methods
+//! only (GET, HEAD, PUT, DELETE, OPTIONS: a POST that may have reached the server is not re-sent). Errors no retry can fix (an unknown TLS issuer,
+//! an invalid header value) fail at once. A 401 makes the client ask the source for a *new*
+//! token (`force_refresh`) once and repeat the request once; 403 and other 4xx are final.
+//!
+//! Answers are read with a size limit ([`BODY_LIMIT`]); error text shown to a user is cleaned and
+//! never contains the bearer tokens the request carried.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
-use brickauth_core::ExposeSecret;
-use brickauth_core::TokenSource;
+use brickauth_core::http::{Answer, Failure, HttpConfig, strip};
+use brickauth_core::retry::{self, Budget, GaveUp, Observer, RetryKind, RetryPolicy, Verdict};
+use brickauth_core::source::SourceError;
+use brickauth_core::text::ServerText;
+use brickauth_core::{ExposeSecret, TokenSource};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -31,10 +39,29 @@ use crate::{MANAGEMENT_TOKEN_HEADER, RESOURCE_ID_HEADER, Result};
 /// The default total time allowed for one request and its retries.
 pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(300);
 
-/// First backoff step when the server gives no `Retry-After`; doubles per attempt.
-const BASE_DELAY: Duration = Duration::from_millis(500);
-/// Longest backoff step.
-const MAX_DELAY: Duration = Duration::from_secs(10);
+/// The most of a successful answer that is read (a page of a listing is far smaller).
+pub const BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// The statuses retried as busy answers.
+const BUSY: &[u16] = &[429, 503];
+
+/// The default retry policy: 12 attempts; connection errors within 10 s
+/// (`BRICKAUTH_CONNECT_RETRY_BUDGET`), 429/503 within 300 s (`BRICKAUTH_RETRY_BUDGET`).
+pub fn default_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 12,
+        base_delay: Duration::from_millis(500),
+        max_delay: Duration::from_secs(30),
+        connect: Budget::from_env(retry::CONNECT_BUDGET_VAR, retry::DEFAULT_CONNECT_BUDGET),
+        busy: Budget::from_env(retry::ANSWER_BUDGET_VAR, DEFAULT_RETRY_BUDGET),
+    }
+}
+
+/// One attempt's failure: no answer, or no token to send.
+enum Miss {
+    Transport(Failure),
+    Token(SourceError),
+}
 
 /// A client for one Azure Databricks workspace. Cheap to clone (the HTTP connection pool and the
 /// token source are shared).
@@ -45,9 +72,11 @@ pub struct WorkspaceClient {
     /// Built on first use and shared by clones (a pager holds one): one connection pool, TLS
     /// roots loaded once.
     http: Arc<std::sync::OnceLock<reqwest::Client>>,
+    config: Option<Arc<HttpConfig>>,
     resource_id: Option<ResourceId>,
     management: Option<Arc<dyn TokenSource>>,
-    budget: Duration,
+    policy: RetryPolicy,
+    observer: Option<Observer>,
 }
 
 impl std::fmt::Debug for WorkspaceClient {
@@ -55,7 +84,7 @@ impl std::fmt::Debug for WorkspaceClient {
         f.debug_struct("WorkspaceClient")
             .field("host", &self.host.as_str())
             .field("resource_id", &self.resource_id)
-            .field("budget", &self.budget)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
@@ -68,9 +97,11 @@ impl WorkspaceClient {
             host: normalise_host(host)?,
             source,
             http: Arc::default(),
+            config: None,
             resource_id: None,
             management: None,
-            budget: DEFAULT_RETRY_BUDGET,
+            policy: default_policy(),
+            observer: None,
         })
     }
 
@@ -80,9 +111,29 @@ impl WorkspaceClient {
         self
     }
 
-    /// The total time one request and its retries may take (default 300 s).
+    /// The total time one request and its retries of busy answers (429/503) may take
+    /// (default 300 s, `BRICKAUTH_RETRY_BUDGET`).
     pub fn with_retry_budget(mut self, budget: Duration) -> Self {
-        self.budget = budget;
+        self.policy.busy.limit = budget;
+        self
+    }
+
+    /// Replace the whole retry policy.
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Tell `observer` about every wait before a retry.
+    pub fn with_observer(mut self, observer: Observer) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Build the HTTP client from this configuration (extra CA certificates, proxy) instead of
+    /// [`HttpConfig::from_env`].
+    pub fn with_http_config(mut self, config: HttpConfig) -> Self {
+        self.config = Some(Arc::new(config));
         self
     }
 
@@ -124,8 +175,8 @@ impl WorkspaceClient {
 
     /// `GET path?query`, decoded as `T`.
     pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(String, String)]) -> Result<T> {
-        let (url, body) = self.execute(Method::GET, path, query, None).await?;
-        serde_json::from_slice(&body).map_err(|e| DatabricksError::Decode { url, message: e.to_string() })
+        let (url, body, text) = self.execute(Method::GET, path, query, None).await?;
+        serde_json::from_slice(&body).map_err(|e| DatabricksError::Decode { url, message: text.clean(&e.to_string()) })
     }
 
     /// Any request: `method path?query` with an optional JSON body; the answer as JSON (an empty
@@ -137,11 +188,11 @@ impl WorkspaceClient {
         query: &[(String, String)],
         body: Option<&Value>,
     ) -> Result<Value> {
-        let (url, bytes) = self.execute(method, path, query, body).await?;
+        let (url, bytes, text) = self.execute(method, path, query, body).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Value::Object(serde_json::Map::new()));
         }
-        serde_json::from_slice(&bytes).map_err(|e| DatabricksError::Decode { url, message: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|e| DatabricksError::Decode { url, message: text.clean(&e.to_string()) })
     }
 
     fn url(&self, path: &str, query: &[(String, String)]) -> Result<Url> {
@@ -164,126 +215,130 @@ impl WorkspaceClient {
         if let Some(h) = self.http.get() {
             return Ok(h.clone());
         }
-        let built = brickauth_core::http::client_builder()
-            .map_err(|e| DatabricksError::Transport { url: self.host().to_owned(), message: e.to_string() })?
-            .build()
-            .map_err(|e| DatabricksError::Transport { url: self.host().to_owned(), message: e.to_string() })?;
+        let failed = |e: brickauth_core::AuthError| DatabricksError::Transport {
+            url: self.host().to_owned(),
+            message: e.to_string(),
+        };
+        let built = match &self.config {
+            Some(c) => c.build(),
+            None => HttpConfig::from_env().and_then(|c| c.build()),
+        }
+        .map_err(failed)?;
         Ok(self.http.get_or_init(|| built).clone())
     }
 
-    /// Send with retries; the successful answer's URL (for messages) and body.
+    /// Send with retries; the successful answer's URL (for messages), body and text cleaner.
     async fn execute(
         &self,
         method: Method,
         path: &str,
         query: &[(String, String)],
         body: Option<&Value>,
-    ) -> Result<(String, Vec<u8>)> {
+    ) -> Result<(String, Vec<u8>, ServerText)> {
         let url = self.url(path, query)?;
-        let shown = brickauth_core::http::strip(&url);
+        let shown = strip(&url);
         let http = self.http()?;
         let idempotent = matches!(method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS);
-        let start = Instant::now();
-        let mut attempt = 0u32;
         let mut force_refresh = false;
-        let mut refreshed = false;
         loop {
-            attempt += 1;
-            let token = self.source.token(force_refresh).await.map_err(DatabricksError::Token)?;
-            force_refresh = false;
-            let mut req = http
-                .request(method.clone(), url.clone())
-                .header("Authorization", format!("Bearer {}", token.secret.expose_secret()))
-                .header("User-Agent", concat!("brickauth/", env!("CARGO_PKG_VERSION")))
-                .header("Accept", "application/json");
-            if let Some(id) = &self.resource_id {
-                req = req.header(RESOURCE_ID_HEADER, id.as_str());
-            }
-            if let Some(m) = &self.management {
-                let mt = m.token(false).await.map_err(DatabricksError::Token)?;
-                req = req.header(MANAGEMENT_TOKEN_HEADER, mt.secret.expose_secret());
-            }
-            if let Some(b) = body {
-                req = req.json(b);
-            }
-            tracing::debug!(%method, url = %shown, attempt, "Databricks request");
-            let (failure, wait) = match req.send().await {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let asked = brickauth_core::http::retry_after(resp.headers(), SystemTime::now());
-                    let bytes = match resp.bytes().await {
-                        Ok(b) => b.to_vec(),
-                        Err(e) if idempotent => {
-                            let err = DatabricksError::Transport { url: shown.clone(), message: e.to_string() };
-                            let wait = backoff(attempt);
-                            self.wait_or_give_up(start, attempt, err, wait).await?;
-                            continue;
-                        }
-                        Err(e) => return Err(DatabricksError::Transport { url: shown, message: e.to_string() }),
-                    };
-                    if (200..300).contains(&status) {
-                        return Ok((shown, bytes));
-                    }
-                    let err = DatabricksError::from_response(status, &bytes);
-                    if status == 401 && !refreshed {
-                        tracing::info!("workspace rejected the token ({err}); fetching a fresh one");
-                        refreshed = true;
-                        force_refresh = true;
-                        continue;
-                    }
-                    if status != 429 && status != 503 {
-                        return Err(err);
-                    }
-                    (err, asked.unwrap_or_else(|| backoff(attempt)))
-                }
-                Err(e) => {
-                    let err = DatabricksError::Transport {
-                        url: shown.clone(),
-                        message: brickauth_core::http::transport_message(&e),
-                    };
-                    if !idempotent {
-                        return Err(err);
-                    }
-                    (err, backoff(attempt))
+            let (outcome, gave_up) = retry::run(
+                &self.policy,
+                self.observer.as_deref(),
+                &shown,
+                |attempt| {
+                    let (http, method, url, shown) = (&http, &method, &url, &shown);
+                    let force = force_refresh && attempt == 1;
+                    async move { self.attempt(http, method, url, shown, body, force, attempt).await }
+                },
+                |o: &std::result::Result<Answer, Miss>| classify(o, idempotent),
+            )
+            .await;
+            let answer = match outcome {
+                Ok(a) => a,
+                Err(Miss::Token(e)) => return Err(DatabricksError::Token(e)),
+                Err(Miss::Transport(f)) => {
+                    let err = DatabricksError::Transport { url: f.url, message: f.message };
+                    return Err(give_up(gave_up, err));
                 }
             };
-            self.wait_or_give_up(start, attempt, failure, wait).await?;
+            if answer.is_success() {
+                return Ok((shown, answer.body, answer.text));
+            }
+            let err = DatabricksError::from_answer(&answer);
+            if answer.status == 401 && !force_refresh && gave_up.is_none() {
+                tracing::info!("workspace rejected the token ({err}); fetching a fresh one");
+                force_refresh = true;
+                continue;
+            }
+            return Err(give_up(gave_up, err));
         }
     }
 
-    /// Sleep `wait` before the next attempt, or give up if that would overrun the budget.
-    async fn wait_or_give_up(
+    /// One request: a token, the headers, the answer read with a limit.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt(
         &self,
-        start: Instant,
-        attempts: u32,
-        failure: DatabricksError,
-        wait: Duration,
-    ) -> Result<()> {
-        let elapsed = start.elapsed();
-        if elapsed + wait > self.budget {
-            return Err(DatabricksError::RetriesExhausted {
-                attempts,
-                elapsed_secs: elapsed.as_secs(),
-                last: Box::new(failure),
-            });
+        http: &reqwest::Client,
+        method: &Method,
+        url: &Url,
+        shown: &str,
+        body: Option<&Value>,
+        force_refresh: bool,
+        attempt: u32,
+    ) -> std::result::Result<Answer, Miss> {
+        let token = self.source.token(force_refresh).await.map_err(Miss::Token)?;
+        let mut secrets = vec![token.secret.expose_secret().to_owned()];
+        let mut req = http
+            .request(method.clone(), url.clone())
+            .header("Authorization", format!("Bearer {}", token.secret.expose_secret()))
+            .header("User-Agent", concat!("brickauth/", env!("CARGO_PKG_VERSION")))
+            .header("Accept", "application/json");
+        if let Some(id) = &self.resource_id {
+            req = req.header(RESOURCE_ID_HEADER, id.as_str());
         }
-        tracing::info!("retrying in {:.1} s (attempt {attempts} failed: {failure})", wait.as_secs_f64());
-        tokio::time::sleep(wait).await;
-        Ok(())
+        if let Some(m) = &self.management {
+            let mt = m.token(false).await.map_err(Miss::Token)?;
+            secrets.push(mt.secret.expose_secret().to_owned());
+            req = req.header(MANAGEMENT_TOKEN_HEADER, mt.secret.expose_secret());
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        tracing::debug!(%method, url = %shown, attempt, "Databricks request");
+        let text = ServerText::new(secrets.iter().map(String::as_str));
+        match req.send().await {
+            Ok(resp) => Answer::read(resp, BODY_LIMIT, text).await.map_err(Miss::Transport),
+            Err(e) => Err(Miss::Transport(Failure::from_reqwest(shown, &e, ""))),
+        }
     }
 }
 
-/// Exponential backoff with jitter (core's policy: between half and all of
-/// `BASE_DELAY * 2^(attempt-1)`, capped at `MAX_DELAY`).
-fn backoff(attempt: u32) -> Duration {
-    let policy = brickauth_core::RetryPolicy {
-        max_attempts: u32::MAX,
-        base_delay: BASE_DELAY,
-        max_delay: MAX_DELAY,
-        budget: DEFAULT_RETRY_BUDGET,
-        statuses: &[429, 503],
-    };
-    policy.backoff(attempt)
+/// The classify callback: 429/503 are busy; connection errors retry for idempotent methods only;
+/// everything else is final.
+fn classify(outcome: &std::result::Result<Answer, Miss>, idempotent: bool) -> Verdict {
+    match outcome {
+        Ok(a) if BUSY.contains(&a.status) => {
+            Verdict::Retry { kind: RetryKind::Busy, after: a.retry_after, reason: format!("HTTP {}", a.status) }
+        }
+        Ok(_) | Err(Miss::Token(_)) => Verdict::Final,
+        Err(Miss::Transport(f)) => match f.kind {
+            Some(kind) if idempotent => Verdict::Retry { kind, after: None, reason: f.reason() },
+            _ => Verdict::Final,
+        },
+    }
+}
+
+/// `err`, or the give-up wrapping it.
+fn give_up(gave_up: Option<GaveUp>, err: DatabricksError) -> DatabricksError {
+    match gave_up {
+        None => err,
+        Some(g) => DatabricksError::RetriesExhausted {
+            attempts: g.attempts,
+            elapsed_secs: g.elapsed.as_secs(),
+            why: g.to_string(),
+            last: Box::new(err),
+        },
+    }
 }
 
 /// A workspace host as the client uses it: `https://…` (or `http://` to loopback) without a

@@ -10,6 +10,7 @@
 //! - gateways and the login front end: HTML (`<pre>message</pre>` when there is one) or plain text.
 
 use brickauth_core::source::SourceError;
+use brickauth_core::text::ServerText;
 use serde_json::Value;
 
 /// An error from the Databricks client.
@@ -54,12 +55,14 @@ pub enum DatabricksError {
     #[error("invalid Azure workspace resource id: {0}")]
     InvalidResourceId(String),
     /// Retryable failures (429, 503, connection errors) lasted past the retry budget.
-    #[error("gave up after {attempts} attempts in {elapsed_secs} s; last error: {last}")]
+    #[error("{why}; last error: {last}")]
     RetriesExhausted {
         /// Requests sent.
         attempts: u32,
         /// Seconds spent.
         elapsed_secs: u64,
+        /// What ran out, naming the budget and its variable.
+        why: String,
         /// The last failure.
         last: Box<DatabricksError>,
     },
@@ -84,9 +87,20 @@ impl DatabricksError {
         }
     }
 
-    /// Parse an error answer's body into [`DatabricksError::Api`].
+    /// Parse an error answer's body into [`DatabricksError::Api`] (text cleaned: no escape
+    /// sequences or control characters, capped).
     pub fn from_response(status: u16, body: &[u8]) -> Self {
-        let (error_code, message, details) = parse_body(body);
+        Self::from_body(status, body, &ServerText::default())
+    }
+
+    /// Like [`DatabricksError::from_response`] for an answer read by the client, also redacting
+    /// the tokens the request carried.
+    pub fn from_answer(answer: &brickauth_core::http::Answer) -> Self {
+        Self::from_body(answer.status, &answer.body, &answer.text)
+    }
+
+    fn from_body(status: u16, body: &[u8], text: &ServerText) -> Self {
+        let (error_code, message, details) = parse_body(body, text);
         DatabricksError::Api { status, error_code, message, details }
     }
 }
@@ -98,15 +112,12 @@ fn api_display(status: u16, code: Option<&str>, message: &str) -> String {
     }
 }
 
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+fn parse_body(body: &[u8], clean: &ServerText) -> (Option<String>, String, Option<Value>) {
+    let text = |v: &Value| match v {
+        Value::String(s) if !s.trim().is_empty() => Some(clean.clean(s)).filter(|s| !s.is_empty()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
-    }
-}
-
-fn parse_body(body: &[u8]) -> (Option<String>, String, Option<Value>) {
+    };
     if let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) {
         let details = obj.get("details").filter(|d| !d.is_null()).cloned();
         let message = obj.get("message").and_then(text);
@@ -133,11 +144,11 @@ fn parse_body(body: &[u8]) -> (Option<String>, String, Option<Value>) {
     if let Some(start) = raw.find("<pre>") {
         let rest = &raw[start + 5..];
         if let Some(end) = rest.find("</pre>") {
-            let msg = brickauth_core::http::snippet(&rest.as_bytes()[..end]);
+            let msg = brickauth_core::http::snippet_with(&rest.as_bytes()[..end], clean);
             return (None, msg, None);
         }
     }
-    (None, brickauth_core::http::snippet(body), None)
+    (None, brickauth_core::http::snippet_with(body, clean), None)
 }
 
 #[cfg(test)]
@@ -182,7 +193,12 @@ mod tests {
         assert_eq!(details, &Some(serde_json::json!([1])));
         let scim = DatabricksError::from_response(403, br#"{"detail":"no","status":"403"}"#);
         assert_eq!(scim.error_code(), Some("SCIM_403"));
-        let wrapped = DatabricksError::RetriesExhausted { attempts: 3, elapsed_secs: 2, last: Box::new(e) };
+        let wrapped = DatabricksError::RetriesExhausted {
+            attempts: 3,
+            elapsed_secs: 2,
+            why: "gave up".into(),
+            last: Box::new(e),
+        };
         assert_eq!(wrapped.status(), Some(404));
     }
 }

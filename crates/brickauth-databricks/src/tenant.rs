@@ -32,7 +32,10 @@ pub async fn discover_tenant(http: &reqwest::Client, host: &str) -> Result<Strin
     };
     tenant_from_location(&location).ok_or_else(|| DatabricksError::Decode {
         url,
-        message: format!("the redirect `{}` names no tenant", location.split('?').next().unwrap_or_default()),
+        message: format!(
+            "the redirect `{}` names no tenant",
+            brickauth_core::text::ServerText::default().clean(location.split('?').next().unwrap_or_default())
+        ),
     })
 }
 

@@ -311,7 +311,7 @@ impl AzureCliFlow {
             format!("https://{}", host.trim_end_matches('/'))
         };
         let url = format!("{base}/aad/auth");
-        let resp = client.http().get(&url).send().await.map_err(|e| AuthError::Transport {
+        let resp = client.http()?.get(&url).send().await.map_err(|e| AuthError::Transport {
             url: url.clone(),
             message: brickauth_core::http::transport_message(&e),
         })?;

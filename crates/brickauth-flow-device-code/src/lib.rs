@@ -27,8 +27,9 @@ use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
 use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
-use brickauth_core::http::{Form, read_token_answer, request_id, send, strip};
+use brickauth_core::http::{Form, strip};
 use brickauth_core::settings::{ConfigError, KeySpec, Settings};
+use brickauth_core::text::ServerText;
 use brickauth_core::{AppConfig, AuthError, SecretString, TokenResponse};
 use serde_json::Value;
 
@@ -91,36 +92,16 @@ impl DeviceCodeFlow {
     pub async fn start(&self, cx: &FlowContext<'_>) -> Result<DeviceAuthorization, AuthError> {
         let app = &self.options.app;
         let endpoint = app.authority.device_code_endpoint();
-        let body =
-            Form::new().field("client_id", app.client_id.as_str()).field("scope", app.scopes.decorated()).encode();
-        let resp = send(cx.client.policy(), || {
-            cx.client
-                .http()
-                .post(endpoint.clone())
-                .header("Accept", "application/json")
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .header("x-client-sku", "brickauth")
-                .header("x-client-ver", brickauth_core::VERSION)
-                .header("client-request-id", request_id())
-                .body(body.clone())
-        })
-        .await?;
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(|e| AuthError::Transport {
-            url: strip(&endpoint),
-            message: format!("reading the answer failed: {e}"),
-        })?;
-        if !(200..300).contains(&status) {
+        let form = Form::new().field("client_id", app.client_id.as_str()).field("scope", app.scopes.decorated());
+        // The one token-POST path of core: its headers, retries and bounded, cleaned answers.
+        let answer = cx.client.post_form(&endpoint, &form, true, &[]).await?;
+        if !answer.is_success() {
             // Entra's OAuth error (or the status and body) as for a token request.
-            return Err(read_token_answer(&endpoint, status, &bytes).err().unwrap_or_else(|| AuthError::Status {
-                url: strip(&endpoint),
-                status,
-                body: "unexpected answer".into(),
-            }));
+            return Err(answer.error());
         }
-        parse_authorization(&bytes).map_err(|what| AuthError::Status {
+        parse_authorization(&answer.body, &answer.text).map_err(|what| AuthError::Status {
             url: strip(&endpoint),
-            status,
+            status: answer.status,
             body: format!("not a device authorization answer: {what}"),
         })
     }
@@ -195,9 +176,15 @@ fn expired() -> AuthError {
 
 /// Reads the devicecode answer. Numbers may come as strings (older endpoints); MSAL's defaults
 /// apply when `interval` (5) or `expires_in` (1800) is missing.
-fn parse_authorization(body: &[u8]) -> Result<DeviceAuthorization, String> {
+///
+/// Every text shown (the message, the URL, the user code) is cleaned of escape sequences and
+/// control characters and capped.
+fn parse_authorization(body: &[u8], clean: &ServerText) -> Result<DeviceAuthorization, String> {
     let v: Value = serde_json::from_slice(body).map_err(|_| "not JSON".to_owned())?;
-    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned).ok_or(format!("no `{k}`"));
+    let raw = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned).ok_or(format!("no `{k}`"));
+    let text = |k: &str| {
+        raw(k).map(|t| clean.clean(&t)).and_then(|t| if t.is_empty() { Err(format!("empty `{k}`")) } else { Ok(t) })
+    };
     let number = |k: &str, default: u64| match v.get(k) {
         Some(Value::Number(n)) => n.as_u64().ok_or(format!("bad `{k}`")),
         Some(Value::String(s)) => s.parse().map_err(|_| format!("bad `{k}`")),
@@ -209,7 +196,7 @@ fn parse_authorization(body: &[u8]) -> Result<DeviceAuthorization, String> {
         format!("To sign in, use a web browser to open the page {verification_uri} and enter the code {user_code}.")
     });
     Ok(DeviceAuthorization {
-        device_code: SecretString::from(text("device_code")?),
+        device_code: SecretString::from(raw("device_code")?),
         user_code,
         verification_uri,
         expires_in: number("expires_in", 1800)?,
@@ -340,13 +327,22 @@ mod tests {
 
     #[test]
     fn parses_string_numbers_and_defaults() {
+        let clean = ServerText::default();
         let a = parse_authorization(
             br#"{"device_code":"d","user_code":"U","verification_uri":"https://x","interval":"3"}"#,
+            &clean,
         )
         .unwrap();
         assert_eq!((a.interval, a.expires_in), (3, 1800));
         assert!(a.message.contains('U'));
         assert!(!format!("{a:?}").contains("\"d\""));
-        assert!(parse_authorization(b"{}").is_err());
+        assert!(parse_authorization(b"{}", &clean).is_err());
+        // What the user is shown is cleaned of escape sequences.
+        let a = parse_authorization(
+            br#"{"device_code":"d","user_code":"U\u001b[2J","verification_uri":"https://x","message":"Go to https://x \u001b]0;owned\u0007and type U"}"#,
+            &clean,
+        )
+        .unwrap();
+        assert_eq!((a.user_code.as_str(), a.message.as_str()), ("U", "Go to https://x and type U"));
     }
 }

@@ -18,10 +18,13 @@
 //! system-assigned identity. The common `client_id` key (the app registration of the Entra flows,
 //! often set in `[defaults]`) is ignored here.
 //!
+//! A clear-text `http://` endpoint must be a loopback address (App Service, Container Apps, Arc)
+//! or the IMDS link-local address 169.254.169.254; any other host must use `https://`.
+//!
 //! The first request is a probe with short timeouts (connect 2 s, whole request `imds_timeout`,
 //! default 5 s) and no proxy: off Azure nothing answers, and the error says so at once instead of
 //! after a minute of retries. Once the endpoint has answered, 410 (IMDS starting up), 429 and 5xx
-//! are retried with the core retry policy.
+//! are retried by core's retry engine with the token client's policy.
 //!
 //! **Cache identity.** [`GrantFlow::app`] must name a distinct identity per managed identity even
 //! though there is no app registration: the authority host is the endpoint (`169.254.169.254`,
@@ -48,14 +51,16 @@
 //! ```
 #![warn(missing_docs)]
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use brickauth_core::app::{DATABRICKS_RESOURCE, is_guid, is_loopback};
 use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
-use brickauth_core::http::{client_builder, read_token_answer, retry_after, send, snippet, strip};
+use brickauth_core::http::{Answer, Failure, TOKEN_BODY_LIMIT, classify, exhausted, strip};
+use brickauth_core::retry;
 use brickauth_core::settings::{ConfigError, KeySpec, Settings};
+use brickauth_core::text::ServerText;
 use brickauth_core::{
-    AppConfig, AuthError, Authority, ClientId, EntraError, ExposeSecret, RetryPolicy, Scopes, SecretString, Tenant,
+    AppConfig, AuthError, Authority, ClientId, EntraError, ExposeSecret, Scopes, SecretString, Tenant, TokenClient,
     TokenResponse,
 };
 use url::Url;
@@ -149,11 +154,25 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
-/// Parse an endpoint URL: `http` or `https` with a host.
+/// The statuses retried: IMDS answers 410 for up to 70 s while it starts, then 429 and 5xx.
+pub const BUSY: &[u16] = &[410, 429, 500, 502, 503, 504];
+
+/// The IMDS link-local address, the one non-loopback host allowed over clear text.
+const IMDS_ADDRESS: std::net::Ipv4Addr = std::net::Ipv4Addr::new(169, 254, 169, 254);
+
+/// Parse an endpoint URL: `https` with a host, or `http` to loopback or the IMDS address.
 fn endpoint_url(s: &str) -> Result<Url, String> {
     let url = Url::parse(s.trim()).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(format!("`{s}` is not an http(s) URL with a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("`{}` carries a user name or password: remove it", strip(&url)));
+    }
+    if url.scheme() == "http" && !is_loopback(&url) && url.host() != Some(url::Host::Ipv4(IMDS_ADDRESS)) {
+        return Err(format!(
+            "`{s}` uses clear-text http to a host that is neither loopback nor the IMDS address 169.254.169.254: use https"
+        ));
     }
     Ok(url)
 }
@@ -344,52 +363,76 @@ impl ManagedIdentityFlow {
         }
     }
 
-    async fn fetch(&self, policy: &RetryPolicy) -> Result<TokenResponse, AuthError> {
+    async fn fetch(&self, client: &TokenClient) -> Result<TokenResponse, AuthError> {
         let o = &self.options;
         let url = o.endpoint.token_url();
         let shown = strip(&url);
-        let http = client_builder()?
+        let http = client
+            .config()
+            .builder()?
             .connect_timeout(CONNECT_TIMEOUT.min(o.timeout))
             .timeout(o.timeout)
             .no_proxy()
             .build()
             .map_err(|e| AuthError::Io(format!("cannot set up HTTP client: {e}")))?;
-        // The probe: one request, no retries. No answer at all means no managed identity here.
-        let first = self.request(&http).send().await.map_err(|e| {
-            let why = if e.is_timeout() { "timed out".to_owned() } else { e.to_string() };
-            AuthError::Io(format!(
-                "no managed identity endpoint answered at {shown} ({why}): not running on Azure? \
-                 (set `imds_endpoint` or BRICKAUTH_IMDS_ENDPOINT if the endpoint is elsewhere)"
-            ))
-        })?;
-        let resp = if policy.statuses.contains(&first.status().as_u16()) {
-            let wait = retry_after(first.headers(), SystemTime::now()).unwrap_or_else(|| policy.backoff(1));
-            tracing::info!(status = first.status().as_u16(), "managed identity endpoint busy; retrying in {wait:?}");
-            tokio::time::sleep(wait.min(policy.max_delay)).await;
-            send(policy, || self.request(&http)).await?
-        } else {
-            first
+        let text = match &o.endpoint {
+            Endpoint::AppService { header, .. } => ServerText::new([header.expose_secret()]),
+            Endpoint::Imds(_) => ServerText::default(),
         };
-        let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|e| AuthError::Transport {
-            url: shown.clone(),
-            message: format!("reading the answer failed: {e}"),
-        })?;
-        if (200..300).contains(&status) {
-            return read_token_answer(&url, status, &body);
+        // The first request is a probe: no answer at all means no managed identity here, said at
+        // once. Once the endpoint has answered, connection errors are retried too.
+        let answered = std::sync::atomic::AtomicBool::new(false);
+        let (outcome, gave_up) = retry::run(
+            client.policy(),
+            client.observer(),
+            &shown,
+            |n| {
+                let (http, text, shown, answered) = (&http, &text, &shown, &answered);
+                async move {
+                    match self.request(http).send().await {
+                        Ok(resp) => {
+                            answered.store(true, std::sync::atomic::Ordering::Relaxed);
+                            Answer::read(resp, TOKEN_BODY_LIMIT, text.clone()).await
+                        }
+                        Err(e) => {
+                            let mut f = Failure::from_reqwest(shown, &e, "");
+                            if n == 1 {
+                                f.kind = None;
+                            }
+                            Err(f)
+                        }
+                    }
+                }
+            },
+            classify(BUSY),
+        )
+        .await;
+        match (outcome, gave_up) {
+            (Ok(a), None) if a.is_success() => a.token_response(),
+            (Ok(a), None) => Err(self.error(&a)),
+            (Ok(a), Some(g)) => Err(exhausted(g, Some(a.status), self.error(&a))),
+            (Err(f), _) if !answered.load(std::sync::atomic::Ordering::Relaxed) => {
+                let why = if f.message.starts_with("timed out") { "timed out".to_owned() } else { f.message };
+                Err(AuthError::Io(format!(
+                    "no managed identity endpoint answered at {shown} ({why}): not running on Azure? \
+                     (set `imds_endpoint` or BRICKAUTH_IMDS_ENDPOINT if the endpoint is elsewhere)"
+                )))
+            }
+            (Err(f), None) => Err(f.into_auth()),
+            (Err(f), Some(g)) => Err(exhausted(g, None, f.into_auth())),
         }
-        Err(self.error(&shown, status, &body))
     }
 
     /// An error answer: IMDS sends `{error, error_description}`, App Service `{statusCode, message}`.
-    fn error(&self, url: &str, status: u16, body: &[u8]) -> AuthError {
+    fn error(&self, answer: &Answer) -> AuthError {
+        let (url, status) = (&answer.url, answer.status);
         let asked = self.options.identity.describe();
-        let mut e = match EntraError::parse(status, body) {
+        let mut e = match EntraError::parse_with(status, &answer.body, &answer.text) {
             Some(e) => e,
             None => {
-                let message = serde_json::from_slice::<serde_json::Value>(body)
+                let message = serde_json::from_slice::<serde_json::Value>(&answer.body)
                     .ok()
-                    .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned));
+                    .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(|m| answer.text.clean(m)));
                 match message {
                     Some(m) => EntraError {
                         status,
@@ -397,7 +440,7 @@ impl ManagedIdentityFlow {
                         error_description: Some(m),
                         ..EntraError::default()
                     },
-                    None => return AuthError::Status { url: url.to_owned(), status, body: snippet(body) },
+                    None => return AuthError::Status { url: url.to_owned(), status, body: answer.snippet() },
                 }
             }
         };
@@ -416,9 +459,7 @@ impl GrantFlow for ManagedIdentityFlow {
         Box::pin(async move {
             let o = &self.options;
             tracing::info!(endpoint = %strip(&o.endpoint.token_url()), identity = %o.identity.describe(), "managed identity");
-            // IMDS answers 410 for up to 70 s while it starts; retry that too.
-            let policy = RetryPolicy { statuses: &[410, 429, 500, 502, 503, 504], ..cx.client.policy().clone() };
-            self.fetch(&policy).await
+            self.fetch(cx.client).await
         })
     }
 }
@@ -604,6 +645,24 @@ mod tests {
             ManagedIdentityFlow::from_settings_env(&bad_t, no_env).unwrap_err().key.as_deref(),
             Some("imds_timeout")
         );
+        // Clear text only to loopback or the IMDS address (validated, never contacted).
+        for ok in
+            ["http://169.254.169.254", "http://localhost:42356/msi/token", "http://[::1]:1", "https://mi.example.net"]
+        {
+            assert!(endpoint_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://169.254.169.253",
+            "http://10.0.0.4/metadata",
+            "http://metadata.example.net",
+            "http://u:p@127.0.0.1:1",
+        ] {
+            let s = base().with("imds_endpoint", bad);
+            let e = ManagedIdentityFlow::from_settings_env(&s, no_env).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("imds_endpoint"), "{bad}");
+        }
+        let env = |k: &str| (k == "BRICKAUTH_IMDS_ENDPOINT").then(|| "http://10.1.2.3".to_owned());
+        assert!(Endpoint::from_env(env).unwrap_err().contains("BRICKAUTH_IMDS_ENDPOINT"));
         let two_scopes = base().with("scopes", "a/.default b/.default");
         assert_eq!(
             ManagedIdentityFlow::from_settings_env(&two_scopes, no_env).unwrap_err().key.as_deref(),

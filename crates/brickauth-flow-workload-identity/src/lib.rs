@@ -30,7 +30,7 @@ use std::path::PathBuf;
 
 use brickauth_core::app::secure_url;
 use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
-use brickauth_core::http::{send, snippet, strip};
+use brickauth_core::http::{TOKEN_BUSY, send, strip};
 use brickauth_core::settings::{ConfigError, KeySpec, Settings};
 use brickauth_core::{AppConfig, AuthError, ExposeSecret, SecretString, TokenResponse};
 use brickauth_flow_client_credentials::assertion_form;
@@ -156,19 +156,20 @@ impl TokenSource {
             TokenSource::GitHubActions { url, token } => (url, token, "value", false),
             TokenSource::AzurePipelines { url, token } => (url, token, "oidcToken", true),
         };
-        let resp = send(cx.client.policy(), || {
-            let r = if post { cx.client.http().post(url.clone()) } else { cx.client.http().get(url.clone()) };
+        let http = cx.client.http()?;
+        let text = brickauth_core::text::ServerText::new([bearer.expose_secret()]);
+        let answer = send(cx.client.policy(), cx.client.observer(), TOKEN_BUSY, url, &text, || {
+            let r = if post { http.post(url.clone()) } else { http.get(url.clone()) };
             r.header("Accept", "application/json")
                 .header("Content-Type", "application/json")
                 .bearer_auth(bearer.expose_secret())
         })
         .await?;
-        let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|e| AuthError::Transport { url: strip(url), message: e.to_string() })?;
-        if !(200..300).contains(&status) {
-            return Err(AuthError::Status { url: strip(url), status, body: snippet(&body) });
+        let (status, body) = (answer.status, &answer.body);
+        if !answer.is_success() {
+            return Err(AuthError::Status { url: strip(url), status, body: answer.snippet() });
         }
-        serde_json::from_slice::<serde_json::Value>(&body)
+        serde_json::from_slice::<serde_json::Value>(body)
             .ok()
             .and_then(|v| v.get(field).and_then(serde_json::Value::as_str).map(str::to_owned))
             .filter(|t| !t.is_empty())

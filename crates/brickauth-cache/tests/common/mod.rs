@@ -95,8 +95,8 @@ pub fn quick_client() -> TokenClient {
         max_attempts: 2,
         base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(50),
-        budget: Duration::from_millis(500),
-        statuses: &[429, 500, 502, 503, 504],
+        connect: brickauth_core::retry::Budget { limit: Duration::from_millis(500), variable: "TEST" },
+        busy: brickauth_core::retry::Budget { limit: Duration::from_millis(500), variable: "TEST" },
     })
 }
 

@@ -31,7 +31,7 @@ pub fn inspect(cx: &Context, args: &InspectArgs) -> Result<ExitCode> {
     let decoded = jwt::decode(&token).map_err(|e| Reported { code: 2, message: e.to_string() })?;
     let mut out = json!({ "header": decoded.header, "claims": decoded.claims });
     if let Some(exp) = decoded.claims.get("exp").and_then(Value::as_i64) {
-        let left = exp - brickauth_core::now();
+        let left = exp.saturating_sub(brickauth_core::now());
         out["expires"] = json!({
             "expires_on": exp,
             "local": output::local_rfc3339(exp),

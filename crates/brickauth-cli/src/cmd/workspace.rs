@@ -84,7 +84,7 @@ pub fn discover_tenant_if_missing(profile: &mut Profile) -> Result<()> {
     let Some(host) = profile.get("host").map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned) else {
         return Ok(());
     };
-    let http = brickauth_core::http::client_builder()?.build()?;
+    let http = crate::retries::http_config()?.build()?;
     let tenant =
         context::runtime()?.block_on(brickauth_databricks::discover_tenant(&http, &host)).with_context(|| {
             format!("profile `{}` has no tenant_id, and finding it from the workspace failed", profile.name())
@@ -92,11 +92,6 @@ pub fn discover_tenant_if_missing(profile: &mut Profile) -> Result<()> {
     tracing::info!("profile `{}` has no tenant_id: using {tenant}, discovered from {host}/aad/auth", profile.name());
     profile.set("tenant_id", &tenant, brickauth_profile::Origin::Default);
     Ok(())
-}
-
-/// The retry budget: `$BRICKAUTH_RETRY_BUDGET` seconds, else the client's default (300 s).
-fn retry_budget() -> Option<Duration> {
-    std::env::var("BRICKAUTH_RETRY_BUDGET").ok()?.trim().parse().ok().map(Duration::from_secs)
 }
 
 /// The workspace client for the selected profile.
@@ -115,9 +110,9 @@ fn client(cx: &Context) -> Result<(WorkspaceClient, Arc<Profile>)> {
     if let Some(id) = id {
         client = client.with_resource_id(id);
     }
-    if let Some(budget) = retry_budget() {
-        client = client.with_retry_budget(budget);
-    }
+    // Budgets: the client's defaults, which BRICKAUTH_RETRY_BUDGET and
+    // BRICKAUTH_CONNECT_RETRY_BUDGET set.
+    client = client.with_http_config(crate::retries::http_config()?).with_observer(crate::retries::observer());
     Ok((client, profile))
 }
 
