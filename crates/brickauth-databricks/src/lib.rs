@@ -10,6 +10,8 @@
 //!   the one-time token refresh on 401;
 //! - [`clusters`]: the typed clusters API, listed page by page so memory stays flat;
 //! - [`scim`]: the signed-in user (`/api/2.0/preview/scim/v2/Me`);
+//! - [`metadata_service`]: a loopback server speaking the Databricks metadata-service protocol, so
+//!   SDK-based tools ask it for a fresh token whenever theirs nears expiry;
 //! - [`tenant`]: finding a workspace's Entra tenant from its `/aad/auth` redirect;
 //! - [`error`]: [`DatabricksError`], parsed from every error-body shape Databricks sends.
 //!
@@ -35,12 +37,14 @@
 pub mod client;
 pub mod clusters;
 pub mod error;
+pub mod metadata_service;
 pub mod scim;
 pub mod tenant;
 
 pub use client::{ResourceId, WorkspaceClient};
 pub use clusters::{Autoscale, ClusterDetails, ClusterPager, Clusters, ListOptions};
 pub use error::DatabricksError;
+pub use metadata_service::MetadataService;
 /// The HTTP method type [`WorkspaceClient::request`] takes (re-exported from `reqwest`).
 pub use reqwest::Method;
 pub use scim::{CurrentUser, Email};
