@@ -44,7 +44,9 @@ pub fn interaction(no_browser: bool) -> Interaction {
 }
 
 /// The silent-acquisition provider for `profile`. Cheap: no I/O until asked for a token.
-pub fn provider(profile: Profile, interaction: Interaction) -> Result<(TokenProvider, Arc<Profile>)> {
+pub fn provider(mut profile: Profile, interaction: Interaction) -> Result<(TokenProvider, Arc<Profile>)> {
+    // A workspace host is enough: a missing tenant is remembered or found (cmd/workspace.rs).
+    crate::cmd::workspace::fill_tenant(&mut profile)?;
     let app = brickauth_core::flow::app_config(&profile)?;
     let account =
         AccountHint { username: profile.get("username").map(str::to_owned), profile: profile.name().to_owned() };
