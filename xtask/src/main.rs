@@ -16,6 +16,7 @@ mod harness;
 mod integration;
 mod it_authcode;
 mod it_databricks;
+mod it_metadata;
 mod it_faults;
 mod it_flows;
 mod it_platform;

@@ -116,7 +116,7 @@ impl TokenSource for Margin {
 /// terminal sends them to the whole process group, as a shell's `system()` does).
 pub struct Running {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    child: Arc<AtomicU32>,
+    child: Arc<Child>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -125,7 +125,7 @@ impl Running {
     /// after this can connect at once.
     pub fn start(service: MetadataService) -> Result<Running> {
         let rt = context::runtime()?;
-        let child = Arc::new(AtomicU32::new(0));
+        let child = Arc::new(Child::default());
         // Handlers are installed here, before any child exists, so no signal is missed.
         let forward = {
             let _entered = rt.enter();
@@ -149,14 +149,16 @@ impl Running {
         Ok(Running { stop: Some(tx), child, thread: Some(thread) })
     }
 
-    /// Signals brickauth receives from now on go to process `pid`.
+    /// Signals brickauth receives from now on go to process `pid`, and one that came while it
+    /// was being started.
     pub fn forward_signals_to(&self, pid: u32) {
-        self.child.store(pid, Ordering::SeqCst);
+        self.child.pid.store(pid, Ordering::SeqCst);
+        self.child.deliver_pending();
     }
 
     /// Stop accepting and close the listener.
     pub fn stop(mut self) {
-        self.child.store(0, Ordering::SeqCst);
+        self.child.pid.store(0, Ordering::SeqCst);
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
@@ -187,9 +189,47 @@ fn stop_signal() -> Result<impl Future<Output = ()>> {
     })
 }
 
+/// The child signals go to (0: not started yet), and a signal that arrived before it was.
+#[derive(Default)]
+struct Child {
+    pid: AtomicU32,
+    pending: std::sync::atomic::AtomicI32,
+}
+
+impl Child {
+    /// Send `sig` to the child, or keep it for when there is one.
+    #[cfg(unix)]
+    fn signal(&self, sig: i32) {
+        self.pending.store(sig, Ordering::SeqCst);
+        self.deliver_pending();
+    }
+
+    /// Deliver the kept signal, at most once, if the child exists. Both sides store first and
+    /// then check, so a signal racing the spawn is delivered exactly once.
+    fn deliver_pending(&self) {
+        let pid = self.pid.load(Ordering::SeqCst);
+        if pid == 0 {
+            return;
+        }
+        let sig = self.pending.swap(0, Ordering::SeqCst);
+        #[cfg(unix)]
+        if sig != 0
+            && let Ok(pid) = libc::pid_t::try_from(pid)
+        {
+            // SAFETY: kill(2) with a pid we spawned and a signal number we received; no memory
+            // is shared.
+            unsafe {
+                libc::kill(pid, sig);
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = sig;
+    }
+}
+
 #[cfg(unix)]
 struct Forwarder {
-    child: Arc<AtomicU32>,
+    child: Arc<Child>,
     term: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
@@ -198,7 +238,7 @@ struct Forwarder {
 
 #[cfg(unix)]
 impl Forwarder {
-    fn install(child: Arc<AtomicU32>) -> Result<Forwarder> {
+    fn install(child: Arc<Child>) -> Result<Forwarder> {
         use tokio::signal::unix::{SignalKind, signal};
         let listen = |kind: SignalKind| signal(kind).context("cannot install a signal handler");
         Ok(Forwarder {
@@ -219,15 +259,7 @@ impl Forwarder {
                 _ = self.int.recv() => continue,
                 _ = self.quit.recv() => continue,
             };
-            let pid = self.child.load(Ordering::SeqCst);
-            if let Ok(pid) = libc::pid_t::try_from(pid)
-                && pid > 0
-            {
-                // SAFETY: kill(2) with a pid we spawned and a valid signal number; no memory is shared.
-                unsafe {
-                    libc::kill(pid, sig);
-                }
-            }
+            self.child.signal(sig);
         }
     }
 }
@@ -237,7 +269,7 @@ struct Forwarder;
 
 #[cfg(not(unix))]
 impl Forwarder {
-    fn install(_child: Arc<AtomicU32>) -> Result<Forwarder> {
+    fn install(_child: Arc<Child>) -> Result<Forwarder> {
         Ok(Forwarder)
     }
     async fn run(self) {
