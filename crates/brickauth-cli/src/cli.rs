@@ -49,9 +49,9 @@ pub enum Command {
     Api(ApiArgs),
     /// The signed-in identity, as the workspace sees it (SCIM Me)
     Whoami,
-    /// Run a command with DATABRICKS_HOST, DATABRICKS_TOKEN and a metadata service for fresh tokens
+    /// Run CMD with DATABRICKS_HOST, DATABRICKS_TOKEN and a metadata service; its exit code
     Exec(ExecArgs),
-    /// Serve fresh tokens to Databricks tools over the metadata-service protocol, in the foreground
+    /// The metadata service for Databricks tools, in the foreground (prints export lines)
     Serve(crate::cmd::serve::ServeArgs),
     /// Databricks CLI compatible commands (token helper for the Databricks SDKs and Terraform)
     #[command(subcommand)]
