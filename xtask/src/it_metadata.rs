@@ -188,57 +188,62 @@ sys.exit(5)"#;
         expect_contains(&o.stderr, "$DATABRICKS_CONFIG_PROFILE names it", "stderr")?;
         // A marked profile wins over the default.
         let marked = w.path("marked.toml");
-        let text = std::fs::read_to_string(&config)?.replace(
-            "[profiles.bob]\n",
-            "[profiles.bob]\ndefault_for_host = true\n",
-        );
+        let text =
+            std::fs::read_to_string(&config)?.replace("[profiles.bob]\n", "[profiles.bob]\ndefault_for_host = true\n");
         std::fs::write(&marked, text)?;
-        let o = run("cache-bob", &["auth", "token", "--host", &host], &[("BRICKAUTH_CONFIG", &marked.display().to_string())])?;
+        let o = run(
+            "cache-bob",
+            &["auth", "token", "--host", &host],
+            &[("BRICKAUTH_CONFIG", &marked.display().to_string())],
+        )?;
         expect_code(&o, 0)?;
         ensure!(who(&o)? == "bob@contoso.com", "marked bob, got {}", who(&o)?);
         Ok(())
     });
 
-    s.case("token helper: the SDK configured with profile bob gets bob's token (wrapper; DATABRICKS_CONFIG_PROFILE)", || {
-        let Some(python) = sdk_python()? else { return Ok(()) };
-        // WorkspaceClient(profile="bob"): the SDK passes only --host to a helper older than the
-        // Databricks CLI 0.207.1, so `databricks_cli_path` names a two-line wrapper that says -p bob.
-        let wrapper = w.path("brickauth-bob");
-        std::fs::write(&wrapper, format!("#!/bin/sh\nexec '{}' -p bob \"$@\"\n", w.bin.display()))?;
-        make_executable(&wrapper)?;
-        // WorkspaceClient() with DATABRICKS_CONFIG_PROFILE=bob: the helper inherits the variable.
-        let homes = [("home-wrapper", wrapper.clone(), "bob", None), ("home-env", w.bin.clone(), "-", Some("bob"))];
-        let script = w.path("sdk_me.py");
-        std::fs::write(&script, SDK_ME)?;
-        let vars = base("cache-bob");
-        for (home, helper, arg, env_profile) in homes {
-            let home = w.path(home);
-            std::fs::create_dir_all(&home)?;
-            std::fs::write(
-                home.join(".databrickscfg"),
-                format!(
-                    "[bob]\nhost = {}\nauth_type = databricks-cli\ndatabricks_cli_path = {}\n",
-                    w.databricks.uri(),
-                    helper.display()
-                ),
-            )?;
-            let mut cmd = python_cmd(&python, &home, &vars);
-            cmd.arg(&script).arg(arg);
-            if let Some(p) = env_profile {
-                cmd.env("DATABRICKS_CONFIG_PROFILE", p);
+    s.case(
+        "token helper: the SDK configured with profile bob gets bob's token (wrapper; DATABRICKS_CONFIG_PROFILE)",
+        || {
+            let Some(python) = sdk_python()? else { return Ok(()) };
+            // WorkspaceClient(profile="bob"): the SDK passes only --host to a helper older than the
+            // Databricks CLI 0.207.1, so `databricks_cli_path` names a two-line wrapper that says -p bob.
+            let wrapper = w.path("brickauth-bob");
+            std::fs::write(&wrapper, format!("#!/bin/sh\nexec '{}' -p bob \"$@\"\n", w.bin.display()))?;
+            make_executable(&wrapper)?;
+            // WorkspaceClient() with DATABRICKS_CONFIG_PROFILE=bob: the helper inherits the variable.
+            let homes = [("home-wrapper", wrapper.clone(), "bob", None), ("home-env", w.bin.clone(), "-", Some("bob"))];
+            let script = w.path("sdk_me.py");
+            std::fs::write(&script, SDK_ME)?;
+            let vars = base("cache-bob");
+            for (home, helper, arg, env_profile) in homes {
+                let home = w.path(home);
+                std::fs::create_dir_all(&home)?;
+                std::fs::write(
+                    home.join(".databrickscfg"),
+                    format!(
+                        "[bob]\nhost = {}\nauth_type = databricks-cli\ndatabricks_cli_path = {}\n",
+                        w.databricks.uri(),
+                        helper.display()
+                    ),
+                )?;
+                let mut cmd = python_cmd(&python, &home, &vars);
+                cmd.arg(&script).arg(arg);
+                if let Some(p) = env_profile {
+                    cmd.env("DATABRICKS_CONFIG_PROFILE", p);
+                }
+                let out = cmd.output()?;
+                let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+                ensure!(out.status.success(), "SDK ({arg}, {env_profile:?}): {stderr}");
+                let got = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                ensure!(got == "bob@contoso.com", "SDK ({arg}, {env_profile:?}) got {got}'s token");
+                w.transcript.lock().map_err(|_| anyhow::anyhow!("transcript lock"))?.push((
+                    format!("python sdk_me.py {arg}"),
+                    Output { code: 0, stdout: String::new(), stderr, elapsed: Duration::ZERO },
+                ));
             }
-            let out = cmd.output()?;
-            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-            ensure!(out.status.success(), "SDK ({arg}, {env_profile:?}): {stderr}");
-            let got = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            ensure!(got == "bob@contoso.com", "SDK ({arg}, {env_profile:?}) got {got}'s token");
-            w.transcript.lock().map_err(|_| anyhow::anyhow!("transcript lock"))?.push((
-                format!("python sdk_me.py {arg}"),
-                Output { code: 0, stdout: String::new(), stderr, elapsed: Duration::ZERO },
-            ));
-        }
-        Ok(())
-    });
+            Ok(())
+        },
+    );
 
     s.case("host only: token works without tenant_id; the tenant is remembered, then no network", || {
         let cache = w.path("cache-hostonly");
@@ -311,7 +316,11 @@ fn run_without_default(w: &World, config: &str, cache: &str, args: &[&str], extr
     let text = std::fs::read_to_string(config)?.replace("default_profile = \"alice\"\n", "");
     std::fs::write(&path, text)?;
     let (path, cache) = (path.display().to_string(), w.path(cache).display().to_string());
-    let mut env = vec![("ALICE_PASSWORD", ALICE_PASSWORD), ("BRICKAUTH_CONFIG", path.as_str()), ("BRICKAUTH_CACHE_DIR", cache.as_str())];
+    let mut env = vec![
+        ("ALICE_PASSWORD", ALICE_PASSWORD),
+        ("BRICKAUTH_CONFIG", path.as_str()),
+        ("BRICKAUTH_CACHE_DIR", cache.as_str()),
+    ];
     env.extend_from_slice(extra);
     w.run(args, &env, None)
 }
@@ -408,10 +417,21 @@ fn protocol_checks(w: &World, serve: &Serve) -> Result<()> {
     ensure!(v["expires_on"].as_i64().is_some_and(|e| e > now() + 60), "expires_on: {v}");
 
     let root = url.trim_end_matches(secret_path);
-    let refused: [(&str, String, Vec<(&str, &str)>, u16); 5] = [
+    type Refused<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, u16);
+    let refused: [Refused; 5] = [
         ("missing version header", url.to_owned(), vec![("X-Databricks-Host", host)], 400),
-        ("wrong version", url.to_owned(), vec![("X-Databricks-Metadata-Version", "2"), ("X-Databricks-Host", host)], 400),
-        ("wrong host", url.to_owned(), vec![("X-Databricks-Metadata-Version", "1"), ("X-Databricks-Host", "https://adb-9.9.azuredatabricks.net")], 403),
+        (
+            "wrong version",
+            url.to_owned(),
+            vec![("X-Databricks-Metadata-Version", "2"), ("X-Databricks-Host", host)],
+            400,
+        ),
+        (
+            "wrong host",
+            url.to_owned(),
+            vec![("X-Databricks-Metadata-Version", "1"), ("X-Databricks-Host", "https://adb-9.9.azuredatabricks.net")],
+            403,
+        ),
         ("another path", format!("{root}token"), good.to_vec(), 404),
         ("the root", root.to_owned(), good.to_vec(), 404),
     ];
@@ -482,7 +502,11 @@ fn sdk_case(w: &World, vars: &[(String, String)], n: usize) -> Result<()> {
     );
     ensure!(calls as usize >= 20 * n, "only {calls} listings");
     let at_least = (elapsed / usable / 2.0).floor() as usize;
-    ensure!(distinct.len() >= at_least.max(3), "the workspace saw {} distinct tokens: too few renewals", distinct.len());
+    ensure!(
+        distinct.len() >= at_least.max(3),
+        "the workspace saw {} distinct tokens: too few renewals",
+        distinct.len()
+    );
     ensure!(token_requests <= bound, "{token_requests} token requests for {elapsed:.0} s (bound {bound})");
     Ok(())
 }

@@ -144,9 +144,9 @@ fn management_scope(s: &dyn Settings, host: &str) -> Result<Option<&'static str>
     }
     let cloud = match (s.get("authority_host"), s.get("cloud")) {
         (Some(a), _) => Cloud::from_authority_host(a).unwrap_or(Cloud::Public),
-        (None, Some(c)) => c
-            .parse::<Cloud>()
-            .map_err(|e| ConfigError::new(profile, "cloud", e.to_string()).at(s.origin("cloud")))?,
+        (None, Some(c)) => {
+            c.parse::<Cloud>().map_err(|e| ConfigError::new(profile, "cloud", e.to_string()).at(s.origin("cloud")))?
+        }
         (None, None) => Cloud::from_workspace_host(host).unwrap_or(Cloud::Public),
     };
     Ok(Some(cloud.management_scope()))
@@ -207,7 +207,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let cases: &[(&[(&'static str, &'static str)], &str, &str)] = &[
+        type Case = (&'static [(&'static str, &'static str)], &'static str, &'static str);
+        let cases: &[Case] = &[
             (&[], "host", "this command needs the workspace"),
             (&[("host", "http://adb-1.2.azuredatabricks.net")], "host", "http"),
             (&[("host", "h.example"), ("azure_workspace_resource_id", "/nope")], "azure_workspace_resource_id", ""),

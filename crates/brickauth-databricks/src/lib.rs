@@ -47,8 +47,8 @@ pub mod tenant;
 pub mod tenants;
 
 pub use client::{ResourceId, WorkspaceClient};
-pub use config::WorkspaceConfig;
 pub use clusters::{Autoscale, ClusterDetails, ClusterPager, Clusters, ListOptions};
+pub use config::WorkspaceConfig;
 pub use error::DatabricksError;
 pub use metadata_service::MetadataService;
 /// The HTTP method type [`WorkspaceClient::request`] takes (re-exported from `reqwest`).

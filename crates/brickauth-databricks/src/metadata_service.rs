@@ -14,7 +14,7 @@
 //!    and when the host does not match the token's workspace; a URL path stays bound to one host.
 //!
 //! [`MetadataService`] does exactly that for one workspace host and one
-//! [`TokenSource`](brickauth_core::TokenSource): every answer is whatever the source hands out
+//! [`TokenSource`]: every answer is whatever the source hands out
 //! (brickauth's silent acquisition: cache → refresh token → flow). It
 //!
 //! - binds `127.0.0.1` on a free port, never a wildcard address;
@@ -314,7 +314,8 @@ fn parse(head: &[u8]) -> Option<Request> {
     if parts.next().is_some() || !proto.starts_with("HTTP/1.") || !target.starts_with('/') {
         return None;
     }
-    let mut r = Request { method: method.to_owned(), path: target.to_owned(), version: None, host: None, has_body: false };
+    let mut r =
+        Request { method: method.to_owned(), path: target.to_owned(), version: None, host: None, has_body: false };
     for line in lines {
         let (name, value) = line.split_once(':')?;
         let value = value.trim();
@@ -462,12 +463,21 @@ mod tests {
                 403,
                 "not for `https://adb-9.9.azuredatabricks.net`",
             ),
-            (get(&path, &[(VERSION_HEADER, "1"), (HOST_HEADER, "http://adb-1234567890123456.7.azuredatabricks.net")]), 403, "not for"),
+            (
+                get(
+                    &path,
+                    &[(VERSION_HEADER, "1"), (HOST_HEADER, "http://adb-1234567890123456.7.azuredatabricks.net")],
+                ),
+                403,
+                "not for",
+            ),
             (get("/", &[(VERSION_HEADER, "1"), (HOST_HEADER, HOST)]), 404, "no token here"),
             (get(&path[..64], &[(VERSION_HEADER, "1"), (HOST_HEADER, HOST)]), 404, "no token here"),
             (format!("POST {path} HTTP/1.1\r\n{VERSION_HEADER}: 1\r\n{HOST_HEADER}: {HOST}\r\n\r\n"), 405, "only GET"),
             (
-                format!("GET {path} HTTP/1.1\r\n{VERSION_HEADER}: 1\r\n{HOST_HEADER}: {HOST}\r\nContent-Length: 3\r\n\r\nabc"),
+                format!(
+                    "GET {path} HTTP/1.1\r\n{VERSION_HEADER}: 1\r\n{HOST_HEADER}: {HOST}\r\nContent-Length: 3\r\n\r\nabc"
+                ),
                 400,
                 "no body",
             ),

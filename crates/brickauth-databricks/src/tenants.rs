@@ -178,7 +178,10 @@ mod tests {
         assert_eq!(e, Entry { tenant: "tenant-a".into(), learned_at: 100 });
         // The same tenant again is no change; another one reports the old.
         assert_eq!(m.remember("https://adb-1.2.azuredatabricks.net", "tenant-a", 200).unwrap(), None);
-        assert_eq!(m.remember("https://adb-1.2.azuredatabricks.net", "tenant-b", 300).unwrap().as_deref(), Some("tenant-a"));
+        assert_eq!(
+            m.remember("https://adb-1.2.azuredatabricks.net", "tenant-b", 300).unwrap().as_deref(),
+            Some("tenant-a")
+        );
         assert_eq!(m.lookup("https://adb-1.2.azuredatabricks.net").unwrap().unwrap().tenant, "tenant-b");
         #[cfg(unix)]
         {

@@ -354,9 +354,7 @@ pub fn exec(cx: &Context, args: &ExecArgs) -> Result<ExitCode> {
     let opts = TokenOptions { force_refresh: false, min_validity: MIN_VALIDITY };
     let (token, _, profile) = super::token::acquire_for(profile, context::interaction(false), opts)?;
     let mut cmd = std::process::Command::new(program);
-    cmd.args(rest)
-        .env("DATABRICKS_HOST", ws.host())
-        .env("DATABRICKS_TOKEN", token.access_token.secret.expose_secret());
+    cmd.args(rest).env("DATABRICKS_HOST", ws.host()).env("DATABRICKS_TOKEN", token.access_token.secret.expose_secret());
     for var in &secret_vars {
         cmd.env_remove(var);
     }
