@@ -302,6 +302,7 @@ pub fn run(args: &[String]) -> Result<()> {
     crate::it_flows::cases(&w, &mut s);
     crate::it_authcode::cases(&w, &mut s);
     crate::it_databricks::cases(&w, &mut s);
+    crate::it_metadata::cases(&w, &mut s);
     crate::it_platform::cases(&w, &mut s);
     crate::it_faults::cases(&w, &mut s);
     crate::it_reach::cases(&w, &mut s);

@@ -174,7 +174,10 @@ pub fn cases(w: &World, s: &mut Suite) {
         expect_code(&o, 7)?;
         let mut lines = o.stdout.lines();
         ensure!(lines.next() == Some(db.uri().as_str()), "host: {}", o.stdout);
-        ensure!(lines.next() == Some("pat"), "auth type: {}", o.stdout);
+        ensure!(lines.next() == Some("metadata-service"), "auth type: {}", o.stdout);
+        let o = w.run(&["exec", "--static", "--", "sh", "-c", r#"echo "$DATABRICKS_AUTH_TYPE""#], &env(), None)?;
+        expect_code(&o, 0)?;
+        ensure!(o.stdout.trim() == "pat", "--static auth type: {}", o.stdout);
         let o = w.run(&["exec", "--", "sh", "-c", "exit 0"], &env(), None)?;
         expect_code(&o, 0)?;
         Ok(())

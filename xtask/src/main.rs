@@ -21,6 +21,7 @@ mod it_azcli;
 mod it_databricks;
 mod it_faults;
 mod it_flows;
+mod it_metadata;
 mod it_platform;
 mod it_reach;
 mod it_transport;

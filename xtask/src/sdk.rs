@@ -23,7 +23,8 @@ print(n)
 print(me.user_name)
 "#;
 
-pub(crate) fn venv() -> Result<PathBuf> {
+/// The virtual environment's Python with `databricks-sdk` installed (created on first use).
+pub fn venv() -> Result<PathBuf> {
     let venv = root().join("target/sdk-venv");
     let python = venv.join(if cfg!(windows) { "Scripts/python.exe" } else { "bin/python" });
     if !python.exists() {

@@ -66,8 +66,10 @@ pub enum Command {
     Api(ApiArgs),
     /// The signed-in identity, as the workspace sees it (SCIM Me)
     Whoami,
-    /// Run a command with DATABRICKS_HOST and DATABRICKS_TOKEN set; exits with its exit code
+    /// Run CMD with DATABRICKS_HOST, DATABRICKS_TOKEN and a metadata service; its exit code
     Exec(ExecArgs),
+    /// The metadata service for Databricks tools, in the foreground (prints export lines)
+    Serve(crate::cmd::serve::ServeArgs),
     /// Databricks CLI compatible commands (token helper for the Databricks SDKs and Terraform)
     #[command(subcommand)]
     Auth(AuthCommand),
@@ -266,6 +268,12 @@ pub struct ApiArgs {
 /// `brickauth exec`.
 #[derive(Debug, Args)]
 pub struct ExecArgs {
+    /// Only a static DATABRICKS_TOKEN (DATABRICKS_AUTH_TYPE=pat), no metadata service
+    #[arg(long = "static")]
+    pub r#static: bool,
+    /// The metadata service renews tokens with less validity left than this [default: 300, at least 40]
+    #[arg(long, value_name = "SECS")]
+    pub min_validity: Option<u64>,
     /// The command and its arguments (after `--`)
     #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,

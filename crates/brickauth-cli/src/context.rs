@@ -120,7 +120,9 @@ pub fn interaction(no_browser: bool) -> Interaction {
 }
 
 /// The silent-acquisition provider for `profile`. Cheap: no I/O until asked for a token.
-pub fn provider(profile: Profile, interaction: Interaction) -> Result<(TokenProvider, Arc<Profile>)> {
+pub fn provider(mut profile: Profile, interaction: Interaction) -> Result<(TokenProvider, Arc<Profile>)> {
+    // A workspace host is enough: a missing tenant is remembered or found (cmd/workspace.rs).
+    crate::cmd::workspace::fill_tenant(&mut profile)?;
     let cache = TokenCache::from_env()?;
     let profile = Arc::new(profile);
     // Cheap: the HTTP client is built on the first request, never on the cached path.

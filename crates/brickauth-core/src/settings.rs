@@ -30,6 +30,7 @@ pub const COMMON_KEYS: &[KeySpec] = &[
     ),
     KeySpec::optional("azure_resource_group", "see azure_subscription_id"),
     KeySpec::optional("azure_workspace_name", "see azure_subscription_id"),
+    KeySpec::optional("default_for_host", "true: what `auth token --host` picks when several profiles share the host"),
 ];
 
 /// The suffixes that name a secret's source: `password_env = "VAR"`, `password_file = "~/.pw"`, …

@@ -5,12 +5,17 @@
 //! [`StaticToken`](brickauth_core::StaticToken) — instead of a token, and asks it for a token before
 //! every request. A long listing therefore keeps working past the hour an Entra access token lives.
 //!
+//! - [`config`]: [`WorkspaceConfig`], the workspace settings of a profile (host, resource id,
+//!   tenant, management token), read once;
 //! - [`client`]: the workspace client, the Azure workspace [`ResourceId`], generic requests, retries
 //!   (429 and 503 with `Retry-After`, connection errors on idempotent methods, a total budget) and
 //!   the one-time token refresh on 401;
 //! - [`clusters`]: the typed clusters API, listed page by page so memory stays flat;
 //! - [`scim`]: the signed-in user (`/api/2.0/preview/scim/v2/Me`);
+//! - [`metadata_service`]: a loopback server speaking the Databricks metadata-service protocol, so
+//!   SDK-based tools ask it for a fresh token whenever theirs nears expiry;
 //! - [`tenant`]: finding a workspace's Entra tenant from its `/aad/auth` redirect;
+//! - [`tenants`]: [`TenantMemory`], the discovered tenants remembered next to the token cache;
 //! - [`error`]: [`DatabricksError`], parsed from every error-body shape Databricks sends.
 //!
 //! This crate does not read profile files or caches and prints nothing; the CLI does that.
@@ -34,17 +39,23 @@
 
 pub mod client;
 pub mod clusters;
+pub mod config;
 pub mod error;
+pub mod metadata_service;
 pub mod scim;
 pub mod tenant;
+pub mod tenants;
 
 pub use client::{ResourceId, WorkspaceClient};
 pub use clusters::{Autoscale, ClusterDetails, ClusterPager, Clusters, ListOptions};
+pub use config::WorkspaceConfig;
 pub use error::DatabricksError;
+pub use metadata_service::MetadataService;
 /// The HTTP method type [`WorkspaceClient::request`] takes (re-exported from `reqwest`).
 pub use reqwest::Method;
 pub use scim::{CurrentUser, Email};
 pub use tenant::discover_tenant;
+pub use tenants::TenantMemory;
 
 /// The result type of this crate.
 pub type Result<T, E = DatabricksError> = std::result::Result<T, E>;

@@ -6,9 +6,10 @@ pub mod databrickscfg;
 mod flows;
 mod inspect;
 mod profiles;
+pub(crate) mod serve;
 pub mod status;
 mod token;
-mod workspace;
+pub(crate) mod workspace;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Api(args) => workspace::api(&cx, &args),
         Command::Whoami => workspace::whoami(&cx),
         Command::Exec(args) => workspace::exec(&cx, &args),
+        Command::Serve(args) => serve::serve(&cx, &args),
         Command::Version(args) => version(args.output.as_deref()),
     }
 }

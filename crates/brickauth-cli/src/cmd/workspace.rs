@@ -15,7 +15,8 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use brickauth_cache::TokenOptions;
 use brickauth_core::{ExposeSecret, Settings};
-use brickauth_databricks::{ClusterDetails, ListOptions, Method, ResourceId, WorkspaceClient};
+use brickauth_databricks::{ClusterDetails, ListOptions, Method, TenantMemory, WorkspaceClient, WorkspaceConfig};
+use brickauth_flows::client_credentials::ClientCredentialsFlow;
 use brickauth_profile::Profile;
 
 use crate::cli::{ApiArgs, ClusterFormat, ClustersCommand, ExecArgs};
@@ -30,105 +31,166 @@ fn usage(message: String) -> anyhow::Error {
     Reported { code: 2, message }.into()
 }
 
-/// The profile's workspace host, or a profile error naming the key.
-fn host(profile: &Profile) -> Result<String> {
-    match profile.get("host").map(str::trim).filter(|h| !h.is_empty()) {
-        Some(h) => Ok(h.to_owned()),
-        None if profile.path().is_none() => Err(usage(
-            "no workspace: set $DATABRICKS_HOST (or pass --host https://adb-<workspace-id>.<n>.azuredatabricks.net)"
-                .to_owned(),
-        )),
-        None => Err(usage(format!(
-            "profile `{}` has no `host`: set `host = \"https://adb-<workspace-id>.<n>.azuredatabricks.net\"` \
-             (or $DATABRICKS_HOST, or --host)",
-            profile.name()
-        ))),
-    }
+/// The profile's workspace settings (`host`, resource id, management token), read once by the
+/// Databricks crate; a bad or missing key is exit 2 naming it.
+pub fn workspace_config(profile: &Profile) -> Result<WorkspaceConfig> {
+    Ok(WorkspaceConfig::from_settings(profile, &|k| std::env::var(k).ok())?)
 }
 
-/// The Azure workspace resource id from the profile or the environment, validated.
-fn resource_id(profile: &Profile) -> Result<Option<ResourceId>> {
-    let bad = |source: &str, e: brickauth_databricks::DatabricksError| {
-        usage(format!("profile `{}`: {source}: {e}", profile.name()))
-    };
-    if let Some(id) = profile.get("azure_workspace_resource_id") {
-        return ResourceId::parse(id).map(Some).map_err(|e| bad("azure_workspace_resource_id", e));
-    }
-    let parts = ["azure_subscription_id", "azure_resource_group", "azure_workspace_name"].map(|k| profile.get(k));
-    match parts {
-        [Some(sub), Some(rg), Some(name)] => ResourceId::from_parts(sub, rg, name)
-            .map(Some)
-            .map_err(|e| bad("azure_subscription_id + azure_resource_group + azure_workspace_name", e)),
-        [None, None, None] => match std::env::var("DATABRICKS_AZURE_RESOURCE_ID") {
-            Ok(id) if !id.trim().is_empty() => {
-                ResourceId::parse(&id).map(Some).map_err(|e| bad("$DATABRICKS_AZURE_RESOURCE_ID", e))
-            }
-            _ => Ok(None),
-        },
-        _ => Err(usage(format!(
-            "profile `{}` sets only some of azure_subscription_id, azure_resource_group, azure_workspace_name: \
-             set all three, or azure_workspace_resource_id",
-            profile.name()
-        ))),
-    }
-}
-
-/// When the profile has a workspace `host` but no `tenant_id`, find the tenant from the
-/// workspace's `/aad/auth` redirect (as the Databricks SDKs do) and set it, saying so at `-v`.
-///
-/// Costs one HTTP client and one request, so it runs only when the key is missing.
-pub fn discover_tenant_if_missing(profile: &mut Profile) -> Result<()> {
-    if profile.get("tenant_id").is_some_and(|t| !t.trim().is_empty()) {
+/// A profile with a workspace `host`, no `tenant_id` and a flow that needs one gets the tenant
+/// the workspace belongs to: remembered in `tenants.json` next to the cache (no network), else
+/// found from the workspace's `/aad/auth` redirect (as the Databricks SDKs do) and remembered.
+/// Said at `-v`. The value's origin is "built-in default": that is how
+/// [`relearn_tenant`] knows it was filled in here.
+pub fn fill_tenant(profile: &mut Profile) -> Result<()> {
+    if profile.get("tenant_id").is_some_and(|t| !t.trim().is_empty()) || !needs_tenant(profile) {
         return Ok(());
     }
-    let Some(host) = profile.get("host").map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned) else {
+    let Some(raw) = profile.get("host").map(str::trim).filter(|h| !h.is_empty()) else {
         return Ok(());
     };
-    let http = crate::retries::http_config()?.build()?;
-    let tenant =
-        context::runtime()?.block_on(brickauth_databricks::discover_tenant(&http, &host)).with_context(|| {
-            format!("profile `{}` has no tenant_id, and finding it from the workspace failed", profile.name())
-        })?;
+    let host = brickauth_databricks::client::normalise(raw)
+        .map_err(|e| usage(format!("profile `{}`: host: {e}", profile.name())))?;
+    let memory = tenant_memory()?;
+    match memory.lookup(&host) {
+        Ok(Some(entry)) => {
+            tracing::info!(
+                "profile `{}` has no tenant_id: using {}, remembered in {} for {host}",
+                profile.name(),
+                entry.tenant,
+                memory.path().display()
+            );
+            profile.set("tenant_id", &entry.tenant, brickauth_profile::Origin::Default);
+            return Ok(());
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!("{e}; asking {host} for its tenant again"),
+    }
+    let tenant = discover(profile, &host)?;
+    if let Err(e) = memory.remember(&host, &tenant, brickauth_core::now()) {
+        tracing::warn!("cannot remember the tenant of {host}: {e}");
+    }
     tracing::info!("profile `{}` has no tenant_id: using {tenant}, discovered from {host}/aad/auth", profile.name());
     profile.set("tenant_id", &tenant, brickauth_profile::Origin::Default);
     Ok(())
 }
 
-/// The workspace client for the selected profile.
+/// After an authentication failure of a profile whose tenant [`fill_tenant`] supplied: ask the
+/// workspace again. When it now names another tenant, say so, remember it, and return the
+/// profile with the new tenant to try once more; `None` when nothing changed.
+pub fn relearn_tenant(profile: &Profile) -> Result<Option<Profile>> {
+    let filled = profile
+        .entries()
+        .into_iter()
+        .any(|(k, _, origin)| k == "tenant_id" && origin == brickauth_profile::Origin::Default);
+    let (Some(old), Some(raw), true) = (profile.get("tenant_id"), profile.get("host"), filled) else {
+        return Ok(None);
+    };
+    let Ok(host) = brickauth_databricks::client::normalise(raw) else { return Ok(None) };
+    let tenant = discover(profile, &host)?;
+    if tenant == old {
+        return Ok(None);
+    }
+    tracing::warn!(
+        "the workspace {host} now belongs to tenant {tenant}, not {old} as remembered: signing in to {tenant} \
+         (profile `{}`)",
+        profile.name()
+    );
+    tenant_memory()?.remember(&host, &tenant, brickauth_core::now())?;
+    let mut again = profile.clone();
+    again.set("tenant_id", &tenant, brickauth_profile::Origin::Default);
+    Ok(Some(again))
+}
+
+/// Whether the profile's flow needs a tenant it does not have (its cache identity cannot be
+/// computed without one). Flows with no tenant (managed identity, Databricks M2M) need none.
+fn needs_tenant(profile: &Profile) -> bool {
+    matches!(brickauth_core::flow::app_config(profile), Err(e) if e.key.as_deref() == Some("tenant_id"))
+}
+
+fn tenant_memory() -> Result<TenantMemory> {
+    Ok(TenantMemory::at(brickauth_cache::TokenCache::from_env()?.dir()))
+}
+
+/// One `/aad/auth` request. Costs one HTTP client, so it runs only when nothing is remembered.
+fn discover(profile: &Profile, host: &str) -> Result<String> {
+    let http = crate::retries::http_config()?.build()?;
+    context::runtime()?.block_on(brickauth_databricks::discover_tenant(&http, host)).with_context(|| {
+        format!("profile `{}` has no tenant_id, and finding it from the workspace failed", profile.name())
+    })
+}
+
+/// The workspace client for the selected profile. The first token is acquired up front (cache
+/// first), so a workspace that moved tenants is re-learned before any request.
 fn client(cx: &Context) -> Result<(WorkspaceClient, Arc<Profile>)> {
-    let mut profile = cx.profile(None)?;
-    let host = host(&profile)?;
-    let id = resource_id(&profile)?;
-    discover_tenant_if_missing(&mut profile)?;
-    let management = management_provider(&profile)?;
-    let (provider, profile) = context::provider(profile, context::interaction(false))?;
-    let mut client = WorkspaceClient::new(&host, Arc::new(provider))
+    let profile = cx.profile(None)?;
+    let ws = workspace_config(&profile)?;
+    let opts = TokenOptions { force_refresh: false, min_validity: MIN_VALIDITY };
+    let (_, provider, profile) = super::token::acquire_for(profile, context::interaction(false), opts)?;
+    let management = match ws.management_scope() {
+        Some(scope) => Some(Arc::new(management_provider(&profile, scope)?) as Arc<dyn brickauth_core::TokenSource>),
+        None => None,
+    };
+    let mut client = ws
+        .client(Arc::new(provider), management)
         .map_err(|e| usage(format!("profile `{}`: host: {e}", profile.name())))?;
-    if let Some(m) = management {
-        client = client.with_management_token(Arc::new(m));
-    }
-    if let Some(id) = id {
-        client = client.with_resource_id(id);
-    }
     // Budgets: the client's defaults, which BRICKAUTH_RETRY_BUDGET and
     // BRICKAUTH_CONNECT_RETRY_BUDGET set.
     client = client.with_http_config(crate::retries::http_config()?).with_observer(crate::retries::observer());
     Ok((client, profile))
 }
 
-/// With `azure_management_token = true`: the same profile, asking for the cloud's
-/// service-management scope instead — a second cache entry (the scope is part of the identity).
-fn management_provider(profile: &Profile) -> Result<Option<brickauth_cache::TokenProvider>> {
-    match profile.get("azure_management_token").map(str::trim) {
-        Some("true") => {}
-        _ => return Ok(None),
+/// With `azure_management_token = true`: the profile's own flow asked, through its
+/// `management_token()` API, for the cloud's service-management scope — cached as a second
+/// entry (the scope is part of the identity).
+fn management_provider(profile: &Profile, scope: &'static str) -> Result<brickauth_cache::TokenProvider> {
+    let account = brickauth_cache::AccountHint {
+        username: profile.get("username").map(str::to_owned),
+        profile: profile.name().to_owned(),
+    };
+    // Built here, not on first use: workspace commands go to the network anyway.
+    let flow = ClientCredentialsFlow::from_settings(profile)?;
+    let flow = ManagementFlow { app: app_for(&flow, scope)?, flow };
+    let cache = brickauth_cache::TokenCache::from_env()?;
+    Ok(brickauth_cache::TokenProvider::new(cache, account, Box::new(flow)))
+}
+
+fn app_for(
+    flow: &ClientCredentialsFlow,
+    scope: &'static str,
+) -> Result<brickauth_core::AppConfig, brickauth_core::ConfigError> {
+    use brickauth_core::GrantFlow as _;
+    let mut app = flow.app().clone();
+    app.scopes = scope.parse().map_err(|e| brickauth_core::ConfigError::general(format!("scope `{scope}`: {e}")))?;
+    Ok(app)
+}
+
+/// The client-credentials flow, asked for the management token instead of the profile's scopes.
+#[derive(Debug)]
+struct ManagementFlow {
+    app: brickauth_core::AppConfig,
+    flow: ClientCredentialsFlow,
+}
+
+impl brickauth_core::GrantFlow for ManagementFlow {
+    fn app(&self) -> &brickauth_core::AppConfig {
+        &self.app
     }
-    let app = brickauth_core::flow::app_config(profile)?;
-    let cloud =
-        brickauth_core::Cloud::from_authority_host(app.authority.host()).unwrap_or(brickauth_core::Cloud::Public);
-    let mut management = profile.clone();
-    management.set("scopes", cloud.management_scope(), brickauth_profile::Origin::Default);
-    Ok(Some(context::provider(management, brickauth_core::Interaction::NONE)?.0))
+
+    fn acquire<'a>(
+        &'a self,
+        cx: &'a brickauth_core::FlowContext<'a>,
+    ) -> brickauth_core::BoxFuture<'a, Result<brickauth_core::TokenResponse, brickauth_core::AuthError>> {
+        let scope = self.app.scopes.joined();
+        Box::pin(async move {
+            // The public cloud's scope is the flow's own management_token(); other clouds name theirs.
+            if scope == brickauth_flows::client_credentials::MANAGEMENT_SCOPE {
+                self.flow.management_token(cx).await
+            } else {
+                self.flow.acquire_scope(cx, &scope).await
+            }
+        })
+    }
 }
 
 /// Run `fut` on a fresh runtime; authentication failures get the profile note.
@@ -267,31 +329,61 @@ pub fn whoami(cx: &Context) -> Result<ExitCode> {
     print(&text)
 }
 
-/// `brickauth exec -- CMD ARGS…`: run CMD with `DATABRICKS_HOST`, `DATABRICKS_TOKEN` and
-/// `DATABRICKS_AUTH_TYPE=pat`, and exit with its exit code.
+/// `brickauth exec [--static] -- CMD ARGS…`: run CMD with `DATABRICKS_HOST` and
+/// `DATABRICKS_TOKEN`, and — unless `--static` — a loopback metadata service for CMD's lifetime
+/// (`DATABRICKS_AUTH_TYPE=metadata-service`, `DATABRICKS_METADATA_SERVICE_URL`), so SDK-based
+/// tools ask for a fresh token whenever theirs nears expiry. With `--static`,
+/// `DATABRICKS_AUTH_TYPE=pat`. The profile's own secret variables (`password_env` and the like)
+/// are removed from CMD's environment. Exits with CMD's exit code.
 pub fn exec(cx: &Context, args: &ExecArgs) -> Result<ExitCode> {
-    let mut profile = cx.profile(None)?;
-    let raw_host = host(&profile)?;
-    let workspace_host = brickauth_databricks::client::normalise(&raw_host)
-        .map_err(|e| usage(format!("profile `{}`: host: {e}", profile.name())))?;
-    discover_tenant_if_missing(&mut profile)?;
-    let (provider, profile) = context::provider(profile, context::interaction(false))?;
-    let opts = TokenOptions { force_refresh: false, min_validity: MIN_VALIDITY };
-    let token = super::token::acquire(&provider, opts, &profile)?;
+    let profile = cx.profile(None)?;
+    let ws = workspace_config(&profile)?;
     let Some((program, rest)) = args.command.split_first() else {
         return Err(usage("exec: no command given".to_owned()));
     };
-    let status = std::process::Command::new(program)
-        .args(rest)
-        .env("DATABRICKS_HOST", &workspace_host)
-        .env("DATABRICKS_TOKEN", token.access_token.secret.expose_secret())
-        .env("DATABRICKS_AUTH_TYPE", "pat")
-        .status()
-        .map_err(|e| Reported {
-            code: if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 },
-            message: format!("cannot run `{}`: {e}", program.to_string_lossy()),
-        })?;
+    let secret_vars = secret_variables(&profile);
+    let opts = TokenOptions { force_refresh: false, min_validity: MIN_VALIDITY };
+    let (token, _, profile) = super::token::acquire_for(profile, context::interaction(false), opts)?;
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(rest).env("DATABRICKS_HOST", ws.host()).env("DATABRICKS_TOKEN", token.access_token.secret.expose_secret());
+    for var in &secret_vars {
+        cmd.env_remove(var);
+    }
+    let cannot_run = |e: std::io::Error| Reported {
+        code: if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 },
+        message: format!("cannot run `{}`: {e}", program.to_string_lossy()),
+    };
+    if args.r#static {
+        cmd.env("DATABRICKS_AUTH_TYPE", "pat");
+        let status = cmd.status().map_err(cannot_run)?;
+        return Ok(ExitCode::from(exit_status_code(status)));
+    }
+    let min_validity = super::serve::min_validity(args.min_validity);
+    let service = super::serve::service(&ws, &profile, min_validity)?;
+    for (k, v) in service.env() {
+        cmd.env(k, v);
+    }
+    let running = super::serve::Running::start(service)?;
+    let mut child = cmd.spawn().map_err(cannot_run)?;
+    running.forward_signals_to(child.id());
+    let status = child.wait().context("waiting for the command")?;
+    // The listener closes now: a request after CMD exited is refused.
+    running.stop();
     Ok(ExitCode::from(exit_status_code(status)))
+}
+
+/// The environment variables the profile reads secrets from (`password_env = "VAR"` → `VAR`):
+/// CMD has no business with them.
+fn secret_variables(profile: &Profile) -> Vec<String> {
+    profile
+        .entries()
+        .into_iter()
+        .filter(|(k, _, _)| k.ends_with("_env"))
+        .filter_map(|(_, v, _)| match v {
+            brickauth_profile::DisplayValue::Plain(var) if !var.is_empty() => Some(var),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The child's exit code; killed by a signal → 128 + signal, as shells report it.

@@ -1,0 +1,571 @@
+//! A loopback server speaking the Databricks **metadata-service** protocol, so that tools built
+//! on the Databricks SDKs (Python, Go, Java), the Databricks CLI and the Terraform provider ask it
+//! for a fresh token whenever theirs is about to expire, instead of holding one static token.
+//!
+//! The protocol, as the SDKs implement it (`config/auth_metadata_service.go` in the Go SDK,
+//! `MetadataServiceTokenSource` in the Python SDK):
+//!
+//! 1. The tool reads `DATABRICKS_HOST`, `DATABRICKS_AUTH_TYPE=metadata-service` and
+//!    `DATABRICKS_METADATA_SERVICE_URL` (the Go SDK accepts only a `localhost` or `127.0.0.1` URL).
+//! 2. It sends `GET <url>` with `X-Databricks-Metadata-Version: 1` and `X-Databricks-Host: <host>`,
+//!    with a 10 s timeout, whenever its cached token is near expiry.
+//! 3. The server answers 200 with `{"access_token", "token_type", "expires_on"}` (`expires_on` in
+//!    Unix seconds, a number). It must answer 4xx when the version header is missing or not `1`,
+//!    and when the host does not match the token's workspace; a URL path stays bound to one host.
+//!
+//! [`MetadataService`] does exactly that for one workspace host and one
+//! [`TokenSource`]: every answer is whatever the source hands out
+//! (brickauth's silent acquisition: cache → refresh token → flow). It
+//!
+//! - binds `127.0.0.1` on a free port, never a wildcard address;
+//! - serves one path of 256 random bits (the URL is the capability: another local user or a web
+//!   page cannot guess it), answering 404 everywhere else and 405 to other methods than `GET`;
+//! - answers 400 to a missing or unsupported `X-Databricks-Metadata-Version`, 403 to an
+//!   `X-Databricks-Host` other than its host (compared as URLs: scheme, host, port), 502 when the
+//!   source cannot produce a token (with the source's message, which never holds a secret);
+//! - serves every connection on its own task (concurrent requests share the source's single
+//!   flight), one request per connection (`Connection: close`);
+//! - never logs a token or the URL's path.
+//!
+//! Limits: request line and headers at most 16 KiB, 10 s to send them; a request body is refused.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use brickauth_core::{ExposeSecret, TokenSource};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use url::Url;
+
+use crate::client::normalise_host;
+
+/// The protocol version this server speaks.
+pub const VERSION: &str = "1";
+/// The request header carrying the protocol version.
+pub const VERSION_HEADER: &str = "X-Databricks-Metadata-Version";
+/// The request header carrying the workspace host the tool wants a token for.
+pub const HOST_HEADER: &str = "X-Databricks-Host";
+/// The `DATABRICKS_AUTH_TYPE` value that makes the SDKs use the metadata service.
+pub const AUTH_TYPE: &str = "metadata-service";
+
+/// Request line and headers, at most.
+pub const MAX_HEAD: usize = 16 * 1024;
+/// Time a connection has to deliver its request.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a metadata service could not be started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The workspace host is not a valid `https://` URL (or `http://` to loopback).
+    #[error(transparent)]
+    Host(#[from] crate::DatabricksError),
+    /// The loopback socket could not be bound or set up.
+    #[error("cannot listen on 127.0.0.1 for the metadata service: {0}")]
+    Bind(#[source] std::io::Error),
+}
+
+/// A bound metadata service for one workspace host, not yet serving.
+///
+/// Binding is synchronous, so a caller knows the URL (and the kernel queues connections) before
+/// any runtime runs; [`MetadataService::serve`] then answers until its shutdown future resolves.
+pub struct MetadataService {
+    listener: std::net::TcpListener,
+    addr: SocketAddr,
+    /// `/<64 hex digits>`.
+    path: String,
+    host: Url,
+    source: Arc<dyn TokenSource>,
+}
+
+impl std::fmt::Debug for MetadataService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The path is the capability: never shown.
+        f.debug_struct("MetadataService")
+            .field("addr", &self.addr)
+            .field("path", &"[REDACTED]")
+            .field("host", &self.host.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MetadataService {
+    /// Bind `127.0.0.1` on a free port, with a fresh random path, for tokens of the workspace
+    /// `host` from `source`.
+    pub fn bind(host: &str, source: Arc<dyn TokenSource>) -> Result<MetadataService, ServiceError> {
+        let host = normalise_host(host)?;
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(ServiceError::Bind)?;
+        listener.set_nonblocking(true).map_err(ServiceError::Bind)?;
+        let addr = listener.local_addr().map_err(ServiceError::Bind)?;
+        let bytes: [u8; 32] = rand::random();
+        let path = format!("/{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        Ok(MetadataService { listener, addr, path, host, source })
+    }
+
+    /// The URL tools are given: `http://127.0.0.1:PORT/<random path>`. It is a capability: hand it
+    /// only to the processes that may have the token.
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.addr, self.path)
+    }
+
+    /// The address the service listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The workspace host the service hands out tokens for, normalised (`https://…`, no trailing
+    /// slash): what `DATABRICKS_HOST` must be.
+    pub fn host(&self) -> &str {
+        self.host.as_str().trim_end_matches('/')
+    }
+
+    /// The environment a tool needs to use this service: `DATABRICKS_HOST`,
+    /// `DATABRICKS_AUTH_TYPE` and `DATABRICKS_METADATA_SERVICE_URL`.
+    pub fn env(&self) -> [(&'static str, String); 3] {
+        [
+            ("DATABRICKS_HOST", self.host().to_owned()),
+            ("DATABRICKS_AUTH_TYPE", AUTH_TYPE.to_owned()),
+            ("DATABRICKS_METADATA_SERVICE_URL", self.url()),
+        ]
+    }
+
+    /// Answer requests until `shutdown` resolves; then stop accepting (a later connection is
+    /// refused once the service is dropped). Needs a Tokio runtime with I/O and time enabled.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        let state = Arc::new(State { path: self.path, host: self.host, source: self.source });
+        tracing::debug!(addr = %self.addr, host = state.host.as_str(), "metadata service listening");
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _peer)) => {
+                        let state = Arc::clone(&state);
+                        tokio::spawn(async move { state.connection(stream).await });
+                    }
+                    // A full file table or an aborted handshake: keep serving the others.
+                    Err(e) => {
+                        tracing::warn!("metadata service: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+        tracing::debug!("metadata service stopped");
+        Ok(())
+    }
+}
+
+struct State {
+    path: String,
+    host: Url,
+    source: Arc<dyn TokenSource>,
+}
+
+/// One parsed request: what the protocol looks at.
+#[derive(Debug, PartialEq, Eq)]
+struct Request {
+    method: String,
+    path: String,
+    version: Option<String>,
+    host: Option<String>,
+    has_body: bool,
+}
+
+/// An answer: status, reason and JSON body.
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+impl Answer {
+    fn error(status: u16, code: &str, message: &str) -> Answer {
+        Answer { status, body: serde_json::json!({ "error_code": code, "message": message }).to_string() }
+    }
+}
+
+impl State {
+    async fn connection(&self, mut stream: TcpStream) {
+        let answer = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
+            Err(_) => Answer::error(408, "REQUEST_TIMEOUT", "the request took longer than 10 s to arrive"),
+            Ok(Err(e)) => {
+                tracing::debug!("metadata service: unreadable request: {e}");
+                return;
+            }
+            Ok(Ok(None)) => Answer::error(431, "BAD_REQUEST", "request headers larger than 16 KiB"),
+            Ok(Ok(Some(head))) => match parse(&head) {
+                Some(request) => self.answer(&request).await,
+                None => Answer::error(400, "BAD_REQUEST", "not an HTTP/1.x request"),
+            },
+        };
+        let reason = match answer.status {
+            200 => "OK",
+            400 => "Bad Request",
+            403 => "Forbidden",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            408 => "Request Timeout",
+            431 => "Request Header Fields Too Large",
+            _ => "Bad Gateway",
+        };
+        let mut out = format!(
+            "HTTP/1.1 {} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n",
+            answer.status,
+            answer.body.len()
+        );
+        if answer.status == 405 {
+            out.push_str("Allow: GET\r\n");
+        }
+        out.push_str("\r\n");
+        out.push_str(&answer.body);
+        // The peer may have gone (its 10 s timeout): nothing to do about it.
+        let _ = stream.write_all(out.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    }
+
+    async fn answer(&self, r: &Request) -> Answer {
+        // The path first, in constant time: nothing else is revealed to who does not know it.
+        let path = r.path.split('?').next().unwrap_or_default();
+        if !constant_time_eq(path.as_bytes(), self.path.as_bytes()) {
+            return Answer::error(404, "NOT_FOUND", "no token here");
+        }
+        if r.method != "GET" {
+            return Answer::error(405, "METHOD_NOT_ALLOWED", "only GET is served");
+        }
+        if r.has_body {
+            return Answer::error(400, "BAD_REQUEST", "a token request has no body");
+        }
+        match r.version.as_deref().map(str::trim) {
+            Some(VERSION) => {}
+            None => return Answer::error(400, "BAD_REQUEST", "missing header X-Databricks-Metadata-Version"),
+            Some(other) => {
+                return Answer::error(
+                    400,
+                    "BAD_REQUEST",
+                    &format!("unsupported X-Databricks-Metadata-Version `{other}`: this server speaks version 1"),
+                );
+            }
+        }
+        match r.host.as_deref() {
+            None => return Answer::error(400, "BAD_REQUEST", "missing header X-Databricks-Host"),
+            Some(h) if !same_host(h, &self.host) => {
+                return Answer::error(
+                    403,
+                    "PERMISSION_DENIED",
+                    &format!("this metadata service serves tokens for {}, not for `{h}`", self.host()),
+                );
+            }
+            Some(_) => {}
+        }
+        match self.source.token(false).await {
+            Ok(t) => {
+                let token_type = if t.token_type.is_empty() { "Bearer" } else { t.token_type.as_str() };
+                tracing::debug!(expires_on = t.expires_on, "metadata service: token handed out");
+                let body = serde_json::json!({
+                    "access_token": t.secret.expose_secret(),
+                    "token_type": token_type,
+                    "expires_on": t.expires_on,
+                });
+                Answer { status: 200, body: body.to_string() }
+            }
+            Err(e) => {
+                tracing::warn!("metadata service: no token to hand out: {e}");
+                Answer::error(502, "TEMPORARILY_UNAVAILABLE", &format!("brickauth could not get a token: {e}"))
+            }
+        }
+    }
+
+    fn host(&self) -> &str {
+        self.host.as_str().trim_end_matches('/')
+    }
+}
+
+/// Read up to the end of the headers: `Ok(None)` when they exceed [`MAX_HEAD`].
+async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed mid-request"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            if end > MAX_HEAD {
+                return Ok(None);
+            }
+            buf.truncate(end);
+            return Ok(Some(buf));
+        }
+        if buf.len() > MAX_HEAD {
+            return Ok(None);
+        }
+    }
+}
+
+/// The request line and the headers the protocol needs; `None` when it is not HTTP/1.x.
+fn parse(head: &[u8]) -> Option<Request> {
+    let text = std::str::from_utf8(head).ok()?;
+    let mut lines = text.split("\r\n");
+    let mut parts = lines.next()?.split(' ');
+    let (method, target, proto) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || !proto.starts_with("HTTP/1.") || !target.starts_with('/') {
+        return None;
+    }
+    let mut r =
+        Request { method: method.to_owned(), path: target.to_owned(), version: None, host: None, has_body: false };
+    for line in lines {
+        let (name, value) = line.split_once(':')?;
+        let value = value.trim();
+        if name.eq_ignore_ascii_case(VERSION_HEADER) {
+            r.version = Some(value.to_owned());
+        } else if name.eq_ignore_ascii_case(HOST_HEADER) {
+            r.host = Some(value.to_owned());
+        } else if name.eq_ignore_ascii_case("content-length") {
+            r.has_body |= value != "0";
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            r.has_body = true;
+        }
+    }
+    Some(r)
+}
+
+/// Whether the `X-Databricks-Host` a tool sent names `ours`: the same scheme, host and port once
+/// both are normalised (a bare host name means `https://`; case and a trailing slash do not matter).
+fn same_host(sent: &str, ours: &Url) -> bool {
+    match normalise_host(sent) {
+        Ok(u) => {
+            u.scheme() == ours.scheme()
+                && u.host_str() == ours.host_str()
+                && u.port_or_known_default() == ours.port_or_known_default()
+                && u.path().trim_end_matches('/') == ours.path().trim_end_matches('/')
+        }
+        Err(_) => false,
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brickauth_core::StaticToken;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const HOST: &str = "https://adb-1234567890123456.7.azuredatabricks.net";
+
+    /// A source that counts its calls and hands out `token-N`.
+    struct Counting(AtomicUsize);
+    impl TokenSource for Counting {
+        fn token(
+            &self,
+            _force: bool,
+        ) -> brickauth_core::BoxFuture<'_, Result<brickauth_core::AccessToken, brickauth_core::source::SourceError>>
+        {
+            Box::pin(async move {
+                let n = self.0.fetch_add(1, Ordering::SeqCst);
+                let mut t = StaticToken::bearer(format!("token-{n}")).0;
+                t.expires_on = 1_900_000_000;
+                Ok(t)
+            })
+        }
+    }
+
+    struct Failing;
+    impl TokenSource for Failing {
+        fn token(
+            &self,
+            _force: bool,
+        ) -> brickauth_core::BoxFuture<'_, Result<brickauth_core::AccessToken, brickauth_core::source::SourceError>>
+        {
+            Box::pin(async move { Err("the refresh token has expired (AADSTS700082)".into()) })
+        }
+    }
+
+    /// Start a service on a runtime of the test; returns its URL and a shutdown sender.
+    fn start(source: Arc<dyn TokenSource>) -> (String, SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        let service = MetadataService::bind(HOST, source).unwrap();
+        let (url, addr) = (service.url(), service.local_addr());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(service.serve(async move {
+            let _ = rx.await;
+        }));
+        (url, addr, tx)
+    }
+
+    /// A raw HTTP exchange: status and body.
+    async fn raw(addr: SocketAddr, request: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(request.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        (status, body)
+    }
+
+    fn get(path: &str, headers: &[(&str, &str)]) -> String {
+        let mut r = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+        for (k, v) in headers {
+            r.push_str(&format!("{k}: {v}\r\n"));
+        }
+        r.push_str("\r\n");
+        r
+    }
+
+    fn path_of(url: &str) -> String {
+        Url::parse(url).unwrap().path().to_owned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn answers_the_protocol() {
+        let (url, addr, _stop) = start(Arc::new(Counting(AtomicUsize::new(0))));
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        let path = path_of(&url);
+        assert_eq!(path.len(), 65, "256 bits in hex: {path}");
+        let ok = [(VERSION_HEADER, "1"), (HOST_HEADER, HOST)];
+
+        let (status, body) = raw(addr, &get(&path, &ok)).await;
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["access_token"], "token-0");
+        assert_eq!(v["token_type"], "Bearer");
+        assert_eq!(v["expires_on"], 1_900_000_000, "a number of Unix seconds");
+
+        // The host as the SDKs may spell it: no scheme, upper case, a trailing slash, the port.
+        for spelling in [
+            "adb-1234567890123456.7.azuredatabricks.net",
+            "https://ADB-1234567890123456.7.AzureDatabricks.net/",
+            "https://adb-1234567890123456.7.azuredatabricks.net:443",
+        ] {
+            let (status, _) = raw(addr, &get(&path, &[(VERSION_HEADER, "1"), (HOST_HEADER, spelling)])).await;
+            assert_eq!(status, 200, "{spelling}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refuses_what_the_protocol_refuses() {
+        let (url, addr, _stop) = start(Arc::new(Counting(AtomicUsize::new(0))));
+        let path = path_of(&url);
+        let cases: Vec<(String, u16, &str)> = vec![
+            (get(&path, &[(HOST_HEADER, HOST)]), 400, "missing header X-Databricks-Metadata-Version"),
+            (get(&path, &[(VERSION_HEADER, "2"), (HOST_HEADER, HOST)]), 400, "unsupported"),
+            (get(&path, &[(VERSION_HEADER, "1")]), 400, "missing header X-Databricks-Host"),
+            (
+                get(&path, &[(VERSION_HEADER, "1"), (HOST_HEADER, "https://adb-9.9.azuredatabricks.net")]),
+                403,
+                "not for `https://adb-9.9.azuredatabricks.net`",
+            ),
+            (
+                get(
+                    &path,
+                    &[(VERSION_HEADER, "1"), (HOST_HEADER, "http://adb-1234567890123456.7.azuredatabricks.net")],
+                ),
+                403,
+                "not for",
+            ),
+            (get("/", &[(VERSION_HEADER, "1"), (HOST_HEADER, HOST)]), 404, "no token here"),
+            (get(&path[..64], &[(VERSION_HEADER, "1"), (HOST_HEADER, HOST)]), 404, "no token here"),
+            (format!("POST {path} HTTP/1.1\r\n{VERSION_HEADER}: 1\r\n{HOST_HEADER}: {HOST}\r\n\r\n"), 405, "only GET"),
+            (
+                format!(
+                    "GET {path} HTTP/1.1\r\n{VERSION_HEADER}: 1\r\n{HOST_HEADER}: {HOST}\r\nContent-Length: 3\r\n\r\nabc"
+                ),
+                400,
+                "no body",
+            ),
+            ("HELLO\r\n\r\n".to_owned(), 400, "not an HTTP/1.x request"),
+        ];
+        for (request, want, says) in cases {
+            let (status, body) = raw(addr, &request).await;
+            assert_eq!(status, want, "{request:?} → {body}");
+            assert!(body.contains(says), "{request:?} → {body}");
+            assert!(!body.contains("token-"), "a refused request got a token: {body}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn oversized_heads_are_refused() {
+        let (url, addr, _stop) = start(Arc::new(Counting(AtomicUsize::new(0))));
+        let big = "x".repeat(MAX_HEAD + 10);
+        let request = get(&path_of(&url), &[(VERSION_HEADER, "1"), (HOST_HEADER, HOST), ("X-Padding", &big)]);
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        // The server answers and closes before reading everything: the write or the read may
+        // then see a reset. Either way no token comes back.
+        let _ = s.write_all(request.as_bytes()).await;
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out).await;
+        let out = String::from_utf8_lossy(&out);
+        assert!(out.is_empty() || out.starts_with("HTTP/1.1 431 "), "{out}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_source_is_a_502_naming_why() {
+        let (url, addr, _stop) = start(Arc::new(Failing));
+        let (status, body) = raw(addr, &get(&path_of(&url), &[(VERSION_HEADER, "1"), (HOST_HEADER, HOST)])).await;
+        assert_eq!(status, 502);
+        assert!(body.contains("AADSTS700082"), "{body}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_are_all_answered() {
+        let source = Arc::new(Counting(AtomicUsize::new(0)));
+        let (url, addr, _stop) = start(Arc::clone(&source) as Arc<dyn TokenSource>);
+        let request = get(&path_of(&url), &[(VERSION_HEADER, "1"), (HOST_HEADER, HOST)]);
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let request = request.clone();
+            tasks.spawn(async move { raw(addr, &request).await });
+        }
+        let mut ok = 0;
+        while let Some(r) = tasks.join_next().await {
+            let (status, body) = r.unwrap();
+            assert_eq!(status, 200, "{body}");
+            ok += 1;
+        }
+        assert_eq!(ok, 50);
+        assert_eq!(source.0.load(Ordering::SeqCst), 50);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn after_shutdown_connections_are_refused() {
+        let (_url, addr, stop) = start(Arc::new(Counting(AtomicUsize::new(0))));
+        stop.send(()).unwrap();
+        // The serve task drops the listener once it sees the shutdown.
+        let mut refused = false;
+        for _ in 0..100 {
+            if TcpStream::connect(addr).await.is_err() {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(refused, "the port still accepts connections after shutdown");
+    }
+
+    #[test]
+    fn each_service_gets_its_own_path_and_debug_hides_it() {
+        let a = MetadataService::bind(HOST, Arc::new(StaticToken::bearer("t"))).unwrap();
+        let b = MetadataService::bind(HOST, Arc::new(StaticToken::bearer("t"))).unwrap();
+        assert_ne!(path_of(&a.url()), path_of(&b.url()));
+        assert!(!format!("{a:?}").contains(&path_of(&a.url())[1..]));
+        assert_eq!(a.local_addr().ip(), std::net::IpAddr::from(Ipv4Addr::LOCALHOST));
+        let env = a.env();
+        assert_eq!(env[0], ("DATABRICKS_HOST", HOST.to_owned()));
+        assert_eq!(env[1], ("DATABRICKS_AUTH_TYPE", "metadata-service".to_owned()));
+        assert_eq!(env[2].1, a.url());
+    }
+
+    #[test]
+    fn bad_hosts_are_refused_at_bind() {
+        let e = MetadataService::bind("http://adb-1.azuredatabricks.net", Arc::new(StaticToken::bearer("t")));
+        assert!(matches!(e, Err(ServiceError::Host(_))), "{e:?}");
+    }
+}
