@@ -3,6 +3,11 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::ArgValueCompleter;
+
+use crate::cmd::complete;
+
+pub use crate::cmd::clusters::ClustersCommand;
 
 /// Entra ID tokens for Azure Databricks: get them, cache them, refresh them silently, use them.
 #[derive(Debug, Parser)]
@@ -12,7 +17,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Profile name [default: $BRICKAUTH_PROFILE, else the file's default_profile, else "default"]
-    #[arg(short, long, global = true, value_name = "NAME")]
+    #[arg(short, long, global = true, value_name = "NAME", add = ArgValueCompleter::new(complete::profiles))]
     pub profile: Option<String>,
     /// More diagnostics on stderr (-v: steps, -vv: HTTP requests); secrets are never printed
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -86,7 +91,7 @@ pub struct TokenArgs {
     #[arg(long)]
     pub include_refresh_token: bool,
     /// No profile file: use this flow with settings from ARM_*, AZURE_*, DATABRICKS_* variables
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(complete::flows))]
     pub flow: Option<String>,
     /// Never open a browser (interactive flows print the URL and read the answer from stdin)
     #[arg(long)]
@@ -135,14 +140,20 @@ pub enum ProfilesCommand {
     /// A profile's resolved settings and where each came from (secrets redacted)
     Show {
         /// Profile name [default: the selected profile]
+        #[arg(add = ArgValueCompleter::new(complete::profiles))]
         name: Option<String>,
         /// Take settings from the environment for this flow instead of the file
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(complete::flows))]
         flow: Option<String>,
     },
+    /// Add a profile to the file: `profiles add NAME --flow F --set key=value…` (comments kept)
+    Add(crate::cmd::profiles_edit::AddArgs),
+    /// Create a profile by answering a few questions (on a terminal)
+    Init(crate::cmd::profiles_edit::InitArgs),
     /// Check one profile, or all of them, without contacting anyone
     Validate {
         /// Profile name [default: every profile]
+        #[arg(add = ArgValueCompleter::new(complete::profiles))]
         name: Option<String>,
     },
 }
@@ -174,7 +185,7 @@ pub struct AuthTokenArgs {
     #[arg(long, value_name = "DURATION", hide = true)]
     pub timeout: Option<String>,
     /// Profile name, positional form
-    #[arg(value_name = "PROFILE")]
+    #[arg(value_name = "PROFILE", add = ArgValueCompleter::new(complete::profiles))]
     pub positional: Option<String>,
 }
 
@@ -184,32 +195,6 @@ pub struct VersionArgs {
     /// `json` prints {"Version","Major","Minor","Patch"}
     #[arg(long, short, value_name = "FORMAT")]
     pub output: Option<String>,
-}
-
-/// `brickauth clusters …`.
-#[derive(Debug, Subcommand)]
-pub enum ClustersCommand {
-    /// Every cluster: id, name, state, runtime, node type, workers, creator
-    List {
-        /// Output format (`json`: one array of the full objects, streamed)
-        #[arg(short, long, value_enum, default_value_t)]
-        output: ClusterFormat,
-    },
-    /// One cluster's full description, as JSON
-    Get {
-        /// The cluster id
-        cluster_id: String,
-    },
-}
-
-/// `clusters list` output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum ClusterFormat {
-    /// A table
-    #[default]
-    Table,
-    /// One JSON array of the full cluster objects
-    Json,
 }
 
 /// `brickauth api`.

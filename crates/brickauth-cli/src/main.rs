@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    cmd::complete::answer_if_asked();
     let cli = cli::Cli::parse();
     report::init_tracing(cli.verbose);
     brickauth_flows::link();

@@ -58,10 +58,17 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(wanted, c), c))
+        .map(|c| (similarity(wanted, c), c))
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
+}
+
+/// Jaro-Winkler, except that one edit (a swapped pair included: `dve` for `dev`) always counts as
+/// close: Jaro-Winkler alone scores short names with a transposition low (`dve`/`dev`: 0.6).
+fn similarity(wanted: &str, candidate: &str) -> f64 {
+    let jw = strsim::jaro_winkler(wanted, candidate);
+    if wanted.chars().count() >= 3 && strsim::osa_distance(wanted, candidate) <= 1 { jw.max(0.8) } else { jw }
 }
 
 /// Seconds since the Unix epoch, now.

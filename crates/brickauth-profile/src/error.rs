@@ -140,6 +140,14 @@ pub enum ProfileError {
         /// The matching profiles, sorted.
         profiles: Vec<String>,
     },
+    /// No profile was asked for (no `--profile`, no `$BRICKAUTH_PROFILE`, no `default_profile`),
+    /// none is named `default`, and the file has not exactly one profile to fall back on.
+    NoProfileSelected {
+        /// The profile file.
+        path: Arc<Path>,
+        /// Every profile in the file, sorted.
+        known: Box<[String]>,
+    },
     /// No profile has the host asked for.
     NoHostMatch {
         /// The profile file.
@@ -209,6 +217,17 @@ impl fmt::Display for ProfileError {
                 shown(path),
                 profiles.join(", ")
             ),
+            NoProfileSelected { path, known } => match known.first() {
+                None => write!(f, "{}: {}", shown(path), known_profiles(known)),
+                Some(first) => write!(
+                    f,
+                    "{}: no profile selected, and none is named `default`; {}. Choose one with \
+                     --profile NAME (or $BRICKAUTH_PROFILE), or set `default_profile = \"{first}\"` \
+                     at the top of the file",
+                    shown(path),
+                    known_profiles(known)
+                ),
+            },
             NoHostMatch { path, host, hosts } => {
                 write!(f, "{}: no profile has host `{host}`; ", shown(path))?;
                 if hosts.is_empty() {
@@ -253,6 +272,7 @@ impl From<ProfileError> for ConfigError {
             | UnknownProfile { .. }
             | AmbiguousHost { .. }
             | NoHostMatch { .. }
+            | NoProfileSelected { .. }
             | Other(_) => return ConfigError::general(e.to_string()),
         };
         // `[defaults]` is not a profile: fold it into the location instead.
