@@ -303,6 +303,7 @@ pub fn run(args: &[String]) -> Result<()> {
     crate::it_databricks::cases(&w, &mut s);
     crate::it_platform::cases(&w, &mut s);
     crate::it_faults::cases(&w, &mut s);
+    crate::it_polish::cases(&w, &mut s);
 
     s.case("no secret appears on stderr of any run (-vv)", || {
         let mut secrets: Vec<String> = vec![

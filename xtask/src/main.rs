@@ -19,6 +19,7 @@ mod it_databricks;
 mod it_faults;
 mod it_flows;
 mod it_platform;
+mod it_polish;
 mod sdk;
 mod soak;
 mod test;

@@ -29,7 +29,7 @@
 //! store the result.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use brickauth_core::{
@@ -75,6 +75,7 @@ pub struct TokenProvider {
     account: AccountHint,
     flow: FlowFactory,
     interaction: Interaction,
+    prompt: Arc<dyn brickauth_core::Prompt>,
     client: OnceLock<TokenClient>,
     flight: tokio::sync::Mutex<()>,
 }
@@ -101,6 +102,7 @@ impl TokenProvider {
             account,
             flow,
             interaction: Interaction::NONE,
+            prompt: Arc::new(brickauth_core::prompt::Stderr),
             client: OnceLock::new(),
             flight: tokio::sync::Mutex::new(()),
         }
@@ -110,6 +112,13 @@ impl TokenProvider {
     /// are refused with [`ProviderError::NeedsLogin`]).
     pub fn with_interaction(mut self, interaction: Interaction) -> Self {
         self.interaction = interaction;
+        self
+    }
+
+    /// Where interactive flows show the device code and the sign-in URL and read a pasted answer
+    /// (default [`brickauth_core::prompt::Stderr`]).
+    pub fn with_prompt(mut self, prompt: Arc<dyn brickauth_core::Prompt>) -> Self {
+        self.prompt = prompt;
         self
     }
 
@@ -288,7 +297,7 @@ impl TokenProvider {
             );
         }
         let client = self.client()?;
-        let cx = FlowContext { client: &client, interaction: self.interaction };
+        let cx = FlowContext::new(&client, self.interaction).with_prompt(&*self.prompt);
         tracing::info!(identity = %self.identity, interactive, "running the profile's flow");
         let (response, lock) = if interactive {
             // A person may take minutes: do not hold up every other process meanwhile.

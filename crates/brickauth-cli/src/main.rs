@@ -11,6 +11,7 @@ mod cli;
 mod cmd;
 mod context;
 mod output;
+mod prompt;
 mod report;
 
 use std::process::ExitCode;

@@ -89,6 +89,30 @@ pub fn local_rfc3339(epoch: i64) -> String {
     zoned(epoch).map(|z| z.strftime("%Y-%m-%dT%H:%M:%S.%6f%:z").to_string()).unwrap_or_default()
 }
 
+/// Local time with its zone, for people: `2026-11-24 17:00:00 CET (+01:00)`.
+pub fn local_with_zone(epoch: i64) -> String {
+    zoned(epoch).map(|z| z.strftime("%Y-%m-%d %H:%M:%S %Z (%:z)").to_string()).unwrap_or_default()
+}
+
+/// Who a token belongs to, for people: the user name; for a service principal (no user name),
+/// its client id and, when the token carries it, its display name.
+pub fn who(t: &CachedToken, client_id: Option<&str>) -> String {
+    if let Some(u) = t.account.username.as_deref().filter(|u| !u.is_empty()) {
+        return u.to_owned();
+    }
+    let claims = jwt::decode(t.access_token.expose()).ok().map(|j| j.claims);
+    let claim = |k: &str| claims.as_ref().and_then(|c| c.get(k)?.as_str().map(str::to_owned)).filter(|v| !v.is_empty());
+    if let Some(u) = claim("upn").or_else(|| claim("preferred_username")).or_else(|| claim("unique_name")) {
+        return u;
+    }
+    let app = claim("appid").or_else(|| claim("azp")).or_else(|| client_id.map(str::to_owned));
+    match (app, claim("app_displayname")) {
+        (Some(id), Some(name)) => format!("the service principal {id} ({name})"),
+        (Some(id), None) => format!("the service principal {id}"),
+        (None, _) => "an account without a user name".to_owned(),
+    }
+}
+
 fn shell_quote(s: &str) -> String {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/=+@%,".contains(&b)) {
         s.to_owned()
@@ -105,6 +129,12 @@ mod tests {
     fn quoting() {
         assert_eq!(shell_quote("https://adb-1.2.azuredatabricks.net"), "https://adb-1.2.azuredatabricks.net");
         assert_eq!(shell_quote("a b'c"), r"'a b'\''c'");
+    }
+
+    #[test]
+    fn local_times_name_their_zone() {
+        let t = local_with_zone(1_764_000_000);
+        assert!(t.ends_with(')') && t.contains("(+") || t.contains("(-"), "{t}");
     }
 
     #[test]

@@ -125,7 +125,7 @@ impl WorkspaceClient {
     /// `GET path?query`, decoded as `T`.
     pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(String, String)]) -> Result<T> {
         let (url, body) = self.execute(Method::GET, path, query, None).await?;
-        serde_json::from_slice(&body).map_err(|e| DatabricksError::Decode { url, message: e.to_string() })
+        serde_json::from_slice(&body).map_err(|e| DatabricksError::undecodable(url, &body, &e))
     }
 
     /// Any request: `method path?query` with an optional JSON body; the answer as JSON (an empty
@@ -141,7 +141,7 @@ impl WorkspaceClient {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Value::Object(serde_json::Map::new()));
         }
-        serde_json::from_slice(&bytes).map_err(|e| DatabricksError::Decode { url, message: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|e| DatabricksError::undecodable(url, &bytes, &e))
     }
 
     fn url(&self, path: &str, query: &[(String, String)]) -> Result<Url> {

@@ -29,7 +29,7 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let flow = AzureCliFlow::new(AzureCliOptions::default())?;
 //! let client = TokenClient::new()?;
-//! let token = flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await?;
+//! let token = flow.acquire(&FlowContext::new(&client, Interaction::NONE)).await?;
 //! println!("expires at {}", token.access_token.expires_on);
 //! # Ok(()) }
 //! ```

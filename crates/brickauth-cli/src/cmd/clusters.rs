@@ -351,6 +351,8 @@ const HEADERS: [&str; 7] = ["CLUSTER ID", "NAME", "STATE", "RUNTIME", "NODE TYPE
 const SHRINKABLE: [usize; 4] = [1, 3, 4, 6];
 /// No column is cut narrower than this (or its header).
 const MIN_WIDTH: usize = 6;
+/// Columns hidden, in this order, when the table cannot fit otherwise.
+const HIDE_ORDER: [usize; 2] = [4, 3];
 const GAP: usize = 2;
 
 fn row(c: &ClusterDetails) -> [String; 7] {
@@ -370,8 +372,10 @@ fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
-/// Column widths for `rows` in `width` columns: each column's natural width, then the widest
-/// shrinkable column cut by one until the line fits or every shrinkable column is at its minimum.
+/// Column widths for `rows` in `width` columns (0: the column is hidden). Each column gets its
+/// natural width; when even the shrinkable columns at their minimum would not fit, the least
+/// needed columns are hidden (`NODE TYPE`, then `RUNTIME`); then the widest shrinkable column is
+/// cut by one until the line fits.
 fn fit(rows: &[[String; 7]], width: Option<usize>) -> [usize; 7] {
     let mut widths = HEADERS.map(chars);
     for r in rows {
@@ -380,12 +384,25 @@ fn fit(rows: &[[String; 7]], width: Option<usize>) -> [usize; 7] {
         }
     }
     let Some(width) = width else { return widths };
-    let total = |w: &[usize; 7]| w.iter().sum::<usize>() + GAP * (w.len() - 1);
+    let min = |i: usize, w: &[usize; 7]| {
+        if SHRINKABLE.contains(&i) { w[i].min(MIN_WIDTH.max(chars(HEADERS[i]))) } else { w[i] }
+    };
+    let total = |w: &[usize; 7]| {
+        let shown: Vec<usize> = w.iter().copied().filter(|&x| x > 0).collect();
+        shown.iter().sum::<usize>() + GAP * shown.len().saturating_sub(1)
+    };
+    for hide in HIDE_ORDER {
+        let minimal: [usize; 7] = std::array::from_fn(|i| min(i, &widths));
+        if total(&minimal) <= width {
+            break;
+        }
+        widths[hide] = 0;
+    }
     while total(&widths) > width {
         let widest = SHRINKABLE
             .iter()
             .copied()
-            .filter(|&i| widths[i] > MIN_WIDTH.max(chars(HEADERS[i])))
+            .filter(|&i| widths[i] > 0 && widths[i] > MIN_WIDTH.max(chars(HEADERS[i])))
             .max_by_key(|&i| (widths[i], std::cmp::Reverse(i)));
         match widest {
             Some(i) => widths[i] -= 1,
@@ -409,12 +426,10 @@ fn render(header: Option<&[&str; 7]>, rows: &[[String; 7]], widths: &[usize; 7])
     let mut text = String::new();
     let mut line = |cells: [&str; 7]| {
         let mut l = String::new();
-        for (i, (cell, &w)) in cells.iter().zip(widths).enumerate() {
+        for (cell, &w) in cells.iter().zip(widths).filter(|(_, w)| **w > 0) {
             let cell = cut(cell, w);
             l.push_str(&cell);
-            if i + 1 < cells.len() {
-                l.extend(std::iter::repeat_n(' ', w.saturating_sub(chars(&cell)) + GAP));
-            }
+            l.extend(std::iter::repeat_n(' ', w.saturating_sub(chars(&cell)) + GAP));
         }
         text.push_str(l.trim_end());
         text.push('\n');

@@ -207,13 +207,14 @@ pub fn format_problems(profile: &Profile) -> Vec<String> {
             problem(key, e);
         }
     }
-    for (key, _, _) in profile.entries() {
+    for (key, shown, _) in profile.entries() {
         let is_path = key.ends_with("_file") || matches!(key.as_str(), "client_certificate" | "client_certificate_key");
+        // A `_file` source is shown as its path (only a literal secret is redacted).
+        let brickauth_profile::DisplayValue::Plain(raw) = shown else { continue };
         if !is_path {
             continue;
         }
-        let Some(raw) = profile.get(&key) else { continue };
-        let path = expand(raw);
+        let path = expand(&raw);
         match std::fs::File::open(&path) {
             Err(e) => problem(&key, format!("names {}, which cannot be read: {e}", path.display())),
             Ok(_) if key == "client_certificate" || key == "client_certificate_key" => {

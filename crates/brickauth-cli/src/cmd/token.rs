@@ -26,7 +26,18 @@ pub fn token(cx: &Context, args: &TokenArgs) -> Result<ExitCode> {
         force_refresh: args.force_refresh,
         min_validity: Duration::from_secs(args.min_validity.unwrap_or(DEFAULT_MIN_VALIDITY).max(FLOOR)),
     };
+    if args.include_refresh_token && args.output != TokenFormat::Json {
+        tracing::warn!("--include-refresh-token has no effect without -o json: the refresh token is not printed");
+    }
     let t = acquire(&provider, opts, &profile)?;
+    let lifetime = t.access_token.expires_on.saturating_sub(brickauth_core::now());
+    if args.min_validity.is_some() && u64::try_from(lifetime).unwrap_or(0) < opts.min_validity.as_secs() {
+        tracing::warn!(
+            "--min-validity {} s is longer than this fresh token lives ({lifetime} s): every call will get \
+             a new token; Entra access tokens live 60-90 minutes",
+            opts.min_validity.as_secs()
+        );
+    }
     let text = match args.output {
         TokenFormat::Raw => output::raw(&t),
         TokenFormat::Env => output::env(&t, profile.get("host")),
@@ -65,11 +76,11 @@ pub fn login(cx: &Context, args: &LoginArgs) -> Result<ExitCode> {
     let (provider, profile) = context::provider(profile, interaction)?;
     let rt = context::runtime()?;
     let t = rt.block_on(provider.login()).map_err(|e| with_profile_note(e.into(), &profile))?;
-    let who = t.account.username.as_deref().unwrap_or("(an account without a user name)");
     eprintln!(
-        "Signed in as {who} with profile `{}`; the token is valid until {}.",
+        "Signed in as {} with profile `{}`; the token is valid until {}.",
+        output::who(&t, profile.get("client_id")),
         profile.name(),
-        output::local_az(t.access_token.expires_on)
+        output::local_with_zone(t.access_token.expires_on)
     );
     Ok(ExitCode::SUCCESS)
 }
