@@ -68,10 +68,10 @@ pub fn cases(w: &World, s: &mut Suite) {
         w.run(&all, &e, None)
     };
 
-    s.case("polish: clusters list fits 80 columns, pages print as they come, filters and --limit", || {
+    s.case("polish: clusters list fits 80 columns; --name glob, --state, --sort, --limit, --no-headers", || {
         db.set_cluster_count(250);
         let o = run(&["clusters", "list"], &[("COLUMNS", "80")]);
-        let filtered = run(&["clusters", "list", "--name", "*-dev-1?", "--no-headers", "--limit", "5"], &[]);
+        let filtered = run(&["clusters", "list", "--name", "*-DEV-1?", "--no-headers", "--limit", "3"], &[]);
         let state = run(&["clusters", "list", "--state", "terminated", "--sort", "name", "--limit", "3"], &[]);
         db.set_cluster_count(3);
         let (o, filtered, state) = (o?, filtered?, state?);
@@ -81,24 +81,24 @@ pub fn cases(w: &World, s: &mut Suite) {
         expect_contains(&o.stdout, "…", "the 80-column table")?;
         expect_code(&filtered, 0)?;
         let rows: Vec<&str> = filtered.stdout.lines().collect();
-        ensure!(rows.len() == 5, "--limit 5: {rows:?}");
+        ensure!(rows.len() == 3, "--limit 3: {rows:?}");
         ensure!(rows.iter().all(|r| r.contains("-dev-1")) && !rows[0].contains("CLUSTER ID"), "{rows:?}");
         expect_code(&state, 0)?;
         let rows: Vec<&str> = state.stdout.lines().skip(1).collect();
         ensure!(rows.len() == 3 && rows.iter().all(|r| r.contains("TERMINATED")), "{}", state.stdout);
-        let mut names: Vec<&str> = rows.iter().filter_map(|r| r.split_whitespace().nth(1)).collect();
-        let sorted = {
-            let mut n = names.clone();
-            n.sort_by_key(|s| s.to_lowercase());
-            n
-        };
+        let names: Vec<&str> = rows.iter().filter_map(|r| r.split_whitespace().nth(1)).collect();
+        let mut sorted = names.clone();
+        sorted.sort_by_key(|s| s.to_lowercase());
         ensure!(names == sorted, "--sort name: {names:?}");
-        names.clear();
         Ok(())
     });
 
     s.case("polish: clusters list -o json prints nothing when the first request fails; 403 hint", || {
-        db.fail_next(vec![json_error(403, "PERMISSION_DENIED", "Missing X-Databricks-Azure-Workspace-Resource-Id header.")]);
+        db.fail_next(vec![json_error(
+            403,
+            "PERMISSION_DENIED",
+            "Missing X-Databricks-Azure-Workspace-Resource-Id header.",
+        )]);
         let o = run(&["clusters", "list", "-o", "json"], &[]);
         db.clear_failures();
         let o = o?;
@@ -111,7 +111,10 @@ pub fn cases(w: &World, s: &mut Suite) {
 
     s.case("polish: clusters list -o json stays valid when a later page fails", || {
         db.set_cluster_count(250);
-        db.fail_next(vec![Failure::Delay(std::time::Duration::ZERO), json_error(400, "INVALID_PARAMETER_VALUE", "bad page token")]);
+        db.fail_next(vec![
+            Failure::Delay(std::time::Duration::ZERO),
+            json_error(400, "INVALID_PARAMETER_VALUE", "bad page token"),
+        ]);
         let o = run(&["clusters", "list", "-o", "json"], &[]);
         db.clear_failures();
         db.set_cluster_count(3);
@@ -120,6 +123,18 @@ pub fn cases(w: &World, s: &mut Suite) {
         let v: Value = serde_json::from_str(&o.stdout).context("stdout is not valid JSON")?;
         ensure!(v.as_array().map(Vec::len) == Some(100), "expected the first page's 100 clusters");
         expect_contains(&o.stderr, "bad page token", "stderr")?;
+        // The table too prints each page as it comes: the first page is out before the second fails.
+        db.set_cluster_count(250);
+        db.fail_next(vec![
+            Failure::Delay(std::time::Duration::ZERO),
+            json_error(400, "INVALID_PARAMETER_VALUE", "bad page token"),
+        ]);
+        let t = run(&["clusters", "list"], &[]);
+        db.clear_failures();
+        db.set_cluster_count(3);
+        let t = t?;
+        expect_code(&t, 4)?;
+        ensure!(t.stdout.lines().count() == 101, "expected header + the first page's 100 rows");
         Ok(())
     });
 
@@ -167,7 +182,7 @@ pub fn cases(w: &World, s: &mut Suite) {
         expect_code(&o, 0)?;
         let before = w.entra.token_request_count();
         let offered = complete(w, &config, &["brickauth", "clusters", "get", ""])?;
-        let ids: Vec<&str> = offered.lines().collect();
+        let ids: Vec<&str> = offered.lines().filter(|l| !l.starts_with("--")).collect();
         ensure!(ids.len() == 3, "expected the 3 cluster ids, got {ids:?}");
         ensure!(w.entra.token_request_count() == before, "completing asked Entra for a token");
         Ok(())
@@ -192,6 +207,18 @@ pub fn cases(w: &World, s: &mut Suite) {
             expect_contains(&o.stdout, "waiting for sign-in…", "terminal (the spinner)")?;
         }
         ensure!(has_sgr(&colour.stdout), "no colour on a terminal:\n{:?}", colour.stdout);
+        ensure!(!has_sgr(&plain.stdout), "colour despite NO_COLOR:\n{:?}", plain.stdout);
+        // The error label and the tracing layer's WARN follow the same rule.
+        let cache = w.path("cache-pty-error").display().to_string();
+        let colour = pty(w, &config, &["-p", "alice", "token", "--include-refresh-token"], &cache, false)?;
+        let plain = pty(w, &config, &["-p", "alice", "token", "--include-refresh-token"], &cache, true)?;
+        // No ALICE_PASSWORD here: the warning, then an error naming the variable.
+        for o in [&colour, &plain] {
+            ensure!(o.code != 0, "exit 0");
+            expect_contains(&o.stdout, "WARN", "terminal")?;
+            expect_contains(&o.stdout, "error:", "terminal")?;
+        }
+        ensure!(colour.stdout.contains("\x1b[1m\x1b[31merror:"), "error: not coloured:\n{:?}", colour.stdout);
         ensure!(!has_sgr(&plain.stdout), "colour despite NO_COLOR:\n{:?}", plain.stdout);
         Ok(())
     });

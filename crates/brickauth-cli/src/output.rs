@@ -97,15 +97,22 @@ pub fn local_with_zone(epoch: i64) -> String {
 /// Who a token belongs to, for people: the user name; for a service principal (no user name),
 /// its client id and, when the token carries it, its display name.
 pub fn who(t: &CachedToken, client_id: Option<&str>) -> String {
-    if let Some(u) = t.account.username.as_deref().filter(|u| !u.is_empty()) {
-        return u.to_owned();
-    }
     let claims = jwt::decode(t.access_token.expose()).ok().map(|j| j.claims);
     let claim = |k: &str| claims.as_ref().and_then(|c| c.get(k)?.as_str().map(str::to_owned)).filter(|v| !v.is_empty());
-    if let Some(u) = claim("upn").or_else(|| claim("preferred_username")).or_else(|| claim("unique_name")) {
+    let app = claim("appid").or_else(|| claim("azp")).or_else(|| client_id.map(str::to_owned));
+    let username = t.account.username.as_deref().filter(|u| !u.is_empty());
+    // A service principal's account is keyed by its client id: that is no user name to show.
+    let is_app =
+        |u: &str| app.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(u)) || claim("idtyp").as_deref() == Some("app");
+    if let Some(u) = username.filter(|u| !is_app(u)) {
+        return u.to_owned();
+    }
+    if username.is_none()
+        && let Some(u) = claim("upn").or_else(|| claim("preferred_username")).or_else(|| claim("unique_name"))
+    {
         return u;
     }
-    let app = claim("appid").or_else(|| claim("azp")).or_else(|| client_id.map(str::to_owned));
+    let app = app.or_else(|| username.map(str::to_owned));
     match (app, claim("app_displayname")) {
         (Some(id), Some(name)) => format!("the service principal {id} ({name})"),
         (Some(id), None) => format!("the service principal {id}"),

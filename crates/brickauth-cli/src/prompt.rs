@@ -55,7 +55,10 @@ impl Prompt for CliPrompt {
         eprintln!("{message}");
     }
 
-    fn read_pasted<'a>(&'a self, request: &'a PasteRequest<'a>) -> BoxFuture<'a, std::io::Result<Option<SecretString>>> {
+    fn read_pasted<'a>(
+        &'a self,
+        request: &'a PasteRequest<'a>,
+    ) -> BoxFuture<'a, std::io::Result<Option<SecretString>>> {
         if request.attempt == 1 {
             eprintln!("{}", prompt::paste_instructions(request));
         } else {

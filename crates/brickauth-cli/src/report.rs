@@ -183,7 +183,9 @@ pub fn hints(err: &anyhow::Error) -> Vec<String> {
                         .to_owned(),
                 );
             }
-            DatabricksError::Decode { message, .. } if message.contains("HTML") || message.contains("expected value") => {
+            DatabricksError::Decode { message, .. }
+                if message.contains("HTML") || message.contains("expected value") =>
+            {
                 out.push(
                     "the answer was not the JSON of the Databricks API: check that the profile's `host` is the \
                      workspace URL (https://adb-<workspace-id>.<n>.azuredatabricks.net), and that no proxy or \
@@ -229,7 +231,8 @@ mod tests {
             message: "an HTML page (\"Sign in to your account\") instead of JSON".to_owned(),
         });
         insta::assert_snapshot!("hint_html_200", render(&html));
-        let other = anyhow::Error::from(DatabricksError::from_response(404, br#"{"error_code":"NOT_FOUND","message":"x"}"#));
+        let other =
+            anyhow::Error::from(DatabricksError::from_response(404, br#"{"error_code":"NOT_FOUND","message":"x"}"#));
         assert!(hints(&other).is_empty());
     }
 }

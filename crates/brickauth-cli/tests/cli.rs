@@ -176,9 +176,22 @@ fn profiles_add_writes_a_valid_profile_and_keeps_comments() {
     let config = path.to_str().expect("utf-8");
     let r = brickauth(
         &[
-            "--config", config, "profiles", "add", "ci", "--flow", "ropc", "--set", "username=svc@contoso.com",
-            "--set", "password_env=CI_PASSWORD", "--set", "tenant_id=a1bc2d34-5e67-8f89-01ab-c2345d6c78de",
-            "--set", "client_id=12a34b56-789c-0d12-e3fa-b456789c0123", "--default",
+            "--config",
+            config,
+            "profiles",
+            "add",
+            "ci",
+            "--flow",
+            "ropc",
+            "--set",
+            "username=svc@contoso.com",
+            "--set",
+            "password_env=CI_PASSWORD",
+            "--set",
+            "tenant_id=a1bc2d34-5e67-8f89-01ab-c2345d6c78de",
+            "--set",
+            "client_id=12a34b56-789c-0d12-e3fa-b456789c0123",
+            "--default",
         ],
         &[],
     );
@@ -190,14 +203,18 @@ fn profiles_add_writes_a_valid_profile_and_keeps_comments() {
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
 
     // A literal secret is refused, and the file is left as it was.
-    let r = brickauth(&["--config", config, "profiles", "add", "x", "--flow", "password", "--set", "password=hunter2"], &[]);
+    let r = brickauth(
+        &["--config", config, "profiles", "add", "x", "--flow", "password", "--set", "password=hunter2"],
+        &[],
+    );
     assert_eq!(r.code, 2);
     assert!(!r.stderr.contains("hunter2"));
     insta::assert_snapshot!("profiles_add_literal_secret", r.stderr);
     assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
 
     // A profile that would not validate is not written.
-    let r = brickauth(&["--config", config, "profiles", "add", "y", "--flow", "password", "--set", "password_env=P"], &[]);
+    let r =
+        brickauth(&["--config", config, "profiles", "add", "y", "--flow", "password", "--set", "password_env=P"], &[]);
     assert_eq!(r.code, 2);
     insta::assert_snapshot!("profiles_add_invalid", r.stderr.replace(config, "[PATH]"));
     assert_eq!(std::fs::read_to_string(&path).expect("read"), text);

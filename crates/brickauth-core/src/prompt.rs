@@ -79,7 +79,8 @@ pub trait Prompt: Send + Sync {
 
     /// Paste mode: show `request` and read the pasted answer; `Ok(None)` when there is no more
     /// input (stdin closed, the dialog dismissed). The answer is a secret (it holds a code).
-    fn read_pasted<'a>(&'a self, request: &'a PasteRequest<'a>) -> BoxFuture<'a, std::io::Result<Option<SecretString>>>;
+    fn read_pasted<'a>(&'a self, request: &'a PasteRequest<'a>)
+    -> BoxFuture<'a, std::io::Result<Option<SecretString>>>;
 }
 
 /// The default [`Prompt`]: plain lines on stderr, the pasted answer from one line of stdin.
@@ -99,7 +100,10 @@ impl Prompt for Stderr {
         eprintln!("{message}");
     }
 
-    fn read_pasted<'a>(&'a self, request: &'a PasteRequest<'a>) -> BoxFuture<'a, std::io::Result<Option<SecretString>>> {
+    fn read_pasted<'a>(
+        &'a self,
+        request: &'a PasteRequest<'a>,
+    ) -> BoxFuture<'a, std::io::Result<Option<SecretString>>> {
         if request.attempt == 1 {
             eprintln!("{}", paste_instructions(request));
         } else {

@@ -90,7 +90,8 @@ impl DatabricksError {
     pub fn undecodable(url: String, body: &[u8], error: &serde_json::Error) -> Self {
         let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
         let start = text.trim_start().get(..15).unwrap_or(text.trim_start()).to_ascii_lowercase();
-        let message = if start.starts_with("<!doctype html") || start.starts_with("<html") || start.starts_with("<head") {
+        let message = if start.starts_with("<!doctype html") || start.starts_with("<html") || start.starts_with("<head")
+        {
             let title = text
                 .split_once("<title>")
                 .or_else(|| text.split_once("<TITLE>"))
@@ -179,7 +180,10 @@ mod tests {
         let e = serde_json::from_slice::<Value>(b"<").unwrap_err();
         let page = b"\n<!DOCTYPE html>\n<html><head><title>Sign in to your\n account</title></head></html>";
         let d = DatabricksError::undecodable("https://h/api".into(), page, &e);
-        assert_eq!(d.to_string(), "unexpected answer from https://h/api: an HTML page (\"Sign in to your account\") instead of JSON");
+        assert_eq!(
+            d.to_string(),
+            "unexpected answer from https://h/api: an HTML page (\"Sign in to your account\") instead of JSON"
+        );
         let d = DatabricksError::undecodable("https://h/api".into(), b"{\"a\":", &e);
         assert!(d.to_string().contains("not the JSON expected"), "{d}");
     }
