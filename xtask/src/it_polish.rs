@@ -33,6 +33,10 @@ password_env = "ALICE_PASSWORD"
 [profiles.device]
 flow = "device-code"
 
+[profiles.rt-bad]
+flow = "refresh-token"
+refresh_token_file = "{RT_FILE}"
+
 [profiles.sp]
 flow = "client-credentials"
 client_id = "{SP_CLIENT}"
@@ -54,7 +58,9 @@ fn json_error(status: u16, code: &str, message: &str) -> Failure {
 
 /// Every case of this module, in order.
 pub fn cases(w: &World, s: &mut Suite) {
-    let Ok(config) = w.write_profiles("polish.toml", &PROFILES.replace("{SP_CLIENT}", SP_CLIENT_ID)) else {
+    let rt_file = w.path("polish-rt.txt");
+    let template = PROFILES.replace("{SP_CLIENT}", SP_CLIENT_ID).replace("{RT_FILE}", &rt_file.display().to_string());
+    let Ok(config) = w.write_profiles("polish.toml", &template) else {
         s.case("polish: write the profile file", || anyhow::bail!("cannot write polish.toml"));
         return;
     };
@@ -167,6 +173,37 @@ pub fn cases(w: &World, s: &mut Suite) {
         Ok(())
     });
 
+    s.case("polish: a rejected refresh token: the AADSTS text once, the profile note within 80 columns", || {
+        std::fs::write(&rt_file, "0.AXoA-not-a-refresh-token-the-mock-issued\n")?;
+        // A cache of its own: alice's cached token (same identity) must not answer for this profile.
+        let empty = w.path("cache-polish-rt-bad").display().to_string();
+        let o = run(&["-p", "rt-bad", "token"], &[("BRICKAUTH_CACHE_DIR", empty.as_str())])?;
+        expect_code(&o, 3)?;
+        let n = o.stderr.matches("AADSTS").count();
+        ensure!(n == 1, "AADSTS appears {n} times:\n{}", o.stderr);
+        let note = o.stderr.split("\nprofile `rt-bad`").nth(1).context("no profile note")?;
+        ensure!(note.lines().all(|l| l.chars().count() <= 80), "the profile note is wider than 80:\n{note}");
+        // A cached refresh token rejected, then the configured (spent) one: still said once.
+        let rt = w.entra.issue_refresh_token("alice@contoso.com");
+        std::fs::write(&rt_file, format!("{rt}\n"))?;
+        let cache = w.path("cache-polish-rt").display().to_string();
+        let o = run(&["-p", "rt-bad", "token"], &[("BRICKAUTH_CACHE_DIR", cache.as_str())])?;
+        expect_code(&o, 0)?;
+        w.entra.fail_next(vec![Failure::Status {
+            status: 400,
+            retry_after: None,
+            body: r#"{"error":"invalid_grant","error_description":"AADSTS70043: The refresh token has expired or is invalid due to sign-in frequency checks by conditional access.","error_codes":[70043]}"#.to_owned(),
+            content_type: "application/json".to_owned(),
+        }]);
+        let o = run(&["-p", "rt-bad", "token", "--force-refresh"], &[("BRICKAUTH_CACHE_DIR", cache.as_str())]);
+        w.entra.clear_failures();
+        let o = o?;
+        expect_code(&o, 3)?;
+        let n = o.stderr.matches("AADSTS").count();
+        ensure!(n == 1, "AADSTS texts appear {n} times:\n{}", o.stderr);
+        Ok(())
+    });
+
     s.case("polish: meaningless flag combinations are warned about", || {
         let o = run(&["-p", "alice", "token", "--include-refresh-token"], &[])?;
         expect_code(&o, 0)?;
@@ -208,6 +245,22 @@ pub fn cases(w: &World, s: &mut Suite) {
         }
         ensure!(has_sgr(&colour.stdout), "no colour on a terminal:\n{:?}", colour.stdout);
         ensure!(!has_sgr(&plain.stdout), "colour despite NO_COLOR:\n{:?}", plain.stdout);
+        // An interactive profile whose cached refresh token is rejected, with no terminal: the
+        // server's text once, in the error that names `brickauth login`.
+        w.entra.fail_next(vec![Failure::Status {
+            status: 400,
+            retry_after: None,
+            body: r#"{"error":"invalid_grant","error_description":"AADSTS70043: The refresh token has expired.","error_codes":[70043]}"#.to_owned(),
+            content_type: "application/json".to_owned(),
+        }]);
+        let cache = w.path("cache-pty-colour").display().to_string();
+        let o = run(&["-p", "device", "token", "--force-refresh"], &[("BRICKAUTH_CACHE_DIR", cache.as_str())]);
+        w.entra.clear_failures();
+        let o = o?;
+        expect_code(&o, 3)?;
+        expect_contains(&o.stderr, "brickauth login -p device", "stderr")?;
+        let n = o.stderr.matches("AADSTS70043").count();
+        ensure!(n == 1, "AADSTS70043 appears {n} times:\n{}", o.stderr);
         // The error label and the tracing layer's WARN follow the same rule.
         let cache = w.path("cache-pty-error").display().to_string();
         let colour = pty(w, &config, &["-p", "alice", "token", "--include-refresh-token"], &cache, false)?;

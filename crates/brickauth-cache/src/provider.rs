@@ -254,7 +254,9 @@ impl TokenProvider {
                         }
                         Err(e) if e.is_invalid_grant() => {
                             let summary = e.entra().map(|x| x.summary().to_owned()).unwrap_or_default();
-                            tracing::warn!(
+                            // At -v only: if signing in again fails, its error says this (the reason
+                            // below); said here too, the server's text would be printed twice.
+                            tracing::info!(
                                 "the cached refresh token for {} was rejected ({summary}); dropping it and signing in again",
                                 self.identity
                             );
