@@ -213,7 +213,7 @@ fn missing_key(e: &anyhow::Error) -> Option<String> {
     Some(rest.split('`').next()?.to_owned())
 }
 
-/// What [`write`] did.
+/// What [`write()`] did.
 struct Written {
     path: PathBuf,
     created: bool,
