@@ -309,6 +309,7 @@ pub fn run(args: &[String]) -> Result<()> {
     crate::it_azcli::cases(&w, &mut s);
     crate::it_trust::cases(&w, &mut s);
     crate::it_transport::cases(&w, &mut s);
+    crate::it_polish::cases(&w, &mut s);
 
     s.case("no secret appears on stderr of any run (-vv)", || {
         let mut secrets: Vec<String> = vec![

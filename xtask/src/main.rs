@@ -23,6 +23,7 @@ mod it_faults;
 mod it_flows;
 mod it_metadata;
 mod it_platform;
+mod it_polish;
 mod it_reach;
 mod it_transport;
 mod it_trust;

@@ -89,6 +89,7 @@ pub struct TokenProvider {
     account: AccountHint,
     flow: FlowSource,
     interaction: Interaction,
+    prompt: Arc<dyn brickauth_core::Prompt>,
     client: OnceLock<TokenClient>,
     flight: tokio::sync::Mutex<()>,
 }
@@ -136,6 +137,7 @@ impl TokenProvider {
             account,
             flow,
             interaction: Interaction::NONE,
+            prompt: Arc::new(brickauth_core::prompt::Stderr),
             client: OnceLock::new(),
             flight: tokio::sync::Mutex::new(()),
         }
@@ -145,6 +147,13 @@ impl TokenProvider {
     /// are refused with [`ProviderError::NeedsLogin`]).
     pub fn with_interaction(mut self, interaction: Interaction) -> Self {
         self.interaction = interaction;
+        self
+    }
+
+    /// Where interactive flows show the device code and the sign-in URL and read a pasted answer
+    /// (default [`brickauth_core::prompt::Stderr`]).
+    pub fn with_prompt(mut self, prompt: Arc<dyn brickauth_core::Prompt>) -> Self {
+        self.prompt = prompt;
         self
     }
 
@@ -369,7 +378,9 @@ impl TokenProvider {
                         }
                         Err(e) if e.is_invalid_grant() => {
                             let summary = e.entra().map(|x| x.summary().to_owned()).unwrap_or_default();
-                            tracing::warn!(
+                            // At -v only: if signing in again fails, its error says this (the reason
+                            // below); said here too, the server's text would be printed twice.
+                            tracing::info!(
                                 "the cached refresh token for {} was rejected ({summary}); dropping it and signing in again",
                                 self.identity
                             );
@@ -412,7 +423,7 @@ impl TokenProvider {
             );
         }
         let client = self.client()?;
-        let cx = FlowContext { client: &client, interaction: self.interaction };
+        let cx = FlowContext::new(&client, self.interaction).with_prompt(&*self.prompt);
         tracing::info!(identity = %self.identity, interactive, "running the profile's flow");
         let (response, lock) = if interactive {
             // A person may take minutes: do not hold up every other process meanwhile.

@@ -3,6 +3,11 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::ArgValueCompleter;
+
+use crate::cmd::complete;
+
+pub use crate::cmd::clusters::ClustersCommand;
 
 /// Entra ID tokens for Azure Databricks: get them, cache them, refresh them silently, use them.
 #[derive(Debug, Parser)]
@@ -12,10 +17,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Profile name [default: $BRICKAUTH_PROFILE, else the file's default_profile, else "default"]
-    #[arg(short, long, global = true, value_name = "NAME")]
+    #[arg(short, long, global = true, value_name = "NAME", add = ArgValueCompleter::new(complete::profiles))]
     pub profile: Option<String>,
     /// No profile file: this flow, with settings from ARM_*, AZURE_*, DATABRICKS_* variables
-    #[arg(long, global = true, value_name = "FLOW")]
+    #[arg(long, global = true, value_name = "FLOW", add = ArgValueCompleter::new(complete::flows))]
     pub flow: Option<String>,
     /// Workspace URL: overrides the profile's `host` (auth token: picks the profile with this host)
     #[arg(long, global = true, value_name = "URL")]
@@ -175,11 +180,17 @@ pub enum ProfilesCommand {
     /// A profile's resolved settings and where each came from (secrets redacted)
     Show {
         /// Profile name [default: the selected profile]
+        #[arg(add = ArgValueCompleter::new(complete::profiles))]
         name: Option<String>,
     },
+    /// Add a profile to the file: `profiles add NAME --flow F --set key=value…` (comments kept)
+    Add(crate::cmd::profiles_edit::AddArgs),
+    /// Create a profile by answering a few questions (on a terminal)
+    Init(crate::cmd::profiles_edit::InitArgs),
     /// Check one profile, or all of them, without contacting anyone
     Validate {
         /// Profile name [default: every profile]
+        #[arg(add = ArgValueCompleter::new(complete::profiles))]
         name: Option<String>,
     },
     /// Write the profiles of a Databricks config file into the brickauth profile file
@@ -212,7 +223,7 @@ pub struct AuthTokenArgs {
     #[arg(long, value_name = "DURATION", hide = true)]
     pub timeout: Option<String>,
     /// Profile name, positional form
-    #[arg(value_name = "PROFILE")]
+    #[arg(value_name = "PROFILE", add = ArgValueCompleter::new(complete::profiles))]
     pub positional: Option<String>,
 }
 
@@ -222,32 +233,6 @@ pub struct VersionArgs {
     /// `json` prints {"Version","Major","Minor","Patch"}
     #[arg(long, short, value_name = "FORMAT")]
     pub output: Option<String>,
-}
-
-/// `brickauth clusters …`.
-#[derive(Debug, Subcommand)]
-pub enum ClustersCommand {
-    /// Every cluster: id, name, state, runtime, node type, workers, creator
-    List {
-        /// Output format (`json`: one array of the full objects, streamed)
-        #[arg(short, long, value_enum, default_value_t)]
-        output: ClusterFormat,
-    },
-    /// One cluster's full description, as JSON
-    Get {
-        /// The cluster id
-        cluster_id: String,
-    },
-}
-
-/// `clusters list` output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum ClusterFormat {
-    /// A table
-    #[default]
-    Table,
-    /// One JSON array of the full cluster objects
-    Json,
 }
 
 /// `brickauth api`.

@@ -128,8 +128,10 @@ pub fn provider(mut profile: Profile, interaction: Interaction) -> Result<(Token
     // Cheap: the HTTP client is built on the first request, never on the cached path.
     let client = brickauth_core::TokenClient::from_config(crate::retries::http_config()?)
         .with_observer(crate::retries::observer());
-    let provider =
-        TokenProvider::from_settings(cache, profile.clone())?.with_interaction(interaction).with_client(client);
+    let provider = TokenProvider::from_settings(cache, profile.clone())?
+        .with_interaction(interaction)
+        .with_client(client)
+        .with_prompt(Arc::new(crate::prompt::CliPrompt::new()));
     Ok((provider, profile))
 }
 
@@ -140,21 +142,54 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Turn an authentication failure into a report that ends with the profile's non-secret settings
 /// and where each came from (DESIGN §3), keeping its exit code.
+///
+/// The note fits 80 columns: the file is named once in its heading, each key then shows only its
+/// line (or its variable, `[defaults]`, …), and a value too long for the line is cut with `…`
+/// (`brickauth profiles show` prints it whole).
 pub fn with_profile_note(err: anyhow::Error, profile: &Profile) -> anyhow::Error {
     let code = crate::report::exit_code(&err);
     if code != 3 && code != 1 {
         return err;
     }
-    let mut message = crate::report::message(&err);
-    for cause in err.chain().skip(1) {
-        let c = cause.to_string();
-        if !message.contains(&c) {
-            message.push_str(&format!("\n  caused by: {c}"));
-        }
-    }
-    message.push_str(&format!("\nprofile `{}`:", profile.name()));
-    for (key, value, origin) in profile.entries() {
-        message.push_str(&format!("\n  {key} = {value}  ({origin})"));
-    }
+    let mut message = crate::report::render(&err);
+    message.push_str(&profile_note(profile));
     Reported { code, message }.into()
+}
+
+/// The note itself: `profile `NAME` (PATH):` and one line per key.
+fn profile_note(profile: &Profile) -> String {
+    use brickauth_profile::Origin;
+    const WIDTH: usize = 80;
+    let mut note = match profile.path() {
+        Some(path) => format!("\nprofile `{}` ({}):", profile.name(), tilde(path)),
+        None => format!("\nprofile `{}`:", profile.name()),
+    };
+    for (key, value, origin) in profile.entries() {
+        let origin = match &origin {
+            Origin::File { line, .. } => format!("line {line}"),
+            Origin::Defaults { line, .. } => format!("[defaults], line {line}"),
+            other => other.to_string(),
+        };
+        let head = format!("  {key} = ");
+        let tail = format!("  ({origin})");
+        let room = WIDTH.saturating_sub(head.chars().count() + tail.chars().count()).max(12);
+        let value = value.to_string();
+        let value = if value.chars().count() > room {
+            let mut cut: String = value.chars().take(room - 1).collect();
+            cut.push('…');
+            cut
+        } else {
+            value
+        };
+        note.push_str(&format!("\n{head}{value}{tail}"));
+    }
+    note
+}
+
+/// `path` with the home directory written `~`.
+fn tilde(path: &std::path::Path) -> String {
+    match std::env::var_os("HOME").and_then(|h| path.strip_prefix(h).ok().map(|r| r.to_path_buf())) {
+        Some(rest) if !rest.as_os_str().is_empty() => format!("~/{}", rest.display()),
+        _ => path.display().to_string(),
+    }
 }

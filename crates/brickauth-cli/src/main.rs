@@ -11,6 +11,7 @@ mod cli;
 mod cmd;
 mod context;
 mod output;
+mod prompt;
 mod report;
 mod retries;
 
@@ -19,6 +20,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    cmd::complete::answer_if_asked();
     let cli = cli::Cli::parse();
     report::init_tracing(cli.verbose);
     brickauth_flows::link();

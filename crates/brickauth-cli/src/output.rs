@@ -177,6 +177,37 @@ pub fn local_rfc3339(epoch: i64) -> String {
     zoned(epoch).map(|z| z.strftime("%Y-%m-%dT%H:%M:%S.%6f%:z").to_string()).unwrap_or_default()
 }
 
+/// Local time with its zone, for people: `2026-11-24 17:00:00 CET (+01:00)`.
+pub fn local_with_zone(epoch: i64) -> String {
+    zoned(epoch).map(|z| z.strftime("%Y-%m-%d %H:%M:%S %Z (%:z)").to_string()).unwrap_or_default()
+}
+
+/// Who a token belongs to, for people: the user name; for a service principal (no user name),
+/// its client id and, when the token carries it, its display name.
+pub fn who(t: &CachedToken, client_id: Option<&str>) -> String {
+    let claims = jwt::decode(t.access_token.expose()).ok().map(|j| j.claims);
+    let claim = |k: &str| claims.as_ref().and_then(|c| c.get(k)?.as_str().map(str::to_owned)).filter(|v| !v.is_empty());
+    let app = claim("appid").or_else(|| claim("azp")).or_else(|| client_id.map(str::to_owned));
+    let username = t.account.username.as_deref().filter(|u| !u.is_empty());
+    // A service principal's account is keyed by its client id: that is no user name to show.
+    let is_app =
+        |u: &str| app.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(u)) || claim("idtyp").as_deref() == Some("app");
+    if let Some(u) = username.filter(|u| !is_app(u)) {
+        return u.to_owned();
+    }
+    if username.is_none()
+        && let Some(u) = claim("upn").or_else(|| claim("preferred_username")).or_else(|| claim("unique_name"))
+    {
+        return u;
+    }
+    let app = app.or_else(|| username.map(str::to_owned));
+    match (app, claim("app_displayname")) {
+        (Some(id), Some(name)) => format!("the service principal {id} ({name})"),
+        (Some(id), None) => format!("the service principal {id}"),
+        (None, _) => "an account without a user name".to_owned(),
+    }
+}
+
 fn shell_quote(s: &str) -> String {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/=+@%,".contains(&b)) {
         s.to_owned()
@@ -256,6 +287,12 @@ mod tests {
             resource_scope("2ff814a6-3304-4ab8-85cb-cd0e6f879c1d"),
             "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"
         );
+    }
+
+    #[test]
+    fn local_times_name_their_zone() {
+        let t = local_with_zone(1_764_000_000);
+        assert!(t.ends_with(')') && t.contains("(+") || t.contains("(-"), "{t}");
     }
 
     #[test]

@@ -23,10 +23,9 @@ pub fn init_tracing(verbose: u8) {
         2 => LevelFilter::DEBUG,
         _ => LevelFilter::TRACE,
     };
-    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(colour_stderr())
         .with_target(verbose >= 3)
         .without_time();
     match std::env::var("BRICKAUTH_LOG") {
@@ -40,6 +39,28 @@ pub fn init_tracing(verbose: u8) {
         }
         _ => builder.with_max_level(level).init(),
     }
+}
+
+/// Whether to colour what goes to stderr, by the conventions clap follows too: `NO_COLOR` (set
+/// and not empty) never, else `CLICOLOR_FORCE` (set, not `0`) always, else `CLICOLOR=0` never,
+/// else only on a terminal that is not `TERM=dumb`.
+pub fn colour_stderr() -> bool {
+    use std::io::IsTerminal;
+    colour_with(&|k| std::env::var_os(k), std::io::stderr().is_terminal())
+}
+
+fn colour_with(var: &dyn Fn(&str) -> Option<std::ffi::OsString>, terminal: bool) -> bool {
+    let set = |k: &str| var(k).filter(|v| !v.is_empty());
+    if set("NO_COLOR").is_some() {
+        return false;
+    }
+    if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+        return true;
+    }
+    if set("CLICOLOR").is_some_and(|v| v == "0") {
+        return false;
+    }
+    terminal && set("TERM").is_none_or(|t| t != "dumb")
 }
 
 /// An error the command already rendered, with its exit code.
@@ -137,22 +158,110 @@ pub fn shell_word(s: &str) -> String {
     if plain { s.to_owned() } else { format!("'{}'", s.replace('\'', r"'\''")) }
 }
 
-/// Print `err` to stderr and return its exit code.
+/// Print `err` to stderr and return its exit code. `error:` is bold red on a terminal, as in
+/// clap's own usage errors.
 pub fn report(err: &anyhow::Error) -> ExitCode {
     let code = exit_code(err);
-    let mut msg = format!("brickauth: error: {}", message(err));
+    let label = if colour_stderr() { "\x1b[1m\x1b[31merror:\x1b[0m" } else { "error:" };
+    eprintln!("brickauth: {label} {}", render(err));
+    ExitCode::from(code)
+}
+
+/// The message of `err` (with [`next_step`]), its causes not already in it, and hints for what to
+/// do next.
+pub fn render(err: &anyhow::Error) -> String {
+    let mut msg = message(err);
     for cause in err.chain().skip(1) {
         let c = cause.to_string();
         if !msg.contains(&c) {
             msg.push_str(&format!("\n  caused by: {c}"));
         }
     }
-    eprintln!("{msg}");
-    ExitCode::from(code)
+    for hint in hints(err) {
+        if !msg.contains(&hint) {
+            msg.push_str(&format!("\nhint: {hint}"));
+        }
+    }
+    msg
+}
+
+/// What to do next, for the failures whose own message cannot say it.
+pub fn hints(err: &anyhow::Error) -> Vec<String> {
+    let mut out = Vec::new();
+    for cause in err.chain() {
+        let Some(d) = cause.downcast_ref::<DatabricksError>() else { continue };
+        let d = match d {
+            DatabricksError::RetriesExhausted { last, .. } => last,
+            d => d,
+        };
+        match d {
+            DatabricksError::Api { status: 403, message, .. }
+                if message.contains("X-Databricks-Azure-Workspace-Resource-Id") =>
+            {
+                out.push(
+                    "the workspace wants to know which Azure workspace this is (a service principal that is not \
+                     yet a workspace user is added on first use): set `azure_workspace_resource_id = \
+                     \"/subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.Databricks/\
+                     workspaces/<name>\"` in the profile (Azure portal: the workspace's Properties, \"Id\")"
+                        .to_owned(),
+                );
+            }
+            DatabricksError::Decode { message, .. }
+                if message.contains("HTML") || message.contains("expected value") =>
+            {
+                out.push(
+                    "the answer was not the JSON of the Databricks API: check that the profile's `host` is the \
+                     workspace URL (https://adb-<workspace-id>.<n>.azuredatabricks.net), and that no proxy or \
+                     sign-in portal answers in its place"
+                        .to_owned(),
+                );
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_follows_no_color_and_clicolor_force() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| std::ffi::OsString::from(v))
+        };
+        assert!(colour_with(&env(&[]), true));
+        assert!(!colour_with(&env(&[]), false));
+        assert!(!colour_with(&env(&[("NO_COLOR", "1")]), true));
+        assert!(colour_with(&env(&[("NO_COLOR", "")]), true), "an empty NO_COLOR does not count");
+        assert!(colour_with(&env(&[("CLICOLOR_FORCE", "1")]), false));
+        assert!(!colour_with(&env(&[("CLICOLOR_FORCE", "0")]), false));
+        assert!(!colour_with(&env(&[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")]), true), "NO_COLOR wins");
+        assert!(!colour_with(&env(&[("TERM", "dumb")]), true));
+        assert!(!colour_with(&env(&[("CLICOLOR", "0")]), true));
+    }
+
+    #[test]
+    fn hints_for_workspace_answers() {
+        let forbidden = anyhow::Error::from(DatabricksError::from_response(
+            403,
+            br#"{"error_code":"PERMISSION_DENIED","message":"Missing X-Databricks-Azure-Workspace-Resource-Id header."}"#,
+        ));
+        insta::assert_snapshot!("hint_403_resource_id", render(&forbidden));
+        let html = anyhow::Error::from(DatabricksError::Decode {
+            url: "https://adb-1.2.azuredatabricks.net/api/2.1/clusters/list".to_owned(),
+            message: "an HTML page (\"Sign in to your account\") instead of JSON".to_owned(),
+        });
+        insta::assert_snapshot!("hint_html_200", render(&html));
+        let other =
+            anyhow::Error::from(DatabricksError::from_response(404, br#"{"error_code":"NOT_FOUND","message":"x"}"#));
+        assert!(hints(&other).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod render_tests {
     use super::*;
 
     #[test]

@@ -147,3 +147,175 @@ fn a_databrickscfg_pat_section_is_refused_naming_section_and_key() {
     assert!(!r.stderr.contains("dapi-not-shown"));
     insta::assert_snapshot!("databrickscfg_pat_refused", r.stderr.replace(&cfg, "[CFG]"));
 }
+
+#[test]
+fn a_swapped_letter_in_the_profile_name_gets_a_suggestion() {
+    let r = brickauth(&["--config", "polish.toml", "-p", "dve", "profiles", "show"], &[]);
+    assert_eq!(r.code, 2);
+    insta::assert_snapshot!(r.stderr);
+}
+
+#[test]
+fn no_profile_chosen_among_several_says_how_to_choose() {
+    let r = brickauth(&["--config", "polish.toml", "profiles", "show"], &[]);
+    assert_eq!(r.code, 2);
+    insta::assert_snapshot!(r.stderr);
+}
+
+#[test]
+fn the_only_profile_is_used_without_default_profile() {
+    let r = brickauth(&["--config", "only-one.toml", "profiles", "show"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("[dev]\n"), "{}", r.stdout);
+}
+
+#[test]
+fn userinfo_in_a_url_is_refused_and_never_printed() {
+    let r = brickauth(&["--config", "polish.toml", "-p", "leaky", "token"], &[("ALICE_PASSWORD", "x")]);
+    assert_eq!(r.code, 2);
+    assert!(!r.stderr.contains("hunter2") && !r.stderr.contains("alice:"), "{}", r.stderr);
+    insta::assert_snapshot!(r.stderr);
+}
+
+#[test]
+fn validate_checks_formats_and_files() {
+    let r = brickauth(&["--config", "polish.toml", "profiles", "validate", "admin"], &[]);
+    assert_eq!(r.code, 2);
+    insta::assert_snapshot!(r.stdout);
+}
+
+#[test]
+fn profiles_show_prints_a_value_of_100000_characters() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("long.toml");
+    let long = "x".repeat(100_000);
+    std::fs::write(
+        &path,
+        format!(
+            "[profiles.long]\nflow = \"password\"\ntenant_id = \"a1bc2d34-5e67-8f89-01ab-c2345d6c78de\"\n\
+             client_id = \"12a34b56-789c-0d12-e3fa-b456789c0123\"\nusername = \"{long}\"\npassword_env = \"P\"\n"
+        ),
+    )
+    .expect("write");
+    let r = brickauth(&["--config", path.to_str().expect("utf-8"), "profiles", "show"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(&long));
+}
+
+#[test]
+fn profiles_add_writes_a_valid_profile_and_keeps_comments() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("profiles.toml");
+    std::fs::write(&path, "# mine: keep this\n[profiles.dev]\nflow = \"device-code\" # inline note\ntenant_id = \"a1bc2d34-5e67-8f89-01ab-c2345d6c78de\"\nclient_id = \"12a34b56-789c-0d12-e3fa-b456789c0123\"\n").expect("write");
+    let config = path.to_str().expect("utf-8");
+    let r = brickauth(
+        &[
+            "--config",
+            config,
+            "profiles",
+            "add",
+            "ci",
+            "--flow",
+            "ropc",
+            "--set",
+            "username=svc@contoso.com",
+            "--set",
+            "password_env=CI_PASSWORD",
+            "--set",
+            "tenant_id=a1bc2d34-5e67-8f89-01ab-c2345d6c78de",
+            "--set",
+            "client_id=12a34b56-789c-0d12-e3fa-b456789c0123",
+            "--default",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = std::fs::read_to_string(&path).expect("read");
+    insta::assert_snapshot!("profiles_add_file", text);
+    insta::assert_snapshot!("profiles_add_stderr", r.stderr.replace(config, "[PATH]"));
+    let v = brickauth(&["--config", config, "profiles", "validate"], &[]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+
+    // A literal secret is refused, and the file is left as it was.
+    let r = brickauth(
+        &["--config", config, "profiles", "add", "x", "--flow", "password", "--set", "password=hunter2"],
+        &[],
+    );
+    assert_eq!(r.code, 2);
+    assert!(!r.stderr.contains("hunter2"));
+    insta::assert_snapshot!("profiles_add_literal_secret", r.stderr);
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
+
+    // A profile that would not validate is not written.
+    let r =
+        brickauth(&["--config", config, "profiles", "add", "y", "--flow", "password", "--set", "password_env=P"], &[]);
+    assert_eq!(r.code, 2);
+    insta::assert_snapshot!("profiles_add_invalid", r.stderr.replace(config, "[PATH]"));
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
+}
+
+#[test]
+fn completions_survive_a_closed_pipe() {
+    for shell in ["bash", "zsh", "fish"] {
+        // The reading end is closed before the binary writes anything: every write is EPIPE,
+        // as with `brickauth completions zsh | head -1` once head has exited.
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_brickauth"))
+            .args(["completions", shell])
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{shell}: {stderr}");
+    }
+}
+
+/// Run `script` (bash, with the completion script loaded) and return its stdout.
+fn bash_completion(words: &[&str], config: &str) -> String {
+    let bin = env!("CARGO_BIN_EXE_brickauth");
+    let script = Command::new(bin).args(["completions", "bash"]).output().expect("script").stdout;
+    let script = String::from_utf8(script).expect("utf-8");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("brickauth.bash");
+    std::fs::write(&file, script).expect("write");
+    let words_arr = words.iter().map(|w| format!("'{w}'")).collect::<Vec<_>>().join(" ");
+    let cword = words.len() - 1;
+    let current = words[cword];
+    let prev = if cword > 0 { words[cword - 1] } else { "" };
+    let test = format!(
+        "source '{}'\nCOMP_WORDS=({words_arr})\nCOMP_CWORD={cword}\nCOMP_TYPE=9\n\
+         _clap_complete_brickauth brickauth '{current}' '{prev}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        file.display()
+    );
+    let out = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &test])
+        .current_dir(fixtures())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("BRICKAUTH_CONFIG", config)
+        .env("BRICKAUTH_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .expect("bash");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn bash_completes_profile_and_flow_names() {
+    let config = fixtures().join("polish.toml");
+    let config = config.to_str().expect("utf-8");
+    let offered = bash_completion(&["brickauth", "-p", ""], config);
+    let names: Vec<&str> = offered.lines().map(str::trim).collect();
+    assert_eq!(names, ["admin", "dev", "leaky"], "{offered}");
+    let offered = bash_completion(&["brickauth", "token", "--profile", "d"], config);
+    assert_eq!(offered.trim(), "dev");
+    let offered = bash_completion(&["brickauth", "token", "--flow", "dev"], config);
+    assert_eq!(offered.trim(), "device-code");
+    // Cluster ids: no cached token, so none — and no sign-in attempt (it would fail or prompt).
+    let offered = bash_completion(&["brickauth", "-p", "dev", "clusters", "get", ""], config);
+    assert!(offered.lines().all(|l| l.starts_with("--")), "only flags, no cluster ids: {offered}");
+}

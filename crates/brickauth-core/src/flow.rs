@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 use crate::app::AppConfig;
 use crate::error::AuthError;
 use crate::http::TokenClient;
+use crate::prompt::Prompt;
 use crate::settings::{ConfigError, KeySpec, Settings};
 use crate::token::TokenResponse;
 
@@ -59,12 +60,33 @@ pub trait GrantFlow: Send + Sync + fmt::Debug {
 }
 
 /// What a flow may use while it runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct FlowContext<'a> {
     /// The HTTP client for token endpoints (timeouts, retries, user agent).
     pub client: &'a TokenClient,
     /// What the user is able to do right now.
     pub interaction: Interaction,
+    /// Where interactive flows show the device code and the sign-in URL, and read a pasted
+    /// answer (see [`crate::prompt`]).
+    pub prompt: &'a dyn Prompt,
+}
+
+impl<'a> FlowContext<'a> {
+    /// A context with the plain [`prompt::Stderr`](crate::prompt::Stderr) prompt.
+    pub fn new(client: &'a TokenClient, interaction: Interaction) -> Self {
+        FlowContext { client, interaction, prompt: &crate::prompt::Stderr }
+    }
+
+    /// The same context with another prompt (a GUI's, a service's, the CLI's spinner).
+    pub fn with_prompt(self, prompt: &'a dyn Prompt) -> Self {
+        FlowContext { prompt, ..self }
+    }
+}
+
+impl fmt::Debug for FlowContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FlowContext").field("client", &self.client).field("interaction", &self.interaction).finish()
+    }
 }
 
 /// Run `flow` once with brickauth's default HTTP client and no person present: what an embedding
@@ -78,7 +100,7 @@ pub struct FlowContext<'a> {
 /// ```
 pub async fn acquire_unattended<F: GrantFlow + ?Sized>(flow: &F) -> Result<TokenResponse, AuthError> {
     let client = TokenClient::new()?;
-    flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await
+    flow.acquire(&FlowContext::new(&client, Interaction::NONE)).await
 }
 
 /// What kind of interaction is possible in this process.

@@ -36,6 +36,7 @@ pub mod grants;
 pub mod hints;
 pub mod http;
 pub mod jwt;
+pub mod prompt;
 pub mod retry;
 pub mod settings;
 pub mod source;
@@ -46,6 +47,7 @@ pub use app::{AppConfig, Authority, ClientId, Cloud, DATABRICKS_RESOURCE, DATABR
 pub use error::{AuthError, EntraError};
 pub use flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow, Interaction};
 pub use http::{HttpConfig, TokenClient};
+pub use prompt::Prompt;
 pub use retry::{RetryEvent, RetryObserver, RetryPolicy};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use settings::{ConfigError, KeySpec, MapSettings, Settings};
@@ -63,10 +65,17 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(wanted, c), c))
+        .map(|c| (similarity(wanted, c), c))
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
+}
+
+/// Jaro-Winkler, except that one edit (a swapped pair included: `dve` for `dev`) always counts as
+/// close: Jaro-Winkler alone scores short names with a transposition low (`dve`/`dev`: 0.6).
+fn similarity(wanted: &str, candidate: &str) -> f64 {
+    let jw = strsim::jaro_winkler(wanted, candidate);
+    if wanted.chars().count() >= 3 && strsim::osa_distance(wanted, candidate) <= 1 { jw.max(0.8) } else { jw }
 }
 
 /// Seconds since the Unix epoch, now.

@@ -175,8 +175,8 @@ impl WorkspaceClient {
 
     /// `GET path?query`, decoded as `T`.
     pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(String, String)]) -> Result<T> {
-        let (url, body, text) = self.execute(Method::GET, path, query, None).await?;
-        serde_json::from_slice(&body).map_err(|e| DatabricksError::Decode { url, message: text.clean(&e.to_string()) })
+        let (url, body, _text) = self.execute(Method::GET, path, query, None).await?;
+        serde_json::from_slice(&body).map_err(|e| DatabricksError::undecodable(url, &body, &e))
     }
 
     /// Any request: `method path?query` with an optional JSON body; the answer as JSON (an empty
@@ -188,11 +188,11 @@ impl WorkspaceClient {
         query: &[(String, String)],
         body: Option<&Value>,
     ) -> Result<Value> {
-        let (url, bytes, text) = self.execute(method, path, query, body).await?;
+        let (url, bytes, _text) = self.execute(method, path, query, body).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Value::Object(serde_json::Map::new()));
         }
-        serde_json::from_slice(&bytes).map_err(|e| DatabricksError::Decode { url, message: text.clean(&e.to_string()) })
+        serde_json::from_slice(&bytes).map_err(|e| DatabricksError::undecodable(url, &bytes, &e))
     }
 
     fn url(&self, path: &str, query: &[(String, String)]) -> Result<Url> {

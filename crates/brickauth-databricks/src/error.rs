@@ -87,6 +87,33 @@ impl DatabricksError {
         }
     }
 
+    /// [`DatabricksError::Decode`] for a successful answer whose body did not decode: an HTML page
+    /// (a sign-in portal, a proxy, a wrong host) is named as such, with its title, rather than
+    /// as the JSON parser's "expected value at line 1 column 1".
+    pub fn undecodable(url: String, body: &[u8], error: &serde_json::Error) -> Self {
+        let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+        let start = text.trim_start().get(..15).unwrap_or(text.trim_start()).to_ascii_lowercase();
+        let message = if start.starts_with("<!doctype html") || start.starts_with("<html") || start.starts_with("<head")
+        {
+            let title = text
+                .split_once("<title>")
+                .or_else(|| text.split_once("<TITLE>"))
+                .and_then(|(_, rest)| rest.split('<').next())
+                .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+                .filter(|t| !t.is_empty())
+                .map(|t| t.chars().filter(|c| !c.is_control()).take(80).collect::<String>());
+            match title {
+                Some(t) => format!("an HTML page (\"{t}\") instead of JSON"),
+                None => "an HTML page instead of JSON".to_owned(),
+            }
+        } else if body.iter().all(u8::is_ascii_whitespace) {
+            "an empty body instead of JSON".to_owned()
+        } else {
+            format!("not the JSON expected: {error}")
+        };
+        DatabricksError::Decode { url, message }
+    }
+
     /// Parse an error answer's body into [`DatabricksError::Api`] (text cleaned: no escape
     /// sequences or control characters, capped).
     pub fn from_response(status: u16, body: &[u8]) -> Self {
@@ -157,6 +184,19 @@ mod tests {
 
     fn shown(status: u16, body: &str) -> String {
         DatabricksError::from_response(status, body.as_bytes()).to_string()
+    }
+
+    #[test]
+    fn html_where_json_was_expected() {
+        let e = serde_json::from_slice::<Value>(b"<").unwrap_err();
+        let page = b"\n<!DOCTYPE html>\n<html><head><title>Sign in to your\n account</title></head></html>";
+        let d = DatabricksError::undecodable("https://h/api".into(), page, &e);
+        assert_eq!(
+            d.to_string(),
+            "unexpected answer from https://h/api: an HTML page (\"Sign in to your account\") instead of JSON"
+        );
+        let d = DatabricksError::undecodable("https://h/api".into(), b"{\"a\":", &e);
+        assert!(d.to_string().contains("not the JSON expected"), "{d}");
     }
 
     #[test]

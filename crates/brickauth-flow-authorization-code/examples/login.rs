@@ -30,7 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let flow = AuthorizationCodeFlow::from_settings(&settings)?;
     let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let client = TokenClient::new()?;
-    let cx = FlowContext { client: &client, interaction: Interaction { terminal, browser: true } };
+    let cx = FlowContext::new(&client, Interaction { terminal, browser: true });
     let token = flow.acquire(&cx).await?;
     eprintln!("signed in as {:?}", token.account.username);
     println!("{}", token.access_token.expose());

@@ -20,8 +20,10 @@
 //! **Paste mode** — when no browser can be opened (no display, SSH, `browser = "never"`,
 //! `brickauth login --no-browser`): the authorize URL uses `response_mode=query` and is printed;
 //! the user signs in anywhere and pastes the address the browser was sent to
-//! (`http://localhost/?code=…&state=…`, which need not load) or just the code. The `state` of a
-//! pasted URL is checked before anything is sent.
+//! (`http://localhost/?code=…&state=…`, which need not load). Its `state` is checked before
+//! anything is sent; an answer with another `state` or none (a bare code) is refused and asked
+//! for again, three times at most. What the user sees and pastes goes through the
+//! [`Prompt`](brickauth_core::Prompt) of the [`FlowContext`]: the flow itself prints nothing.
 //!
 //! Modules: [`pkce`] (verifier, challenge, state), [`request`] (redirect URI, authorize URL),
 //! [`response`] (parsing and checking the response), [`listener`] (the loopback HTTP server).
@@ -34,7 +36,7 @@
 //! let app = AppConfig::new("contoso.onmicrosoft.com".parse().unwrap(), "04f0c124-f2bc-4f59-8241-bf6df9866bbd".parse().unwrap());
 //! let flow = AuthorizationCodeFlow::new(AuthorizationCodeOptions::new(app));
 //! let client = TokenClient::new()?;
-//! let cx = FlowContext { client: &client, interaction: Interaction { terminal: true, browser: true } };
+//! let cx = FlowContext::new(&client, Interaction { terminal: true, browser: true });
 //! let token = flow.acquire(&cx).await?;
 //! eprintln!("signed in as {:?}", token.account.username);
 //! # Ok(()) }
@@ -289,28 +291,14 @@ impl AuthorizationCodeFlow {
     }
 
     /// Finish a paste-mode attempt with what the user pasted: check `state` (a URL with another
-    /// state is refused before any request), then redeem.
+    /// state, or with none — a bare code — is refused before any request), then redeem.
     pub async fn finish_pasted(
         &self,
         client: &TokenClient,
         attempt: &Attempt,
         pasted: &str,
     ) -> Result<TokenResponse, AuthError> {
-        let response = parse_pasted(pasted).map_err(|e| AuthError::Declined(e.to_string()))?;
-        match &response {
-            AuthResponse::Code { state: None, .. } => {
-                tracing::warn!("a bare code was pasted: its state cannot be checked");
-            }
-            r if !pkce::state_matches(&attempt.state, r.state()) => {
-                return Err(AuthError::Declined(
-                    "the pasted response does not belong to this sign-in (its `state` differs, or is missing): \
-                     nothing was sent; paste the address from the sign-in started by this command"
-                        .into(),
-                ));
-            }
-            _ => {}
-        }
-        let code = response.into_code()?;
+        let code = check_pasted(attempt, pasted).map_err(|e| e.into_error())?;
         self.redeem(client, attempt, &code).await
     }
 
@@ -325,12 +313,12 @@ impl AuthorizationCodeFlow {
             Some(open) => open(url),
             None => webbrowser::open(url).is_ok(),
         };
-        eprintln!("If no browser opened, visit: {url}");
+        cx.prompt.sign_in_url(url, opened);
         if !opened {
             tracing::warn!("no browser could be opened");
             if cx.interaction.terminal {
                 drop(listener);
-                eprintln!("No browser could be opened; switching to paste mode.");
+                cx.prompt.notice("No browser could be opened; switching to paste mode.");
                 return self.paste(cx).await;
             }
         }
@@ -338,38 +326,92 @@ impl AuthorizationCodeFlow {
         self.redeem(cx.client, &attempt, &code).await
     }
 
-    /// Sign in by pasting: print the URL, read one line from stdin (terminal or not).
+    /// Sign in by pasting: the prompt shows the URL and reads the pasted address (stdin in the
+    /// CLI, terminal or not). An answer that does not belong to this sign-in (another `state`, no
+    /// `state`, not a response) is refused and asked for again, up to
+    /// [`MAX_PASTE_ATTEMPTS`](brickauth_core::prompt::MAX_PASTE_ATTEMPTS) times in all; all within
+    /// `login_timeout`.
     async fn paste(&self, cx: &FlowContext<'_>) -> Result<TokenResponse, AuthError> {
+        use brickauth_core::prompt::{MAX_PASTE_ATTEMPTS, PasteRequest};
         let o = &self.options;
         let attempt = self.attempt(o.redirect_uri.render(None), ResponseMode::Query);
-        eprintln!(
-            "Sign in with a browser on any device at this URL, then paste the address the browser was sent to \
-             (it starts with {}; the page need not load), or just the code:\n\n  {}\n",
-            attempt.redirect_uri, attempt.url
-        );
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        // A plain thread, not the runtime's blocking pool: a pending stdin read must not keep the
-        // runtime from shutting down after a timeout.
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = tx.send(std::io::stdin().read_line(&mut line).map(|n| (n, line)));
-        });
-        let line = match tokio::time::timeout(o.login_timeout, rx).await {
-            Err(_) => {
-                return Err(AuthError::Declined(format!(
-                    "nothing was pasted within {} s (login_timeout)",
-                    o.login_timeout.as_secs()
-                )));
+        let deadline = tokio::time::Instant::now() + o.login_timeout;
+        let mut refused: Option<Refused> = None;
+        for n in 1..=MAX_PASTE_ATTEMPTS {
+            let mut request = PasteRequest::new(attempt.url.as_str(), &attempt.redirect_uri, o.login_timeout);
+            request.attempt = n;
+            request.timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let line = match tokio::time::timeout_at(deadline, cx.prompt.read_pasted(&request)).await {
+                Err(_) => {
+                    return Err(AuthError::Declined(format!(
+                        "nothing was pasted within {} s (login_timeout)",
+                        o.login_timeout.as_secs()
+                    )));
+                }
+                Ok(Err(e)) => return Err(AuthError::Io(format!("cannot read the pasted response: {e}"))),
+                // Input ended: after a refused answer, that refusal is the reason.
+                Ok(Ok(None)) => {
+                    return Err(refused.map(Refused::into_error).unwrap_or_else(|| {
+                        AuthError::Declined("the input ended before a sign-in response was pasted".into())
+                    }));
+                }
+                Ok(Ok(Some(line))) => line,
+            };
+            match check_pasted(&attempt, line.expose_secret()) {
+                Ok(code) => return self.redeem(cx.client, &attempt, &code).await,
+                Err(r @ Refused::Final(_)) => return Err(r.into_error()),
+                Err(Refused::Again(why)) => {
+                    let left = MAX_PASTE_ATTEMPTS - n;
+                    if left > 0 {
+                        cx.prompt.notice(&format!("{why} ({left} more attempt{})", if left == 1 { "" } else { "s" }));
+                    }
+                    refused = Some(Refused::Again(why));
+                }
             }
-            Ok(Err(_)) => return Err(AuthError::Io("stdin reader stopped".into())),
-            Ok(Ok(Err(e))) => return Err(AuthError::Io(format!("cannot read the pasted response from stdin: {e}"))),
-            Ok(Ok(Ok((0, _)))) => {
-                return Err(AuthError::Declined("stdin closed before a sign-in response was pasted".into()));
-            }
-            Ok(Ok(Ok((_, line)))) => SecretString::from(line),
-        };
-        self.finish_pasted(cx.client, &attempt, line.expose_secret()).await
+        }
+        Err(refused.map(Refused::into_error).unwrap_or_else(|| AuthError::Declined("no sign-in response".into())))
     }
+}
+
+/// Why a pasted answer was not used: `Again` for an answer that is not this sign-in's (worth
+/// asking again), `Final` for one that is and says no (an `error=` response).
+enum Refused {
+    Again(String),
+    Final(AuthError),
+}
+
+impl Refused {
+    fn into_error(self) -> AuthError {
+        match self {
+            Refused::Again(why) => AuthError::Declined(why),
+            Refused::Final(e) => e,
+        }
+    }
+}
+
+/// The code of a pasted answer, if it belongs to `attempt`: its `state` must be the attempt's. A
+/// bare code is refused: without its `state`, a code obtained by someone else (another user of
+/// the machine who saw the authorize URL) could be pasted in.
+fn check_pasted(attempt: &Attempt, pasted: &str) -> Result<SecretString, Refused> {
+    let response = parse_pasted(pasted).map_err(|e| Refused::Again(format!("that is not a sign-in response: {e}")))?;
+    match &response {
+        AuthResponse::Code { state: None, .. } => {
+            return Err(Refused::Again(
+                "a bare code cannot be checked against this sign-in (it has no `state`): nothing was sent; \
+                 paste the whole address the browser was sent to"
+                    .into(),
+            ));
+        }
+        r if r.state().is_some() && !pkce::state_matches(&attempt.state, r.state()) => {
+            return Err(Refused::Again(
+                "the pasted response does not belong to this sign-in (its `state` differs): nothing was sent; \
+                 paste the address from the sign-in started by this command"
+                    .into(),
+            ));
+        }
+        _ => {}
+    }
+    response.into_code().map_err(Refused::Final)
 }
 
 impl GrantFlow for AuthorizationCodeFlow {

@@ -8,9 +8,12 @@
 //!   MSAL's does — then an `error=` ends the sign-in, a `code` completes it;
 //! - any other path: 404.
 //!
-//! Limits: request line and headers at most 16 KiB, body at most 64 KiB, 10 s to send a request.
-//! Each connection is served on its own task, so a browser's idle pre-connections cannot hold up
-//! the real response. The listener closes as soon as one good response has been answered, or when
+//! Limits: request line and headers at most 16 KiB, body at most 64 KiB, 10 s to send a request,
+//! at most [`MAX_CONNECTIONS`] connections served at once (more wait in the kernel's backlog until
+//! one closes). Each connection is served on its own task, so a browser's idle pre-connections
+//! cannot hold up the real response. A failing `accept` (out of file descriptors, say) is retried
+//! after a growing pause (10 ms doubling to 1 s) and logged once per run of failures, not once per
+//! failure: a tight loop once wrote 1.1 million lines in 4 s. The listener closes as soon as one good response has been answered, or when
 //! the sign-in times out.
 
 use std::sync::Arc;
@@ -31,6 +34,12 @@ pub const MAX_HEAD: usize = 16 * 1024;
 pub const MAX_BODY: usize = 64 * 1024;
 /// Time a connection has to deliver its request.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections served at once, at most.
+pub const MAX_CONNECTIONS: usize = 32;
+/// The first pause after a failed `accept`; it doubles up to [`MAX_ACCEPT_BACKOFF`].
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+/// The longest pause after failed `accept`s.
+pub const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// A bound loopback listener, waiting for one authorization response.
 #[derive(Debug)]
@@ -38,6 +47,7 @@ pub struct Listener {
     inner: TcpListener,
     port: u16,
     path: String,
+    max_connections: usize,
 }
 
 impl Listener {
@@ -56,12 +66,18 @@ impl Listener {
         })?;
         let port = inner.local_addr().map_err(|e| AuthError::Io(format!("listener address: {e}")))?.port();
         tracing::debug!(%addr, port, "loopback listener bound");
-        Ok(Listener { inner, port, path: redirect.path().to_owned() })
+        Ok(Listener { inner, port, path: redirect.path().to_owned(), max_connections: MAX_CONNECTIONS })
     }
 
     /// The port the listener got.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Serve at most `n` connections at once instead of [`MAX_CONNECTIONS`] (at least one).
+    pub fn with_max_connections(mut self, n: usize) -> Listener {
+        self.max_connections = n.max(1);
+        self
     }
 
     /// Wait for the response with `state`, at most `timeout`; then close.
@@ -71,15 +87,30 @@ impl Listener {
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         let mut tasks = tokio::task::JoinSet::new();
+        let slots = Arc::new(tokio::sync::Semaphore::new(self.max_connections));
+        let mut failures = AcceptFailures::default();
         loop {
+            // A slot first, then (after a pause if `accept` has been failing) a connection: at the
+            // cap, new connections wait in the backlog instead of being read.
+            let next = async {
+                let slot = Arc::clone(&slots).acquire_owned().await;
+                if let Some(pause) = failures.pause() {
+                    tokio::time::sleep(pause).await;
+                }
+                (slot, self.inner.accept().await)
+            };
             tokio::select! {
-                accepted = self.inner.accept() => match accepted {
+                (slot, accepted) = next => match accepted {
                     Ok((stream, peer)) => {
+                        failures.recovered();
                         tracing::debug!(%peer, "listener connection");
                         let (expect, tx) = (Arc::clone(&expect), tx.clone());
-                        tasks.spawn(async move { serve(stream, &expect, &tx).await });
+                        tasks.spawn(async move {
+                            serve(stream, &expect, &tx).await;
+                            drop(slot);
+                        });
                     }
-                    Err(e) => tracing::warn!("listener accept failed: {e}"),
+                    Err(e) => failures.failed(&e),
                 },
                 Some(outcome) = rx.recv() => return outcome,
                 () = &mut deadline => {
@@ -92,6 +123,37 @@ impl Listener {
                 }
             }
         }
+    }
+}
+
+/// A run of failed `accept`s: how long to pause before the next one, logged once per run.
+#[derive(Debug, Default)]
+struct AcceptFailures {
+    count: u64,
+}
+
+impl AcceptFailures {
+    /// The pause before the next `accept`: none after a success, then 10 ms doubling to 1 s.
+    fn pause(&self) -> Option<Duration> {
+        let n = self.count.checked_sub(1)?;
+        let factor = 1u32.checked_shl(u32::try_from(n).unwrap_or(u32::MAX)).unwrap_or(u32::MAX);
+        Some(ACCEPT_BACKOFF.saturating_mul(factor).min(MAX_ACCEPT_BACKOFF))
+    }
+
+    fn failed(&mut self, e: &std::io::Error) {
+        self.count += 1;
+        if self.count == 1 {
+            tracing::warn!("the sign-in listener cannot accept connections ({e}); retrying with a growing pause");
+        } else {
+            tracing::trace!(failures = self.count, "listener accept failed again: {e}");
+        }
+    }
+
+    fn recovered(&mut self) {
+        if self.count > 0 {
+            tracing::info!(failures = self.count, "the sign-in listener accepts connections again");
+        }
+        self.count = 0;
     }
 }
 
@@ -422,6 +484,55 @@ mod tests {
         assert!(err.to_string().contains("no sign-in response within 1 s"), "{err}");
         // Closed after the timeout.
         assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
+    }
+
+    #[test]
+    fn accept_backoff_grows_and_resets() {
+        let mut f = AcceptFailures::default();
+        assert_eq!(f.pause(), None);
+        let err = std::io::Error::from_raw_os_error(24); // EMFILE
+        let pauses: Vec<Duration> = (0..10)
+            .map(|_| {
+                f.failed(&err);
+                f.pause().unwrap()
+            })
+            .collect();
+        assert_eq!(pauses[0], ACCEPT_BACKOFF);
+        assert_eq!(pauses[1], ACCEPT_BACKOFF * 2);
+        assert!(pauses.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(*pauses.last().unwrap(), MAX_ACCEPT_BACKOFF);
+        for _ in 0..100 {
+            f.failed(&err);
+        }
+        assert_eq!(f.pause(), Some(MAX_ACCEPT_BACKOFF), "no overflow after many failures");
+        f.recovered();
+        assert_eq!(f.pause(), None);
+    }
+
+    #[tokio::test]
+    async fn connections_past_the_cap_wait_for_a_free_slot() {
+        let redirect: RedirectUri = "http://127.0.0.1".parse().unwrap();
+        let listener = Listener::bind(&redirect).await.unwrap().with_max_connections(2);
+        let port = listener.port();
+        let waiting = tokio::spawn(listener.wait("s", Duration::from_secs(20)));
+        // Two idle connections take both slots (each would be held up to READ_TIMEOUT).
+        let idle1 = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let _idle2 = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The third connects (the kernel's backlog) but is not served while both are held.
+        let mut third = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        third.write_all(b"GET /?code=the-code&state=s HTTP/1.1\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 64];
+        let early = tokio::time::timeout(Duration::from_millis(400), third.read(&mut buf)).await;
+        assert!(early.is_err(), "served past the cap");
+        assert!(!waiting.is_finished());
+        // A slot frees: the third is served and the sign-in completes.
+        drop(idle1);
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut out)).await.unwrap().unwrap();
+        assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&out));
+        let code = waiting.await.unwrap().unwrap();
+        assert_eq!(brickauth_core::ExposeSecret::expose_secret(&code), "the-code");
     }
 
     #[tokio::test]

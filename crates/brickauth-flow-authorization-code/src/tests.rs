@@ -162,7 +162,7 @@ async fn form_post_through_the_listener() {
     let mock = MockEntra::start().await;
     let flow = flow_with(&mock, settings(&mock), Browser::Follow);
     let client = TokenClient::new().unwrap();
-    let r = flow.acquire(&FlowContext { client: &client, interaction: BROWSER }).await.unwrap();
+    let r = flow.acquire(&FlowContext::new(&client, BROWSER)).await.unwrap();
     assert_eq!(r.account.username.as_deref(), Some("alice@contoso.com"));
     assert!(r.refresh_token.is_some());
     let authorize = mock.requests().await.into_iter().find(|r| r.path.ends_with("/authorize")).unwrap();
@@ -186,7 +186,7 @@ async fn query_mode_with_a_forged_response_first() {
     let s = settings(&mock).with("response_mode", "query").with("username", "bob@contoso.com");
     let flow = flow_with(&mock, s, Browser::ForgeFirst);
     let client = TokenClient::new().unwrap();
-    let r = flow.acquire(&FlowContext { client: &client, interaction: BROWSER }).await.unwrap();
+    let r = flow.acquire(&FlowContext::new(&client, BROWSER)).await.unwrap();
     assert_eq!(r.account.username.as_deref(), Some("bob@contoso.com"));
     assert_eq!(mock.token_request_count(), 1, "the forged code must never be redeemed");
 }
@@ -197,7 +197,7 @@ async fn authorize_error_is_declined_with_the_description() {
     mock.fail_authorize("access_denied", "AADSTS65004: User declined to consent to access the app.");
     let flow = flow_with(&mock, settings(&mock), Browser::Follow);
     let client = TokenClient::new().unwrap();
-    let e = flow.acquire(&FlowContext { client: &client, interaction: BROWSER }).await.unwrap_err();
+    let e = flow.acquire(&FlowContext::new(&client, BROWSER)).await.unwrap_err();
     assert!(matches!(e, AuthError::Declined(_)), "{e:?}");
     assert!(e.to_string().contains("AADSTS65004: User declined to consent"), "{e}");
     assert_eq!(mock.token_request_count(), 0);
@@ -208,7 +208,7 @@ async fn login_timeout_when_the_browser_does_nothing() {
     let mock = MockEntra::start().await;
     let flow = flow_with(&mock, settings(&mock).with("login_timeout", "1"), Browser::Idle);
     let client = TokenClient::new().unwrap();
-    let e = flow.acquire(&FlowContext { client: &client, interaction: BROWSER }).await.unwrap_err();
+    let e = flow.acquire(&FlowContext::new(&client, BROWSER)).await.unwrap_err();
     assert!(e.to_string().contains("no sign-in response within 1 s"), "{e}");
 }
 
@@ -232,15 +232,17 @@ async fn paste_mode_full_url_and_bare_code() {
     let location = pasted_location(&mock, &a).await;
     let r = flow.finish_pasted(&client, &a, &format!("{location}\n")).await.unwrap();
     assert!(r.refresh_token.is_some());
+    // The same address again: Entra refuses a second redemption.
+    let e = flow.finish_pasted(&client, &a, &location).await.unwrap_err();
+    assert_eq!(e.entra().and_then(|e| e.code()), Some(54005));
 
+    // A bare code has no state to check: refused before any request (issue 10: injection).
     let a = flow.attempt(flow.options().redirect_uri.render(None), ResponseMode::Query);
     let location = pasted_location(&mock, &a).await;
     let code = Url::parse(&location).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
-    flow.finish_pasted(&client, &a, &code).await.unwrap();
-    // The same code again: Entra refuses a second redemption.
     let e = flow.finish_pasted(&client, &a, &code).await.unwrap_err();
-    assert_eq!(e.entra().and_then(|e| e.code()), Some(54005));
-    assert_eq!(mock.token_request_count(), 3);
+    assert!(matches!(e, AuthError::Declined(_)) && e.to_string().contains("bare code"), "{e}");
+    assert_eq!(mock.token_request_count(), 2);
 }
 
 #[tokio::test]
@@ -282,4 +284,76 @@ fn debug_redacts_code_and_verifier() {
     assert!(!shown.contains("the-secret-code"));
     assert!(!shown.contains(a.pkce().verifier().expose_secret()));
     assert!(form.encode().contains("code=the-secret-code"));
+}
+
+/// A prompt that answers paste requests from a script and records what the flow showed.
+struct Scripted {
+    /// One answer per attempt: `None` follows the URL and pastes the genuine address.
+    answers: Vec<Option<&'static str>>,
+    notices: std::sync::Mutex<Vec<String>>,
+    attempts: std::sync::Mutex<Vec<u32>>,
+}
+
+impl brickauth_core::Prompt for Scripted {
+    fn device_code(&self, _: &brickauth_core::prompt::DeviceCode<'_>) {}
+    fn sign_in_url(&self, _: &str, _: bool) {}
+    fn notice(&self, message: &str) {
+        self.notices.lock().unwrap().push(message.to_owned());
+    }
+    fn read_pasted<'a>(
+        &'a self,
+        request: &'a brickauth_core::prompt::PasteRequest<'a>,
+    ) -> BoxFuture<'a, std::io::Result<Option<SecretString>>> {
+        Box::pin(async move {
+            self.attempts.lock().unwrap().push(request.attempt);
+            let Some(answer) = self.answers.get(request.attempt as usize - 1) else { return Ok(None) };
+            let text = match answer {
+                Some(text) => (*text).to_owned(),
+                None => {
+                    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+                    let r = http.get(request.url).send().await.unwrap();
+                    r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+                }
+            };
+            Ok(Some(SecretString::from(text)))
+        })
+    }
+}
+
+fn scripted(answers: Vec<Option<&'static str>>) -> Scripted {
+    Scripted { answers, notices: Default::default(), attempts: Default::default() }
+}
+
+const PASTE: Interaction = Interaction { terminal: true, browser: false };
+
+#[tokio::test]
+async fn paste_mode_asks_again_after_a_wrong_answer() {
+    let mock = MockEntra::start().await;
+    let flow = AuthorizationCodeFlow::from_settings(&settings(&mock)).unwrap();
+    let client = TokenClient::new().unwrap();
+    let prompt = scripted(vec![
+        Some("not a response"),
+        Some("http://localhost/?code=0.AXoA-forged-code-from-someone-else&state=not-this-sign-in"),
+        None,
+    ]);
+    let r = flow.acquire(&FlowContext::new(&client, PASTE).with_prompt(&prompt)).await.unwrap();
+    assert!(r.refresh_token.is_some());
+    assert_eq!(*prompt.attempts.lock().unwrap(), [1, 2, 3]);
+    let notices = prompt.notices.lock().unwrap();
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    assert!(notices[1].contains("`state` differs") && notices[1].contains("1 more attempt"), "{notices:?}");
+    assert_eq!(mock.token_request_count(), 1, "only the genuine answer is redeemed");
+}
+
+#[tokio::test]
+async fn paste_mode_gives_up_after_three_wrong_answers() {
+    let mock = MockEntra::start().await;
+    let flow = AuthorizationCodeFlow::from_settings(&settings(&mock)).unwrap();
+    let client = TokenClient::new().unwrap();
+    let bare = Some("0.AXoA-a-bare-code-without-its-state");
+    let prompt = scripted(vec![bare, bare, bare, None]);
+    let e = flow.acquire(&FlowContext::new(&client, PASTE).with_prompt(&prompt)).await.unwrap_err();
+    assert!(matches!(e, AuthError::Declined(_)) && e.to_string().contains("bare code"), "{e}");
+    assert_eq!(*prompt.attempts.lock().unwrap(), [1, 2, 3]);
+    assert_eq!(mock.token_request_count(), 0);
 }

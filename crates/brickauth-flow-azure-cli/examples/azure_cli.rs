@@ -14,7 +14,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let flow = AzureCliFlow::new(AzureCliOptions { tenant, ..AzureCliOptions::default() })?;
     let client = TokenClient::new()?;
-    let token = flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await?;
+    let token = flow.acquire(&FlowContext::new(&client, Interaction::NONE)).await?;
     eprintln!("signed in as {:?}, expires at {}", token.account.username, token.access_token.expires_on);
     println!("{}", token.access_token.expose());
     Ok(())

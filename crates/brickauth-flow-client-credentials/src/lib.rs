@@ -28,7 +28,7 @@
 //! let secret = SecretString::from(std::env::var("ARM_CLIENT_SECRET").unwrap_or_default());
 //! let flow = ClientCredentialsFlow::new(ClientCredentialsOptions::new(app, ClientCredential::Secret(secret)));
 //! let client = TokenClient::new()?;
-//! let token = flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await?;
+//! let token = flow.acquire(&FlowContext::new(&client, Interaction::NONE)).await?;
 //! println!("expires at {}", token.access_token.expires_on);
 //! # Ok(()) }
 //! ```
@@ -480,7 +480,7 @@ mod tests {
         let flow = ClientCredentialsFlow::from_settings(&s).unwrap();
         assert!(flow.wants_management_token());
         let client = TokenClient::new().unwrap();
-        flow.management_token(&FlowContext { client: &client, interaction: Interaction::NONE }).await.unwrap();
+        flow.management_token(&FlowContext::new(&client, Interaction::NONE)).await.unwrap();
         let reqs = mock.token_requests().await;
         assert_eq!(reqs[0].form.get("scope").map(String::as_str), Some(MANAGEMENT_SCOPE));
     }

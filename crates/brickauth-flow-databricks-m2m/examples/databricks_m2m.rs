@@ -21,7 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         client_auth: ClientAuth::Basic,
     })?;
     let client = TokenClient::new()?;
-    let token = flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await?;
+    let token = flow.acquire(&FlowContext::new(&client, Interaction::NONE)).await?;
     eprintln!("expires at {}", token.access_token.expires_on);
     println!("{}", token.access_token.expose());
     Ok(())

@@ -35,7 +35,7 @@
 //!     client_auth: ClientAuth::Basic,
 //! })?;
 //! let client = TokenClient::new()?;
-//! let token = flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await?;
+//! let token = flow.acquire(&FlowContext::new(&client, Interaction::NONE)).await?;
 //! println!("expires at {}", token.access_token.expires_on);
 //! # Ok(()) }
 //! ```

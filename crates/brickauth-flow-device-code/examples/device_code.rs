@@ -19,7 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let flow = DeviceCodeFlow::new(DeviceCodeOptions::new(app));
     let client = TokenClient::new()?;
     let interaction = Interaction { terminal: true, browser: false };
-    let token = flow.acquire(&FlowContext { client: &client, interaction }).await?;
+    let token = flow.acquire(&FlowContext::new(&client, interaction)).await?;
     eprintln!("signed in as {:?}", token.account.username);
     println!("{}", token.access_token.expose());
     Ok(())

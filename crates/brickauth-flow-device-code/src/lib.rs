@@ -7,7 +7,7 @@
 //! ```text
 //! POST {authority}/{tenant}/oauth2/v2.0/devicecode    client_id, scope=<scopes> offline_access openid profile
 //!   → device_code, user_code, verification_uri, expires_in, interval, message
-//! (print `message` on stderr: "To sign in, use a web browser to open the page … and enter the code …")
+//! (show `message` through the prompt: "To sign in, use a web browser to open the page … and enter the code …")
 //! every `interval` seconds until `expires_in` has passed:
 //! POST {authority}/{tenant}/oauth2/v2.0/token
 //!   grant_type=urn:ietf:params:oauth:grant-type:device_code, client_id, device_code, code, client_info=1
@@ -17,13 +17,14 @@
 //!   → tokens
 //! ```
 //!
-//! `code` duplicates `device_code`, as MSAL sends it. While waiting, a spinner turns on stderr if
-//! stderr is a terminal; Ctrl-C stops the wait with [`AuthError::Declined`].
+//! `code` duplicates `device_code`, as MSAL sends it. The flow prints nothing itself: the code goes
+//! to the [`Prompt`](brickauth_core::Prompt) of the [`FlowContext`] (the CLI's shows a spinner on a
+//! terminal while the flow waits; a GUI's can show a dialog), which is told when the wait is over.
+//! Ctrl-C stops the wait with [`AuthError::Declined`].
 //!
 //! The flow is marked interactive: a person has to sign in on another device.
 #![warn(missing_docs)]
 
-use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
 use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
@@ -43,14 +44,12 @@ pub struct DeviceCodeOptions {
     pub app: AppConfig,
     /// What a `slow_down` answer adds to the polling interval (RFC 8628: 5 s). Tests shorten it.
     pub slow_down: Duration,
-    /// Whether to show a spinner while waiting (only ever on a terminal).
-    pub spinner: bool,
 }
 
 impl DeviceCodeOptions {
-    /// Options with RFC 8628's 5 s slow-down step and a spinner on terminals.
+    /// Options with RFC 8628's 5 s slow-down step.
     pub fn new(app: AppConfig) -> Self {
-        DeviceCodeOptions { app, slow_down: Duration::from_secs(5), spinner: true }
+        DeviceCodeOptions { app, slow_down: Duration::from_secs(5) }
     }
 }
 
@@ -151,23 +150,24 @@ impl DeviceCodeFlow {
     async fn run(&self, cx: &FlowContext<'_>) -> Result<TokenResponse, AuthError> {
         let auth = self.start(cx).await?;
         tracing::info!(user_code = %auth.user_code, expires_in = auth.expires_in, "device code issued");
-        let spinner = (self.options.spinner && std::io::stderr().is_terminal()).then(|| {
-            let pb = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-            pb.set_style(indicatif::ProgressStyle::default_spinner());
-            pb
-        });
-        // Only the message goes to stderr: the user must see it to sign in.
-        eprintln!("{}", auth.message);
-        if let Some(pb) = &spinner {
-            pb.set_message("waiting for sign-in…");
-            pb.enable_steady_tick(Duration::from_millis(120));
+        cx.prompt.device_code(&device_code(&auth));
+        // Told even when the wait is cut short by Ctrl-C (the future is dropped).
+        struct Done<'a>(&'a dyn brickauth_core::Prompt);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.device_code_done();
+            }
         }
-        let result = self.poll(cx, &auth).await;
-        if let Some(pb) = spinner {
-            pb.finish_and_clear();
-        }
-        result
+        let _done = Done(cx.prompt);
+        self.poll(cx, &auth).await
     }
+}
+
+/// What the prompt shows.
+fn device_code(auth: &DeviceAuthorization) -> brickauth_core::prompt::DeviceCode<'_> {
+    let mut code = brickauth_core::prompt::DeviceCode::new(&auth.user_code, &auth.verification_uri, &auth.message);
+    code.expires_in = auth.expires_in;
+    code
 }
 
 fn expired() -> AuthError {

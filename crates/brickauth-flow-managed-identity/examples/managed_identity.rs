@@ -16,7 +16,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let flow = ManagedIdentityFlow::new(options)?;
     let client = TokenClient::new()?;
-    let token = flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await?;
+    let token = flow.acquire(&FlowContext::new(&client, Interaction::NONE)).await?;
     eprintln!("token for {:?}, expires at {}", token.account.oid, token.access_token.expires_on);
     println!("{}", token.access_token.expose());
     Ok(())

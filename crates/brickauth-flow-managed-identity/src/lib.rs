@@ -45,7 +45,7 @@
 //! options.identity = IdentitySelector::ClientId("3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e62".parse()?);
 //! let flow = ManagedIdentityFlow::new(options)?;
 //! let client = TokenClient::new()?;
-//! let token = flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await?;
+//! let token = flow.acquire(&FlowContext::new(&client, Interaction::NONE)).await?;
 //! println!("expires at {}", token.access_token.expires_on);
 //! # Ok(()) }
 //! ```

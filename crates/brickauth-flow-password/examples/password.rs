@@ -20,7 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let password = SecretString::from(std::env::var("BRICKAUTH_PASSWORD")?);
     let flow = PasswordFlow::new(PasswordOptions { app, username: username.clone(), password });
     let client = TokenClient::new()?;
-    let token = flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await?;
+    let token = flow.acquire(&FlowContext::new(&client, Interaction::NONE)).await?;
     eprintln!("signed in as {:?}", token.account.username);
     println!("{}", token.access_token.expose());
     Ok(())

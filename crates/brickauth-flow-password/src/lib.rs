@@ -26,7 +26,7 @@
 //!     password: SecretString::from(std::env::var("BRICKAUTH_PASSWORD").unwrap_or_default()),
 //! });
 //! let client = TokenClient::new()?;
-//! let token = flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await?;
+//! let token = flow.acquire(&FlowContext::new(&client, Interaction::NONE)).await?;
 //! println!("expires at {}", token.access_token.expires_on);
 //! # Ok(()) }
 //! ```
@@ -164,7 +164,7 @@ mod tests {
         let mock = MockEntra::start().await;
         let flow = PasswordFlow::from_settings(&settings(&mock, "correct horse battery staple")).unwrap();
         let client = TokenClient::new().unwrap();
-        let r = flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await.unwrap();
+        let r = flow.acquire(&FlowContext::new(&client, Interaction::NONE)).await.unwrap();
         assert_eq!(r.account.username.as_deref(), Some("alice@contoso.com"));
         assert!(r.refresh_token.is_some());
         let reqs = mock.token_requests().await;
@@ -181,7 +181,7 @@ mod tests {
         let mock = MockEntra::start().await;
         let flow = PasswordFlow::from_settings(&settings(&mock, "pw-Xq7-unlikely")).unwrap();
         let client = TokenClient::new().unwrap();
-        let err = flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await.unwrap_err();
+        let err = flow.acquire(&FlowContext::new(&client, Interaction::NONE)).await.unwrap_err();
         let e = err.entra().expect("an Entra error");
         assert_eq!(e.code(), Some(50126));
         assert!(err.to_string().contains("hint:"));

@@ -19,7 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let flow =
         RefreshTokenFlow::new(RefreshTokenOptions { app, refresh_token: SecretString::from(rt.trim().to_owned()) });
     let client = TokenClient::new()?;
-    let answer = flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await?;
+    let answer = flow.acquire(&FlowContext::new(&client, Interaction::NONE)).await?;
     if let Some(next) = &answer.refresh_token {
         std::fs::write(out, next.expose_secret())?;
     }

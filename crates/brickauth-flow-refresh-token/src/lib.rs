@@ -23,7 +23,7 @@
 //! let app = AppConfig::new("contoso.onmicrosoft.com".parse().unwrap(), "04f0c124-f2bc-4f59-8241-bf6df9866bbd".parse().unwrap());
 //! let flow = RefreshTokenFlow::new(RefreshTokenOptions { app, refresh_token: SecretString::from("0.AXoA…".to_owned()) });
 //! let client = TokenClient::new()?;
-//! let answer = flow.acquire(&FlowContext { client: &client, interaction: Interaction::NONE }).await?;
+//! let answer = flow.acquire(&FlowContext::new(&client, Interaction::NONE)).await?;
 //! // Keep answer.refresh_token: the one you passed in is now spent.
 //! # Ok(()) }
 //! ```
@@ -126,7 +126,7 @@ mod tests {
             .with_secret("refresh_token", rt.clone());
         let flow = RefreshTokenFlow::from_settings(&s).unwrap();
         let client = TokenClient::new().unwrap();
-        let cx = FlowContext { client: &client, interaction: Interaction::NONE };
+        let cx = FlowContext::new(&client, Interaction::NONE);
         let first = flow.acquire(&cx).await.unwrap();
         let rotated = first.refresh_token.expect("a rotated refresh token");
         assert_ne!(rotated.expose_secret(), rt);

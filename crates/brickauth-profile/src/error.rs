@@ -133,6 +133,14 @@ pub enum ProfileError {
         /// The matching profiles, sorted.
         profiles: Vec<String>,
     },
+    /// No profile was asked for (no `--profile`, no `$BRICKAUTH_PROFILE`, no `default_profile`),
+    /// none is named `default`, and the file has not exactly one profile to fall back on.
+    NoProfileSelected {
+        /// The profile file.
+        path: Arc<Path>,
+        /// Every profile in the file, sorted.
+        known: Box<[String]>,
+    },
     /// No profile has the host asked for.
     NoHostMatch {
         /// The profile file.
@@ -222,6 +230,17 @@ impl fmt::Display for ProfileError {
                 display_path(path),
                 profiles.join(", ")
             ),
+            NoProfileSelected { path, known } => match known.first() {
+                None => write!(f, "{}: {}", display_path(path), known_profiles(known)),
+                Some(first) => write!(
+                    f,
+                    "{}: no profile selected, and none is named `default`; {}. Choose one with \
+                     --profile NAME (or $BRICKAUTH_PROFILE), or set `default_profile = \"{first}\"` \
+                     at the top of the file",
+                    display_path(path),
+                    known_profiles(known)
+                ),
+            },
             NoHostMatch { path, host, hosts } => {
                 write!(f, "{}: no profile has host `{host}`; ", display_path(path))?;
                 if hosts.is_empty() {
@@ -277,6 +296,7 @@ impl From<ProfileError> for ConfigError {
             | AmbiguousHost { .. }
             | NoHostMatch { .. }
             | Unsupported { .. }
+            | NoProfileSelected { .. }
             | Other(_) => return ConfigError::general(e.to_string()),
         };
         // `[defaults]` is not a profile: fold it into the location instead.

@@ -131,12 +131,26 @@ impl ProfileFile {
         flag: Option<&str>,
         var: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Profile, ProfileError> {
-        let name = match flag {
-            Some(name) => name.to_owned(),
-            None => var("BRICKAUTH_PROFILE")
-                .filter(|v| !v.is_empty())
-                .or_else(|| self.default_profile.clone())
-                .unwrap_or_else(|| "default".to_owned()),
+        let chosen = flag
+            .map(str::to_owned)
+            .or_else(|| var("BRICKAUTH_PROFILE").filter(|v| !v.is_empty()))
+            .or_else(|| self.default_profile.clone());
+        let name = match chosen {
+            Some(name) => name,
+            None if self.profiles.contains_key("default") => "default".to_owned(),
+            // One profile and nothing chosen: it is the one meant (as `gh` does with one account).
+            // Said at -v, not on every call: the file is unambiguous.
+            None if self.profiles.len() == 1 => {
+                let only = self.profiles.keys().next().cloned().unwrap_or_default();
+                tracing::info!("no profile selected and no `default_profile`: using `{only}`, the file's only profile");
+                only
+            }
+            None => {
+                return Err(ProfileError::NoProfileSelected {
+                    path: self.path.clone(),
+                    known: self.profiles.keys().cloned().collect(),
+                });
+            }
         };
         self.profile(&name)
     }

@@ -190,6 +190,19 @@ impl Profile {
                     suggestion,
                 });
             }
+            if URL_KEYS.contains(&key.as_str()) && has_userinfo(&entry.value) {
+                // The value is never repeated: the user name or password in it may be real.
+                let (path, at) = self.locate(&entry.origin);
+                return Err(ProfileError::InvalidValue {
+                    path,
+                    profile: Some(self.name.clone()),
+                    key: (*key).clone(),
+                    at,
+                    message: "holds a user name or password (`scheme://user:…@host`): remove it; \
+                              brickauth never sends credentials in a URL"
+                        .into(),
+                });
+            }
             if secret_of(Some(self.flow), key).is_some() && entry.value.trim().is_empty() {
                 let (path, at) = self.locate(&entry.origin);
                 return Err(ProfileError::InvalidValue {
@@ -399,4 +412,15 @@ impl fmt::Debug for Profile {
             .field("entries", &Entries(self))
             .finish()
     }
+}
+
+/// Keys whose value is a URL that brickauth connects to.
+const URL_KEYS: &[&str] = &["host", "authority_host"];
+
+/// Whether `url` has a userinfo part (`https://user:secret@host/…`), which would put a
+/// credential in logs, errors and proxies' request lines.
+fn has_userinfo(url: &str) -> bool {
+    let rest = url.trim().split_once("://").map_or(url.trim(), |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.contains('@')
 }

@@ -2,10 +2,13 @@
 //! [`crate::report`].
 
 pub mod account;
+pub mod clusters;
+pub mod complete;
 pub mod databrickscfg;
 mod flows;
 mod inspect;
 mod profiles;
+pub mod profiles_edit;
 pub(crate) mod serve;
 pub mod status;
 mod token;
@@ -15,7 +18,6 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::CommandFactory;
 
 use crate::cli::{AuthCommand, Cli, Command};
 use crate::context::Context;
@@ -33,12 +35,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Profiles(c) => profiles::profiles(&cx, &c),
         Command::Inspect(args) => inspect::inspect(&cx, &args),
         Command::Status(args) => status::status(&cx, &args),
-        Command::Completions { shell } => {
-            let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "brickauth", &mut std::io::stdout());
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Clusters(c) => workspace::clusters(&cx, &c),
+        Command::Completions { shell } => complete::script(shell),
+        Command::Clusters(c) => clusters::clusters(&cx, &c),
         Command::Api(args) => workspace::api(&cx, &args),
         Command::Whoami => workspace::whoami(&cx),
         Command::Exec(args) => workspace::exec(&cx, &args),
@@ -53,6 +51,14 @@ pub fn print(text: &str) -> Result<ExitCode> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// A write error other than a closed pipe; a closed pipe (`| head`) ends the output quietly.
+pub fn ok_or_pipe(r: std::io::Result<()>) -> Result<()> {
+    match r {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
 }
 

@@ -1,9 +1,16 @@
-//! `brickauth profiles list | show | validate`.
+//! `brickauth profiles list | show | validate` (`add` and `init` are in `profiles_edit.rs`).
+//!
+//! `validate` goes further than loading does: it checks the formats of the values brickauth will
+//! send or use (the Azure workspace resource id, URLs, GUIDs), that files the profile names exist
+//! and can be read, that certificate and key files parse as PEM, and warns about loose file
+//! permissions — all without resolving a secret or running a `*_command`.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Result;
 use brickauth_core::Settings;
+use brickauth_profile::Profile;
 
 use crate::cli::ProfilesCommand;
 use crate::cmd::print;
@@ -51,42 +58,318 @@ pub fn profiles(cx: &Context, c: &ProfilesCommand) -> Result<ExitCode> {
                 }
                 _ => cx.profile(None)?,
             };
-            let mut out = format!("[{}]\n", profile.name());
-            let entries = profile.entries();
-            let width = entries.iter().map(|(k, v, _)| k.len() + v.to_string().len() + 3).max().unwrap_or(0);
-            for (key, value, origin) in entries {
-                let kv = format!("{key} = {value}");
-                out.push_str(&format!("{kv:<width$}  # {origin}\n"));
-            }
-            print(&out)
+            print(&show(&profile))
         }
-        ProfilesCommand::Validate { name } => {
-            let file = cx.file()?;
-            let names: Vec<String> = match name {
-                Some(n) => vec![n.clone()],
-                None => file.names().into_iter().map(str::to_owned).collect(),
-            };
-            let mut failures = Vec::new();
-            let mut out = String::new();
-            for n in &names {
-                let result = file.profile(n).map_err(anyhow::Error::from).and_then(|p| {
-                    brickauth_core::flow::app_config(&p)?;
-                    Ok(p)
-                });
-                match result {
-                    Ok(p) => out.push_str(&format!("ok       {n} ({})\n", p.flow().name)),
-                    Err(e) => {
-                        out.push_str(&format!("invalid  {n}: {e}\n"));
-                        failures.push(n.clone());
-                    }
+        ProfilesCommand::Validate { name } => validate(cx, name.as_deref()),
+        ProfilesCommand::Add(args) => super::profiles_edit::add(cx, args),
+        ProfilesCommand::Init(args) => super::profiles_edit::init(cx, args),
+    }
+}
+
+/// `profiles show`: `key = value  # origin`, the origins aligned. Alignment is done by hand:
+/// `format!`'s width (`{:<w$}`) is limited to 65,535 and panics beyond it, and a value that long
+/// (a pasted certificate, say) must print, not abort. Values past the alignment width are simply
+/// not padded.
+fn show(profile: &Profile) -> String {
+    /// Origins line up for values up to this width; longer lines keep two spaces.
+    const ALIGN_AT: usize = 72;
+    let mut out = format!("[{}]\n", profile.name());
+    let lines: Vec<(String, String)> =
+        profile.entries().into_iter().map(|(k, v, o)| (format!("{k} = {v}"), o.to_string())).collect();
+    let width = lines.iter().map(|(kv, _)| kv.chars().count()).filter(|&w| w <= ALIGN_AT).max().unwrap_or(0);
+    for (kv, origin) in lines {
+        let pad = width.saturating_sub(kv.chars().count());
+        out.push_str(&kv);
+        out.extend(std::iter::repeat_n(' ', pad + 2));
+        out.push_str("# ");
+        out.push_str(&origin);
+        out.push('\n');
+    }
+    out
+}
+
+fn validate(cx: &Context, name: Option<&str>) -> Result<ExitCode> {
+    let file = cx.file()?;
+    let mut warnings = file_permission_warnings(file.path());
+    let names: Vec<String> = match name {
+        Some(n) => vec![n.to_owned()],
+        None => file.names().into_iter().map(str::to_owned).collect(),
+    };
+    let mut failures = Vec::new();
+    let mut out = String::new();
+    for n in &names {
+        let result = file.profile(n).map_err(anyhow::Error::from).and_then(|p| {
+            brickauth_core::flow::app_config(&p)?;
+            Ok(p)
+        });
+        match result {
+            Ok(p) => {
+                let problems = format_problems(&p);
+                warnings.extend(key_permission_warnings(&p));
+                if problems.is_empty() {
+                    out.push_str(&format!("ok       {n} ({})\n", p.flow().name));
+                } else {
+                    out.push_str(&format!("invalid  {n}: {}\n", problems.join("\n         ")));
+                    failures.push(n.clone());
                 }
             }
-            print(&out)?;
-            if failures.is_empty() {
-                Ok(ExitCode::SUCCESS)
-            } else {
-                Err(Reported { code: 2, message: format!("invalid profiles: {}", failures.join(", ")) }.into())
+            Err(e) => {
+                out.push_str(&format!("invalid  {n}: {e}\n"));
+                failures.push(n.clone());
             }
         }
+    }
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    print(&out)?;
+    if failures.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(Reported { code: 2, message: format!("invalid profiles: {}", failures.join(", ")) }.into())
+    }
+}
+
+/// A warning when the profile file can be changed by other users: it may run `*_command`s.
+pub fn file_permission_warnings(path: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path)
+            && m.permissions().mode() & 0o022 != 0
+        {
+            out.push(format!(
+                "{} is writable by {}: anyone who can edit it can make brickauth run commands as you \
+                 (`*_command` keys); fix with `chmod go-w {}`",
+                path.display(),
+                if m.permissions().mode() & 0o002 != 0 { "every user" } else { "its group" },
+                path.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    out
+}
+
+/// Warnings for private keys other users can read.
+pub fn key_permission_warnings(profile: &Profile) -> Vec<String> {
+    let mut out = Vec::new();
+    #[cfg(unix)]
+    for key in ["client_certificate_key", "client_certificate"] {
+        use std::os::unix::fs::PermissionsExt;
+        let Some(path) = profile.get(key).map(expand) else { continue };
+        // The certificate file holds the key too when no separate key is given.
+        if key == "client_certificate" && profile.get("client_certificate_key").is_some() {
+            continue;
+        }
+        if key == "client_certificate" && !std::fs::read_to_string(&path).is_ok_and(|t| t.contains("PRIVATE KEY-----"))
+        {
+            continue;
+        }
+        if let Ok(m) = std::fs::metadata(&path)
+            && m.permissions().mode() & 0o077 != 0
+        {
+            out.push(format!(
+                "profile `{}`: {key} {} holds a private key and is readable by others (mode {:o}); \
+                 fix with `chmod 600 {}`",
+                profile.name(),
+                path.display(),
+                m.permissions().mode() & 0o777,
+                path.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = profile;
+    out
+}
+
+/// `~/` expanded with `$HOME`.
+fn expand(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// Format problems of `profile`'s values, each naming the key and what is expected. Reads no
+/// secret and runs nothing: `*_file` keys are checked for existence and readability only, except
+/// certificates, which must parse as PEM.
+pub fn format_problems(profile: &Profile) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut problem = |key: &str, message: String| problems.push(format!("`{key}` {message}"));
+    if let Some(id) = profile.get("azure_workspace_resource_id")
+        && let Err(e) = resource_id(id)
+    {
+        problem("azure_workspace_resource_id", e);
+    }
+    if let Some(sub) = profile.get("azure_subscription_id")
+        && !is_guid(sub)
+    {
+        problem("azure_subscription_id", format!("is `{sub}`, not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"));
+    }
+    for key in ["client_id", "msi_client_id", "msi_object_id"] {
+        if let Some(v) = profile.get(key)
+            && !is_guid(v)
+        {
+            problem(key, format!("is `{v}`, not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"));
+        }
+    }
+    for key in ["host", "authority_host", "imds_endpoint", "redirect_uri"] {
+        if let Some(v) = profile.get(key)
+            && let Err(e) = url(v)
+        {
+            problem(key, e);
+        }
+    }
+    for (key, shown, _) in profile.entries() {
+        let is_path = key.ends_with("_file") || matches!(key.as_str(), "client_certificate" | "client_certificate_key");
+        // A `_file` source is shown as its path (only a literal secret is redacted).
+        let brickauth_profile::DisplayValue::Plain(raw) = shown else { continue };
+        if !is_path {
+            continue;
+        }
+        let path = expand(&raw);
+        match std::fs::File::open(&path) {
+            Err(e) => problem(&key, format!("names {}, which cannot be read: {e}", path.display())),
+            Ok(_) if key == "client_certificate" || key == "client_certificate_key" => {
+                if let Err(e) = pem(&path, key == "client_certificate") {
+                    problem(&key, format!("names {}, which {e}", path.display()));
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+    if profile.get("client_certificate").is_some()
+        && profile.get("client_certificate_key").is_none()
+        && let Some(p) = profile.get("client_certificate").map(expand)
+        && std::fs::read_to_string(&p).is_ok_and(|t| !t.contains("PRIVATE KEY-----"))
+    {
+        problem(
+            "client_certificate",
+            format!(
+                "names {}, which holds no private key: add it to the file or set client_certificate_key",
+                p.display()
+            ),
+        );
+    }
+    problems
+}
+
+/// A certificate file must hold a certificate; a key file a private key; both as PEM that parses.
+fn pem(path: &Path, certificate: bool) -> Result<(), String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    if certificate {
+        let certs: Vec<_> = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("cannot be read as PEM: {e}"))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("is not valid PEM: {e}"))?;
+        if certs.is_empty() {
+            return Err("holds no `-----BEGIN CERTIFICATE-----` block".to_owned());
+        }
+        Ok(())
+    } else {
+        PrivateKeyDer::from_pem_file(path).map(|_| ()).map_err(|e| format!("holds no usable PEM private key: {e}"))
+    }
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, hexadecimal.
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.trim().split('-').collect();
+    parts.len() == 5
+        && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// `/subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.Databricks/workspaces/<name>`.
+fn resource_id(id: &str) -> Result<(), String> {
+    const SHAPE: &str =
+        "/subscriptions/<subscription GUID>/resourceGroups/<group>/providers/Microsoft.Databricks/workspaces/<name>";
+    let segments: Vec<&str> = id.trim().trim_end_matches('/').split('/').collect();
+    let [first, subs, sub, rgs, rg, providers, ns, ws, name] = segments.as_slice() else {
+        return Err(format!("is not a workspace resource id: expected {SHAPE}"));
+    };
+    let fixed = [
+        (*subs, "subscriptions"),
+        (*rgs, "resourceGroups"),
+        (*providers, "providers"),
+        (*ns, "Microsoft.Databricks"),
+        (*ws, "workspaces"),
+    ];
+    if !first.is_empty() || fixed.iter().any(|(got, want)| !got.eq_ignore_ascii_case(want)) {
+        return Err(format!("is not a workspace resource id: expected {SHAPE}"));
+    }
+    if !is_guid(sub) {
+        return Err(format!(
+            "has `{sub}` as its subscription, not a GUID: copy the id from the workspace's Properties page \
+             in the Azure portal (expected {SHAPE})"
+        ));
+    }
+    // ARM names: letters, digits, `-`, `_`, `.`, `(`, `)`; the README's `…` placeholder is not one.
+    let arm_name = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.()".contains(c));
+    for (part, what) in [(*rg, "resource group"), (*name, "workspace name")] {
+        if !arm_name(part) {
+            return Err(format!("has `{part}` as its {what}, which is not a valid Azure name (expected {SHAPE})"));
+        }
+    }
+    Ok(())
+}
+
+/// An `https://` URL with a host (or `http://` to a loopback address), without a user name or
+/// password in it — the message never repeats such a URL.
+fn url(value: &str) -> Result<(), String> {
+    let u = url::Url::parse(value.trim()).map_err(|e| format!("is `{value}`, not a URL: {e}"))?;
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err("holds a user name or password (`scheme://user:…@host`): remove it".to_owned());
+    }
+    let Some(host) = u.host_str() else { return Err(format!("is `{value}`, a URL without a host")) };
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = host == "localhost"
+                || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            let link_local = host == "169.254.169.254";
+            if loopback || link_local {
+                Ok(())
+            } else {
+                Err(format!("is `{value}`: plain http is allowed only to loopback addresses; use https://"))
+            }
+        }
+        other => Err(format!("is `{value}`: `{other}://` is not http or https")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_ids() {
+        let good = "/subscriptions/3f2a1b4c-0000-4a5b-9c8d-112233445566/resourceGroups/rg-data/providers/Microsoft.Databricks/workspaces/ws-prod";
+        assert_eq!(resource_id(good), Ok(()));
+        let placeholder = "/subscriptions/…/resourceGroups/…/providers/Microsoft.Databricks/workspaces/…";
+        insta::assert_snapshot!(resource_id(placeholder).expect_err("placeholder"));
+        let compute = "/subscriptions/3f2a1b4c-0000-4a5b-9c8d-112233445566/resourceGroups/rg/providers/Microsoft.Compute/workspaces/ws";
+        assert!(resource_id(compute).is_err());
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(url("https://adb-1.2.azuredatabricks.net"), Ok(()));
+        assert_eq!(url("http://127.0.0.1:8400"), Ok(()));
+        assert_eq!(url("http://[::1]:8400"), Ok(()));
+        assert!(url("http://adb-1.2.azuredatabricks.net").is_err());
+        let e = url("https://alice:hunter2@login.microsoftonline.com").expect_err("userinfo");
+        assert!(!e.contains("hunter2") && !e.contains("alice"), "{e}");
+        assert!(url("adb-1.2.azuredatabricks.net").is_err());
+    }
+
+    #[test]
+    fn guids() {
+        assert!(is_guid("12a34b56-789c-0d12-e3fa-b456789c0123"));
+        assert!(!is_guid("12a34b56-789c-0d12-e3fa-b456789c012"));
+        assert!(!is_guid("…"));
     }
 }

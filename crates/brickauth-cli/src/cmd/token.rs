@@ -31,7 +31,18 @@ pub fn token(cx: &Context, args: &TokenArgs) -> Result<ExitCode> {
         force_refresh: args.force_refresh,
         min_validity: Duration::from_secs(args.min_validity.unwrap_or(DEFAULT_MIN_VALIDITY).max(FLOOR)),
     };
+    if args.include_refresh_token && args.output != Some(TokenFormat::Json) {
+        tracing::warn!("--include-refresh-token has no effect without -o json: the refresh token is not printed");
+    }
     let (t, _, profile) = acquire_for(profile, context::interaction(args.no_browser), opts)?;
+    let lifetime = t.access_token.expires_on.saturating_sub(brickauth_core::now());
+    if args.min_validity.is_some() && u64::try_from(lifetime).unwrap_or(0) < opts.min_validity.as_secs() {
+        tracing::warn!(
+            "--min-validity {} s is longer than this fresh token lives ({lifetime} s): every call will get \
+             a new token; Entra access tokens live 60-90 minutes",
+            opts.min_validity.as_secs()
+        );
+    }
     // az's default output is JSON: a `--query` without `-o` means JSON too.
     let format = args.output.unwrap_or(if args.az.query.is_some() { TokenFormat::Json } else { TokenFormat::Raw });
     let text = match format {
@@ -114,20 +125,12 @@ pub fn login(cx: &Context, args: &LoginArgs) -> Result<ExitCode> {
     let expires_on = t.access_token.expires_on;
     eprintln!(
         "Signed in as {} with profile `{}`; the token is valid until {} ({}).",
-        who(&t),
+        output::who(&t, profile.get("client_id")),
         profile.name(),
-        status::local_time(expires_on),
+        output::local_with_zone(expires_on),
         status::relative(expires_on - brickauth_core::now()),
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Who a token belongs to, for people: the user name, or `service principal <client id>`.
-pub fn who(t: &CachedToken) -> String {
-    match principal(t) {
-        (name, false) => name,
-        (app, true) => format!("service principal {app}"),
-    }
 }
 
 /// The token's principal and whether it is an application (a service principal or managed

@@ -1,13 +1,12 @@
-//! `clusters`, `api`, `whoami` and `exec`: the Databricks side of the CLI.
+//! `api`, `whoami` and `exec`, and the workspace client every Databricks command (`clusters` too,
+//! in `clusters.rs`) is built with.
 //!
 //! Each command builds a [`WorkspaceClient`] from the selected profile — `host`, the Azure
 //! workspace resource id (`azure_workspace_resource_id`, or its three parts, or
 //! `$DATABRICKS_AZURE_RESOURCE_ID`) — with the profile's token provider as its token source, so
 //! every request carries a token that is valid, refreshed silently when needed. Output is data
-//! only, on stdout; `clusters list -o json` streams one JSON array page by page so memory stays
-//! flat however many clusters there are.
+//! only, on stdout.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,11 +14,11 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use brickauth_cache::TokenOptions;
 use brickauth_core::{ExposeSecret, Settings};
-use brickauth_databricks::{ClusterDetails, ListOptions, Method, TenantMemory, WorkspaceClient, WorkspaceConfig};
+use brickauth_databricks::{Method, TenantMemory, WorkspaceClient, WorkspaceConfig};
 use brickauth_flows::client_credentials::ClientCredentialsFlow;
 use brickauth_profile::Profile;
 
-use crate::cli::{ApiArgs, ClusterFormat, ClustersCommand, ExecArgs};
+use crate::cli::{ApiArgs, ExecArgs};
 use crate::cmd::print;
 use crate::context::{self, Context, with_profile_note};
 use crate::report::Reported;
@@ -122,7 +121,7 @@ fn discover(profile: &Profile, host: &str) -> Result<String> {
 
 /// The workspace client for the selected profile. The first token is acquired up front (cache
 /// first), so a workspace that moved tenants is re-learned before any request.
-fn client(cx: &Context) -> Result<(WorkspaceClient, Arc<Profile>)> {
+pub(crate) fn client(cx: &Context) -> Result<(WorkspaceClient, Arc<Profile>)> {
     let profile = cx.profile(None)?;
     let ws = workspace_config(&profile)?;
     let opts = TokenOptions { force_refresh: false, min_validity: MIN_VALIDITY };
@@ -194,89 +193,8 @@ impl brickauth_core::GrantFlow for ManagementFlow {
 }
 
 /// Run `fut` on a fresh runtime; authentication failures get the profile note.
-fn run<T>(profile: &Profile, fut: impl Future<Output = Result<T>>) -> Result<T> {
+pub(crate) fn run<T>(profile: &Profile, fut: impl Future<Output = Result<T>>) -> Result<T> {
     context::runtime()?.block_on(fut).map_err(|e| with_profile_note(e, profile))
-}
-
-/// `brickauth clusters …`.
-pub fn clusters(cx: &Context, command: &ClustersCommand) -> Result<ExitCode> {
-    let (client, profile) = client(cx)?;
-    match command {
-        ClustersCommand::List { output } => {
-            let mut pages = client.clusters().list(ListOptions { page_size: Some(100), ..ListOptions::default() });
-            match output {
-                ClusterFormat::Json => run(&profile, async {
-                    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-                    let mut first = true;
-                    ok_or_pipe(out.write_all(b"["))?;
-                    // The server's JSON, passed through unparsed: every field kept, nothing re-encoded.
-                    while let Some(page) = pages.next_page_raw().await? {
-                        for c in &page {
-                            ok_or_pipe(out.write_all(if first { b"\n" } else { b",\n" }))?;
-                            first = false;
-                            ok_or_pipe(out.write_all(c.get().as_bytes()))?;
-                        }
-                    }
-                    ok_or_pipe(out.write_all(b"\n]\n").and_then(|()| out.flush()))?;
-                    Ok(ExitCode::SUCCESS)
-                }),
-                ClusterFormat::Table => {
-                    let rows = run(&profile, async {
-                        let mut rows = Vec::new();
-                        while let Some(page) = pages.next_page().await? {
-                            rows.extend(page.iter().map(row));
-                        }
-                        Ok(rows)
-                    })?;
-                    print(&table(rows))
-                }
-            }
-        }
-        ClustersCommand::Get { cluster_id } => {
-            let c = run(&profile, async { Ok(client.clusters().get(cluster_id).await?) })?;
-            print(&format!("{}\n", serde_json::to_string_pretty(&c)?))
-        }
-    }
-}
-
-/// A write error other than a closed pipe; a closed pipe (`| head`) ends the output quietly.
-fn ok_or_pipe(r: std::io::Result<()>) -> Result<()> {
-    r.or_else(pipe_ok).map_err(Into::into)
-}
-
-fn pipe_ok(e: std::io::Error) -> std::io::Result<()> {
-    if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) }
-}
-
-const COLUMNS: [&str; 7] = ["CLUSTER ID", "NAME", "STATE", "RUNTIME", "NODE TYPE", "WORKERS", "CREATOR"];
-
-fn row(c: &ClusterDetails) -> [String; 7] {
-    let s = |v: &Option<String>| v.clone().unwrap_or_default();
-    [
-        s(&c.cluster_id),
-        s(&c.cluster_name),
-        s(&c.state),
-        s(&c.spark_version),
-        s(&c.node_type_id),
-        c.workers(),
-        s(&c.creator_user_name),
-    ]
-}
-
-fn table(rows: Vec<[String; 7]>) -> String {
-    let mut t = comfy_table::Table::new();
-    t.load_style(comfy_table::presets::NOTHING).force_no_tty().set_header(COLUMNS);
-    for r in rows {
-        t.add_row(r);
-    }
-    let mut text = String::new();
-    for line in t.lines() {
-        // comfy-table pads every cell by one space; the first column needs no left margin.
-        let line = line.strip_prefix(' ').unwrap_or(&line);
-        text.push_str(line.trim_end());
-        text.push('\n');
-    }
-    text
 }
 
 /// `brickauth api METHOD PATH [--json BODY|@FILE] [--query k=v]…`.

@@ -1,0 +1,530 @@
+//! `brickauth clusters list | get`: the workspace's clusters, as a table that fits the terminal or
+//! as JSON.
+//!
+//! Rows are printed page by page as the pages arrive (`--sort` is the exception: it needs every
+//! row first), so a large workspace shows its first clusters at once and memory stays flat. The
+//! table fits `$COLUMNS`, else the terminal's width, by truncating the wide free-text columns
+//! (`NAME`, `RUNTIME`, `NODE TYPE`, `CREATOR`) with `…`; the cluster id, the state and the worker
+//! count are never cut, as they are what scripts and `clusters get` need. Not a terminal and no
+//! `$COLUMNS`: nothing is cut. `--wide` never cuts. Column widths are decided from the first page
+//! and kept, so later pages line up with it.
+//!
+//! JSON output is one array of the server's objects, passed through unparsed, and is valid JSON
+//! whatever happens: nothing is written before the first page has arrived (a failed first request
+//! leaves stdout empty), and a failure on a later page closes the array before the error is
+//! reported (stdout holds the clusters listed so far; the exit code says it is incomplete).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use brickauth_databricks::{ClusterDetails, ListOptions};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::value::RawValue;
+
+use crate::cmd::print;
+use crate::cmd::workspace::{client, run};
+use crate::context::Context;
+
+/// `brickauth clusters …`.
+#[derive(Debug, Subcommand)]
+pub enum ClustersCommand {
+    /// Every cluster: id, name, state, runtime, node type, workers, creator
+    List(ListArgs),
+    /// One cluster's full description, as JSON
+    Get {
+        /// The cluster id
+        #[arg(add = clap_complete::ArgValueCompleter::new(crate::cmd::complete::clusters))]
+        cluster_id: String,
+    },
+}
+
+/// `brickauth clusters list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format (`json`: one array of the full objects, streamed)
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: ClusterFormat,
+    /// Show every column in full, however wide the terminal
+    #[arg(long)]
+    pub wide: bool,
+    /// Only clusters in this state (RUNNING, TERMINATED, PENDING, …); repeat for several
+    #[arg(long, value_name = "STATE")]
+    pub state: Vec<String>,
+    /// Only clusters whose name contains this text, or matches it as a glob (`*`, `?`); no case
+    #[arg(long, value_name = "PATTERN")]
+    pub name: Option<String>,
+    /// Only clusters whose creator contains this text (no case)
+    #[arg(long, value_name = "USER")]
+    pub creator: Option<String>,
+    /// Sort by this column (reads every page before printing)
+    #[arg(long, value_enum, value_name = "COLUMN")]
+    pub sort: Option<SortKey>,
+    /// Print at most this many clusters (stops fetching pages once reached)
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// No header line in the table
+    #[arg(long)]
+    pub no_headers: bool,
+}
+
+/// `clusters list` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ClusterFormat {
+    /// A table
+    #[default]
+    Table,
+    /// One JSON array of the full cluster objects
+    Json,
+}
+
+/// `clusters list --sort` keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortKey {
+    /// The cluster id
+    Id,
+    /// The cluster name (no case)
+    Name,
+    /// The state
+    State,
+    /// The runtime (spark_version)
+    Runtime,
+    /// The creator
+    Creator,
+    /// The number of workers (the autoscale maximum for autoscaling clusters)
+    Workers,
+}
+
+/// `brickauth clusters …`.
+pub fn clusters(cx: &Context, command: &ClustersCommand) -> Result<ExitCode> {
+    match command {
+        ClustersCommand::List(args) => list(cx, args),
+        ClustersCommand::Get { cluster_id } => {
+            let (client, profile) = client(cx)?;
+            let c = run(&profile, async { Ok(client.clusters().get(cluster_id).await?) })?;
+            print(&format!("{}\n", serde_json::to_string_pretty(&c)?))
+        }
+    }
+}
+
+/// A cluster as listed: the server's JSON and the fields the table and the filters read.
+struct Listed {
+    raw: Box<RawValue>,
+    details: ClusterDetails,
+}
+
+fn list(cx: &Context, args: &ListArgs) -> Result<ExitCode> {
+    let filter = Filter::new(args);
+    let (client, profile) = client(cx)?;
+    let mut pages = client.clusters().list(ListOptions { page_size: Some(100), ..ListOptions::default() });
+    let width = if args.wide { None } else { terminal_width() };
+    let mut out = Output::new(args, width);
+    let result: Result<()> = run(&profile, async {
+        let mut kept = 0usize;
+        let mut sorted = Vec::new();
+        while let Some(page) = pages.next_page_raw().await? {
+            let mut rows = Vec::with_capacity(page.len());
+            for raw in page {
+                let details: ClusterDetails = serde_json::from_str(raw.get())?;
+                if !filter.keeps(&details) {
+                    continue;
+                }
+                if args.limit.is_some_and(|n| kept >= n) && args.sort.is_none() {
+                    break;
+                }
+                kept += 1;
+                rows.push(Listed { raw, details });
+            }
+            match args.sort {
+                Some(_) => sorted.extend(rows),
+                None => {
+                    if out.page(&rows)? {
+                        return Ok(());
+                    }
+                }
+            }
+            if args.sort.is_none() && args.limit.is_some_and(|n| kept >= n) {
+                break;
+            }
+        }
+        if let Some(key) = args.sort {
+            sorted.sort_by_cached_key(|c| sort_key(&c.details, key));
+            sorted.truncate(args.limit.unwrap_or(usize::MAX));
+            out.page(&sorted)?;
+        }
+        Ok(())
+    });
+    // Close what was opened, even after a failure, so the output stays well formed.
+    let closed = out.finish();
+    result?;
+    closed?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--state`, `--name`, `--creator`.
+struct Filter {
+    states: Vec<String>,
+    name: Option<Pattern>,
+    creator: Option<String>,
+}
+
+impl Filter {
+    fn new(args: &ListArgs) -> Filter {
+        Filter {
+            states: args.state.iter().map(|s| s.trim().to_ascii_uppercase()).collect(),
+            name: args.name.as_deref().map(Pattern::new),
+            creator: args.creator.as_deref().map(str::to_lowercase),
+        }
+    }
+
+    fn keeps(&self, c: &ClusterDetails) -> bool {
+        let state = c.state.as_deref().unwrap_or_default();
+        (self.states.is_empty() || self.states.iter().any(|s| s.eq_ignore_ascii_case(state)))
+            && self.name.as_ref().is_none_or(|p| p.matches(c.cluster_name.as_deref().unwrap_or_default()))
+            && self.creator.as_ref().is_none_or(|want| {
+                c.creator_user_name.as_deref().unwrap_or_default().to_lowercase().contains(want.as_str())
+            })
+    }
+}
+
+/// A `--name` pattern: a glob when it has `*` or `?`, else a substring; case-insensitive.
+enum Pattern {
+    Substring(String),
+    Glob(Vec<char>),
+}
+
+impl Pattern {
+    fn new(p: &str) -> Pattern {
+        let p = p.to_lowercase();
+        if p.contains(['*', '?']) { Pattern::Glob(p.chars().collect()) } else { Pattern::Substring(p) }
+    }
+
+    fn matches(&self, text: &str) -> bool {
+        let text = text.to_lowercase();
+        match self {
+            Pattern::Substring(s) => text.contains(s.as_str()),
+            Pattern::Glob(g) => glob(g, &text.chars().collect::<Vec<_>>()),
+        }
+    }
+}
+
+/// `*` any run, `?` one character; iterative with one backtrack point, so linear-ish, never
+/// exponential on patterns like `a*a*a*a*b`.
+fn glob(pattern: &[char], text: &[char]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == '?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum SortValue {
+    Number(u64),
+    Text(String),
+}
+
+fn sort_key(c: &ClusterDetails, key: SortKey) -> (SortValue, String) {
+    let text = |v: &Option<String>| SortValue::Text(v.as_deref().unwrap_or_default().to_lowercase());
+    let value = match key {
+        SortKey::Id => text(&c.cluster_id),
+        SortKey::Name => text(&c.cluster_name),
+        SortKey::State => text(&c.state),
+        SortKey::Runtime => text(&c.spark_version),
+        SortKey::Creator => text(&c.creator_user_name),
+        SortKey::Workers => {
+            SortValue::Number(u64::from(c.autoscale.and_then(|a| a.max_workers).or(c.num_workers).unwrap_or_default()))
+        }
+    };
+    // Ties in a stable order.
+    (value, c.cluster_id.clone().unwrap_or_default())
+}
+
+/// The width to fit: `$COLUMNS`, else the terminal's (stdout); `None` when neither is known.
+fn terminal_width() -> Option<usize> {
+    if let Some(n) = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()).filter(|&n| n > 0) {
+        return Some(n);
+    }
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
+}
+
+/// Where the rows go: a table or a JSON array, written page by page.
+struct Output {
+    out: std::io::BufWriter<std::io::StdoutLock<'static>>,
+    json: bool,
+    headers: bool,
+    width: Option<usize>,
+    /// Column widths, decided by the first page.
+    widths: Option<[usize; 7]>,
+    /// JSON: `[` written, and how many objects.
+    opened: bool,
+    written: usize,
+    /// The reader went away (`| head`): stop quietly.
+    closed: bool,
+}
+
+impl Output {
+    fn new(args: &ListArgs, width: Option<usize>) -> Output {
+        Output {
+            out: std::io::BufWriter::new(std::io::stdout().lock()),
+            json: args.output == ClusterFormat::Json,
+            headers: !args.no_headers,
+            width,
+            widths: None,
+            opened: false,
+            written: 0,
+            closed: false,
+        }
+    }
+
+    /// Print one page; `Ok(true)` when the reader has gone away.
+    fn page(&mut self, rows: &[Listed]) -> Result<bool> {
+        let text = if self.json {
+            let mut s = String::new();
+            if !self.opened {
+                s.push('[');
+                self.opened = true;
+            }
+            for c in rows {
+                s.push_str(if self.written == 0 { "\n" } else { ",\n" });
+                s.push_str(c.raw.get());
+                self.written += 1;
+            }
+            s
+        } else {
+            let cells: Vec<[String; 7]> = rows.iter().map(|c| row(&c.details)).collect();
+            let header = self.widths.is_none() && self.headers;
+            let widths = *self.widths.get_or_insert_with(|| fit(&cells, self.width));
+            render(header.then_some(&HEADERS), &cells, &widths)
+        };
+        self.write(text.as_bytes())?;
+        Ok(self.closed)
+    }
+
+    /// Close the JSON array and flush. Nothing is written when no page came (the first request
+    /// failed), so stdout stays empty rather than holding half a document.
+    fn finish(&mut self) -> Result<()> {
+        if self.json && self.opened {
+            let tail: &[u8] = if self.written == 0 { b"]\n" } else { b"\n]\n" };
+            self.write(tail)?;
+        }
+        if !self.closed {
+            crate::cmd::ok_or_pipe(self.out.flush())?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.out.write_all(bytes) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            r => Ok(r?),
+        }
+    }
+}
+
+const HEADERS: [&str; 7] = ["CLUSTER ID", "NAME", "STATE", "RUNTIME", "NODE TYPE", "WORKERS", "CREATOR"];
+/// Columns that may be cut to fit, in the order they give up width (widest first among them).
+const SHRINKABLE: [usize; 4] = [1, 3, 4, 6];
+/// No column is cut narrower than this (or its header).
+const MIN_WIDTH: usize = 6;
+/// Columns hidden, in this order, when the table cannot fit otherwise.
+const HIDE_ORDER: [usize; 2] = [4, 3];
+const GAP: usize = 2;
+
+fn row(c: &ClusterDetails) -> [String; 7] {
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    [
+        s(&c.cluster_id),
+        s(&c.cluster_name),
+        s(&c.state),
+        s(&c.spark_version),
+        s(&c.node_type_id),
+        c.workers(),
+        s(&c.creator_user_name),
+    ]
+}
+
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Column widths for `rows` in `width` columns (0: the column is hidden). Each column gets its
+/// natural width; when even the shrinkable columns at their minimum would not fit, the least
+/// needed columns are hidden (`NODE TYPE`, then `RUNTIME`); then the widest shrinkable column is
+/// cut by one until the line fits.
+fn fit(rows: &[[String; 7]], width: Option<usize>) -> [usize; 7] {
+    let mut widths = HEADERS.map(chars);
+    for r in rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(chars(cell));
+        }
+    }
+    let Some(width) = width else { return widths };
+    let min = |i: usize, w: &[usize; 7]| {
+        if SHRINKABLE.contains(&i) { w[i].min(MIN_WIDTH.max(chars(HEADERS[i]))) } else { w[i] }
+    };
+    let total = |w: &[usize; 7]| {
+        let shown: Vec<usize> = w.iter().copied().filter(|&x| x > 0).collect();
+        shown.iter().sum::<usize>() + GAP * shown.len().saturating_sub(1)
+    };
+    for hide in HIDE_ORDER {
+        let minimal: [usize; 7] = std::array::from_fn(|i| min(i, &widths));
+        if total(&minimal) <= width {
+            break;
+        }
+        widths[hide] = 0;
+    }
+    while total(&widths) > width {
+        let widest = SHRINKABLE
+            .iter()
+            .copied()
+            .filter(|&i| widths[i] > 0 && widths[i] > MIN_WIDTH.max(chars(HEADERS[i])))
+            .max_by_key(|&i| (widths[i], std::cmp::Reverse(i)));
+        match widest {
+            Some(i) => widths[i] -= 1,
+            None => break,
+        }
+    }
+    widths
+}
+
+/// `text` cut to `width` characters, the last one `…` when cut.
+fn cut(text: &str, width: usize) -> String {
+    if chars(text) <= width {
+        return text.to_owned();
+    }
+    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+fn render(header: Option<&[&str; 7]>, rows: &[[String; 7]], widths: &[usize; 7]) -> String {
+    let mut text = String::new();
+    let mut line = |cells: [&str; 7]| {
+        let mut l = String::new();
+        for (cell, &w) in cells.iter().zip(widths).filter(|(_, w)| **w > 0) {
+            let cell = cut(cell, w);
+            l.push_str(&cell);
+            l.extend(std::iter::repeat_n(' ', w.saturating_sub(chars(&cell)) + GAP));
+        }
+        text.push_str(l.trim_end());
+        text.push('\n');
+    };
+    if let Some(h) = header {
+        line(*h);
+    }
+    for r in rows {
+        line(r.each_ref().map(String::as_str));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(
+        id: &str,
+        name: &str,
+        state: &str,
+        runtime: &str,
+        node: &str,
+        workers: &str,
+        creator: &str,
+    ) -> [String; 7] {
+        [id, name, state, runtime, node, workers, creator].map(str::to_owned)
+    }
+
+    fn sample() -> Vec<[String; 7]> {
+        vec![
+            cluster(
+                "0923-164208-abcd1234",
+                "shared-autoscaling-analytics-production",
+                "RUNNING",
+                "15.4.x-cpu-ml-scala2.12",
+                "Standard_DS4_v2",
+                "2-8 (autoscale)",
+                "data-platform-team@contoso.com",
+            ),
+            cluster(
+                "0923-164208-efgh5678",
+                "alice-dev",
+                "TERMINATED",
+                "15.4.x-scala2.12",
+                "Standard_DS3_v2",
+                "1",
+                "alice@contoso.com",
+            ),
+            cluster("0923-164208-ijkl9012", "", "PENDING", "14.3.x-scala2.12", "Standard_DS3_v2", "0", ""),
+        ]
+    }
+
+    fn table(width: Option<usize>) -> String {
+        let rows = sample();
+        render(Some(&HEADERS), &rows, &fit(&rows, width))
+    }
+
+    #[test]
+    fn table_at_80_columns() {
+        let t = table(Some(80));
+        assert!(t.lines().all(|l| chars(l) <= 80), "{t}");
+        insta::assert_snapshot!(t);
+    }
+
+    #[test]
+    fn table_at_200_columns_is_not_cut() {
+        let t = table(Some(200));
+        assert_eq!(t, table(None));
+        assert!(t.contains("shared-autoscaling-analytics-production") && !t.contains('…'), "{t}");
+        insta::assert_snapshot!(t);
+    }
+
+    #[test]
+    fn ids_states_and_workers_are_never_cut() {
+        let t = table(Some(20));
+        for keep in ["0923-164208-abcd1234", "TERMINATED", "2-8 (autoscale)"] {
+            assert!(t.contains(keep), "{keep} cut:\n{t}");
+        }
+    }
+
+    #[test]
+    fn globs_and_substrings() {
+        let p = Pattern::new("ALICE");
+        assert!(p.matches("alice-dev") && p.matches("team-Alice") && !p.matches("bob"));
+        let g = Pattern::new("*-dev-?");
+        assert!(g.matches("alice-dev-4") && !g.matches("alice-dev-42") && !g.matches("alice-dev"));
+        assert!(Pattern::new("a*").matches("a") && Pattern::new("*").matches(""));
+        assert!(!Pattern::new("a*a*a*a*a*a*a*a*b").matches(&"a".repeat(200)));
+    }
+
+    #[test]
+    fn cut_marks_the_cut() {
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("abcd", 4), "abcd");
+        assert_eq!(cut("ééééé", 3), "éé…");
+    }
+}

@@ -1,0 +1,346 @@
+//! Integration cases for the everyday CLI (issue 15's polish): the cluster table at 80 columns and
+//! its filters, JSON that stays valid whatever happens, errors that say what to do next, the
+//! device-code spinner and `NO_COLOR` on a pseudo-terminal (`script`), live completion of cluster
+//! ids from a cached token, and who `login` says signed in.
+//!
+//! Called from `integration::run` with the shared [`World`]; runs through [`World::run`] land in
+//! the transcript for the leak scan. Each case restores the workspace's cluster count to three.
+
+use std::process::Command;
+
+use anyhow::{Context, Result, ensure};
+use brickauth_mock::{DeviceStep, Failure, SP_CLIENT_ID, SP_CLIENT_SECRET};
+use serde_json::Value;
+
+use crate::harness::{Output, Suite, World, expect_code, expect_contains};
+
+const ALICE_PASSWORD: &str = "correct horse battery staple";
+
+const PROFILES: &str = r#"
+default_profile = "alice"
+
+[defaults]
+tenant_id = "{TENANT}"
+client_id = "{CLIENT}"
+authority_host = "{AUTHORITY}"
+host = "{HOST}"
+
+[profiles.alice]
+flow = "password"
+username = "alice@contoso.com"
+password_env = "ALICE_PASSWORD"
+
+[profiles.device]
+flow = "device-code"
+
+[profiles.rt-bad]
+flow = "refresh-token"
+refresh_token_file = "{RT_FILE}"
+
+[profiles.sp]
+flow = "client-credentials"
+client_id = "{SP_CLIENT}"
+client_secret_env = "SP_SECRET"
+"#;
+
+fn env() -> Vec<(&'static str, &'static str)> {
+    vec![("ALICE_PASSWORD", ALICE_PASSWORD)]
+}
+
+fn json_error(status: u16, code: &str, message: &str) -> Failure {
+    Failure::Status {
+        status,
+        retry_after: None,
+        body: serde_json::json!({ "error_code": code, "message": message }).to_string(),
+        content_type: "application/json".to_owned(),
+    }
+}
+
+/// Every case of this module, in order.
+pub fn cases(w: &World, s: &mut Suite) {
+    let rt_file = w.path("polish-rt.txt");
+    let template = PROFILES.replace("{SP_CLIENT}", SP_CLIENT_ID).replace("{RT_FILE}", &rt_file.display().to_string());
+    let Ok(config) = w.write_profiles("polish.toml", &template) else {
+        s.case("polish: write the profile file", || anyhow::bail!("cannot write polish.toml"));
+        return;
+    };
+    let config = config.display().to_string();
+    let db = &w.databricks;
+    let run = |args: &[&str], extra: &[(&str, &str)]| {
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        let mut e = env();
+        e.extend_from_slice(extra);
+        w.run(&all, &e, None)
+    };
+
+    s.case("polish: clusters list fits 80 columns; --name glob, --state, --sort, --limit, --no-headers", || {
+        db.set_cluster_count(250);
+        let o = run(&["clusters", "list"], &[("COLUMNS", "80")]);
+        let filtered = run(&["clusters", "list", "--name", "*-DEV-1?", "--no-headers", "--limit", "3"], &[]);
+        let state = run(&["clusters", "list", "--state", "terminated", "--sort", "name", "--limit", "3"], &[]);
+        db.set_cluster_count(3);
+        let (o, filtered, state) = (o?, filtered?, state?);
+        expect_code(&o, 0)?;
+        ensure!(o.stdout.lines().count() == 251, "expected header + 250 rows");
+        ensure!(o.stdout.lines().all(|l| l.chars().count() <= 80), "a line is wider than 80:\n{}", o.stdout);
+        expect_contains(&o.stdout, "…", "the 80-column table")?;
+        expect_code(&filtered, 0)?;
+        let rows: Vec<&str> = filtered.stdout.lines().collect();
+        ensure!(rows.len() == 3, "--limit 3: {rows:?}");
+        ensure!(rows.iter().all(|r| r.contains("-dev-1")) && !rows[0].contains("CLUSTER ID"), "{rows:?}");
+        expect_code(&state, 0)?;
+        let rows: Vec<&str> = state.stdout.lines().skip(1).collect();
+        ensure!(rows.len() == 3 && rows.iter().all(|r| r.contains("TERMINATED")), "{}", state.stdout);
+        let names: Vec<&str> = rows.iter().filter_map(|r| r.split_whitespace().nth(1)).collect();
+        let mut sorted = names.clone();
+        sorted.sort_by_key(|s| s.to_lowercase());
+        ensure!(names == sorted, "--sort name: {names:?}");
+        Ok(())
+    });
+
+    s.case("polish: clusters list -o json prints nothing when the first request fails; 403 hint", || {
+        db.fail_next(vec![json_error(
+            403,
+            "PERMISSION_DENIED",
+            "Missing X-Databricks-Azure-Workspace-Resource-Id header.",
+        )]);
+        let o = run(&["clusters", "list", "-o", "json"], &[]);
+        db.clear_failures();
+        let o = o?;
+        expect_code(&o, 4)?;
+        ensure!(o.stdout.is_empty(), "stdout is not empty: {}", o.stdout);
+        expect_contains(&o.stderr, "hint:", "stderr")?;
+        expect_contains(&o.stderr, "azure_workspace_resource_id", "stderr")?;
+        Ok(())
+    });
+
+    s.case("polish: clusters list -o json stays valid when a later page fails", || {
+        db.set_cluster_count(250);
+        db.fail_next(vec![
+            Failure::Delay(std::time::Duration::ZERO),
+            json_error(400, "INVALID_PARAMETER_VALUE", "bad page token"),
+        ]);
+        let o = run(&["clusters", "list", "-o", "json"], &[]);
+        db.clear_failures();
+        db.set_cluster_count(3);
+        let o = o?;
+        expect_code(&o, 4)?;
+        let v: Value = serde_json::from_str(&o.stdout).context("stdout is not valid JSON")?;
+        ensure!(v.as_array().map(Vec::len) == Some(100), "expected the first page's 100 clusters");
+        expect_contains(&o.stderr, "bad page token", "stderr")?;
+        // The table too prints each page as it comes: the first page is out before the second fails.
+        db.set_cluster_count(250);
+        db.fail_next(vec![
+            Failure::Delay(std::time::Duration::ZERO),
+            json_error(400, "INVALID_PARAMETER_VALUE", "bad page token"),
+        ]);
+        let t = run(&["clusters", "list"], &[]);
+        db.clear_failures();
+        db.set_cluster_count(3);
+        let t = t?;
+        expect_code(&t, 4)?;
+        ensure!(t.stdout.lines().count() == 101, "expected header + the first page's 100 rows");
+        Ok(())
+    });
+
+    s.case("polish: a workspace answering an HTML page with 200 gets a hint, not a JSON parse error", || {
+        db.fail_next(vec![Failure::Status {
+            status: 200,
+            retry_after: None,
+            body: "<!DOCTYPE html><html><head><title>Sign in to your account</title></head><body></body></html>"
+                .to_owned(),
+            content_type: "text/html".to_owned(),
+        }]);
+        let o = run(&["whoami"], &[]);
+        db.clear_failures();
+        let o = o?;
+        ensure!(o.code != 0, "exit 0");
+        expect_contains(&o.stderr, "an HTML page (\"Sign in to your account\")", "stderr")?;
+        expect_contains(&o.stderr, "hint: the answer was not the JSON", "stderr")?;
+        ensure!(!o.stderr.contains("expected value at line 1"), "{}", o.stderr);
+        Ok(())
+    });
+
+    s.case("polish: login names the time zone; a service principal is named by its client id", || {
+        let alice = run(&["-p", "alice", "login"], &[])?;
+        expect_code(&alice, 0)?;
+        expect_contains(&alice.stderr, "Signed in as alice@contoso.com", "stderr")?;
+        expect_contains(&alice.stderr, "UTC (+00:00)", "stderr")?;
+        let sp = run(&["-p", "sp", "login"], &[("SP_SECRET", SP_CLIENT_SECRET)])?;
+        expect_code(&sp, 0)?;
+        expect_contains(&sp.stderr, &format!("Signed in as the service principal {SP_CLIENT_ID}"), "stderr")?;
+        Ok(())
+    });
+
+    s.case("polish: a rejected refresh token: the AADSTS text once, the profile note within 80 columns", || {
+        std::fs::write(&rt_file, "0.AXoA-not-a-refresh-token-the-mock-issued\n")?;
+        // A cache of its own: alice's cached token (same identity) must not answer for this profile.
+        let empty = w.path("cache-polish-rt-bad").display().to_string();
+        let o = run(&["-p", "rt-bad", "token"], &[("BRICKAUTH_CACHE_DIR", empty.as_str())])?;
+        expect_code(&o, 3)?;
+        let n = o.stderr.matches("AADSTS").count();
+        ensure!(n == 1, "AADSTS appears {n} times:\n{}", o.stderr);
+        let note = o.stderr.split("\nprofile `rt-bad`").nth(1).context("no profile note")?;
+        ensure!(note.lines().all(|l| l.chars().count() <= 80), "the profile note is wider than 80:\n{note}");
+        // A cached refresh token rejected, then the configured (spent) one: still said once.
+        let rt = w.entra.issue_refresh_token("alice@contoso.com");
+        std::fs::write(&rt_file, format!("{rt}\n"))?;
+        let cache = w.path("cache-polish-rt").display().to_string();
+        let o = run(&["-p", "rt-bad", "token"], &[("BRICKAUTH_CACHE_DIR", cache.as_str())])?;
+        expect_code(&o, 0)?;
+        w.entra.fail_next(vec![Failure::Status {
+            status: 400,
+            retry_after: None,
+            body: r#"{"error":"invalid_grant","error_description":"AADSTS70043: The refresh token has expired or is invalid due to sign-in frequency checks by conditional access.","error_codes":[70043]}"#.to_owned(),
+            content_type: "application/json".to_owned(),
+        }]);
+        let o = run(&["-p", "rt-bad", "token", "--force-refresh"], &[("BRICKAUTH_CACHE_DIR", cache.as_str())]);
+        w.entra.clear_failures();
+        let o = o?;
+        expect_code(&o, 3)?;
+        let n = o.stderr.matches("AADSTS").count();
+        ensure!(n == 1, "AADSTS texts appear {n} times:\n{}", o.stderr);
+        Ok(())
+    });
+
+    s.case("polish: meaningless flag combinations are warned about", || {
+        let o = run(&["-p", "alice", "token", "--include-refresh-token"], &[])?;
+        expect_code(&o, 0)?;
+        expect_contains(&o.stderr, "--include-refresh-token has no effect without -o json", "stderr")?;
+        let o = run(&["-p", "alice", "token", "--min-validity", "999999"], &[])?;
+        expect_code(&o, 0)?;
+        expect_contains(&o.stderr, "--min-validity 999999 s is longer than this fresh token lives", "stderr")?;
+        Ok(())
+    });
+
+    s.case("polish: clusters get <TAB> offers cluster ids once a token is cached (bash)", || {
+        let o = run(&["-p", "alice", "token"], &[])?;
+        expect_code(&o, 0)?;
+        let before = w.entra.token_request_count();
+        let offered = complete(w, &config, &["brickauth", "clusters", "get", ""])?;
+        let ids: Vec<&str> = offered.lines().filter(|l| !l.starts_with("--")).collect();
+        ensure!(ids.len() == 3, "expected the 3 cluster ids, got {ids:?}");
+        ensure!(w.entra.token_request_count() == before, "completing asked Entra for a token");
+        Ok(())
+    });
+
+    s.case("polish: device-code spinner on a terminal, coloured; NO_COLOR keeps it plain (pty)", || {
+        if Command::new("script").arg("--version").output().is_err() {
+            return Ok(()); // util-linux `script` is what gives us a pseudo-terminal
+        }
+        let mut outputs = Vec::new();
+        for no_color in [false, true] {
+            w.entra.set_device_interval(1);
+            w.entra.script_device(vec![DeviceStep::Pending, DeviceStep::Pending]);
+            let cache = w.path(if no_color { "cache-pty-plain" } else { "cache-pty-colour" });
+            let o = pty(w, &config, &["-p", "device", "login"], &cache.display().to_string(), no_color)?;
+            outputs.push(o);
+        }
+        let (colour, plain) = (&outputs[0], &outputs[1]);
+        for o in [colour, plain] {
+            expect_code(o, 0)?;
+            expect_contains(&o.stdout, "microsoft.com/devicelogin", "terminal")?;
+            expect_contains(&o.stdout, "waiting for sign-in…", "terminal (the spinner)")?;
+        }
+        ensure!(has_sgr(&colour.stdout), "no colour on a terminal:\n{:?}", colour.stdout);
+        ensure!(!has_sgr(&plain.stdout), "colour despite NO_COLOR:\n{:?}", plain.stdout);
+        // An interactive profile whose cached refresh token is rejected, with no terminal: the
+        // server's text once, in the error that names `brickauth login`.
+        w.entra.fail_next(vec![Failure::Status {
+            status: 400,
+            retry_after: None,
+            body: r#"{"error":"invalid_grant","error_description":"AADSTS70043: The refresh token has expired.","error_codes":[70043]}"#.to_owned(),
+            content_type: "application/json".to_owned(),
+        }]);
+        let cache = w.path("cache-pty-colour").display().to_string();
+        let o = run(&["-p", "device", "token", "--force-refresh"], &[("BRICKAUTH_CACHE_DIR", cache.as_str())]);
+        w.entra.clear_failures();
+        let o = o?;
+        expect_code(&o, 3)?;
+        expect_contains(&o.stderr, "brickauth login -p device", "stderr")?;
+        let n = o.stderr.matches("AADSTS70043").count();
+        ensure!(n == 1, "AADSTS70043 appears {n} times:\n{}", o.stderr);
+        // The error label and the tracing layer's WARN follow the same rule.
+        let cache = w.path("cache-pty-error").display().to_string();
+        let colour = pty(w, &config, &["-p", "alice", "token", "--include-refresh-token"], &cache, false)?;
+        let plain = pty(w, &config, &["-p", "alice", "token", "--include-refresh-token"], &cache, true)?;
+        // No ALICE_PASSWORD here: the warning, then an error naming the variable.
+        for o in [&colour, &plain] {
+            ensure!(o.code != 0, "exit 0");
+            expect_contains(&o.stdout, "WARN", "terminal")?;
+            expect_contains(&o.stdout, "error:", "terminal")?;
+        }
+        ensure!(colour.stdout.contains("\x1b[1m\x1b[31merror:"), "error: not coloured:\n{:?}", colour.stdout);
+        ensure!(!has_sgr(&plain.stdout), "colour despite NO_COLOR:\n{:?}", plain.stdout);
+        Ok(())
+    });
+}
+
+/// Whether `text` holds an SGR (colour/style) escape sequence, `ESC [ … m`.
+fn has_sgr(text: &str) -> bool {
+    text.match_indices("\x1b[").any(|(i, _)| {
+        let rest = &text[i + 2..];
+        let end = rest.find(|c: char| !(c.is_ascii_digit() || c == ';')).unwrap_or(rest.len());
+        rest[end..].starts_with('m')
+    })
+}
+
+/// Run the binary on a pseudo-terminal (`script -qec`); what the terminal showed is `stdout`.
+fn pty(w: &World, config: &str, args: &[&str], cache: &str, no_color: bool) -> Result<Output> {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let mut line = quote(&w.bin.display().to_string());
+    for a in ["--config", config].iter().chain(args) {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", w.path("home"))
+        .env("BRICKAUTH_CACHE_DIR", cache)
+        .env("TERM", "xterm-256color")
+        .env("TZ", "UTC")
+        .stdin(std::process::Stdio::null());
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    }
+    let start = std::time::Instant::now();
+    let out = cmd.output().context("running script")?;
+    let o = Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: start.elapsed(),
+    };
+    w.transcript.lock().map_err(|_| anyhow::anyhow!("transcript lock poisoned"))?.push((line, o.clone()));
+    Ok(o)
+}
+
+/// Ask bash for completions of `words` (the last one being completed) with brickauth's script.
+fn complete(w: &World, config: &str, words: &[&str]) -> Result<String> {
+    let script = Command::new(&w.bin).args(["completions", "bash"]).output()?.stdout;
+    let file = w.path("brickauth.bash");
+    std::fs::write(&file, script)?;
+    let cword = words.len() - 1;
+    let quoted: Vec<String> = words.iter().map(|x| format!("'{x}'")).collect();
+    let test = format!(
+        "source '{}'\nCOMP_WORDS=({})\nCOMP_CWORD={cword}\nCOMP_TYPE=9\n_clap_complete_brickauth brickauth '{}' '{}'\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        file.display(),
+        quoted.join(" "),
+        words[cword],
+        words[cword.saturating_sub(1)]
+    );
+    let out = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &test])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", w.path("home"))
+        .env("BRICKAUTH_CACHE_DIR", w.path("cache"))
+        .env("BRICKAUTH_CONFIG", config)
+        .output()?;
+    ensure!(out.status.success(), "bash: {}", String::from_utf8_lossy(&out.stderr));
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
