@@ -42,6 +42,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, KeyPair as _, RsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use brickauth_core::assertion::{assertion_form, secret_form};
 use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
 use brickauth_core::http::Form;
 use brickauth_core::settings::{ConfigError, KeySpec, Settings};
@@ -49,8 +50,9 @@ use brickauth_core::{AppConfig, AuthError, SecretString, TokenResponse};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-/// `client_assertion_type` of a JWT client assertion (RFC 7523).
-pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// `client_assertion_type` of a JWT client assertion (RFC 7523); the form itself is built by
+/// [`brickauth_core::assertion`].
+pub use brickauth_core::assertion::JWT_BEARER;
 
 /// The scope of the Azure management token Azure Databricks accepts in
 /// `X-Databricks-Azure-SP-Management-Token`.
@@ -198,20 +200,6 @@ impl Certificate {
     }
 }
 
-/// The form of a client-credentials request with a JWT client assertion (certificate or
-/// federated token): shared with the workload-identity flow.
-pub fn assertion_form(app: &AppConfig, scope: &str, assertion: &SecretString) -> Form {
-    base_form(app, scope).field("client_assertion_type", JWT_BEARER).secret("client_assertion", assertion)
-}
-
-fn base_form(app: &AppConfig, scope: &str) -> Form {
-    Form::new()
-        .field("client_id", app.client_id.as_str())
-        .field("grant_type", "client_credentials")
-        .field("scope", scope.to_owned())
-        .field("client_info", "1")
-}
-
 /// What the client-credentials flow needs.
 #[derive(Debug)]
 pub struct ClientCredentialsOptions {
@@ -305,7 +293,7 @@ impl ClientCredentialsFlow {
     pub fn form(&self, scope: &str) -> Result<Form, AuthError> {
         let app = &self.options.app;
         Ok(match &self.options.credential {
-            ClientCredential::Secret(secret) => base_form(app, scope).secret("client_secret", secret),
+            ClientCredential::Secret(secret) => secret_form(app, scope, secret),
             ClientCredential::Certificate(cert) => {
                 let audience = app.authority.token_endpoint();
                 let assertion = cert.assertion(app.client_id.as_str(), audience.as_str(), brickauth_core::now())?;
