@@ -14,9 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-pub fn run(args: &[String]) -> Result<()> {
-    let forge = args.iter().any(|a| a == "--forge");
-    let url = args.iter().rev().find(|a| !a.starts_with("--")).context("usage: xtask browse [--forge] URL")?;
+pub fn run(forge: bool, url: &str) -> Result<()> {
     let result = browse(url, forge);
     if let Err(e) = &result {
         log(&format!("error {e:#}"));
