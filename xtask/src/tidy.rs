@@ -342,7 +342,7 @@ const C: &str = "ropc";
         let hits = flow_names_in(src, &flows());
         assert_eq!(
             hits,
-            vec![(4, "device-code".to_owned()), (5, "ropc".to_owned()), (17, "ropc".to_owned())],
+            vec![(4, "device-code".to_owned()), (5, "ropc".to_owned()), (15, "ropc".to_owned())],
             "the raw string holds `flow = \"device-code\"`, not the literal itself"
         );
     }

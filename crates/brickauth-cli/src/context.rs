@@ -10,7 +10,7 @@ use brickauth_cache::{AccountHint, TokenCache, TokenProvider};
 use brickauth_core::{Interaction, Settings};
 use brickauth_profile::{Profile, ProfileFile};
 
-use crate::report::Reported;
+use crate::report::{Exit, Reported};
 
 /// The global options.
 pub struct Context {
@@ -65,7 +65,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// and where each came from (DESIGN §3), keeping its exit code.
 pub fn with_profile_note(err: anyhow::Error, profile: &Profile) -> anyhow::Error {
     let code = crate::report::exit_code(&err);
-    if code != 3 && code != 1 {
+    if code != Exit::Auth && code != Exit::Failure {
         return err;
     }
     let mut message = err.to_string();

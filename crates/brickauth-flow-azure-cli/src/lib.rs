@@ -40,7 +40,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use brickauth_core::app::DATABRICKS_RESOURCE;
+use brickauth_core::app::{DATABRICKS_RESOURCE, ParseError};
 use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
 use brickauth_core::settings::{ConfigError, KeySpec, Settings};
 use brickauth_core::{AppConfig, AuthError, Authority, ClientId, Cloud, Scopes, Tenant, TokenResponse};
@@ -102,11 +102,8 @@ pub struct AzureCliFlow {
 
 impl AzureCliFlow {
     /// A flow with these options; fails when the resource is not a usable scope.
-    pub fn new(options: AzureCliOptions) -> Result<Self, String> {
-        let tenant = match &options.tenant {
-            Some(t) => t.clone(),
-            None => "organizations".parse()?,
-        };
+    pub fn new(options: AzureCliOptions) -> Result<Self, ParseError> {
+        let tenant = options.tenant.clone().unwrap_or_else(Tenant::organizations);
         let scopes: Scopes = format!("{}/.default", options.resource.trim_end_matches('/')).parse()?;
         let client_id: ClientId = AZURE_CLI_CLIENT_ID.parse()?;
         let app = AppConfig { authority: Authority::cloud(options.cloud, tenant), client_id, scopes };
@@ -116,34 +113,28 @@ impl AzureCliFlow {
     /// Build from profile settings: optional `tenant_id`, `cloud`/`host`, `scopes` (one resource)
     /// and `azure_cli_path`.
     pub fn from_settings(s: &dyn Settings) -> Result<Self, ConfigError> {
-        let profile = s.profile_name();
-        let bad = |key: &str, msg: String| ConfigError::new(profile, key, msg).at(s.origin(key));
-        let tenant = match s.get("tenant_id") {
-            Some(t) => Some(t.parse::<Tenant>().map_err(|e| bad("tenant_id", e))?),
-            None => None,
-        };
-        let cloud = match s.get("cloud") {
-            Some(c) => c.parse().map_err(|e| bad("cloud", e))?,
+        let tenant = s.parse::<Tenant>("tenant_id")?;
+        let cloud = match s.parse("cloud")? {
+            Some(c) => c,
             None => s.get("host").and_then(Cloud::from_workspace_host).unwrap_or(Cloud::Public),
         };
-        let resource = match s.get("scopes") {
+        let resource = match s.parse::<Scopes>("scopes")? {
             None => DATABRICKS_RESOURCE.to_owned(),
-            Some(v) => {
-                let scopes: Scopes = v.parse().map_err(|e| bad("scopes", e))?;
+            Some(scopes) => {
                 let all: Vec<&str> = scopes.iter().collect();
                 match all.as_slice() {
                     [one] => one.strip_suffix("/.default").unwrap_or(one).to_owned(),
-                    _ => return Err(bad("scopes", "az gives a token for one resource: give one scope".into())),
+                    _ => return Err(s.invalid("scopes", "az gives a token for one resource: give one scope")),
                 }
             }
         };
         let program = match s.get("azure_cli_path") {
             Some(p) if !p.trim().is_empty() => PathBuf::from(p.trim()),
-            Some(_) => return Err(bad("azure_cli_path", "empty path".into())),
+            Some(_) => return Err(s.invalid("azure_cli_path", "empty path")),
             None => default_program(),
         };
         AzureCliFlow::new(AzureCliOptions { program, resource, tenant, cloud, ..AzureCliOptions::default() })
-            .map_err(|e| bad("scopes", e))
+            .map_err(|e| s.invalid("scopes", e))
     }
 
     /// The arguments `az` is run with (never a secret).

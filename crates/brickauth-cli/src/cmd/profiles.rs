@@ -68,7 +68,7 @@ pub fn profiles(cx: &Context, c: &ProfilesCommand) -> Result<ExitCode> {
             if failures.is_empty() {
                 Ok(ExitCode::SUCCESS)
             } else {
-                Err(Reported { code: 2, message: format!("invalid profiles: {}", failures.join(", ")) }.into())
+                Err(Reported::usage(format!("invalid profiles: {}", failures.join(", "))).into())
             }
         }
     }

@@ -21,13 +21,13 @@ use brickauth_profile::Profile;
 use crate::cli::{ApiArgs, ClusterFormat, ClustersCommand, ExecArgs};
 use crate::cmd::print;
 use crate::context::{self, Context, with_profile_note};
-use crate::report::Reported;
+use crate::report::{Exit, Reported};
 
 /// Tokens handed out are valid for at least this long.
 const MIN_VALIDITY: Duration = Duration::from_secs(300);
 
 fn usage(message: String) -> anyhow::Error {
-    Reported { code: 2, message }.into()
+    Reported::usage(message).into()
 }
 
 /// The profile's workspace host, or a profile error naming the key.
@@ -288,7 +288,7 @@ pub fn exec(cx: &Context, args: &ExecArgs) -> Result<ExitCode> {
         .env("DATABRICKS_AUTH_TYPE", "pat")
         .status()
         .map_err(|e| Reported {
-            code: if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 },
+            code: if e.kind() == std::io::ErrorKind::NotFound { Exit::NotFound } else { Exit::CannotRun },
             message: format!("cannot run `{}`: {e}", program.to_string_lossy()),
         })?;
     Ok(ExitCode::from(exit_status_code(status)))
