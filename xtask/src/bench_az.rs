@@ -34,6 +34,23 @@ authority_host = "https://127.0.0.1"
 
 /// The rows for the report (empty, with a note, when skipped). Runs the measurement in a
 /// network namespace through `xtask az __bench`.
+/// The Azure CLI rows of `cargo xtask bench` (with the Python comparisons: az is Python too).
+pub(crate) fn figures(b: &crate::bench::Bench, r: &mut crate::bench::Report) -> Result<()> {
+    if b.python.is_none() {
+        return Ok(());
+    }
+    let rows = rows(&b.bin, b.runs, &mut r.notes);
+    r.rows.extend(rows.into_iter().map(|[figure, ours, baseline, ratio, target, met]| crate::bench::Row {
+        figure,
+        ours,
+        baseline,
+        ratio,
+        target,
+        met,
+    }));
+    Ok(())
+}
+
 pub fn rows(bin: &Path, runs: usize, notes: &mut Vec<String>) -> Vec<Row> {
     match measure_outside(bin, runs) {
         Ok(Some((rows, more))) => {

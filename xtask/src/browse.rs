@@ -16,13 +16,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-pub fn run(args: &[String]) -> Result<()> {
-    let forge = args.iter().any(|a| a == "--forge");
-    let user = args.iter().position(|a| a == "--as").and_then(|i| args.get(i + 1));
-    let url = args.last().filter(|a| !a.starts_with("--")).context("usage: xtask browse [--forge] [--as USER] URL")?;
+pub fn run(forge: bool, user: Option<&str>, url: &str) -> Result<()> {
     let url = match user {
         Some(user) => with_login_hint(url, user),
-        None => url.clone(),
+        None => url.to_owned(),
     };
     let result = browse(&url, forge);
     if let Err(e) = &result {

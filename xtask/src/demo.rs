@@ -35,7 +35,7 @@ pub fn run() -> Result<()> {
     let bin = build_binary(false)?;
     let w = World::start(bin)?;
     let profiles = w.write_profiles("profiles.toml", PROFILE)?;
-    let env = [("DEMO_PASSWORD", "correct horse battery staple")];
+    let env = [("DEMO_PASSWORD", brickauth_mock::ALICE_PASSWORD)];
     println!("Mock identity provider: {}\nMock workspace:         {}", w.entra.uri(), w.databricks.uri());
     println!("Profile file {}:\n{}", profiles.display(), std::fs::read_to_string(&profiles)?);
 

@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use crate::harness::root;
 
 /// The targets in `fuzz/Cargo.toml`, in the order they run.
-const TARGETS: &[&str] = &[
+pub const TARGETS: &[&str] = &[
     "profile_parse",
     "token_response",
     "entra_error",
@@ -26,26 +26,9 @@ const TARGETS: &[&str] = &[
     "listener_request",
 ];
 
-const USAGE: &str = "usage: cargo xtask fuzz [--seconds N] [TARGET…]
-targets: profile_parse, token_response, entra_error, jwt_decode, paste_url, databricks_error, listener_request";
-
-pub fn run(args: &[String]) -> Result<()> {
-    let mut seconds: u64 = 60;
-    let mut chosen: Vec<String> = Vec::new();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--seconds" | "-s" => {
-                seconds = it.next().and_then(|v| v.parse().ok()).context(USAGE)?;
-            }
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            t if TARGETS.contains(&t) => chosen.push(t.to_owned()),
-            other => bail!("unknown argument `{other}`\n{USAGE}"),
-        }
-    }
+pub fn run(args: &crate::FuzzArgs) -> Result<()> {
+    let seconds = args.seconds;
+    let mut chosen = args.targets.clone();
     if chosen.is_empty() {
         chosen = TARGETS.iter().map(|t| (*t).to_owned()).collect();
     }

@@ -8,22 +8,17 @@
 use std::time::Duration;
 
 use anyhow::{Result, bail, ensure};
-use brickauth_mock::Failure;
+use brickauth_mock::{ALICE_PASSWORD, BOB_PASSWORD, Failure, WRONG_PASSWORD};
 use serde_json::Value;
 
 use crate::harness::{Suite, World, build_binary, expect_code, expect_contains, root};
-
-const ALICE_PASSWORD: &str = "correct horse battery staple";
-const BOB_PASSWORD: &str = "hunter2-but-longer";
-const WRONG_PASSWORD: &str = "not-the-password-at-all";
 
 fn env() -> Vec<(&'static str, &'static str)> {
     vec![("ALICE_PASSWORD", ALICE_PASSWORD), ("BOB_PASSWORD", BOB_PASSWORD), ("WRONG_PASSWORD", WRONG_PASSWORD)]
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    // `cargo xtask integration [FILTER]`: only the cases whose name contains FILTER.
-    let filter = args.first().map(String::as_str).filter(|a| !a.starts_with('-'));
+/// `cargo xtask integration [FILTER]`: only the cases whose name contains FILTER.
+pub fn run(filter: Option<&str>) -> Result<()> {
     let bin = build_binary(false)?;
     let w = World::start(bin)?;
     let template = std::fs::read_to_string(root().join("fixtures/profiles/integration.toml"))?;

@@ -9,12 +9,10 @@
 use std::time::Duration;
 
 use anyhow::{Result, ensure};
-use brickauth_mock::Failure;
+use brickauth_mock::{ALICE_PASSWORD, Failure};
 use serde_json::Value;
 
 use crate::harness::{Suite, World, expect_code, expect_contains, root};
-
-const ALICE_PASSWORD: &str = "correct horse battery staple";
 
 /// A valid id with the provider segment in lower case: it must be sent exactly as written.
 const RESOURCE_ID: &str = "/subscriptions/3f2a1b4c-0000-4a5b-9c8d-112233445566/resourceGroups/rg-data/providers/microsoft.databricks/workspaces/ws-prod";

@@ -63,7 +63,7 @@ pub fn cases(w: &World, s: &mut Suite) {
     let run = |config: &str, profile: &str, cache: &str, extra: &[&str], env: &[(&str, &str)]| -> Result<Output> {
         let dir = w.path(cache).display().to_string();
         let mut all: Vec<(&str, &str)> =
-            vec![("ALICE_PASSWORD", "correct horse battery staple"), ("BRICKAUTH_CACHE_DIR", dir.as_str())];
+            vec![("ALICE_PASSWORD", brickauth_mock::ALICE_PASSWORD), ("BRICKAUTH_CACHE_DIR", dir.as_str())];
         all.extend_from_slice(env);
         let mut args = vec!["--config", config, "-p", profile, "-vv", "token"];
         args.extend_from_slice(extra);

@@ -3,10 +3,12 @@
 //! - `integration`: build the `brickauth` binary, start the mock Entra ID and Databricks servers
 //!   on 127.0.0.1, run the binary against them for every flow, assert on what the mocks received,
 //!   and scan every run's stderr for leaked secrets.
-//! - `test`: everything CI checks (fmt, clippy, `cargo test --workspace`, integration).
+//! - `test`: everything CI checks (fmt, tidy, clippy, `cargo test --workspace`, integration).
+//! - `tidy`: the architecture invariants (crate dependencies, no flow names outside flow crates).
 //! - `demo`: the README's first command — a real token flow end to end against the bundled mock.
 //!
-//! Nothing here sends traffic anywhere but loopback.
+//! Every task's arguments are parsed here, by one `clap` parser; each module's `run` takes its
+//! typed arguments. Nothing here sends traffic anywhere but loopback.
 
 mod azcli;
 mod bench;
@@ -30,45 +32,138 @@ mod it_trust;
 mod sdk;
 mod soak;
 mod test;
+mod tidy;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <task>
+use clap::builder::RangedU64ValueParser;
+use clap::{Args, Parser, Subcommand};
 
-tasks:
-  test          every check CI makes: fmt, clippy, all tests, integration
-  integration   run the real binary against the mock servers (every flow), with a secret-leak scan:
-                [FILTER] runs only the cases whose name contains FILTER
-  demo          show a token flow end to end against the bundled mock identity provider
-  bench         whole-process figures of the release binary vs baselines -> target/bench-report.md
-  fuzz          run every fuzz target (cargo-fuzz, stable): [--seconds N] (default 60 each)
-  soak          concurrency soak: [--processes N] [--calls M] [--lifetime SECS] (64 x 50, 5 s)
-  sdk           the Databricks SDK for Python uses brickauth as its token helper (needs python3 + PyPI)
-  az            the azure-cli flow against a real Azure CLI signed in to the mock, in a loopback-only
-                network namespace (installs azure-cli into target/; skips without PyPI or unshare):
-                [--record] rewrites fixtures/azure-cli/
-";
+/// The workspace's automation: `cargo xtask <task>`.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", disable_version_flag = true)]
+struct Xtask {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Every check CI makes: fmt, tidy, clippy, all tests, integration.
+    Test,
+    /// The architecture invariants: crate dependencies, no flow named outside its crate.
+    Tidy,
+    /// Run the real binary against the mock servers (every flow), with a secret-leak scan.
+    Integration {
+        /// Run only the cases whose name contains FILTER (the leak scan always runs).
+        filter: Option<String>,
+    },
+    /// Show a token flow end to end against the bundled mock identity provider.
+    Demo,
+    /// Whole-process figures of the release binary vs baselines -> target/bench-report.md.
+    Bench(BenchArgs),
+    /// Run every fuzz target (cargo-fuzz, stable).
+    Fuzz(FuzzArgs),
+    /// Concurrency soak: many processes calling `brickauth token` against short-lived tokens.
+    Soak(SoakArgs),
+    /// The Databricks SDK for Python uses brickauth as its token helper (needs python3 + PyPI).
+    Sdk,
+    /// The $BROWSER of interactive-flow runs: a loopback-only HTTP client.
+    #[command(hide = true)]
+    Browse {
+        /// Answer the sign-in page with a forged `state`.
+        #[arg(long)]
+        forge: bool,
+        /// Sign in as this user instead of the one the URL hints (another user's sign-in).
+        #[arg(long = "as", value_name = "USER")]
+        user: Option<String>,
+        /// The sign-in URL.
+        url: String,
+    },
+    /// The azure-cli flow against a real Azure CLI signed in to the mock, in a loopback-only
+    /// network namespace (installs azure-cli into target/; skips without PyPI or unshare).
+    Az {
+        /// Rewrite fixtures/azure-cli/ from the real Azure CLI's files.
+        #[arg(long)]
+        record: bool,
+    },
+    /// The bench's measuring process (spawns, reaps, prints one JSON object).
+    #[command(hide = true, name = "__bench-runner")]
+    BenchRunner {
+        /// The series to run (JSON).
+        spec: PathBuf,
+    },
+}
+
+/// `cargo xtask bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Measured runs per command (after 3 warm-up rounds).
+    #[arg(long, default_value_t = 30, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub runs: usize,
+    /// Skip the MSAL / Databricks SDK for Python comparisons.
+    #[arg(long)]
+    pub no_python: bool,
+    /// Measure this binary instead of building the release one.
+    #[arg(long, value_name = "PATH")]
+    pub bin: Option<PathBuf>,
+}
+
+/// `cargo xtask fuzz`.
+#[derive(Debug, Args)]
+pub struct FuzzArgs {
+    /// Seconds per target.
+    #[arg(long, short, default_value_t = 60)]
+    pub seconds: u64,
+    /// The targets to run (default: all).
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(fuzz::TARGETS))]
+    pub targets: Vec<String>,
+}
+
+/// `cargo xtask soak`.
+#[derive(Debug, Args)]
+pub struct SoakArgs {
+    /// Concurrent worker threads, each running `brickauth token` as separate processes.
+    #[arg(long, short = 'n', default_value_t = 64, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub processes: usize,
+    /// Calls per worker.
+    #[arg(long, short = 'm', default_value_t = 50, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub calls: usize,
+    /// Seconds each token is usable for.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lifetime: u64,
+    /// Stop after this many seconds.
+    #[arg(long, default_value_t = 60)]
+    pub max_seconds: u64,
+    /// Milliseconds between a worker's calls (default: 3 × lifetime / calls).
+    #[arg(long)]
+    pub interval_ms: Option<u64>,
+    /// Issue plain `lifetime`-second tokens: every call redeems the refresh token.
+    #[arg(long)]
+    pub every_call_refreshes: bool,
+    /// Build and soak the release binary.
+    #[arg(long)]
+    pub release: bool,
+    /// Soak this binary instead of building one.
+    #[arg(long, value_name = "PATH")]
+    pub bin: Option<PathBuf>,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("integration") => integration::run(&args[1..]),
-        Some("browse") => browse::run(&args[1..]), // hidden: the $BROWSER of interactive-flow runs
-        Some("demo") => demo::run(),
-        Some("test") => test::run(),
-        Some("bench") => bench::run(&args[1..]),
-        Some("fuzz") => fuzz::run(&args[1..]),
-        Some("soak") => soak::run(&args[1..]),
-        Some("sdk") => sdk::run(),
-        Some("az") => azcli::run(&args[1..]),
-        Some("-h" | "--help" | "help") | None => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Some(other) => {
-            eprint!("unknown task `{other}`\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let Xtask { task } = Xtask::parse();
+    let result = match task {
+        Task::Test => test::run(),
+        Task::Tidy => tidy::run(),
+        Task::Integration { filter } => integration::run(filter.as_deref()),
+        Task::Demo => demo::run(),
+        Task::Bench(args) => bench::run(&args),
+        Task::BenchRunner { spec } => bench::runner(&spec),
+        Task::Fuzz(args) => fuzz::run(&args),
+        Task::Soak(args) => soak::run(&args),
+        Task::Sdk => sdk::run(),
+        Task::Browse { forge, user, url } => browse::run(forge, user.as_deref(), &url),
+        Task::Az { record } => azcli::run(&if record { vec!["--record".to_owned()] } else { Vec::new() }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -76,5 +171,32 @@ fn main() -> ExitCode {
             eprintln!("xtask: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_parser_is_consistent() {
+        Xtask::command().debug_assert();
+    }
+
+    #[test]
+    fn integration_takes_an_optional_filter() {
+        let Xtask { task } = Xtask::try_parse_from(["xtask", "integration", "token"]).unwrap();
+        assert!(matches!(task, Task::Integration { filter: Some(f) } if f == "token"));
+        let Xtask { task } = Xtask::try_parse_from(["xtask", "integration"]).unwrap();
+        assert!(matches!(task, Task::Integration { filter: None }));
+    }
+
+    #[test]
+    fn bad_arguments_are_refused() {
+        assert!(Xtask::try_parse_from(["xtask", "bench", "--runs", "0"]).is_err());
+        assert!(Xtask::try_parse_from(["xtask", "fuzz", "no_such_target"]).is_err());
+        assert!(Xtask::try_parse_from(["xtask", "soak", "--calls", "x"]).is_err());
+        assert!(Xtask::try_parse_from(["xtask", "frobnicate"]).is_err());
     }
 }

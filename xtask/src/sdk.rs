@@ -54,15 +54,7 @@ pub fn run() -> Result<()> {
     w.databricks.set_cluster_count(250);
     let profiles = w.write_profiles(
         "profiles.toml",
-        r#"[profiles.mock]
-flow = "password"
-tenant_id = "{TENANT}"
-client_id = "{CLIENT}"
-authority_host = "{AUTHORITY}"
-host = "{HOST}"
-username = "alice@contoso.com"
-password_env = "ALICE_PASSWORD"
-"#,
+        &brickauth_mock::constants::password_profile("mock", "ALICE_PASSWORD", false),
     )?;
     let home = w.path("home");
     std::fs::create_dir_all(&home)?;
@@ -85,7 +77,7 @@ password_env = "ALICE_PASSWORD"
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("BRICKAUTH_CONFIG", &profiles)
         .env("BRICKAUTH_CACHE_DIR", w.path("cache"))
-        .env("ALICE_PASSWORD", "correct horse battery staple")
+        .env("ALICE_PASSWORD", brickauth_mock::ALICE_PASSWORD)
         .stdin(Stdio::null())
         .output()
         .context("running the SDK script")?;

@@ -26,74 +26,13 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Result, bail};
+use brickauth_mock::ALICE_PASSWORD;
+use brickauth_mock::constants::password_profile;
 
 use crate::harness::{World, build_binary};
 
-const PROFILE: &str = r#"default_profile = "soak"
-
-[profiles.soak]
-flow = "password"
-tenant_id = "{TENANT}"
-client_id = "{CLIENT}"
-authority_host = "{AUTHORITY}"
-host = "{HOST}"
-username = "alice@contoso.com"
-password_env = "SOAK_PASSWORD"
-"#;
-
-const PASSWORD: &str = "correct horse battery staple";
 const FLOOR_SECS: i64 = 40;
-
-const USAGE: &str = "usage: cargo xtask soak [--processes N (64)] [--calls M (50)] [--lifetime SECS (5)] \
-[--max-seconds S (60)] [--interval-ms MS] [--every-call-refreshes] [--release] [--bin PATH]";
-
-struct Opts {
-    processes: usize,
-    calls: usize,
-    lifetime: u64,
-    max_seconds: u64,
-    interval_ms: Option<u64>,
-    every_call_refreshes: bool,
-    release: bool,
-    bin: Option<std::path::PathBuf>,
-}
-
-fn parse(args: &[String]) -> Result<Option<Opts>> {
-    let mut o = Opts {
-        processes: 64,
-        calls: 50,
-        lifetime: 5,
-        max_seconds: 60,
-        interval_ms: None,
-        every_call_refreshes: false,
-        release: false,
-        bin: None,
-    };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut num = |name: &str| -> Result<u64> {
-            it.next().and_then(|v| v.parse().ok()).with_context(|| format!("{name} needs a number\n{USAGE}"))
-        };
-        match arg.as_str() {
-            "--processes" | "-n" => o.processes = num("--processes")? as usize,
-            "--calls" | "-m" => o.calls = num("--calls")? as usize,
-            "--lifetime" => o.lifetime = num("--lifetime")?,
-            "--max-seconds" => o.max_seconds = num("--max-seconds")?,
-            "--interval-ms" => o.interval_ms = Some(num("--interval-ms")?),
-            "--every-call-refreshes" => o.every_call_refreshes = true,
-            "--release" => o.release = true,
-            "--bin" => o.bin = Some(it.next().context("--bin PATH")?.into()),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(None);
-            }
-            other => bail!("unknown argument `{other}`\n{USAGE}"),
-        }
-    }
-    ensure!(o.processes >= 1 && o.calls >= 1 && o.lifetime >= 1, "processes, calls and lifetime must be ≥ 1");
-    Ok(Some(o))
-}
 
 #[derive(Default)]
 struct Tally {
@@ -103,14 +42,13 @@ struct Tally {
     slowest: Duration,
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    let Some(o) = parse(args)? else { return Ok(()) };
+pub fn run(o: &crate::SoakArgs) -> Result<()> {
     let bin = match &o.bin {
         Some(bin) => std::path::absolute(bin)?,
         None => build_binary(o.release)?,
     };
     let w = World::start(bin.clone())?;
-    w.write_profiles("profiles.toml", PROFILE)?;
+    w.write_profiles("profiles.toml", &password_profile("soak", "SOAK_PASSWORD", true))?;
     let issued_lifetime = if o.every_call_refreshes { o.lifetime as i64 } else { o.lifetime as i64 + FLOOR_SECS };
     w.entra.set_token_lifetime(issued_lifetime);
     let interval = Duration::from_millis(o.interval_ms.unwrap_or(3000 * o.lifetime / o.calls as u64));
@@ -149,7 +87,7 @@ pub fn run(args: &[String]) -> Result<()> {
                         .env("HOME", home)
                         .env("BRICKAUTH_CACHE_DIR", cache)
                         .env("BRICKAUTH_CONFIG", config)
-                        .env("SOAK_PASSWORD", PASSWORD)
+                        .env("SOAK_PASSWORD", ALICE_PASSWORD)
                         .env("TZ", "UTC")
                         .stdin(Stdio::null())
                         .output();
@@ -209,7 +147,7 @@ pub fn run(args: &[String]) -> Result<()> {
         .iter()
         .chain(issued_ats.iter())
         .map(String::as_str)
-        .chain([PASSWORD])
+        .chain([ALICE_PASSWORD])
         .filter(|secret| tally.stderr.iter().any(|e| e.contains(secret)))
         .count();
     let bound = if o.every_call_refreshes {

@@ -1,9 +1,10 @@
 //! `cargo xtask test`: every check CI makes, in the order that fails fastest.
 //!
 //! 1. `cargo fmt --all -- --check`
-//! 2. `cargo clippy --workspace --all-targets -- -D warnings`
-//! 3. `cargo test --workspace` (unit, snapshot, doc and CLI tests)
-//! 4. `cargo xtask integration` (the real binary against the mock servers)
+//! 2. `cargo xtask tidy` (the architecture invariants: crate dependencies, flow names)
+//! 3. `cargo clippy --workspace --all-targets -- -D warnings`
+//! 4. `cargo test --workspace` (unit, snapshot, doc and CLI tests)
+//! 5. `cargo xtask integration` (the real binary against the mock servers)
 
 use std::process::Command;
 
@@ -25,6 +26,8 @@ fn cargo(args: &[&str]) -> Result<()> {
 
 pub fn run() -> Result<()> {
     cargo(&["fmt", "--all", "--", "--check"])?;
+    println!("\n$ cargo xtask tidy");
+    crate::tidy::run()?;
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     cargo(&["test", "--workspace", "--no-fail-fast"])?;
     // A fresh process: the test build above may have relinked this very executable, and the

@@ -10,7 +10,7 @@ use brickauth_cache::{TokenCache, TokenProvider};
 use brickauth_core::{Interaction, Settings};
 use brickauth_profile::{DatabricksCfg, Origin, Profile, ProfileError, ProfileFile, Sources};
 
-use crate::report::Reported;
+use crate::report::{Exit, Reported};
 
 /// The global options.
 #[derive(Debug, Default)]
@@ -64,7 +64,7 @@ impl Context {
             Some(flow) => {
                 if let Some(p) = &self.profile {
                     return Err(Reported {
-                        code: 2,
+                        code: Exit::Usage,
                         message: format!(
                             "--flow {flow} takes every setting from the environment and -p {p} names a profile: \
                              use one of them"
@@ -148,7 +148,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// (`brickauth profiles show` prints it whole).
 pub fn with_profile_note(err: anyhow::Error, profile: &Profile) -> anyhow::Error {
     let code = crate::report::exit_code(&err);
-    if code != 3 && code != 1 {
+    if code != Exit::Auth && code != Exit::Failure {
         return err;
     }
     let mut message = crate::report::render(&err);

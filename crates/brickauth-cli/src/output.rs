@@ -88,7 +88,7 @@ pub fn resource_scope(resource: &str) -> String {
 pub fn query(value: Value, expr: Option<&str>) -> anyhow::Result<Value> {
     let Some(expr) = expr else { return Ok(value) };
     let bad = |e: jmespath::JmespathError| crate::report::Reported {
-        code: 2,
+        code: crate::report::Exit::Usage,
         message: format!("--query `{expr}`: {}", e.to_string().lines().next().unwrap_or("invalid JMESPath")),
     };
     let compiled = jmespath::compile(expr).map_err(bad)?;

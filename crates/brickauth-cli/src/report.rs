@@ -1,7 +1,8 @@
 //! Diagnostics: logging set-up, error reports and exit codes (DESIGN §4), in one place.
 //!
-//! Exit codes: 0 ok · 1 other failure (I/O, network after retries) · 2 usage or profile error ·
-//! 3 authentication failed or needs the user · 4 Databricks API error.
+//! Exit codes are the [`Exit`] enum, the only place they are numbered: 0 ok · 1 other failure
+//! (I/O, network after retries) · 2 usage or profile error · 3 authentication failed or needs the
+//! user · 4 Databricks API error · 126/127 `exec` could not run / find its program.
 
 use std::fmt;
 use std::process::ExitCode;
@@ -63,11 +64,41 @@ fn colour_with(var: &dyn Fn(&str) -> Option<std::ffi::OsString>, terminal: bool)
     terminal && set("TERM").is_none_or(|t| t != "dumb")
 }
 
+/// How `brickauth` exits (DESIGN §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 1: any other failure: I/O, the network after retries, the cache file.
+    Failure = 1,
+    /// 2: a usage, profile or settings error: the user must change a flag or the profile.
+    Usage = 2,
+    /// 3: authentication failed or needs the user (`brickauth login`).
+    Auth = 3,
+    /// 4: the Databricks workspace answered with an error.
+    Databricks = 4,
+    /// 126: `exec` found its program but could not run it (as shells report it).
+    CannotRun = 126,
+    /// 127: `exec` did not find its program.
+    NotFound = 127,
+}
+
+impl Exit {
+    /// The process exit status.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e.code())
+    }
+}
+
 /// An error the command already rendered, with its exit code.
 #[derive(Debug)]
 pub struct Reported {
     /// The exit code.
-    pub code: u8,
+    pub code: Exit,
     /// The full message.
     pub message: String,
 }
@@ -79,14 +110,21 @@ impl fmt::Display for Reported {
 }
 impl std::error::Error for Reported {}
 
+impl Reported {
+    /// A usage error (exit 2) with this message.
+    pub fn usage(message: impl Into<String>) -> Reported {
+        Reported { code: Exit::Usage, message: message.into() }
+    }
+}
+
 /// The exit code for an error, by what it is.
-pub fn exit_code(err: &anyhow::Error) -> u8 {
+pub fn exit_code(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
         if let Some(r) = cause.downcast_ref::<Reported>() {
             return r.code;
         }
         if cause.is::<ProfileError>() || cause.is::<ConfigError>() || cause.is::<RegistryError>() {
-            return 2;
+            return Exit::Usage;
         }
         if let Some(a) = cause.downcast_ref::<AuthError>() {
             return auth_code(a);
@@ -94,9 +132,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(p) = cause.downcast_ref::<ProviderError>() {
             return match p {
                 ProviderError::Auth(a) => auth_code(a),
-                ProviderError::Config(_) => 2,
-                ProviderError::NeedsLogin { .. } | ProviderError::WrongAccount { .. } => 3,
-                _ => 1,
+                ProviderError::Config(_) => Exit::Usage,
+                ProviderError::NeedsLogin { .. } | ProviderError::WrongAccount { .. } => Exit::Auth,
+                _ => Exit::Failure,
             };
         }
         if let Some(d) = cause.downcast_ref::<DatabricksError>() {
@@ -107,32 +145,32 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             }
         }
         if cause.is::<CacheError>() {
-            return 1;
+            return Exit::Failure;
         }
         if cause.is::<clap::Error>() {
-            return 2;
+            return Exit::Usage;
         }
     }
-    1
+    Exit::Failure
 }
 
 /// 4 for what the workspace answered, 1 for the network, 2 for a bad host or resource id; `None`
 /// for a token-source failure (decided by its cause).
-fn databricks_code(d: &DatabricksError) -> Option<u8> {
+fn databricks_code(d: &DatabricksError) -> Option<Exit> {
     match d {
         DatabricksError::Token(_) => None,
-        DatabricksError::InvalidHost(_) | DatabricksError::InvalidResourceId(_) => Some(2),
-        DatabricksError::Transport { .. } => Some(1),
+        DatabricksError::InvalidHost(_) | DatabricksError::InvalidResourceId(_) => Some(Exit::Usage),
+        DatabricksError::Transport { .. } => Some(Exit::Failure),
         DatabricksError::RetriesExhausted { last, .. } => databricks_code(last),
-        _ => Some(4),
+        _ => Some(Exit::Databricks),
     }
 }
 
-fn auth_code(a: &AuthError) -> u8 {
+fn auth_code(a: &AuthError) -> Exit {
     match a.class() {
-        ErrorClass::Usage => 2,
-        ErrorClass::Auth => 3,
-        ErrorClass::Other => 1,
+        ErrorClass::Usage => Exit::Usage,
+        ErrorClass::Auth => Exit::Auth,
+        ErrorClass::Other => Exit::Failure,
     }
 }
 
@@ -269,7 +307,7 @@ mod render_tests {
         let e = ProviderError::NeedsLogin { profile: "dev".into(), reason: "no token is cached".into() };
         let err = anyhow::Error::from(e);
         assert!(message(&err).ends_with("run `brickauth login -p dev`"), "{}", message(&err));
-        assert_eq!(exit_code(&err), 3);
+        assert_eq!(exit_code(&err), Exit::Auth);
         let e = ProviderError::NeedsLogin { profile: "my prof".into(), reason: "x".into() };
         assert!(message(&e.into()).ends_with("run `brickauth login -p 'my prof'`"));
     }
@@ -277,6 +315,6 @@ mod render_tests {
     #[test]
     fn a_wrong_account_is_exit_3() {
         let e = ProviderError::WrongAccount { profile: "p".into(), expected: "a@x".into(), actual: Some("b@x".into()) };
-        assert_eq!(exit_code(&e.into()), 3);
+        assert_eq!(exit_code(&e.into()), Exit::Auth);
     }
 }

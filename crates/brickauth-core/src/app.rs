@@ -11,6 +11,67 @@ use url::Url;
 
 use crate::settings::{ConfigError, Settings};
 
+/// Why a string is not a [`Tenant`], [`ClientId`], [`Scopes`] or [`Cloud`].
+///
+/// The message (`Display`) quotes the value and says what is expected; a caller adds which key
+/// or variable it came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// `common` or `consumers`: tenants Azure Databricks tokens cannot come from.
+    #[error("`{0}` is not usable for Azure Databricks: use your tenant id (a GUID), its domain, or `organizations`")]
+    UnusableTenant(String),
+    /// Neither a GUID, a domain, nor `organizations`.
+    #[error(
+        "`{0}` is not a tenant: expected a GUID (the directory id), a verified domain such as contoso.onmicrosoft.com, or `organizations`"
+    )]
+    NotATenant(String),
+    /// Not a GUID.
+    #[error(
+        "`{0}` is not a client id: expected the app registration's Application (client) ID, a GUID like 12a34b56-789c-0d12-e3fa-b456789c0123"
+    )]
+    NotAClientId(String),
+    /// `openid`, `profile` or `offline_access` in a scope list: brickauth adds them itself.
+    #[error("`{0}` is added by brickauth itself where a flow needs it; remove it from `scopes`")]
+    OidcScope(String),
+    /// An empty scope list.
+    #[error("no scope given")]
+    NoScope,
+    /// Not a national cloud's name.
+    #[error("unknown cloud `{0}`: expected `public`, `usgov` or `china`")]
+    UnknownCloud(String),
+}
+
+/// Why a string is not a usable base URL (see [`secure_url`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// The URL parser refused it.
+    #[error("`{input}` is not a URL: {reason}")]
+    NotAUrl {
+        /// The text given.
+        input: String,
+        /// The parser's reason.
+        reason: String,
+    },
+    /// A URL without a host (`mailto:`, `file:///`).
+    #[error("`{0}` has no host")]
+    NoHost(String),
+    /// `http://` to anything but loopback.
+    #[error(
+        "`{0}` uses clear-text http: only https is allowed, except to loopback addresses (127.0.0.1, ::1, localhost)"
+    )]
+    ClearText(String),
+    /// Neither https nor http.
+    #[error("`{input}` has scheme `{scheme}`: expected https")]
+    Scheme {
+        /// The text given.
+        input: String,
+        /// Its scheme.
+        scheme: String,
+    },
+}
+
 /// The Azure Databricks application (resource) id, the same in every Azure cloud.
 pub const DATABRICKS_RESOURCE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d";
 /// The default scope: every permission the app was granted on Azure Databricks.
@@ -32,6 +93,10 @@ pub fn is_guid(s: &str) -> bool {
 pub struct Tenant(String);
 
 impl Tenant {
+    /// `organizations`: any work or school account's tenant (the default when none is known).
+    pub fn organizations() -> Tenant {
+        Tenant("organizations".to_owned())
+    }
     /// The tenant as it appears in the authority URL.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -39,17 +104,15 @@ impl Tenant {
 }
 
 impl FromStr for Tenant {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
         let s = s.trim();
         let lower = s.to_ascii_lowercase();
         if is_guid(&lower) || lower == "organizations" {
             return Ok(Tenant(lower));
         }
         if lower == "common" || lower == "consumers" {
-            return Err(format!(
-                "`{s}` is not usable for Azure Databricks: use your tenant id (a GUID), its domain, or `organizations`"
-            ));
+            return Err(ParseError::UnusableTenant(s.to_owned()));
         }
         let labels_ok = lower.split('.').all(|l| {
             !l.is_empty()
@@ -57,19 +120,13 @@ impl FromStr for Tenant {
                 && !l.ends_with('-')
                 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
-        if lower.contains('.') && labels_ok {
-            Ok(Tenant(lower))
-        } else {
-            Err(format!(
-                "`{s}` is not a tenant: expected a GUID (the directory id), a verified domain such as contoso.onmicrosoft.com, or `organizations`"
-            ))
-        }
+        if lower.contains('.') && labels_ok { Ok(Tenant(lower)) } else { Err(ParseError::NotATenant(s.to_owned())) }
     }
 }
 
 impl TryFrom<String> for Tenant {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
+    type Error = ParseError;
+    fn try_from(s: String) -> Result<Self, ParseError> {
         s.parse()
     }
 }
@@ -96,21 +153,15 @@ impl ClientId {
     }
 }
 impl FromStr for ClientId {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
         let lower = s.trim().to_ascii_lowercase();
-        if is_guid(&lower) {
-            Ok(ClientId(lower))
-        } else {
-            Err(format!(
-                "`{s}` is not a client id: expected the app registration's Application (client) ID, a GUID like 12a34b56-789c-0d12-e3fa-b456789c0123"
-            ))
-        }
+        if is_guid(&lower) { Ok(ClientId(lower)) } else { Err(ParseError::NotAClientId(s.to_owned())) }
     }
 }
 impl TryFrom<String> for ClientId {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
+    type Error = ParseError;
+    fn try_from(s: String) -> Result<Self, ParseError> {
         s.parse()
     }
 }
@@ -154,17 +205,17 @@ impl Scopes {
 }
 
 impl FromStr for Scopes {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
         let mut v: Vec<String> =
             s.split(|c: char| c.is_whitespace() || c == ',').filter(|p| !p.is_empty()).map(str::to_owned).collect();
         if let Some(bad) = v.iter().find(|s| OIDC_SCOPES.contains(&s.as_str())) {
-            return Err(format!("`{bad}` is added by brickauth itself where a flow needs it; remove it from `scopes`"));
+            return Err(ParseError::OidcScope(bad.clone()));
         }
         v.sort();
         v.dedup();
         if v.is_empty() {
-            return Err("no scope given".into());
+            return Err(ParseError::NoScope);
         }
         Ok(Scopes(v))
     }
@@ -241,13 +292,13 @@ impl Cloud {
 }
 
 impl FromStr for Cloud {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
         match s.trim().to_ascii_lowercase().as_str() {
             "public" | "azurepublic" | "azurecloud" => Ok(Cloud::Public),
             "usgov" | "usgovernment" | "azureusgovernment" => Ok(Cloud::UsGov),
             "china" | "azurechina" | "azurechinacloud" => Ok(Cloud::China),
-            other => Err(format!("unknown cloud `{other}`: expected `public`, `usgov` or `china`")),
+            other => Err(ParseError::UnknownCloud(other.to_owned())),
         }
     }
 }
@@ -265,19 +316,17 @@ pub fn is_loopback(url: &Url) -> bool {
 }
 
 /// Parse a base URL that must be `https://`, or `http://` to a loopback address.
-pub fn secure_url(s: &str) -> Result<Url, String> {
+pub fn secure_url(s: &str) -> Result<Url, UrlError> {
     let s = s.trim();
-    let url = Url::parse(s).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+    let url = Url::parse(s).map_err(|e| UrlError::NotAUrl { input: s.to_owned(), reason: e.to_string() })?;
     if url.host().is_none() {
-        return Err(format!("`{s}` has no host"));
+        return Err(UrlError::NoHost(s.to_owned()));
     }
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(format!(
-            "`{s}` uses clear-text http: only https is allowed, except to loopback addresses (127.0.0.1, ::1, localhost)"
-        )),
-        other => Err(format!("`{s}` has scheme `{other}`: expected https")),
+        "http" => Err(UrlError::ClearText(s.to_owned())),
+        other => Err(UrlError::Scheme { input: s.to_owned(), scheme: other.to_owned() }),
     }
 }
 
@@ -290,7 +339,7 @@ pub struct Authority {
 
 impl Authority {
     /// An authority on `host` (`https://…`, or `http://` to loopback) for `tenant`.
-    pub fn new(host: &str, tenant: Tenant) -> Result<Self, String> {
+    pub fn new(host: &str, tenant: Tenant) -> Result<Self, UrlError> {
         let mut host = secure_url(host)?;
         host.set_path("");
         host.set_query(None);
@@ -361,19 +410,14 @@ impl AppConfig {
     /// `authority_host` wins over `cloud`, which wins over the cloud of the workspace `host`'s
     /// domain; the default is the public cloud.
     pub fn from_settings(s: &dyn Settings) -> Result<Self, ConfigError> {
-        let profile = s.profile_name();
-        let bad = |key: &str, msg: String| ConfigError::new(profile, key, msg).at(s.origin(key));
-        let tenant: Tenant = s.require("tenant_id")?.parse().map_err(|e| bad("tenant_id", e))?;
-        let client_id: ClientId = s.require("client_id")?.parse().map_err(|e| bad("client_id", e))?;
-        let scopes = match s.get("scopes") {
-            Some(v) => v.parse().map_err(|e| bad("scopes", e))?,
-            None => Scopes::databricks(),
-        };
+        let tenant: Tenant = s.parse_required("tenant_id")?;
+        let client_id: ClientId = s.parse_required("client_id")?;
+        let scopes = s.parse("scopes")?.unwrap_or_else(Scopes::databricks);
         let authority = if let Some(h) = s.get("authority_host") {
-            Authority::new(h, tenant).map_err(|e| bad("authority_host", e))?
+            Authority::new(h, tenant).map_err(|e| s.invalid("authority_host", e))?
         } else {
-            let cloud = match s.get("cloud") {
-                Some(c) => c.parse().map_err(|e| bad("cloud", e))?,
+            let cloud = match s.parse("cloud")? {
+                Some(c) => c,
                 None => s.get("host").and_then(Cloud::from_workspace_host).unwrap_or(Cloud::Public),
             };
             Authority::cloud(cloud, tenant)
@@ -392,7 +436,7 @@ mod tests {
         assert!("72f988bf-86f1-41af-91ab-2d7cd011db47".parse::<Tenant>().is_ok());
         assert_eq!("Contoso.OnMicrosoft.com".parse::<Tenant>().unwrap().as_str(), "contoso.onmicrosoft.com");
         assert!("organizations".parse::<Tenant>().is_ok());
-        assert!("common".parse::<Tenant>().unwrap_err().contains("not usable"));
+        assert!("common".parse::<Tenant>().unwrap_err().to_string().contains("not usable"));
         assert!("not a tenant".parse::<Tenant>().is_err());
         assert!("contoso".parse::<Tenant>().is_err());
         assert!("a/b.com".parse::<Tenant>().is_err());
@@ -420,7 +464,7 @@ mod tests {
         assert!(secure_url("http://127.9.9.9").is_ok());
         assert!(secure_url("http://[::1]:9").is_ok());
         assert!(secure_url("http://localhost:9").is_ok());
-        assert!(secure_url("http://login.example.com").unwrap_err().contains("clear-text"));
+        assert!(secure_url("http://login.example.com").unwrap_err().to_string().contains("clear-text"));
         assert!(secure_url("http://10.0.0.1").is_err());
         assert!(secure_url("ftp://x.com").is_err());
         assert!(secure_url("https://login.microsoftonline.com").is_ok());
@@ -458,5 +502,19 @@ mod tests {
         assert_eq!(explicit.authority.host(), "https://login.microsoftonline.com");
         let err = AppConfig::from_settings(&base().with("authority_host", "http://login.example.com")).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("authority_host"));
+    }
+
+    #[test]
+    fn errors_are_typed_and_say_what_is_expected() {
+        assert_eq!("common".parse::<Tenant>(), Err(ParseError::UnusableTenant("common".into())));
+        assert!(matches!("x".parse::<ClientId>(), Err(ParseError::NotAClientId(_))));
+        assert_eq!(" ".parse::<Scopes>(), Err(ParseError::NoScope));
+        assert_eq!("mars".parse::<Cloud>(), Err(ParseError::UnknownCloud("mars".into())));
+        assert!(matches!(secure_url("ftp://x.com"), Err(UrlError::Scheme { scheme, .. }) if scheme == "ftp"));
+        let settings = MapSettings::new("p").with("tenant_id", "organizations").with("client_id", "nope");
+        let err = AppConfig::from_settings(&settings).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("client_id"));
+        assert_eq!(err.origin.as_deref(), Some("set in code"));
+        assert!(err.message.starts_with("`nope` is not a client id"), "{err}");
     }
 }

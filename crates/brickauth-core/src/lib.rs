@@ -5,6 +5,7 @@
 //! - [`token`]: [`AccessToken`] and the parsed Entra v2.0 [`TokenResponse`];
 //! - [`app`]: validated identifiers ([`Tenant`], [`ClientId`], [`Scopes`]) and the [`Authority`]
 //!   (cloud → host, tenant, endpoints; clear-text HTTP only to loopback);
+//! - [`assertion`]: the client-credentials grant's form, with a secret or a JWT client assertion;
 //! - [`flow`]: the [`GrantFlow`] plugin trait and its `inventory` registry;
 //! - [`settings`]: the key/value view of a profile that flows are built from;
 //! - [`http`]: the token-endpoint client (form POST, timeouts, retries honouring `Retry-After`);
@@ -30,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod assertion;
 pub mod error;
 pub mod flow;
 pub mod grants;

@@ -5,9 +5,16 @@
 //! secret key `K` is never read with [`Settings::get`]: [`Settings::secret`] resolves it from
 //! whichever source the user chose (`K`, `K_env`, `K_file`, `K_command`), and only when a flow is
 //! actually built — the cached-token path never resolves a secret.
+//!
+//! Typed values: [`Settings::parse`] (on `dyn Settings`) turns a key's text into any `T:
+//! FromStr` whose error says what is wrong — [`Seconds`], [`Flag`], a URL, a [`Tenant`](crate::Tenant)
+//! or [`ClientId`](crate::ClientId), … — and a bad value becomes a [`ConfigError`] naming the
+//! profile, the key and where the value came from.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
 
 use secrecy::SecretString;
 
@@ -97,6 +104,78 @@ pub trait Settings: Send + Sync {
                 ),
             )
         })
+    }
+}
+
+impl dyn Settings + '_ {
+    /// `key`'s value parsed as `T`; `Ok(None)` when the key is not set. A value `T` refuses is a
+    /// [`ConfigError`] naming the profile, the key, its origin and `T`'s reason.
+    ///
+    /// ```
+    /// use brickauth_core::settings::{MapSettings, Seconds, Settings};
+    ///
+    /// let s = MapSettings::new("p").with("login_timeout", "90").with("broken", "soon");
+    /// let s: &dyn Settings = &s;
+    /// assert_eq!(s.parse::<Seconds>("login_timeout").unwrap().map(|t| t.0.as_secs()), Some(90));
+    /// assert_eq!(s.parse::<Seconds>("unset").unwrap(), None);
+    /// let err = s.parse::<Seconds>("broken").unwrap_err();
+    /// assert_eq!(err.to_string(), "set in code: profile `p`, key `broken`: `soon` is not a positive whole number of seconds");
+    /// ```
+    pub fn parse<T>(&self, key: &str) -> Result<Option<T>, ConfigError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        self.get(key).map(|v| v.parse::<T>().map_err(|e| self.invalid(key, e))).transpose()
+    }
+
+    /// Like [`parse`](Self::parse), for a key the flow cannot do without.
+    pub fn parse_required<T>(&self, key: &str) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        self.require(key)?.parse::<T>().map_err(|e| self.invalid(key, e))
+    }
+
+    /// A [`ConfigError`] about `key`'s value: the profile, the key, its origin and `why`.
+    pub fn invalid(&self, key: &str, why: impl fmt::Display) -> ConfigError {
+        ConfigError::new(self.profile_name(), key, why.to_string()).at(self.origin(key))
+    }
+}
+
+/// A positive whole number of seconds (`login_timeout = 120`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Seconds(pub Duration);
+
+/// Why a value is not [`Seconds`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a positive whole number of seconds")]
+pub struct SecondsError(pub String);
+
+impl FromStr for Seconds {
+    type Err = SecondsError;
+    fn from_str(s: &str) -> Result<Self, SecondsError> {
+        match s.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Seconds(Duration::from_secs(n))),
+            _ => Err(SecondsError(s.to_owned())),
+        }
+    }
+}
+
+/// A boolean setting: `true` or `false` (surrounding blanks ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flag(pub bool);
+
+/// Why a value is not a [`Flag`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not true or false")]
+pub struct FlagError(pub String);
+
+impl FromStr for Flag {
+    type Err = FlagError;
+    fn from_str(s: &str) -> Result<Self, FlagError> {
+        s.trim().parse::<bool>().map(Flag).map_err(|_| FlagError(s.to_owned()))
     }
 }
 
@@ -201,5 +280,28 @@ impl Settings for MapSettings {
     }
     fn origin(&self, key: &str) -> Option<String> {
         (self.values.contains_key(key) || self.secrets.contains_key(key)).then(|| "set in code".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_values() {
+        let m = MapSettings::new("p")
+            .with("t", " 30 ")
+            .with("zero", "0")
+            .with("yes", " true")
+            .with("maybe", "yes")
+            .with("tenant_id", "organizations");
+        let s: &dyn Settings = &m;
+        assert_eq!(s.parse::<Seconds>("t"), Ok(Some(Seconds(Duration::from_secs(30)))));
+        assert_eq!(s.parse::<Seconds>("zero").unwrap_err().message, "`0` is not a positive whole number of seconds");
+        assert_eq!(s.parse::<Flag>("yes"), Ok(Some(Flag(true))));
+        let err = s.parse::<Flag>("maybe").unwrap_err();
+        assert_eq!((err.key.as_deref(), err.message.as_str()), (Some("maybe"), "`yes` is not true or false"));
+        assert_eq!(s.parse_required::<crate::Tenant>("tenant_id").map(|t| t.to_string()), Ok("organizations".into()));
+        assert_eq!(s.parse_required::<crate::Tenant>("missing").unwrap_err().message, "missing required key `missing`");
     }
 }

@@ -353,7 +353,8 @@ pub(crate) fn normalise_host(host: &str) -> Result<Url> {
         return Err(DatabricksError::InvalidHost("empty host".to_owned()));
     }
     let with_scheme = if host.contains("://") { host.to_owned() } else { format!("https://{host}") };
-    let mut url = brickauth_core::app::secure_url(&with_scheme).map_err(DatabricksError::InvalidHost)?;
+    let mut url =
+        brickauth_core::app::secure_url(&with_scheme).map_err(|e| DatabricksError::InvalidHost(e.to_string()))?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(DatabricksError::InvalidHost(format!("`{host}` has a query or fragment")));
     }

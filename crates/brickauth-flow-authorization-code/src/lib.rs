@@ -53,7 +53,7 @@ use std::time::Duration;
 
 use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
 use brickauth_core::http::Form;
-use brickauth_core::settings::{ConfigError, KeySpec, Settings};
+use brickauth_core::settings::{ConfigError, KeySpec, Seconds, Settings};
 use brickauth_core::token::ResponseError;
 use brickauth_core::{AppConfig, AuthError, ExposeSecret, SecretString, TokenClient, TokenResponse};
 use url::Url;
@@ -193,11 +193,9 @@ impl AuthorizationCodeFlow {
 
     /// Build from profile settings: the common keys plus the optional keys in [`KEYS`].
     pub fn from_settings(s: &dyn Settings) -> Result<Self, ConfigError> {
-        let profile = s.profile_name();
-        let bad = |key: &str, msg: String| ConfigError::new(profile, key, msg).at(s.origin(key));
         let mut o = AuthorizationCodeOptions::new(AppConfig::from_settings(s)?);
-        if let Some(v) = s.get("redirect_uri") {
-            o.redirect_uri = v.parse().map_err(|e| bad("redirect_uri", e))?;
+        if let Some(uri) = s.parse("redirect_uri")? {
+            o.redirect_uri = uri;
         }
         let text = |key: &str| s.get(key).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
         o.login_hint = text("username");
@@ -206,26 +204,22 @@ impl AuthorizationCodeFlow {
         if let Some(p) = &o.prompt
             && !PROMPTS.contains(&p.as_str())
         {
-            return Err(bad("prompt", format!("unknown prompt `{p}`: expected one of {}", PROMPTS.join(", "))));
+            return Err(s.invalid("prompt", format!("unknown prompt `{p}`: expected one of {}", PROMPTS.join(", "))));
         }
-        if let Some(v) = s.get("response_mode") {
-            o.response_mode = v.parse().map_err(|e| bad("response_mode", e))?;
+        if let Some(mode) = s.parse("response_mode")? {
+            o.response_mode = mode;
         }
         if let Some(v) = s.get("browser") {
             o.browser = match v.trim().to_ascii_lowercase().as_str() {
                 "auto" => BrowserPolicy::Auto,
                 "never" => BrowserPolicy::Never,
-                other => return Err(bad("browser", format!("unknown value `{other}`: expected `auto` or `never`"))),
+                other => {
+                    return Err(s.invalid("browser", format!("unknown value `{other}`: expected `auto` or `never`")));
+                }
             };
         }
-        if let Some(v) = s.get("login_timeout") {
-            let secs: u64 = v
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| bad("login_timeout", format!("`{v}` is not a positive whole number of seconds")))?;
-            o.login_timeout = Duration::from_secs(secs);
+        if let Some(Seconds(timeout)) = s.parse("login_timeout")? {
+            o.login_timeout = timeout;
         }
         Ok(AuthorizationCodeFlow::new(o))
     }

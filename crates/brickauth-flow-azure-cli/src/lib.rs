@@ -50,7 +50,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use brickauth_core::app::DATABRICKS_RESOURCE;
+use brickauth_core::app::{DATABRICKS_RESOURCE, ParseError};
 use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
 use brickauth_core::settings::{ConfigError, KeySpec, Settings};
 use brickauth_core::{
@@ -157,12 +157,14 @@ impl AzureCliFlow {
     pub fn new(options: AzureCliOptions) -> Result<Self, String> {
         let tenant = match &options.tenant {
             Some(t) => t.clone(),
-            None => "organizations".parse()?,
+            None => Tenant::organizations(),
         };
-        let scopes: Scopes = format!("{}/.default", options.resource.trim_end_matches('/')).parse()?;
-        let client_id: ClientId = AZURE_CLI_CLIENT_ID.parse()?;
+        let scopes: Scopes = format!("{}/.default", options.resource.trim_end_matches('/'))
+            .parse()
+            .map_err(|e: ParseError| e.to_string())?;
+        let client_id: ClientId = AZURE_CLI_CLIENT_ID.parse().map_err(|e: ParseError| e.to_string())?;
         let authority = match &options.authority_host {
-            Some(h) => Authority::new(h, tenant)?,
+            Some(h) => Authority::new(h, tenant).map_err(|e| e.to_string())?,
             None => Authority::cloud(options.cloud, tenant),
         };
         let app = AppConfig { authority, client_id, scopes };
@@ -183,21 +185,20 @@ impl AzureCliFlow {
             }
         };
         let tenant = match s.get("tenant_id") {
-            Some(t) => Some(t.parse::<Tenant>().map_err(|e| bad("tenant_id", e))?),
+            Some(t) => Some(t.parse::<Tenant>().map_err(|e| bad("tenant_id", e.to_string()))?),
             None => None,
         };
         let cloud = match s.get("cloud") {
-            Some(c) => c.parse().map_err(|e| bad("cloud", e))?,
+            Some(c) => c.parse().map_err(|e: ParseError| bad("cloud", e.to_string()))?,
             None => s.get("host").and_then(Cloud::from_workspace_host).unwrap_or(Cloud::Public),
         };
-        let resource = match s.get("scopes") {
+        let resource = match s.parse::<Scopes>("scopes")? {
             None => DATABRICKS_RESOURCE.to_owned(),
-            Some(v) => {
-                let scopes: Scopes = v.parse().map_err(|e| bad("scopes", e))?;
+            Some(scopes) => {
                 let all: Vec<&str> = scopes.iter().collect();
                 match all.as_slice() {
                     [one] => one.strip_suffix("/.default").unwrap_or(one).to_owned(),
-                    _ => return Err(bad("scopes", "az gives a token for one resource: give one scope".into())),
+                    _ => return Err(s.invalid("scopes", "az gives a token for one resource: give one scope")),
                 }
             }
         };
@@ -207,7 +208,7 @@ impl AzureCliFlow {
         };
         let authority_host = nonempty("authority_host")?;
         if let Some(h) = &authority_host {
-            brickauth_core::app::secure_url(h).map_err(|e| bad("authority_host", e))?;
+            brickauth_core::app::secure_url(h).map_err(|e| bad("authority_host", e.to_string()))?;
         }
         let options = AzureCliOptions {
             mode,
@@ -271,7 +272,8 @@ impl AzureCliFlow {
             (None, None) => self.discover_tenant(client).await?,
         };
         let app = AppConfig {
-            authority: Authority::new(self.app.authority.host(), tenant.clone()).map_err(AuthError::Io)?,
+            authority: Authority::new(self.app.authority.host(), tenant.clone())
+                .map_err(|e| AuthError::Io(e.to_string()))?,
             ..self.app.clone()
         };
         tracing::info!(

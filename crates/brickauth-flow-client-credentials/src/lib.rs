@@ -42,15 +42,17 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, KeyPair as _, RsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use brickauth_core::assertion::{assertion_form, secret_form};
 use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
 use brickauth_core::http::Form;
-use brickauth_core::settings::{ConfigError, KeySpec, Settings};
+use brickauth_core::settings::{ConfigError, Flag, KeySpec, Settings};
 use brickauth_core::{AppConfig, AuthError, SecretString, TokenResponse};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-/// `client_assertion_type` of a JWT client assertion (RFC 7523).
-pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// `client_assertion_type` of a JWT client assertion (RFC 7523); the form itself is built by
+/// [`brickauth_core::assertion`].
+pub use brickauth_core::assertion::JWT_BEARER;
 
 /// The scope of the Azure management token Azure Databricks accepts in
 /// `X-Databricks-Azure-SP-Management-Token`.
@@ -97,15 +99,68 @@ impl AssertionAlg {
 }
 
 impl std::str::FromStr for AssertionAlg {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownAlg;
+    fn from_str(s: &str) -> Result<Self, UnknownAlg> {
         match s.trim().to_ascii_uppercase().as_str() {
             "PS256" => Ok(AssertionAlg::Ps256),
             "RS256" => Ok(AssertionAlg::Rs256),
-            other => Err(format!("`{other}` is not a supported assertion algorithm: expected PS256 or RS256")),
+            other => Err(UnknownAlg(other.to_owned())),
         }
     }
 }
+
+/// An assertion algorithm other than PS256 and RS256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownAlg(pub String);
+
+impl std::fmt::Display for UnknownAlg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` is not a supported assertion algorithm: expected PS256 or RS256", self.0)
+    }
+}
+
+impl std::error::Error for UnknownAlg {}
+
+/// Why a certificate and key cannot sign assertions. Messages never quote the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CertificateError {
+    /// A file could not be read.
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The certificate text has no `CERTIFICATE` block.
+    NoCertificate,
+    /// The `CERTIFICATE` block is not valid PEM.
+    MalformedCertificate(String),
+    /// The key text has no `PRIVATE KEY` or `RSA PRIVATE KEY` block.
+    NoKey,
+    /// The key is not an RSA key.
+    NotRsa,
+    /// The RSA key is unusable (too short, or malformed).
+    UnusableKey,
+    /// The key's public half is not the certificate's.
+    KeyMismatch,
+}
+
+impl std::fmt::Display for CertificateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CertificateError::Read { path, reason } => write!(f, "cannot read {}: {reason}", path.display()),
+            CertificateError::NoCertificate => f.write_str("no `-----BEGIN CERTIFICATE-----` block found"),
+            CertificateError::MalformedCertificate(e) => write!(f, "the certificate PEM is malformed: {e}"),
+            CertificateError::NoKey => f.write_str("no PEM private key (`PRIVATE KEY` or `RSA PRIVATE KEY`) found"),
+            CertificateError::NotRsa => f.write_str("the private key is not an RSA key (only RSA keys are supported)"),
+            CertificateError::UnusableKey => f.write_str("the private key is not a usable RSA key (2048 bits or more)"),
+            CertificateError::KeyMismatch => f.write_str("the private key does not belong to the certificate"),
+        }
+    }
+}
+
+impl std::error::Error for CertificateError {}
 
 /// A certificate and its RSA private key, ready to sign assertions.
 #[derive(Clone)]
@@ -129,30 +184,32 @@ impl Certificate {
     /// From the PEM text of the certificate (first `CERTIFICATE` block) and of the private key
     /// (`PRIVATE KEY` or `RSA PRIVATE KEY`; both may be the same file). Checks that the key
     /// belongs to the certificate. Errors never quote the key.
-    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8], alg: AssertionAlg) -> Result<Self, String> {
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8], alg: AssertionAlg) -> Result<Self, CertificateError> {
         let der = CertificateDer::pem_slice_iter(cert_pem)
             .next()
-            .ok_or("no `-----BEGIN CERTIFICATE-----` block found")?
-            .map_err(|e| format!("the certificate PEM is malformed: {e}"))?
+            .ok_or(CertificateError::NoCertificate)?
+            .map_err(|e| CertificateError::MalformedCertificate(e.to_string()))?
             .to_vec();
         let key = match PrivateKeyDer::from_pem_slice(key_pem) {
             Ok(PrivateKeyDer::Pkcs8(k)) => RsaKeyPair::from_pkcs8(k.secret_pkcs8_der()),
             Ok(PrivateKeyDer::Pkcs1(k)) => RsaKeyPair::from_der(k.secret_pkcs1_der()),
-            Ok(_) => return Err("the private key is not an RSA key (only RSA keys are supported)".into()),
-            Err(_) => return Err("no PEM private key (`PRIVATE KEY` or `RSA PRIVATE KEY`) found".into()),
+            Ok(_) => return Err(CertificateError::NotRsa),
+            Err(_) => return Err(CertificateError::NoKey),
         }
-        .map_err(|_| "the private key is not a usable RSA key (2048 bits or more)".to_owned())?;
+        .map_err(|_| CertificateError::UnusableKey)?;
         // The certificate's SubjectPublicKeyInfo holds the key's DER `RSAPublicKey` verbatim.
         let public = key.public_key().as_ref();
         if !der.windows(public.len()).any(|w| w == public) {
-            return Err("the private key does not belong to the certificate".into());
+            return Err(CertificateError::KeyMismatch);
         }
         Ok(Certificate { der, key: Arc::new(key), alg })
     }
 
     /// Read both from files (which may be the same file).
-    pub fn from_files(cert: &Path, key: &Path, alg: AssertionAlg) -> Result<Self, String> {
-        let read = |p: &Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+    pub fn from_files(cert: &Path, key: &Path, alg: AssertionAlg) -> Result<Self, CertificateError> {
+        let read = |p: &Path| {
+            std::fs::read(p).map_err(|e| CertificateError::Read { path: p.to_path_buf(), reason: e.to_string() })
+        };
         Certificate::from_pem(&read(cert)?, &read(key)?, alg)
     }
 
@@ -198,20 +255,6 @@ impl Certificate {
     }
 }
 
-/// The form of a client-credentials request with a JWT client assertion (certificate or
-/// federated token): shared with the workload-identity flow.
-pub fn assertion_form(app: &AppConfig, scope: &str, assertion: &SecretString) -> Form {
-    base_form(app, scope).field("client_assertion_type", JWT_BEARER).secret("client_assertion", assertion)
-}
-
-fn base_form(app: &AppConfig, scope: &str) -> Form {
-    Form::new()
-        .field("client_id", app.client_id.as_str())
-        .field("grant_type", "client_credentials")
-        .field("scope", scope.to_owned())
-        .field("client_info", "1")
-}
-
 /// What the client-credentials flow needs.
 #[derive(Debug)]
 pub struct ClientCredentialsOptions {
@@ -247,18 +290,12 @@ impl ClientCredentialsFlow {
     /// secret or `client_certificate` (+ `client_certificate_key`, default: the same file).
     pub fn from_settings(s: &dyn Settings) -> Result<Self, ConfigError> {
         let app = AppConfig::from_settings(s)?;
-        let profile = s.profile_name();
         let secret = s.secret("client_secret")?;
         let cert = s.get("client_certificate");
         let credential = match (secret, cert) {
             (Some(secret), None) => ClientCredential::Secret(secret),
             (None, Some(cert)) => {
-                let alg = match s.get("client_assertion_alg") {
-                    Some(a) => a.parse().map_err(|e| {
-                        ConfigError::new(profile, "client_assertion_alg", e).at(s.origin("client_assertion_alg"))
-                    })?,
-                    None => AssertionAlg::default(),
-                };
+                let alg = s.parse::<AssertionAlg>("client_assertion_alg")?.unwrap_or_default();
                 let key = s.get("client_certificate_key").unwrap_or(cert);
                 let key_name = if s.get("client_certificate_key").is_some() {
                     "client_certificate_key"
@@ -266,33 +303,24 @@ impl ClientCredentialsFlow {
                     "client_certificate"
                 };
                 let certificate = Certificate::from_files(Path::new(cert), Path::new(key), alg)
-                    .map_err(|e| ConfigError::new(profile, key_name, e).at(s.origin(key_name)))?;
+                    .map_err(|e| s.invalid(key_name, e))?;
                 ClientCredential::Certificate(certificate)
             }
             (Some(_), Some(_)) => {
-                return Err(ConfigError::new(
-                    profile,
-                    "client_certificate",
-                    "set either `client_secret` or `client_certificate`, not both",
-                )
-                .at(s.origin("client_certificate")));
+                return Err(
+                    s.invalid("client_certificate", "set either `client_secret` or `client_certificate`, not both")
+                );
             }
             (None, None) => {
                 return Err(ConfigError::new(
-                    profile,
+                    s.profile_name(),
                     "client_secret",
                     "this flow needs a credential: set `client_secret` (or `client_secret_env`, `client_secret_file`, \
                      `client_secret_command`), or `client_certificate` with `client_certificate_key`",
                 ));
             }
         };
-        let management_token = match s.get("azure_management_token") {
-            None => false,
-            Some(v) => v.trim().parse::<bool>().map_err(|_| {
-                ConfigError::new(profile, "azure_management_token", format!("`{v}` is not true or false"))
-                    .at(s.origin("azure_management_token"))
-            })?,
-        };
+        let Flag(management_token) = s.parse("azure_management_token")?.unwrap_or_default();
         Ok(ClientCredentialsFlow::new(ClientCredentialsOptions { app, credential, management_token }))
     }
 
@@ -305,7 +333,7 @@ impl ClientCredentialsFlow {
     pub fn form(&self, scope: &str) -> Result<Form, AuthError> {
         let app = &self.options.app;
         Ok(match &self.options.credential {
-            ClientCredential::Secret(secret) => base_form(app, scope).secret("client_secret", secret),
+            ClientCredential::Secret(secret) => secret_form(app, scope, secret),
             ClientCredential::Certificate(cert) => {
                 let audience = app.authority.token_endpoint();
                 let assertion = cert.assertion(app.client_id.as_str(), audience.as_str(), brickauth_core::now())?;

@@ -43,7 +43,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use brickauth_core::app::secure_url;
+use brickauth_core::app::{UrlError, secure_url};
 use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
 use brickauth_core::http::Form;
 use brickauth_core::settings::{ConfigError, KeySpec, Settings};
@@ -101,7 +101,7 @@ impl std::fmt::Debug for DatabricksM2mFlow {
 impl DatabricksM2mFlow {
     /// A flow with these options; fails when the host is not `https://` (or `http://` to
     /// loopback) or has no host name.
-    pub fn new(options: DatabricksM2mOptions) -> Result<Self, String> {
+    pub fn new(options: DatabricksM2mOptions) -> Result<Self, UrlError> {
         let (app, endpoint) = workspace_app(&options.host, options.client_id.clone(), options.scopes.clone())?;
         Ok(DatabricksM2mFlow { options, app, endpoint })
     }
@@ -113,7 +113,7 @@ impl DatabricksM2mFlow {
         let client_secret = s.require_secret("client_secret")?;
         let Plain { host, client_id, scopes, client_auth } = plain;
         DatabricksM2mFlow::new(DatabricksM2mOptions { host, client_id, client_secret, scopes, client_auth })
-            .map_err(|e| ConfigError::new(s.profile_name(), "host", e).at(s.origin("host")))
+            .map_err(|e| s.invalid("host", e))
     }
 
     /// The token endpoint, `{host}/oidc/v1/token`.
@@ -149,20 +149,21 @@ struct Plain {
 
 impl Plain {
     fn read(s: &dyn Settings) -> Result<Plain, ConfigError> {
-        let profile = s.profile_name();
-        let bad = |key: &str, msg: String| ConfigError::new(profile, key, msg).at(s.origin(key));
         let host_text = s.require("host")?.trim();
         let with_scheme = if host_text.contains("://") { host_text.to_owned() } else { format!("https://{host_text}") };
-        let host = secure_url(&with_scheme).map_err(|e| bad("host", e))?;
-        let client_id: ClientId = s.require("client_id")?.parse().map_err(|e: String| {
-            bad("client_id", format!("{e} (for a Databricks service principal: its Application ID)"))
+        let host = secure_url(&with_scheme).map_err(|e| s.invalid("host", e))?;
+        let client_id: ClientId = s.require("client_id")?.parse().map_err(|e| {
+            s.invalid("client_id", format!("{e} (for a Databricks service principal: its Application ID)"))
         })?;
-        let scopes: Scopes = s.get("scopes").unwrap_or(ALL_APIS).parse().map_err(|e| bad("scopes", e))?;
+        let scopes: Scopes = match s.parse("scopes")? {
+            Some(scopes) => scopes,
+            None => ALL_APIS.parse().map_err(|e| s.invalid("scopes", e))?,
+        };
         let client_auth = match s.get("client_auth").map(|v| v.trim().to_ascii_lowercase()) {
             None => ClientAuth::Basic,
             Some(v) if v == "basic" || v == "header" => ClientAuth::Basic,
             Some(v) if v == "form" || v == "body" => ClientAuth::Form,
-            Some(v) => return Err(bad("client_auth", format!("`{v}` is not `basic` or `form`"))),
+            Some(v) => return Err(s.invalid("client_auth", format!("`{v}` is not `basic` or `form`"))),
         };
         Ok(Plain { host, client_id, scopes, client_auth })
     }
@@ -172,20 +173,18 @@ impl Plain {
 /// resolved (the cached path calls this; see the crate docs for what it contains).
 pub fn app_config(s: &dyn Settings) -> Result<AppConfig, ConfigError> {
     let p = Plain::read(s)?;
-    workspace_app(&p.host, p.client_id, p.scopes)
-        .map(|(app, _)| app)
-        .map_err(|e| ConfigError::new(s.profile_name(), "host", e).at(s.origin("host")))
+    workspace_app(&p.host, p.client_id, p.scopes).map(|(app, _)| app).map_err(|e| s.invalid("host", e))
 }
 
 /// The cache identity and token endpoint of a workspace.
-fn workspace_app(host: &Url, client_id: ClientId, scopes: Scopes) -> Result<(AppConfig, Url), String> {
+fn workspace_app(host: &Url, client_id: ClientId, scopes: Scopes) -> Result<(AppConfig, Url), UrlError> {
     let mut base = secure_url(host.as_str())?;
     base.set_query(None);
     base.set_fragment(None);
     base.set_path("");
     let host_name = base.host_str().unwrap_or_default().to_owned();
     // `localhost` is not domain-shaped: such a (test) workspace gets `organizations`.
-    let tenant: Tenant = host_name.parse().or_else(|_| "organizations".parse())?;
+    let tenant: Tenant = host_name.parse().unwrap_or_else(|_| Tenant::organizations());
     let authority = Authority::new(base.as_str(), tenant)?;
     let mut endpoint = base;
     endpoint.set_path("/oidc/v1/token");

@@ -53,11 +53,11 @@
 
 use std::time::Duration;
 
-use brickauth_core::app::{DATABRICKS_RESOURCE, is_guid, is_loopback};
+use brickauth_core::app::{DATABRICKS_RESOURCE, ParseError, UrlError, is_guid, is_loopback};
 use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
 use brickauth_core::http::{Answer, Failure, TOKEN_BODY_LIMIT, classify, exhausted, strip};
 use brickauth_core::retry;
-use brickauth_core::settings::{ConfigError, KeySpec, Settings};
+use brickauth_core::settings::{ConfigError, KeySpec, Seconds, Settings};
 use brickauth_core::text::ServerText;
 use brickauth_core::{
     AppConfig, AuthError, Authority, ClientId, EntraError, ExposeSecret, Scopes, SecretString, Tenant, TokenClient,
@@ -77,6 +77,8 @@ pub const APP_SERVICE_API_VERSION: &str = "2019-08-01";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The connect timeout: IMDS answers in milliseconds when it exists.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest `imds_timeout` accepted.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Which managed identity to ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +105,7 @@ impl IdentitySelector {
     }
 
     /// The client id this identity is cached under (see the crate docs).
-    pub fn cache_client_id(&self) -> Result<ClientId, String> {
+    pub fn cache_client_id(&self) -> Result<ClientId, ParseError> {
         match self {
             IdentitySelector::SystemAssigned => SYSTEM_ASSIGNED_ID.parse(),
             IdentitySelector::ClientId(c) => Ok(c.clone()),
@@ -154,6 +156,48 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
+/// Why managed identity options cannot make a flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ManagedIdentityError {
+    /// An endpoint that is not an `http(s)://` URL with a host.
+    Endpoint {
+        /// The environment variable it came from, if any.
+        variable: Option<&'static str>,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The endpoint cannot be the authority its tokens are cached under.
+    Authority(UrlError),
+    /// The resource or the identity does not give a valid scope or cache id.
+    Value(ParseError),
+}
+
+impl std::fmt::Display for ManagedIdentityError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ManagedIdentityError::Endpoint { variable: Some(v), reason } => write!(f, "{v}: {reason}"),
+            ManagedIdentityError::Endpoint { variable: None, reason } => f.write_str(reason),
+            ManagedIdentityError::Authority(e) => e.fmt(f),
+            ManagedIdentityError::Value(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ManagedIdentityError {}
+
+impl From<UrlError> for ManagedIdentityError {
+    fn from(e: UrlError) -> Self {
+        ManagedIdentityError::Authority(e)
+    }
+}
+
+impl From<ParseError> for ManagedIdentityError {
+    fn from(e: ParseError) -> Self {
+        ManagedIdentityError::Value(e)
+    }
+}
+
 /// The statuses retried: IMDS answers 410 for up to 70 s while it starts, then 429 and 5xx.
 pub const BUSY: &[u16] = &[410, 429, 500, 502, 503, 504];
 
@@ -180,16 +224,21 @@ fn endpoint_url(s: &str) -> Result<Url, String> {
 impl Endpoint {
     /// The endpoint the environment names: `BRICKAUTH_IMDS_ENDPOINT`, else `IDENTITY_ENDPOINT` with
     /// `IDENTITY_HEADER`, else IMDS at its well-known address. `var` reads a variable.
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Endpoint, String> {
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Endpoint, ManagedIdentityError> {
         let var = |k: &str| var(k).filter(|v| !v.trim().is_empty());
+        let bad = |variable: &'static str| {
+            move |reason: String| ManagedIdentityError::Endpoint { variable: Some(variable), reason }
+        };
         if let Some(e) = var("BRICKAUTH_IMDS_ENDPOINT") {
-            return endpoint_url(&e).map(Endpoint::Imds).map_err(|m| format!("BRICKAUTH_IMDS_ENDPOINT: {m}"));
+            return endpoint_url(&e).map(Endpoint::Imds).map_err(bad("BRICKAUTH_IMDS_ENDPOINT"));
         }
         if let (Some(url), Some(header)) = (var("IDENTITY_ENDPOINT"), var("IDENTITY_HEADER")) {
-            let url = endpoint_url(&url).map_err(|m| format!("IDENTITY_ENDPOINT: {m}"))?;
+            let url = endpoint_url(&url).map_err(bad("IDENTITY_ENDPOINT"))?;
             return Ok(Endpoint::AppService { url, header: SecretString::from(header) });
         }
-        endpoint_url(DEFAULT_IMDS_ENDPOINT).map(Endpoint::Imds)
+        endpoint_url(DEFAULT_IMDS_ENDPOINT)
+            .map(Endpoint::Imds)
+            .map_err(|reason| ManagedIdentityError::Endpoint { variable: None, reason })
     }
 
     /// The URL of the token request, without the query.
@@ -206,12 +255,12 @@ impl Endpoint {
     }
 
     /// The authority the tokens are cached under: the endpoint itself (see the crate docs).
-    fn authority(&self, tenant: Tenant) -> Result<Authority, String> {
+    fn authority(&self, tenant: Tenant) -> Result<Authority, UrlError> {
         let url = self.token_url();
         let host = match (url.host_str(), url.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
             (Some(h), None) => h.to_owned(),
-            (None, _) => return Err(format!("`{url}` has no host")),
+            (None, _) => return Err(UrlError::NoHost(url.to_string())),
         };
         let scheme = if is_loopback(&url) { url.scheme() } else { "https" };
         Authority::new(&format!("{scheme}://{host}"), tenant)
@@ -235,13 +284,13 @@ pub struct ManagedIdentityOptions {
 
 impl ManagedIdentityOptions {
     /// The system-assigned identity, for Azure Databricks, at the endpoint the environment names.
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ManagedIdentityError> {
         Ok(ManagedIdentityOptions {
             endpoint: Endpoint::from_env(var)?,
             identity: IdentitySelector::SystemAssigned,
             resource: DATABRICKS_RESOURCE.to_owned(),
             timeout: DEFAULT_TIMEOUT,
-            tenant: "organizations".parse()?,
+            tenant: Tenant::organizations(),
         })
     }
 }
@@ -255,7 +304,7 @@ pub struct ManagedIdentityFlow {
 
 impl ManagedIdentityFlow {
     /// A flow with these options.
-    pub fn new(options: ManagedIdentityOptions) -> Result<Self, String> {
+    pub fn new(options: ManagedIdentityOptions) -> Result<Self, ManagedIdentityError> {
         let authority = options.endpoint.authority(options.tenant.clone())?;
         let scopes: Scopes = format!("{}/.default", options.resource.trim_end_matches('/')).parse()?;
         let app = AppConfig { authority, client_id: options.identity.cache_client_id()?, scopes };
@@ -269,11 +318,10 @@ impl ManagedIdentityFlow {
 
     /// Like [`ManagedIdentityFlow::from_settings`], reading variables through `var` (for tests).
     pub fn from_settings_env(s: &dyn Settings, var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let profile = s.profile_name();
-        let bad = |key: &str, msg: String| ConfigError::new(profile, key, msg).at(s.origin(key));
         let endpoint = match s.get("imds_endpoint") {
-            Some(e) => Endpoint::Imds(endpoint_url(e).map_err(|m| bad("imds_endpoint", m))?),
-            None => Endpoint::from_env(var).map_err(|m| ConfigError::new(profile, "imds_endpoint", m))?,
+            Some(e) => Endpoint::Imds(endpoint_url(e).map_err(|m| s.invalid("imds_endpoint", m))?),
+            None => Endpoint::from_env(var)
+                .map_err(|m| ConfigError::new(s.profile_name(), "imds_endpoint", m.to_string()))?,
         };
         let given: Vec<(&str, &str)> = ["msi_client_id", "msi_object_id", "msi_res_id"]
             .into_iter()
@@ -281,17 +329,17 @@ impl ManagedIdentityFlow {
             .collect();
         let identity = match given.as_slice() {
             [] => IdentitySelector::SystemAssigned,
-            [("msi_client_id", v)] => IdentitySelector::ClientId(v.parse().map_err(|e| bad("msi_client_id", e))?),
+            [("msi_client_id", _)] => IdentitySelector::ClientId(s.parse_required("msi_client_id")?),
             [("msi_object_id", v)] => {
                 let lower = v.to_ascii_lowercase();
                 if !is_guid(&lower) {
-                    return Err(bad("msi_object_id", format!("`{v}` is not an object id (a GUID)")));
+                    return Err(s.invalid("msi_object_id", format!("`{v}` is not an object id (a GUID)")));
                 }
                 IdentitySelector::ObjectId(lower)
             }
             [("msi_res_id", v)] => {
                 if !v.to_ascii_lowercase().starts_with("/subscriptions/") {
-                    return Err(bad(
+                    return Err(s.invalid(
                         "msi_res_id",
                         format!(
                             "`{v}` is not a resource id: expected /subscriptions/…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/NAME"
@@ -302,41 +350,38 @@ impl ManagedIdentityFlow {
             }
             more => {
                 let names: Vec<&str> = more.iter().map(|(k, _)| *k).collect();
-                return Err(bad(
+                return Err(s.invalid(
                     names[1],
                     format!("set at most one of {}: each names a different identity", names.join(", ")),
                 ));
             }
         };
-        let resource = match s.get("scopes") {
+        let resource = match s.parse::<Scopes>("scopes")? {
             None => DATABRICKS_RESOURCE.to_owned(),
-            Some(v) => {
-                let scopes: Scopes = v.parse().map_err(|e| bad("scopes", e))?;
+            Some(scopes) => {
                 let all: Vec<&str> = scopes.iter().collect();
                 match all.as_slice() {
                     [one] => one.strip_suffix("/.default").unwrap_or(one).to_owned(),
                     _ => {
-                        return Err(bad(
-                            "scopes",
-                            "a managed identity token is for one resource: give one scope".into(),
-                        ));
+                        return Err(s.invalid("scopes", "a managed identity token is for one resource: give one scope"));
                     }
                 }
             }
         };
         let timeout = match s.get("imds_timeout") {
             None => DEFAULT_TIMEOUT,
-            Some(v) => match v.trim().parse::<u64>() {
-                Ok(secs) if (1..=300).contains(&secs) => Duration::from_secs(secs),
-                _ => return Err(bad("imds_timeout", format!("`{v}` is not a number of seconds between 1 and 300"))),
+            Some(v) => match v.parse::<Seconds>() {
+                Ok(Seconds(t)) if t <= MAX_TIMEOUT => t,
+                _ => {
+                    return Err(
+                        s.invalid("imds_timeout", format!("`{v}` is not a number of seconds between 1 and 300"))
+                    );
+                }
             },
         };
-        let tenant = match s.get("tenant_id") {
-            Some(t) => t.parse().map_err(|e| bad("tenant_id", e))?,
-            None => Tenant::try_from("organizations".to_owned()).map_err(|e| bad("tenant_id", e))?,
-        };
+        let tenant = s.parse("tenant_id")?.unwrap_or_else(Tenant::organizations);
         let options = ManagedIdentityOptions { endpoint, identity, resource, timeout, tenant };
-        ManagedIdentityFlow::new(options).map_err(|e| bad("imds_endpoint", e))
+        ManagedIdentityFlow::new(options).map_err(|e| s.invalid("imds_endpoint", e))
     }
 
     /// The options in force.
@@ -662,7 +707,7 @@ mod tests {
             assert_eq!(e.key.as_deref(), Some("imds_endpoint"), "{bad}");
         }
         let env = |k: &str| (k == "BRICKAUTH_IMDS_ENDPOINT").then(|| "http://10.1.2.3".to_owned());
-        assert!(Endpoint::from_env(env).unwrap_err().contains("BRICKAUTH_IMDS_ENDPOINT"));
+        assert!(Endpoint::from_env(env).unwrap_err().to_string().contains("BRICKAUTH_IMDS_ENDPOINT"));
         let two_scopes = base().with("scopes", "a/.default b/.default");
         assert_eq!(
             ManagedIdentityFlow::from_settings_env(&two_scopes, no_env).unwrap_err().key.as_deref(),

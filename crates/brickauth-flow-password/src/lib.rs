@@ -73,12 +73,9 @@ impl PasswordFlow {
         let app = AppConfig::from_settings(s)?;
         let username = s.require("username")?.trim().to_owned();
         if !username.contains('@') {
-            return Err(ConfigError::new(
-                s.profile_name(),
-                "username",
-                format!("`{username}` is not a user principal name: expected name@domain"),
-            )
-            .at(s.origin("username")));
+            return Err(
+                s.invalid("username", format!("`{username}` is not a user principal name: expected name@domain"))
+            );
         }
         let password = s.require_secret("password")?;
         Ok(PasswordFlow::new(PasswordOptions { app, username, password }))

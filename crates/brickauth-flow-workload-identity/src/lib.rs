@@ -29,11 +29,11 @@
 use std::path::PathBuf;
 
 use brickauth_core::app::secure_url;
+use brickauth_core::assertion::assertion_form;
 use brickauth_core::flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow};
 use brickauth_core::http::{TOKEN_BUSY, send, strip};
 use brickauth_core::settings::{ConfigError, KeySpec, Settings};
 use brickauth_core::{AppConfig, AuthError, ExposeSecret, SecretString, TokenResponse};
-use brickauth_flow_client_credentials::assertion_form;
 use url::Url;
 
 /// The audience external tokens are requested for.

@@ -1,5 +1,6 @@
 //! [`MockConfig`] and [`MockUser`]: who can sign in to the mock Entra, with which client.
 
+use crate::constants::{ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD};
 use crate::{CLIENT_ID, ids};
 
 /// A user of the mock tenant.
@@ -62,15 +63,15 @@ impl Default for MockConfig {
         MockConfig {
             users: vec![
                 MockUser {
-                    username: "alice@contoso.com".to_owned(),
-                    password: "correct horse battery staple".to_owned(),
+                    username: ALICE.to_owned(),
+                    password: ALICE_PASSWORD.to_owned(),
                     mfa_required: false,
                     oid: "5f1d4b2e-8c3a-4e7f-9b6d-2a1c3e5f7d90".to_owned(),
                     name: "Alice Smith".to_owned(),
                 },
                 MockUser {
-                    username: "bob@contoso.com".to_owned(),
-                    password: "hunter2-but-longer".to_owned(),
+                    username: BOB.to_owned(),
+                    password: BOB_PASSWORD.to_owned(),
                     mfa_required: true,
                     oid: "a3c8e1f0-6b2d-4d9a-8e7f-1b4c6d8e0f2a".to_owned(),
                     name: "Bob Jones".to_owned(),

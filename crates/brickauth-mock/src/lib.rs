@@ -29,6 +29,7 @@
 mod answer;
 mod clock;
 mod config;
+pub mod constants;
 mod databricks;
 mod entra;
 mod failure;
@@ -39,6 +40,7 @@ mod record;
 mod registry;
 
 pub use config::{MockConfig, MockUser};
+pub use constants::{ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD, WRONG_PASSWORD};
 pub use databricks::MockDatabricks;
 pub use databricks::oidc::OIDC_TOKEN_PATH;
 pub use entra::MockEntra;

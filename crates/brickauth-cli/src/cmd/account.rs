@@ -60,7 +60,7 @@ pub fn account(cx: &Context, c: &AccountCommand) -> Result<ExitCode> {
 }
 
 fn usage(message: String) -> anyhow::Error {
-    Reported { code: 2, message }.into()
+    Reported { code: crate::report::Exit::Usage, message }.into()
 }
 
 fn get_access_token(cx: &Context, args: &GetAccessTokenArgs) -> Result<ExitCode> {

@@ -47,7 +47,7 @@ pub struct ExportArgs {
 }
 
 fn usage(message: String) -> anyhow::Error {
-    Reported { code: 2, message }.into()
+    Reported { code: crate::report::Exit::Usage, message }.into()
 }
 
 /// `BRICKAUTH_DEV_CLIENT_SECRET` for section `dev`, key `client_secret`.

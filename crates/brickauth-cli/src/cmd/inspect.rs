@@ -28,7 +28,7 @@ pub fn inspect(cx: &Context, args: &InspectArgs) -> Result<ExitCode> {
             super::token::acquire(&provider, opts, &profile)?.access_token.expose().to_owned()
         }
     };
-    let decoded = jwt::decode(&token).map_err(|e| Reported { code: 2, message: e.to_string() })?;
+    let decoded = jwt::decode(&token).map_err(|e| Reported::usage(e.to_string()))?;
     let mut out = json!({ "header": decoded.header, "claims": decoded.claims });
     if let Some(exp) = decoded.claims.get("exp").and_then(Value::as_i64) {
         let left = exp.saturating_sub(brickauth_core::now());

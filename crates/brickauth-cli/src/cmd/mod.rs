@@ -75,10 +75,9 @@ fn version(output: Option<&str>) -> Result<ExitCode> {
             print(&format!("{}\n", serde_json::to_string_pretty(&j)?))
         }
         None | Some("text") => print(&format!("brickauth {v}\n")),
-        Some(other) => Err(crate::report::Reported {
-            code: 2,
-            message: format!("unknown output format `{other}` for version: expected `json` or `text`"),
-        }
+        Some(other) => Err(crate::report::Reported::usage(format!(
+            "unknown output format `{other}` for version: expected `json` or `text`"
+        ))
         .into()),
     }
 }

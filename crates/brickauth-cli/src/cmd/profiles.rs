@@ -126,7 +126,11 @@ fn validate(cx: &Context, name: Option<&str>) -> Result<ExitCode> {
     if failures.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        Err(Reported { code: 2, message: format!("invalid profiles: {}", failures.join(", ")) }.into())
+        Err(Reported {
+            code: crate::report::Exit::Usage,
+            message: format!("invalid profiles: {}", failures.join(", ")),
+        }
+        .into())
     }
 }
 

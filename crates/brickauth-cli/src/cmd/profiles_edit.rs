@@ -58,7 +58,7 @@ struct Draft {
 }
 
 fn usage(message: String) -> anyhow::Error {
-    Reported { code: 2, message }.into()
+    Reported { code: crate::report::Exit::Usage, message }.into()
 }
 
 /// `brickauth profiles add`.

@@ -49,7 +49,11 @@ pub fn token(cx: &Context, args: &TokenArgs) -> Result<ExitCode> {
         TokenFormat::Raw if args.az.query.is_none() => output::raw(&t),
         TokenFormat::Env if args.az.query.is_none() => output::env(&t, profile.get("host")),
         TokenFormat::Raw | TokenFormat::Env => {
-            return Err(Reported { code: 2, message: "--query needs -o json or -o tsv".into() }.into());
+            return Err(Reported {
+                code: crate::report::Exit::Usage,
+                message: "--query needs -o json or -o tsv".into(),
+            }
+            .into());
         }
         TokenFormat::Json | TokenFormat::Tsv => {
             let value =
@@ -246,7 +250,7 @@ fn profile_for_host(file: &ProfileFile, host: &str, env: &dyn Fn(&str) -> Option
             Some("true") => marked.push(name.clone()),
             Some(v) => {
                 return Err(Reported {
-                    code: 2,
+                    code: crate::report::Exit::Usage,
                     message: format!(
                         "{}: profile `{name}`, key `{DEFAULT_FOR_HOST}`: `{v}` is not true or false",
                         file.path().display()
@@ -261,7 +265,7 @@ fn profile_for_host(file: &ProfileFile, host: &str, env: &dyn Fn(&str) -> Option
         [] => {}
         several => {
             return Err(Reported {
-                code: 2,
+                code: crate::report::Exit::Usage,
                 message: format!(
                     "{}: profiles {} all have host `{host}` and {DEFAULT_FOR_HOST} = true; keep it on one",
                     file.path().display(),
@@ -275,7 +279,7 @@ fn profile_for_host(file: &ProfileFile, host: &str, env: &dyn Fn(&str) -> Option
         return chosen(default, "it is the file's default_profile".to_owned());
     }
     Err(Reported {
-        code: 2,
+        code: crate::report::Exit::Usage,
         message: format!(
             "{}: profiles {} all have host `{host}`, and the caller named none of them. Fix with one line: add \
              `{DEFAULT_FOR_HOST} = true` to the one tools should get (e.g. [profiles.{}]), or set \
@@ -302,7 +306,7 @@ pub fn acquire_for(
     let (provider, profile) = context::provider(profile, interaction)?;
     let err = match acquire(&provider, opts, &profile) {
         Ok(t) => return Ok((t, provider, profile)),
-        Err(e) if crate::report::exit_code(&e) == 3 => e,
+        Err(e) if crate::report::exit_code(&e) == crate::report::Exit::Auth => e,
         Err(e) => return Err(e),
     };
     match super::workspace::relearn_tenant(&profile) {

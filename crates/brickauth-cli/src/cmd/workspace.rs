@@ -21,13 +21,13 @@ use brickauth_profile::Profile;
 use crate::cli::{ApiArgs, ExecArgs};
 use crate::cmd::print;
 use crate::context::{self, Context, with_profile_note};
-use crate::report::Reported;
+use crate::report::{Exit, Reported};
 
 /// Tokens handed out are valid for at least this long.
 const MIN_VALIDITY: Duration = Duration::from_secs(300);
 
 fn usage(message: String) -> anyhow::Error {
-    Reported { code: 2, message }.into()
+    Reported::usage(message).into()
 }
 
 /// The profile's workspace settings (`host`, resource id, management token), read once by the
@@ -268,7 +268,7 @@ pub fn exec(cx: &Context, args: &ExecArgs) -> Result<ExitCode> {
         cmd.env_remove(var);
     }
     let cannot_run = |e: std::io::Error| Reported {
-        code: if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 },
+        code: if e.kind() == std::io::ErrorKind::NotFound { Exit::NotFound } else { Exit::CannotRun },
         message: format!("cannot run `{}`: {e}", program.to_string_lossy()),
     };
     if args.r#static {
