@@ -439,8 +439,8 @@ impl Sources {
     /// The name is `flag` (`-p`), else `$BRICKAUTH_PROFILE`, else the TOML file's
     /// `default_profile`, else `$DATABRICKS_CONFIG_PROFILE`. A name is looked up in the TOML file
     /// first, then among the Databricks config file's sections. Without a name: the TOML file's
-    /// `default` profile, else the Databricks config file's default section
-    /// ([`DatabricksCfg::default_section`]).
+    /// `default` profile, else its only profile, else the Databricks config file's default
+    /// section ([`DatabricksCfg::default_section`]), else an error listing the TOML profiles.
     pub fn select(&self, flag: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<Profile, ProfileError> {
         let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let name = flag
@@ -451,12 +451,29 @@ impl Sources {
         match name {
             Some(name) => self.named(&name),
             None => {
-                if self.toml.as_ref().is_some_and(|t| t.names().contains(&"default")) {
-                    return self.named("default");
+                if let Some(toml) = &self.toml {
+                    let names = toml.names();
+                    if names.contains(&"default") {
+                        return self.named("default");
+                    }
+                    // One profile and nothing chosen: it is the one meant (as `gh` does with one
+                    // account). Said at -v, not on every call: the file is unambiguous.
+                    if let [only] = names.as_slice() {
+                        tracing::info!(
+                            "no profile selected and no `default_profile`: using `{only}`, the file's only profile"
+                        );
+                        return self.named(only);
+                    }
                 }
                 match self.databrickscfg.as_ref().and_then(|c| c.default_section().map(|s| (c, s))) {
                     Some((cfg, section)) => cfg.profile(section),
-                    None => self.named("default"),
+                    None => match &self.toml {
+                        Some(toml) if !toml.names().is_empty() => Err(ProfileError::NoProfileSelected {
+                            path: toml.path().into(),
+                            known: toml.names().into_iter().map(str::to_owned).collect(),
+                        }),
+                        _ => self.named("default"),
+                    },
                 }
             }
         }
@@ -656,8 +673,11 @@ azure_client_secret = w
         assert_eq!(sources.select(Some("m2m"), &none).unwrap().flow().name, "test-m2m");
         let env = |v: &str| (v == "DATABRICKS_CONFIG_PROFILE").then(|| "cli".to_owned());
         assert_eq!(sources.select(None, &env).unwrap().name(), "cli");
-        // Nothing named: the TOML has no `default`, the Databricks file's [DEFAULT] is a PAT.
-        assert!(sources.select(None, &none).unwrap_err().to_string().contains("personal access token"));
+        // Nothing named: the TOML file's only profile is the one meant (before the Databricks
+        // file's [DEFAULT], which here is a PAT and would be refused).
+        assert_eq!(sources.select(None, &none).unwrap().name(), "sp");
+        let cfg_only = Sources { toml: None, toml_path: None, databrickscfg: Some(cfg()) };
+        assert!(cfg_only.select(None, &none).unwrap_err().to_string().contains("personal access token"));
         insta::assert_snapshot!(
             "databrickscfg_unknown_profile",
             sources.select(Some("m2x"), &none).unwrap_err().to_string()

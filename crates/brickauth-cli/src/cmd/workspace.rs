@@ -33,6 +33,19 @@ fn usage(message: String) -> anyhow::Error {
 /// The profile's workspace settings (`host`, resource id, management token), read once by the
 /// Databricks crate; a bad or missing key is exit 2 naming it.
 pub fn workspace_config(profile: &Profile) -> Result<WorkspaceConfig> {
+    if profile.get("host").map(str::trim).is_none_or(str::is_empty) {
+        return Err(usage(match profile.path() {
+            None => {
+                "no workspace: set $DATABRICKS_HOST (or pass --host https://adb-<workspace-id>.<n>.azuredatabricks.net)"
+                    .to_owned()
+            }
+            Some(_) => format!(
+                "profile `{}` has no `host`: set `host = \"https://adb-<workspace-id>.<n>.azuredatabricks.net\"` \
+                 (or $DATABRICKS_HOST, or --host)",
+                profile.name()
+            ),
+        }));
+    }
     Ok(WorkspaceConfig::from_settings(profile, &|k| std::env::var(k).ok())?)
 }
 
