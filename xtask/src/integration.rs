@@ -212,11 +212,13 @@ pub fn run(filter: Option<&str>) -> Result<()> {
     s.case("32 processes needing the same expired token cause one token request", || {
         let cache = w.path("cache-flight").display().to_string();
         let env: Vec<_> = env().into_iter().chain([("BRICKAUTH_CACHE_DIR", cache.as_str())]).collect();
-        // Prime the cache with a token that is inside the 5-minute margin, then let fresh tokens
-        // live an hour again: every process below wants a refresh, one must do it.
-        w.entra.set_token_lifetime(120);
+        // Prime the cache with a 42-second token and let it age past its renewal margin (the
+        // 40 s floor: the margin is at most half a lifetime), then let fresh tokens live an hour
+        // again: every process below wants a refresh, one must do it.
+        w.entra.set_token_lifetime(42);
         expect_code(&w.run(&["token"], &env, None)?, 0)?;
         w.entra.set_token_lifetime(3600);
+        std::thread::sleep(Duration::from_secs(3));
         let before = w.entra.token_request_count();
         let outputs = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..32).map(|_| scope.spawn(|| w.run(&["-vv", "token"], &env, None))).collect();

@@ -85,7 +85,8 @@ pub fn cases(w: &World, s: &mut Suite) {
     };
 
     s.case("fault: connection refused → exit 1 naming the endpoint, within the budget", || {
-        let o = run(&config, "broken", "fault-refused", &[], &[("BRICKAUTH_RETRY_BUDGET", "3")])?;
+        let budgets = [("BRICKAUTH_RETRY_BUDGET", "3"), ("BRICKAUTH_CONNECT_RETRY_BUDGET", "3")];
+        let o = run(&config, "broken", "fault-refused", &[], &budgets)?;
         expect_code(&o, 1)?;
         expect_contains(&o.stderr, "could not connect", "stderr")?;
         ensure!(o.elapsed < Duration::from_secs(8), "took {:?}", o.elapsed);
@@ -114,7 +115,8 @@ pub fn cases(w: &World, s: &mut Suite) {
 
     s.case("fault: a server slower than the request timeout → retried, then exit 1 naming the timeout", || {
         w.entra.fail_next(vec![Failure::Delay(Duration::from_secs(3)); 3]);
-        let env = [("BRICKAUTH_HTTP_TIMEOUT", "1"), ("BRICKAUTH_RETRY_BUDGET", "3")];
+        let env =
+            [("BRICKAUTH_HTTP_TIMEOUT", "1"), ("BRICKAUTH_RETRY_BUDGET", "2"), ("BRICKAUTH_CONNECT_RETRY_BUDGET", "2")];
         let o = run(&config, "mock", "fault-slow", &[], &env);
         w.entra.clear_failures();
         let o = o?;
@@ -177,12 +179,14 @@ pub fn cases(w: &World, s: &mut Suite) {
     });
 
     s.case("fault: a failed refresh keeps the refresh token for the next call", || {
-        // A token inside the 5-minute margin, then a refresh that fails: the old token (still
-        // valid) is returned, and the refresh token survives for the next, working, refresh.
-        w.entra.set_token_lifetime(120);
+        // A token past its renewal margin but above the 40 s floor (100 s, aged 53 s: the margin
+        // is half its lifetime, 50 s), then a refresh that fails: the old token (still usable) is
+        // returned, and the refresh token survives for the next, working, refresh.
+        w.entra.set_token_lifetime(100);
         let first = run(&config, "mock", "fault-keep", &[], &[]);
         w.entra.set_token_lifetime(3600);
         expect_code(&first?, 0)?;
+        std::thread::sleep(Duration::from_secs(53));
         w.entra.fail_next(vec![Failure::unavailable(); 10]);
         let o = run(&config, "mock", "fault-keep", &[], &[("BRICKAUTH_RETRY_BUDGET", "2")]);
         w.entra.clear_failures();
