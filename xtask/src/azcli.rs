@@ -396,7 +396,10 @@ fn check(lab: &Lab) -> Result<()> {
     ensure!(w.entra.token_request_count() == before + 1, "the second call sent a request");
     println!("az: ok: the second call sent no request");
 
-    let process = lab.brickauth(&dir, &["-p", "az-process", "token"], &[("PATH", &lab.az_env(&dir)[0].1)])?;
+    // brickauth hands az its own environment: az needs its PATH and its CA bundle (the mock's).
+    let az_env = lab.az_env(&dir);
+    let extra: Vec<(&str, &str)> = az_env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let process = lab.brickauth(&dir, &["-p", "az-process", "token"], &extra)?;
     ensure!(process.code == 0, "process mode with the real az failed: {}", process.stderr);
     let claims = brickauth_mock::jwt::claims(process.stdout.trim()).context("process mode: not a JWT")?;
     ensure!(claims["upn"] == ALICE.0, "process mode: not alice's token");
