@@ -37,7 +37,20 @@ async fn refresh_mock(server: &MockServer, old_rt: &str, new_at: &str, new_rt: &
 }
 
 /// Run `n` `token()` calls on `p` at once; the distinct tokens they got, sorted.
+///
+/// A watchdog thread aborts the test binary if the calls have not all returned within two
+/// minutes: a lost wake-up must fail the run, not hang it (the timer of a stuck runtime
+/// might never fire, so it is a plain thread, not `tokio::time::timeout`).
 async fn concurrently(p: &Arc<TokenProvider>, n: usize, opts: TokenOptions) -> Vec<String> {
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = done.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(120));
+        if !watchdog.load(Ordering::SeqCst) {
+            eprintln!("{n} concurrent token() calls did not all return within 120 s");
+            std::process::abort();
+        }
+    });
     let tasks: Vec<_> = (0..n)
         .map(|_| {
             let p = p.clone();
@@ -48,6 +61,7 @@ async fn concurrently(p: &Arc<TokenProvider>, n: usize, opts: TokenOptions) -> V
     for t in tasks {
         tokens.push(t.await.unwrap().unwrap().access_token.expose().to_owned());
     }
+    done.store(true, Ordering::SeqCst);
     tokens.sort();
     tokens.dedup();
     tokens
