@@ -56,7 +56,7 @@ use serde_json::Value;
 
 pub(crate) use certs::make_certificates;
 pub use measure::runner;
-pub(crate) use measure::{Cmd, Measured, RSS_RUNS, Series, WARMUP, measure, measure_with};
+pub(crate) use measure::{Cmd, Measured, RSS_RUNS, Series, Stat, WARMUP, measure, measure_with, stat};
 pub(crate) use python::Python;
 pub(crate) use report::{Row, cpu_rss_row, mb, ms, ratio_str, yes};
 pub(crate) use scripts::TLS_RELAY;
@@ -111,6 +111,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     cold_start(&b, &mut r)?;
     clusters(&b, &mut r)?;
     // Figures from other areas, one line each: `crate::bench_<area>::figures(&b, &mut r)?;`
+    crate::bench_metadata::figures(&b, &mut r)?;
     crate::bench_az::figures(&b, &mut r)?;
     b.finish(r)
 }

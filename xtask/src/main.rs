@@ -13,6 +13,7 @@
 mod azcli;
 mod bench;
 mod bench_az;
+mod bench_metadata;
 mod browse;
 mod demo;
 mod fuzz;
