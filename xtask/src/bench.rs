@@ -62,7 +62,7 @@ pub(crate) use report::{Row, cpu_rss_row, mb, ms, ratio_str, yes};
 pub(crate) use scripts::TLS_RELAY;
 
 use crate::BenchArgs;
-use crate::harness::{World, build_binary, root};
+use crate::harness::{Link, World, build_release, root};
 
 /// The scope brickauth asks for (the profiles' default).
 const SCOPE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default";
@@ -90,6 +90,9 @@ pub(crate) struct Bench {
     pub python: Option<Python>,
     /// The Rust hello-world the bench compiled, when `rustc` is at hand.
     pub hello: Option<PathBuf>,
+    /// The release binary in each link mode built (none with `--bin`); the last is `bin`.
+    pub variants: Vec<(Link, PathBuf)>,
+    _kept: tempfile::TempDir,
 }
 
 /// The report as it fills up.
@@ -118,11 +121,24 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 
 impl Bench {
     fn start(args: &BenchArgs, r: &mut Report) -> Result<Bench> {
+        // The other link modes first (kept aside), the lean one last: it is the binary measured.
+        let kept = tempfile::tempdir()?;
+        let mut variants = Vec::new();
         let bin = match &args.bin {
             Some(bin) => std::path::absolute(bin)?,
             None => {
-                println!("bench: building the release binary…");
-                build_binary(true)?
+                let lean = Link::lean();
+                for link in [Link::Pie, Link::NonPie].into_iter().filter(|l| *l != lean && lean == Link::Static) {
+                    println!("bench: building the release binary ({})…", link.describe());
+                    let built = build_release(link)?;
+                    let copy = kept.path().join(format!("brickauth-{link:?}"));
+                    std::fs::copy(&built, &copy).with_context(|| format!("copying {}", built.display()))?;
+                    variants.push((link, copy));
+                }
+                println!("bench: building the release binary ({})…", lean.describe());
+                let bin = build_release(lean)?;
+                variants.push((lean, bin.clone()));
+                bin
             }
         };
         let w = World::start(bin.clone())?;
@@ -180,6 +196,8 @@ impl Bench {
             runs: args.runs,
             python,
             hello,
+            variants,
+            _kept: kept,
         })
     }
 
@@ -429,6 +447,7 @@ fn cold_start(b: &Bench, r: &mut Report) -> Result<()> {
     });
     r.rows.extend(hello_row("cold start `--version` vs a Rust hello-world: wall", ours, &m, 1.2));
     r.rows.extend(hello_row_cpu("cold start `--version` vs a Rust hello-world: CPU (user+sys)", ours, &m));
+    link_modes(b, r)?;
     let size = std::fs::metadata(bin)?.len();
     let stripped = scratch.join("brickauth-stripped");
     let stripped_size = Command::new("strip")
@@ -452,6 +471,46 @@ fn cold_start(b: &Bench, r: &mut Report) -> Result<()> {
         target: "–".into(),
         met: "–".into(),
     });
+    Ok(())
+}
+
+/// The start-up figures of each link mode built, against the hello-world, in one interleaved
+/// series: what `cargo build --release` gives, and what each step of [`Link`] saves.
+fn link_modes(b: &Bench, r: &mut Report) -> Result<()> {
+    if b.variants.len() < 2 || b.hello.is_none() {
+        return Ok(());
+    }
+    println!("bench: start-up by link mode…");
+    let mut cmds = Vec::new();
+    for (link, path) in &b.variants {
+        let p = path.display().to_string();
+        cmds.push(Cmd::new(&format!("--version, {}", link.describe()), &[&p, "--version"], &b.base_env));
+        cmds.push(Cmd::new(&format!("token, {}", link.describe()), &[&p, "token"], &b.base_env));
+    }
+    cmds.extend(b.hello_cmd());
+    let primed = b.w.entra.token_request_count();
+    let m = measure(&b.scratch, b.runs, &cmds)?;
+    ensure!(b.w.entra.token_request_count() == primed, "a cached `token` of some link mode sent a token request");
+    for (link, _) in &b.variants {
+        // Targets apply to the binary shipped; the other modes are there to show what each step saves.
+        let shipped = *link == Link::lean();
+        for (what, limit, from) in [("--version", 1.2, ""), ("token", 1.5, " from cache")] {
+            let name = format!("{what}, {}", link.describe());
+            let figure = format!("link mode {}: `{what}`{from} vs a Rust hello-world: wall", link.describe());
+            if let Some(mut row) = hello_row(&figure, m.get(&name), &m, limit) {
+                if !shipped {
+                    row.target = "–".into();
+                    row.met = "–".into();
+                }
+                r.rows.push(row);
+            }
+        }
+    }
+    r.notes.push(format!(
+        "Link modes: the same code linked {}; the bench measures (and `cargo xtask dist` ships) the last. \
+         Only the final crate is re-linked (`cargo rustc -- -C relocation-model=static [-C target-feature=+crt-static]`).",
+        b.variants.iter().map(|(l, _)| l.describe()).collect::<Vec<_>>().join(" / ")
+    ));
     Ok(())
 }
 

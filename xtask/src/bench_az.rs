@@ -33,7 +33,7 @@ authority_host = "https://127.0.0.1"
 "#;
 
 /// The rows for the report (empty, with a note, when skipped). Runs the measurement in a
-/// network namespace through `xtask az __bench`.
+/// network namespace through `xtask az --bench-inside RUNS OUT`.
 /// The Azure CLI rows of `cargo xtask bench` (with the Python comparisons: az is Python too).
 pub(crate) fn figures(b: &crate::bench::Bench, r: &mut crate::bench::Report) -> Result<()> {
     if b.python.is_none() {
@@ -73,7 +73,7 @@ fn measure_outside(bin: &Path, runs: usize) -> Result<Option<(Vec<Row>, Vec<Stri
     let Some(venv) = crate::azcli::prepare()? else { return Ok(None) };
     let out = tempfile::NamedTempFile::new()?;
     println!("bench: azure-cli flow vs az account get-access-token (in a network namespace)…");
-    let args = ["az".to_owned(), "__bench".to_owned(), runs.to_string(), out.path().display().to_string()];
+    let args = ["az".to_owned(), "--bench-inside".to_owned(), runs.to_string(), out.path().display().to_string()];
     crate::azcli::in_namespace(&args, bin, &venv)?;
     let v: Value = serde_json::from_slice(&std::fs::read(out.path())?).context("the namespace's figures")?;
     let strings = |v: &Value| -> Vec<String> {

@@ -40,7 +40,8 @@ pub(crate) fn figures(b: &Bench, r: &mut Report) -> Result<()> {
     let p90 = percentile(&latencies, 0.9);
 
     let helper = "brickauth auth token --host (helper process)";
-    let m = measure(&b.scratch, b.runs, &[Cmd::new(helper, &[&b.bin_s, "auth", "token", "--host", &host], &b.base_env)])?;
+    let m =
+        measure(&b.scratch, b.runs, &[Cmd::new(helper, &[&b.bin_s, "auth", "token", "--host", &host], &b.base_env)])?;
     let theirs = m.get(helper).wall;
     let speedup = theirs.median / ours.median;
     r.rows.push(Row {

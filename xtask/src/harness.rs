@@ -14,9 +14,63 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
-/// Build the binary (`release` for benches) and return its path.
+/// Build the binary and return its path: the debug one, or (`release`) the lean release one
+/// the bench measures and `cargo xtask dist` ships (see [`Link::lean`]).
 pub fn build_binary(release: bool) -> Result<PathBuf> {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    if release { build_release(Link::lean()) } else { cargo_build(false) }
+}
+
+/// How the release binary is linked. Only the final crate is linked differently: every library
+/// crate (and std) is the same code in all three, so the choice costs one re-link, not a rebuild.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    /// What `cargo build --release` makes on Linux: a position-independent executable, which the
+    /// dynamic loader relocates at every start (~22,000 relative relocations) after loading
+    /// libc, libm and libgcc_s.
+    Pie,
+    /// A fixed-address executable (`-C relocation-model=static`): no relative relocations, still
+    /// the shared C libraries.
+    NonPie,
+    /// A fixed-address, statically linked executable (`+crt-static` as well): no dynamic loader
+    /// at all. glibc's `files` and `dns` name services are built into it (glibc ≥ 2.34), so
+    /// `/etc/hosts` and DNS resolve as in any other program; other NSS modules are loaded as
+    /// plugins at run time.
+    Static,
+}
+
+impl Link {
+    /// The leanest start this platform supports: [`Link::Static`] on Linux with glibc, else the
+    /// default.
+    pub fn lean() -> Link {
+        if cfg!(all(target_os = "linux", target_env = "gnu", any(target_arch = "x86_64", target_arch = "aarch64"))) {
+            Link::Static
+        } else {
+            Link::Pie
+        }
+    }
+
+    /// The flags for the final crate.
+    fn rustc_flags(self) -> &'static [&'static str] {
+        match self {
+            Link::Pie => &[],
+            Link::NonPie => &["-C", "relocation-model=static"],
+            Link::Static => &["-C", "relocation-model=static", "-C", "target-feature=+crt-static"],
+        }
+    }
+
+    /// How the report names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Link::Pie => "PIE, shared libc (cargo's default)",
+            Link::NonPie => "non-PIE, shared libc",
+            Link::Static => "static, non-PIE",
+        }
+    }
+}
+
+/// `cargo build [--release]` of the `brickauth` binary.
+fn cargo_build(release: bool) -> Result<PathBuf> {
+    let mut cmd = Command::new(cargo());
     cmd.current_dir(root()).args(["build", "--quiet", "-p", "brickauth-cli", "--bin", "brickauth"]);
     if release {
         cmd.arg("--release");
@@ -25,10 +79,34 @@ pub fn build_binary(release: bool) -> Result<PathBuf> {
     if !status.success() {
         bail!("cargo build of brickauth failed");
     }
+    built(if release { "release" } else { "debug" })
+}
+
+/// The release binary linked as `link` (`cargo rustc`, so the flags reach the final crate only).
+pub fn build_release(link: Link) -> Result<PathBuf> {
+    if link == Link::Pie {
+        return cargo_build(true);
+    }
+    let status = Command::new(cargo())
+        .current_dir(root())
+        .args(["rustc", "--quiet", "--release", "-p", "brickauth-cli", "--bin", "brickauth", "--"])
+        .args(link.rustc_flags())
+        .status()
+        .context("running cargo rustc")?;
+    if !status.success() {
+        bail!("cargo rustc of brickauth ({}) failed", link.describe());
+    }
+    built("release")
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// The path of the binary cargo just built in `profile`.
+fn built(profile: &str) -> Result<PathBuf> {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
-    let bin = target
-        .join(if release { "release" } else { "debug" })
-        .join(format!("brickauth{}", std::env::consts::EXE_SUFFIX));
+    let bin = target.join(profile).join(format!("brickauth{}", std::env::consts::EXE_SUFFIX));
     if !bin.exists() {
         bail!("built binary not found at {}", bin.display());
     }

@@ -16,6 +16,7 @@ mod bench_az;
 mod bench_metadata;
 mod browse;
 mod demo;
+mod dist;
 mod fuzz;
 mod harness;
 mod integration;
@@ -64,6 +65,12 @@ enum Task {
     Demo,
     /// Whole-process figures of the release binary vs baselines -> target/bench-report.md.
     Bench(BenchArgs),
+    /// The release binary to install, linked for the fastest start -> target/dist/.
+    Dist {
+        /// Put it in DIR instead.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Run every fuzz target (cargo-fuzz, stable).
     Fuzz(FuzzArgs),
     /// Concurrency soak: many processes calling `brickauth token` against short-lived tokens.
@@ -88,6 +95,9 @@ enum Task {
         /// Rewrite fixtures/azure-cli/ from the real Azure CLI's files.
         #[arg(long)]
         record: bool,
+        /// The bench's figures, measured inside the namespace (RUNS, the JSON file to write).
+        #[arg(long, hide = true, num_args = 2, value_names = ["RUNS", "OUT"])]
+        bench_inside: Option<Vec<String>>,
     },
     /// The bench's measuring process (spawns, reaps, prints one JSON object).
     #[command(hide = true, name = "__bench-runner")]
@@ -160,11 +170,16 @@ fn main() -> ExitCode {
         Task::Demo => demo::run(),
         Task::Bench(args) => bench::run(&args),
         Task::BenchRunner { spec } => bench::runner(&spec),
+        Task::Dist { out } => dist::run(out.as_deref()),
         Task::Fuzz(args) => fuzz::run(&args),
         Task::Soak(args) => soak::run(&args),
         Task::Sdk => sdk::run(),
         Task::Browse { forge, user, url } => browse::run(forge, user.as_deref(), &url),
-        Task::Az { record } => azcli::run(&if record { vec!["--record".to_owned()] } else { Vec::new() }),
+        Task::Az { record, bench_inside } => azcli::run(&match (bench_inside, record) {
+            (Some(b), _) => ["__bench".to_owned()].into_iter().chain(b).collect::<Vec<_>>(),
+            (None, true) => vec!["--record".to_owned()],
+            (None, false) => Vec::new(),
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -198,6 +213,7 @@ mod tests {
         assert!(Xtask::try_parse_from(["xtask", "bench", "--runs", "0"]).is_err());
         assert!(Xtask::try_parse_from(["xtask", "fuzz", "no_such_target"]).is_err());
         assert!(Xtask::try_parse_from(["xtask", "soak", "--calls", "x"]).is_err());
+        assert!(Xtask::try_parse_from(["xtask", "az", "--bench-inside", "3"]).is_err());
         assert!(Xtask::try_parse_from(["xtask", "frobnicate"]).is_err());
     }
 }
