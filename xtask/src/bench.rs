@@ -92,6 +92,8 @@ pub(crate) struct Bench {
     pub hello: Option<PathBuf>,
     /// The release binary in each link mode built (none with `--bin`); the last is `bin`.
     pub variants: Vec<(Link, PathBuf)>,
+    /// `--baseline-bin`, primed with a cache of its own: the environment to run it with.
+    pub baseline: Option<(String, Vec<(String, String)>)>,
     _kept: tempfile::TempDir,
 }
 
@@ -179,6 +181,25 @@ impl Bench {
                 }
             }
         };
+        let baseline = match &args.baseline_bin {
+            None => None,
+            Some(path) => {
+                let path = std::path::absolute(path)?.display().to_string();
+                let mut env = base_env.clone();
+                for (k, v) in &mut env {
+                    if k == "BRICKAUTH_CACHE_DIR" {
+                        *v = w.path("cache-baseline").display().to_string();
+                    }
+                }
+                let primed = Command::new(&path).arg("token").env_clear().envs(env.iter().cloned()).output()?;
+                ensure!(
+                    primed.status.success(),
+                    "priming the baseline binary's cache failed: {}",
+                    String::from_utf8_lossy(&primed.stderr)
+                );
+                Some((path, env))
+            }
+        };
         let hello = match build_hello(&scratch) {
             Ok(h) => Some(h),
             Err(e) => {
@@ -197,6 +218,7 @@ impl Bench {
             python,
             hello,
             variants,
+            baseline,
             _kept: kept,
         })
     }
@@ -252,6 +274,9 @@ fn hello_row_cpu(figure: &str, ours: &Series, m: &Measured) -> Option<Row> {
 
 /// The hello-world's name in series and rows.
 const HELLO: &str = "Rust hello-world";
+/// `--baseline-bin`'s cached `token`, and ours in the baseline's link mode.
+const BASELINE: &str = "baseline build: token (cached)";
+const OURS_PIE: &str = "`token` from cache, cargo's default link (PIE)";
 
 /// Compile [`HELLO_RS`] with the toolchain's `rustc -O` (no project settings: the floor any Rust
 /// binary starts from).
@@ -282,6 +307,14 @@ fn cached(b: &Bench, r: &mut Report) -> Result<()> {
         Cmd::new("/bin/true", &["/bin/true"], base_env),
     ];
     cmds.extend(b.hello_cmd());
+    // The same link mode as the baseline build (cargo's default), and the baseline.
+    let pie = b.variants.iter().find(|(l, _)| *l == Link::Pie).map(|(_, p)| p.display().to_string());
+    if let Some((path, env)) = &b.baseline {
+        cmds.push(Cmd::new(BASELINE, &[path, "token"], env));
+        if let Some(pie) = &pie {
+            cmds.push(Cmd::new(OURS_PIE, &[pie, "token"], base_env));
+        }
+    }
     if let Some(py) = &python {
         let argv = [
             py.python.display().to_string(),
@@ -313,6 +346,31 @@ fn cached(b: &Bench, r: &mut Report) -> Result<()> {
         met: yes(ours.wall.median <= 0.003 && ratio <= 4.0),
     });
     r.rows.extend(hello_row("`token` from cache vs a Rust hello-world: wall", ours, &m, 1.5));
+    if b.baseline.is_some() {
+        let base = m.get(BASELINE);
+        // Same link mode as the baseline where it was built, else the binary under test.
+        let (name, series) = match m.by_name.get(OURS_PIE) {
+            Some(s) => (OURS_PIE, s),
+            None => ("`token` from cache", ours),
+        };
+        let ratio = series.wall.median / base.wall.median;
+        r.rows.push(Row {
+            figure: format!("{name} vs the baseline build (`--baseline-bin`): wall"),
+            ours: ms(series.wall),
+            baseline: format!("baseline {}", ms(base.wall)),
+            ratio: format!("{ratio:.2}× the baseline"),
+            target: "≤ 1.05× (no slower)".into(),
+            met: yes(ratio <= 1.05),
+        });
+        r.rows.push(Row {
+            figure: format!("{name} vs the baseline build: CPU (user+sys)"),
+            ours: ms(series.cpu),
+            baseline: format!("baseline {}", ms(base.cpu)),
+            ratio: ratio_str(series.cpu.median, base.cpu.median, "the baseline"),
+            target: "–".into(),
+            met: "–".into(),
+        });
+    }
     r.rows.push(Row {
         figure: "`token` from cache: CPU (user+sys)".into(),
         ours: ms(ours.cpu),
@@ -374,10 +432,32 @@ fn fresh(b: &Bench, r: &mut Report) -> Result<()> {
         tls_env.push(("BRICKAUTH_CA_BUNDLE".into(), py.ca.display().to_string()));
         cmds.push(Cmd::new("brickauth login (TLS)", &[bin_s, "login", "-p", "bench-tls"], &tls_env));
     }
+    cmds.extend(b.hello_cmd());
     let before = w.entra.token_request_count();
     let m = measure(scratch, runs, &cmds)?;
     let sent = w.entra.token_request_count() - before;
     let ours = m.get("brickauth login");
+    // CPU of its own: what a sign-in costs beyond starting a Rust program at all.
+    if let Some(hello) = m.by_name.get(HELLO) {
+        let mut own = vec![("fresh sign-in (`login`, plain HTTP to loopback)", ours)];
+        if python.is_some() {
+            own.push((
+                "fresh sign-in over TLS (`login`, bundled roots + the relay's CA)",
+                m.get("brickauth login (TLS)"),
+            ));
+        }
+        for (figure, series) in own {
+            let extra = series.cpu.median - hello.cpu.median;
+            r.rows.push(Row {
+                figure: format!("{figure}: CPU of its own (user+sys − hello-world's)"),
+                ours: format!("{:.2} ms (total {})", extra * 1e3, ms(series.cpu)),
+                baseline: format!("hello-world {}", ms(hello.cpu)),
+                ratio: ratio_str(series.cpu.median, hello.cpu.median, "hello-world"),
+                target: "≤ 5 ms".into(),
+                met: yes(extra <= 0.005),
+            });
+        }
+    }
     if let Some(_py) = &python {
         let msal = m.get("msal password");
         let speedup = msal.wall.median / ours.wall.median;

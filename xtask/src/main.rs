@@ -119,6 +119,10 @@ pub struct BenchArgs {
     /// Measure this binary instead of building the release one.
     #[arg(long, value_name = "PATH")]
     pub bin: Option<PathBuf>,
+    /// Also measure the cached `token` of this binary (an earlier build, with its own cache), in
+    /// the same series, to show what a change did to the hot path.
+    #[arg(long, value_name = "PATH")]
+    pub baseline_bin: Option<PathBuf>,
 }
 
 /// `cargo xtask fuzz`.
