@@ -407,6 +407,10 @@ fn check(lab: &Lab) -> Result<()> {
 
     let out = lab.az(&dir, &["logout"])?;
     ensure!(out.code == 0, "az logout failed: {}", out.stderr);
+    let cached = lab.brickauth(&dir, &["token"], &[])?;
+    ensure!(cached.code == 3, "after az logout, the cached call: exit {} (expected 3): {}", cached.code, cached.stderr);
+    ensure!(!cached.stdout.contains(token), "after az logout, alice's cached token was printed");
+    println!("az: ok: after az logout the cached token is not served (exit 3)");
     let o3 = lab.brickauth(&dir, &["token", "--force-refresh"], &[])?;
     ensure!(o3.code == 3, "after az logout: exit {} (expected 3): {}{}", o3.code, o3.stdout, o3.stderr);
     ensure!(o3.stderr.contains("run `az login`"), "after az logout: {}", o3.stderr);

@@ -183,6 +183,46 @@ pub fn cases(shared: &World, s: &mut Suite) {
         Ok(())
     });
 
+    s.case("azure-cli cache: after az logout the cached token is not served: exit 3 at once", || {
+        let rt = w.entra.issue_refresh_token("alice@contoso.com");
+        write_az(&az, &[alice(rt)], Some("alice@contoso.com"), None)?;
+        let first = run(&["token", "--force-refresh"], &[])?;
+        expect_code(&first, 0)?;
+        let before = w.entra.token_request_count();
+        let cached = run(&["token"], &[])?;
+        expect_code(&cached, 0)?;
+        ensure!(cached.stdout == first.stdout, "the cached call returned another token");
+        ensure!(w.entra.token_request_count() == before, "the cached call sent a request");
+        write_az(&az, &[], None, None)?;
+        let o = run(&["token"], &[])?;
+        expect_code(&o, 3)?;
+        expect_contains(&o.stderr, "run `az login`", "stderr")?;
+        ensure!(!o.stdout.contains(first.stdout.trim()), "alice's cached token was printed after az logout");
+        ensure!(w.entra.token_request_count() == before, "a request was sent without a sign-in");
+        Ok(())
+    });
+
+    s.case("azure-cli cache: az login as another user is followed at the next call, not at expiry", || {
+        let rt = w.entra.issue_refresh_token("alice@contoso.com");
+        write_az(&az, &[alice(rt)], Some("alice@contoso.com"), None)?;
+        let o = run(&["token", "--force-refresh"], &[])?;
+        expect_code(&o, 0)?;
+        let carol_rt = w.entra.issue_refresh_token(CAROL.0);
+        let carol =
+            Signed { username: CAROL.0, oid: "c0c0c0c0-1111-4222-8333-444455556666", refresh_token: Some(carol_rt) };
+        write_az(&az, &[carol], Some(CAROL.0), None)?;
+        let o = run(&["token"], &[])?;
+        expect_code(&o, 0)?;
+        let claims = brickauth_mock::jwt::claims(o.stdout.trim()).context("not a JWT")?;
+        ensure!(claims["upn"] == CAROL.0, "az is signed in as carol now, brickauth gave {}", claims["upn"]);
+        // And unchanged files mean the cache again.
+        let before = w.entra.token_request_count();
+        let again = run(&["token"], &[])?;
+        expect_code(&again, 0)?;
+        ensure!(again.stdout == o.stdout && w.entra.token_request_count() == before, "not served from the cache");
+        Ok(())
+    });
+
     s.case("azure-cli cache: a refresh token Entra rejects gives exit 3 and `az login`", || {
         let stale = "0.AXoAstale-refresh-token-the-mock-never-issued-0123456789abcdefghij";
         let user = Signed {

@@ -280,7 +280,7 @@ impl TokenProvider {
             let flow = self.flow().map_err(|e| e.to_string())?;
             let Some(secret) = flow.account_credential() else { return Ok(false) };
             let Some(key) = self.cache.fingerprint_key(false).map_err(|e| e.to_string())? else { return Ok(false) };
-            Ok(secure::same_fingerprint(&key, secret, expected))
+            Ok(secure::same_fingerprint(&key, &secret, expected))
         };
         match check() {
             Ok(true) => Some(token),
@@ -453,7 +453,7 @@ impl TokenProvider {
                         std::io::Error::other("no fingerprint key after creating one"),
                     )
                 })?;
-                Some(secure::fingerprint(&key, secret))
+                Some(secure::fingerprint(&key, &secret))
             }
             None => None,
         };

@@ -47,11 +47,14 @@ pub trait GrantFlow: Send + Sync + fmt::Debug {
     }
 
     /// The configured credential that decides which account this flow signs in as, when the
-    /// flow has one (the refresh-token flow's refresh token; a password only proves the
-    /// `username` the profile names already). A cache keeps a keyed fingerprint of it, never
-    /// the credential, so that a profile whose credential was changed redeems the new one
-    /// instead of being served the old account's token.
-    fn account_credential(&self) -> Option<&secrecy::SecretString> {
+    /// flow has one (the refresh-token flow's refresh token; the Azure CLI flow's stamp of
+    /// az's sign-in files; a password only proves the `username` the profile names already).
+    /// A cache keeps a keyed fingerprint of it, never the credential, so that a profile whose
+    /// credential was changed redeems the new one instead of being served the old account's
+    /// token. Asked on every cached call of a profile bound with a fingerprint, so it must be
+    /// cheap; it is asked afresh each time (a long-running service sees changes too), and
+    /// `None` means "cannot tell": the cached token is not used.
+    fn account_credential(&self) -> Option<secrecy::SecretString> {
         None
     }
 

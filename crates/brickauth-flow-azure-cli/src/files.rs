@@ -41,6 +41,27 @@ const LOCK_WAIT: Duration = Duration::from_secs(5);
 const READ_ATTEMPTS: u32 = 5;
 const POLL: Duration = Duration::from_millis(10);
 
+/// A stamp of az's sign-in in `dir`: device, inode, size and modification time of
+/// `msal_token_cache.json` and `azureProfile.json` (`-` for a missing profile). `None` when the
+/// token cache is missing (signed out, or never signed in) or cannot be examined.
+pub fn sign_in_stamp(dir: &Path) -> Option<String> {
+    fn one(path: &Path) -> Option<String> {
+        let m = std::fs::metadata(path).ok()?;
+        let modified = m.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+        #[cfg(unix)]
+        let node = {
+            use std::os::unix::fs::MetadataExt;
+            format!("{}:{}", m.dev(), m.ino())
+        };
+        #[cfg(not(unix))]
+        let node = String::new();
+        Some(format!("{node}:{}:{}", m.len(), modified.as_nanos()))
+    }
+    let cache = one(&dir.join(CACHE_FILE))?;
+    let profile = one(&dir.join(PROFILE_FILE)).unwrap_or_else(|| "-".to_owned());
+    Some(format!("azure-cli {cache} {profile}"))
+}
+
 /// The Azure CLI's configuration directory: `$AZURE_CONFIG_DIR`, else `~/.azure`.
 pub fn default_config_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("AZURE_CONFIG_DIR").filter(|d| !d.is_empty()) {
@@ -293,6 +314,23 @@ mod tests {
         let p = s.profile.unwrap();
         assert_eq!(p.subscriptions[0].user.name, "a@b");
         assert!(p.subscriptions[0].is_default);
+    }
+
+    #[test]
+    fn the_sign_in_stamp_follows_az_writing_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(sign_in_stamp(dir.path()), None, "no token cache: nothing to stamp");
+        std::fs::write(dir.path().join(CACHE_FILE), b"{\"Account\": {}}").unwrap();
+        let signed_in = sign_in_stamp(dir.path()).unwrap();
+        assert!(signed_in.ends_with(" -"), "no azureProfile.json: {signed_in}");
+        assert_eq!(sign_in_stamp(dir.path()).as_ref(), Some(&signed_in), "unchanged files, same stamp");
+        // az writes a new file and renames it over the old one: another inode (and size).
+        let next = dir.path().join("next.json");
+        std::fs::write(&next, b"{\"Account\": {\"k\": {}}}").unwrap();
+        std::fs::rename(&next, dir.path().join(CACHE_FILE)).unwrap();
+        assert_ne!(sign_in_stamp(dir.path()).as_ref(), Some(&signed_in));
+        std::fs::remove_file(dir.path().join(CACHE_FILE)).unwrap();
+        assert_eq!(sign_in_stamp(dir.path()), None, "signed out: nothing to stamp");
     }
 
     #[test]

@@ -356,6 +356,19 @@ impl GrantFlow for AzureCliFlow {
         &self.app
     }
 
+    /// What decides the account is az's sign-in on disk: a stamp of its two files (device,
+    /// inode, size, modification time), two `stat`s. Any `az login`, `az logout` or `az account
+    /// set` rewrites them, so the next call does not serve the cached token of the sign-in before
+    /// but reads az's files again and redeems what az holds now (or refuses after a logout).
+    /// Process mode's tokens are never cached, so it has nothing to stamp.
+    fn account_credential(&self) -> Option<brickauth_core::SecretString> {
+        if self.options.mode == Mode::Process {
+            return None;
+        }
+        let dir = self.options.config_dir.clone().or_else(files::default_config_dir)?;
+        files::sign_in_stamp(&dir).map(brickauth_core::SecretString::from)
+    }
+
     /// Whether the token last acquired came from a redemption (cacheable) rather than from az.
     fn cacheable(&self) -> bool {
         self.redeemed.load(Ordering::Acquire)

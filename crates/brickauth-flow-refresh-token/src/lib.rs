@@ -75,8 +75,8 @@ impl GrantFlow for RefreshTokenFlow {
     }
 
     /// The refresh token decides the account: a different one may be another user's.
-    fn account_credential(&self) -> Option<&SecretString> {
-        Some(&self.options.refresh_token)
+    fn account_credential(&self) -> Option<SecretString> {
+        Some(self.options.refresh_token.clone())
     }
 
     fn acquire<'a>(&'a self, cx: &'a FlowContext<'a>) -> BoxFuture<'a, Result<TokenResponse, AuthError>> {

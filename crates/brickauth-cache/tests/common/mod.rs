@@ -181,8 +181,8 @@ impl GrantFlow for TestFlow {
     fn interactive(&self) -> bool {
         self.interactive
     }
-    fn account_credential(&self) -> Option<&SecretString> {
-        self.credential.as_ref()
+    fn account_credential(&self) -> Option<SecretString> {
+        self.credential.clone()
     }
     fn acquire<'a>(&'a self, _cx: &'a FlowContext<'a>) -> BoxFuture<'a, Result<TokenResponse, AuthError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
