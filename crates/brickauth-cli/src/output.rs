@@ -164,7 +164,53 @@ pub fn databricks_cli(t: &CachedToken) -> String {
 
 fn zoned(epoch: i64) -> Option<jiff::ZonedDateTime> {
     let ts = jiff::Timestamp::from_second(epoch).ok()?;
-    Some(ts.to_zoned_datetime(jiff::tz::TimeZone::system()))
+    Some(ts.to_zoned_datetime(local_tz()))
+}
+
+/// The local time zone, read the way the C library finds it — `$TZ` (`:NAME`, `NAME` under
+/// `$TZDIR` or `/usr/share/zoneinfo`, an absolute path, or a POSIX rule), else
+/// `/etc/localtime` — without jiff's name index, which lists the whole zoneinfo tree (~40
+/// directory reads, ~1 ms) before its first lookup. `auth token` prints a local expiry on every
+/// call the Databricks SDKs make, so this is on their path. Anything this cannot read falls back
+/// to jiff's own lookup.
+pub fn local_tz() -> jiff::tz::TimeZone {
+    if !cfg!(unix) {
+        return jiff::tz::TimeZone::system();
+    }
+    let tz = std::env::var("TZ").ok();
+    let dir = std::env::var_os("TZDIR").map(std::path::PathBuf::from);
+    tz_from(tz.as_deref(), dir.as_deref()).unwrap_or_else(jiff::tz::TimeZone::system)
+}
+
+/// [`local_tz`] for a given `$TZ` and `$TZDIR`; `None`: ask jiff.
+fn tz_from(tz: Option<&str>, tzdir: Option<&std::path::Path>) -> Option<jiff::tz::TimeZone> {
+    use jiff::tz::TimeZone;
+    use std::path::Path;
+    fn tzif(name: &str, path: &Path) -> Option<TimeZone> {
+        TimeZone::tzif(name, &std::fs::read(path).ok()?).ok()
+    }
+    match tz.filter(|t| !t.is_empty()) {
+        Some(tz) => {
+            let name = tz.strip_prefix(':').unwrap_or(tz);
+            if name.starts_with('/') {
+                tzif(name, Path::new(name))
+            } else if name.split('/').any(|part| part == ".." || part.is_empty()) {
+                None
+            } else {
+                let dir = tzdir.unwrap_or(Path::new("/usr/share/zoneinfo"));
+                tzif(name, &dir.join(name)).or_else(|| TimeZone::posix(name).ok())
+            }
+        }
+        None => {
+            let link = std::fs::read_link("/etc/localtime").ok();
+            let name = link
+                .as_ref()
+                .and_then(|l| l.to_str())
+                .and_then(|l| l.split_once("zoneinfo/").map(|(_, n)| n.to_owned()))
+                .unwrap_or_else(|| "Local".to_owned());
+            tzif(&name, Path::new("/etc/localtime"))
+        }
+    }
 }
 
 /// az's `expiresOn`: local time, naive, `YYYY-MM-DD HH:MM:SS.ffffff`.
@@ -218,6 +264,26 @@ fn shell_quote(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_local_zone_is_read_like_the_c_library_does() {
+        use std::path::Path;
+        let offset = |tz: Option<&str>, dir: Option<&Path>| {
+            let z = super::tz_from(tz, dir)?;
+            // 2026-01-15 12:00 UTC: winter in the north.
+            let ts = jiff::Timestamp::from_second(1_768_478_400).ok()?;
+            Some(ts.to_zoned_datetime(z).strftime("%:z").to_string())
+        };
+        // POSIX rules need no file.
+        assert_eq!(offset(Some("EST5EDT,M3.2.0,M11.1.0"), Some(Path::new("/nonexistent"))).as_deref(), Some("-05:00"));
+        assert_eq!(offset(Some("../../etc/passwd"), None), None, "no path outside the zone directory");
+        assert_eq!(offset(Some("Europe//Berlin"), None), None);
+        if Path::new("/usr/share/zoneinfo/Europe/Berlin").exists() {
+            assert_eq!(offset(Some("Europe/Berlin"), None).as_deref(), Some("+01:00"));
+            assert_eq!(offset(Some(":Asia/Tokyo"), None).as_deref(), Some("+09:00"));
+            assert_eq!(offset(Some("/usr/share/zoneinfo/Asia/Kolkata"), None).as_deref(), Some("+05:30"));
+        }
+    }
+
     use super::*;
 
     #[test]

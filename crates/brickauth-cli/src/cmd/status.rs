@@ -228,7 +228,7 @@ fn expiry(expires_on: i64, now: i64) -> String {
 /// Local time with its zone: `2026-12-02 09:41:00 CET`.
 pub fn local_time(epoch: i64) -> String {
     let Ok(ts) = jiff::Timestamp::from_second(epoch) else { return epoch.to_string() };
-    ts.to_zoned_datetime(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M:%S %Z").to_string()
+    ts.to_zoned_datetime(crate::output::local_tz()).strftime("%Y-%m-%d %H:%M:%S %Z").to_string()
 }
 
 /// `in 59 min`, `expired 3 min ago`.
