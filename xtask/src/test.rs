@@ -4,7 +4,9 @@
 //! 2. `cargo xtask tidy` (the architecture invariants: crate dependencies, flow names)
 //! 3. `cargo clippy --workspace --all-targets -- -D warnings`
 //! 4. `cargo test --workspace` (unit, snapshot, doc and CLI tests)
-//! 5. `cargo xtask integration` (the real binary against the mock servers)
+//! 5. `RUSTDOCFLAGS=-D warnings cargo doc --workspace --no-deps` (every public item documented,
+//!    every intra-doc link resolved)
+//! 6. `cargo xtask integration` (the real binary against the mock servers)
 
 use std::process::Command;
 
@@ -30,6 +32,15 @@ pub fn run() -> Result<()> {
     crate::tidy::run()?;
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     cargo(&["test", "--workspace", "--no-fail-fast"])?;
+    println!("\n$ RUSTDOCFLAGS=-D warnings cargo doc --workspace --no-deps");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root())
+        .args(["doc", "--workspace", "--no-deps", "--quiet"])
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .status()?;
+    if !status.success() {
+        bail!("`cargo doc` found documentation warnings");
+    }
     // A fresh process: the test build above may have relinked this very executable, and the
     // interactive-flow cases hand `current_exe()` to the binary under test as its $BROWSER.
     cargo(&["xtask", "integration"])

@@ -124,7 +124,7 @@ pub struct TokenArgs {
 /// The `az account get-access-token` options that `token` accepts too.
 #[derive(Debug, Clone, Args, Default)]
 pub struct AzTokenArgs {
-    /// A token for this resource instead (`RESOURCE/.default`), e.g. https://management.core.windows.net/
+    /// A token for this resource instead (`RESOURCE/.default`), e.g. `https://management.core.windows.net/`
     #[arg(long, value_name = "RESOURCE", conflicts_with = "scope")]
     pub resource: Option<String>,
     /// A token for these scopes instead; repeatable

@@ -6,7 +6,7 @@
 //! whichever source the user chose (`K`, `K_env`, `K_file`, `K_command`), and only when a flow is
 //! actually built — the cached-token path never resolves a secret.
 //!
-//! Typed values: [`Settings::parse`] (on `dyn Settings`) turns a key's text into any `T:
+//! Typed values: `Settings::parse` (on `dyn Settings`) turns a key's text into any `T:
 //! FromStr` whose error says what is wrong — [`Seconds`], [`Flag`], a URL, a [`Tenant`](crate::Tenant)
 //! or [`ClientId`](crate::ClientId), … — and a bad value becomes a [`ConfigError`] naming the
 //! profile, the key and where the value came from.
@@ -129,7 +129,7 @@ impl dyn Settings + '_ {
         self.get(key).map(|v| v.parse::<T>().map_err(|e| self.invalid(key, e))).transpose()
     }
 
-    /// Like [`parse`](Self::parse), for a key the flow cannot do without.
+    /// Like `parse`, for a key the flow cannot do without.
     pub fn parse_required<T>(&self, key: &str) -> Result<T, ConfigError>
     where
         T: FromStr,
