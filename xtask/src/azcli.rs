@@ -155,19 +155,10 @@ pub fn in_namespace(args: &[String], bin: &Path, venv: &Path) -> Result<()> {
 pub struct Lab {
     pub world: World,
     pub venv: PathBuf,
-    pub ca: PathBuf,
-    relay: Option<std::process::Child>,
+    /// The TLS relay az and brickauth talk to the mock through.
+    pub relay: crate::bench::TlsRelay,
     /// The scratch HOME of az and brickauth.
     pub home: PathBuf,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        if let Some(mut relay) = self.relay.take() {
-            let _ = relay.kill();
-            let _ = relay.wait();
-        }
-    }
 }
 
 /// What an `az` run did.
@@ -189,54 +180,10 @@ impl Lab {
         let dir = tempfile::tempdir()?;
         let world = World { rt, entra, databricks, dir, bin, transcript: Default::default() };
         let scratch = world.dir.path().to_path_buf();
-        let (ca, cert, key) =
-            crate::bench::make_certificates(&scratch).context("making a certificate for the TLS relay (openssl)")?;
-        // az (MSAL) reads the endpoints from OIDC discovery and insists on https ones.
-        let base = format!("https://127.0.0.1/{TENANT_ID}");
-        let discovery = json!({
-            "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
-            "token_endpoint": format!("{base}/oauth2/v2.0/token"),
-            "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
-            "issuer": format!("{base}/v2.0"),
-            "jwks_uri": format!("{base}/discovery/v2.0/keys"),
-            "response_modes_supported": ["query", "fragment", "form_post"],
-            "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        });
-        world.rt.block_on(
-            wiremock::Mock::given(wiremock::matchers::method("GET"))
-                .and(wiremock::matchers::path_regex(r"^/[^/]+/v2\.0/\.well-known/openid-configuration$"))
-                .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(discovery))
-                .named("az: discovery through the TLS relay")
-                .mount(world.entra.server()),
-        );
-        let relay_py = scratch.join("relay.py");
-        std::fs::write(&relay_py, crate::bench::TLS_RELAY)?;
-        let port = world.entra.uri().rsplit(':').next().unwrap_or_default().to_owned();
-        let mut relay = Command::new(venv.join("bin/python"))
-            .arg(&relay_py)
-            .arg(&cert)
-            .arg(&key)
-            .args(["443", &port])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(scratch.join("relay.log"))?)
-            .spawn()
-            .context("starting the TLS relay")?;
-        let mut line = String::new();
-        {
-            use std::io::BufRead;
-            let stdout = relay.stdout.take().context("relay stdout")?;
-            std::io::BufReader::new(stdout).read_line(&mut line)?;
-        }
+        let relay = crate::bench::TlsRelay::start(&world, &venv.join("bin/python"), &scratch)?;
         let home = scratch.join("home");
         std::fs::create_dir_all(&home)?;
-        let lab = Lab { world, venv, ca, relay: Some(relay), home };
-        ensure!(line.trim() == "ready", "the TLS relay did not start: {}", lab.log("relay.log"));
-        Ok(lab)
-    }
-
-    fn log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.world.path(name)).unwrap_or_default()
+        Ok(Lab { world, venv, relay, home })
     }
 
     /// az's config directory for situation `name` (created, with the mock's cloud set).
@@ -279,7 +226,7 @@ impl Lab {
             ("PATH", format!("{}:/usr/bin:/bin", self.venv.join("bin").display())),
             ("HOME", self.home.display().to_string()),
             ("AZURE_CONFIG_DIR", dir.display().to_string()),
-            ("REQUESTS_CA_BUNDLE", self.ca.display().to_string()),
+            ("REQUESTS_CA_BUNDLE", self.relay.ca.display().to_string()),
             ("AZURE_CORE_COLLECT_TELEMETRY", "false".into()),
             ("AZURE_CORE_SURVEY_MESSAGE", "false".into()),
             ("AZURE_CORE_INSTANCE_DISCOVERY", "false".into()),
@@ -331,7 +278,7 @@ impl Lab {
         [
             ("PATH", "/usr/bin:/bin".to_owned()),
             ("AZURE_CONFIG_DIR", dir.display().to_string()),
-            ("BRICKAUTH_CA_BUNDLE", self.ca.display().to_string()),
+            ("BRICKAUTH_CA_BUNDLE", self.relay.ca.display().to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

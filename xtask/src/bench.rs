@@ -54,12 +54,10 @@ use brickauth_mock::ALICE_PASSWORD;
 use brickauth_mock::constants::password_profile;
 use serde_json::Value;
 
-pub(crate) use certs::make_certificates;
 pub use measure::runner;
 pub(crate) use measure::{Cmd, Measured, RSS_RUNS, Series, Stat, WARMUP, measure, measure_with, stat};
-pub(crate) use python::Python;
+pub(crate) use python::{Python, TlsRelay};
 pub(crate) use report::{Row, cpu_rss_row, mb, ms, ratio_str, yes};
-pub(crate) use scripts::TLS_RELAY;
 
 use crate::BenchArgs;
 use crate::harness::{Link, World, build_release, root};
@@ -433,7 +431,7 @@ fn fresh(b: &Bench, r: &mut Report) -> Result<()> {
         let argv = [py.python.display().to_string(), py.password_script.display().to_string()];
         cmds.push(Cmd::new("msal password", &argv.iter().map(String::as_str).collect::<Vec<_>>(), &py.env));
         let mut tls_env = base_env.clone();
-        tls_env.push(("BRICKAUTH_CA_BUNDLE".into(), py.ca.display().to_string()));
+        tls_env.push(("BRICKAUTH_CA_BUNDLE".into(), py.relay.ca.display().to_string()));
         cmds.push(Cmd::new("brickauth login (TLS)", &[bin_s, "login", "-p", "bench-tls"], &tls_env));
     }
     cmds.extend(b.hello_cmd());

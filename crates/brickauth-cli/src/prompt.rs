@@ -22,7 +22,7 @@ impl CliPrompt {
 
 impl Prompt for CliPrompt {
     fn device_code(&self, code: &DeviceCode<'_>) {
-        eprintln!("{}", code.message);
+        prompt::Stderr.device_code(code);
         // Draws only when stderr is a terminal: nothing lands in a log file or a pipe.
         let pb = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
         if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg}") {
@@ -47,23 +47,19 @@ impl Prompt for CliPrompt {
         }
     }
 
-    fn sign_in_url(&self, url: &str, _browser_opened: bool) {
-        eprintln!("If no browser opened, visit: {url}");
+    // The rest is the plain default's.
+    fn sign_in_url(&self, url: &str, browser_opened: bool) {
+        prompt::Stderr.sign_in_url(url, browser_opened);
     }
 
     fn notice(&self, message: &str) {
-        eprintln!("{message}");
+        prompt::Stderr.notice(message);
     }
 
     fn read_pasted<'a>(
         &'a self,
         request: &'a PasteRequest<'a>,
     ) -> BoxFuture<'a, std::io::Result<Option<SecretString>>> {
-        if request.attempt == 1 {
-            eprintln!("{}", prompt::paste_instructions(request));
-        } else {
-            eprintln!("Paste the address again (attempt {} of {}):", request.attempt, prompt::MAX_PASTE_ATTEMPTS);
-        }
-        Box::pin(prompt::read_line())
+        prompt::Stderr.read_pasted(request)
     }
 }

@@ -421,6 +421,16 @@ impl ResourceId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The subscription, resource group and workspace name, as given.
+    pub fn parts(&self) -> (&str, &str, &str) {
+        let mut s = self.0.split('/');
+        // `parse` checked the shape: "", subscriptions, SUB, resourceGroups, RG, providers, ns, workspaces, NAME.
+        let sub = s.nth(2).unwrap_or_default();
+        let rg = s.nth(1).unwrap_or_default();
+        let name = s.nth(3).unwrap_or_default();
+        (sub, rg, name)
+    }
 }
 
 impl std::fmt::Display for ResourceId {

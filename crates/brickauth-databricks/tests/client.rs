@@ -241,6 +241,7 @@ async fn mock_rejects_a_malformed_resource_id_header() {
 fn resource_ids() {
     assert!(ResourceId::parse(&RID.to_lowercase()).is_ok());
     assert_eq!(ResourceId::from_parts("0000-1111", "rg-data", "ws-prod").expect("parts").as_str(), RID);
+    assert_eq!(ResourceId::parse(RID).expect("valid").parts(), ("0000-1111", "rg-data", "ws-prod"));
     for bad in [
         "",
         "/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/workspaces/w",

@@ -22,17 +22,79 @@ pub(crate) struct Python {
     pub(crate) password_script: PathBuf,
     pub(crate) cached_script: PathBuf,
     pub(crate) cache_file: PathBuf,
-    /// The CA that signed the relay's certificate (PEM), to trust.
-    pub(crate) ca: PathBuf,
-    pub(crate) relay: Option<std::process::Child>,
+    /// The TLS relay MSAL (and brickauth's TLS row) talk through.
+    pub(crate) relay: TlsRelay,
 }
 
-impl Drop for Python {
-    fn drop(&mut self) {
-        if let Some(mut relay) = self.relay.take() {
-            let _ = relay.kill();
-            let _ = relay.wait();
+/// A TLS-terminating relay on 127.0.0.1:443 in front of a mock Entra (Python's `ssl` +
+/// asyncio, a throwaway CA and certificate made by `openssl`), with an OIDC discovery document
+/// naming it mounted on the mock: MSAL (and so az) accepts only `https://` authorities and drops
+/// the port for its user-realm lookup. Stopped when dropped.
+pub(crate) struct TlsRelay {
+    /// The CA that signed the relay's certificate (PEM), to trust.
+    pub(crate) ca: PathBuf,
+    child: std::process::Child,
+}
+
+impl TlsRelay {
+    /// Start it with `python`, its files in `scratch`, in front of `w`'s mock Entra.
+    pub(crate) fn start(w: &World, python: &Path, scratch: &Path) -> Result<TlsRelay> {
+        let (ca, cert, key) =
+            make_certificates(scratch).context("making a certificate for the TLS relay (openssl)")?;
+        // On the mock's own server, a discovery document naming the relay's address takes
+        // precedence over the mock's.
+        let base = format!("https://127.0.0.1/{}", brickauth_mock::TENANT_ID);
+        let discovery = json!({
+            "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+            "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+            "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
+            "issuer": format!("{base}/v2.0"),
+            "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        });
+        w.rt.block_on(
+            wiremock::Mock::given(wiremock::matchers::method("GET"))
+                .and(wiremock::matchers::path_regex(r"^/[^/]+/v2\.0/\.well-known/openid-configuration$"))
+                .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(discovery))
+                .named("discovery through the TLS relay")
+                .mount(w.entra.server()),
+        );
+        let relay_py = scratch.join("relay.py");
+        std::fs::write(&relay_py, TLS_RELAY)?;
+        let port = w.entra.uri().rsplit(':').next().unwrap_or_default().to_owned();
+        let relay_log = scratch.join("relay.log");
+        let mut child = Command::new(python)
+            .arg(&relay_py)
+            .arg(&cert)
+            .arg(&key)
+            .args(["443", &port])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&relay_log)?)
+            .spawn()
+            .context("starting the TLS relay")?;
+        let mut line = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            use std::io::BufRead;
+            std::io::BufReader::new(stdout).read_line(&mut line)?;
         }
+        let relay = TlsRelay { ca, child };
+        if line.trim() != "ready" {
+            let log = std::fs::read_to_string(&relay_log).unwrap_or_default();
+            bail!(
+                "the TLS relay could not listen on 127.0.0.1:443 (needs root or CAP_NET_BIND_SERVICE; MSAL drops the port for its user-realm lookup): {}",
+                log.lines().last().unwrap_or_default()
+            );
+        }
+        Ok(relay)
+    }
+}
+
+impl Drop for TlsRelay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -77,55 +139,7 @@ pub(crate) fn setup_python(w: &World, scratch: &Path) -> Result<Python> {
     let msal_version = run_quiet(Command::new(&python).args(["-c", "import msal; print(msal.__version__)"]))?;
     println!("bench: msal {}", String::from_utf8_lossy(&msal_version.stdout).trim());
 
-    let (ca, cert, key) = make_certificates(scratch).context("making a certificate for the TLS relay (openssl)")?;
-    // MSAL reads the endpoints from OIDC discovery and insists on https ones: on the mock's own
-    // server, a discovery document naming the relay's address takes precedence over the mock's.
-    let base = format!("https://127.0.0.1/{}", brickauth_mock::TENANT_ID);
-    let discovery = json!({
-        "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
-        "token_endpoint": format!("{base}/oauth2/v2.0/token"),
-        "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
-        "issuer": format!("{base}/v2.0"),
-        "jwks_uri": format!("{base}/discovery/v2.0/keys"),
-        "response_modes_supported": ["query", "fragment", "form_post"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
-    });
-    w.rt.block_on(
-        wiremock::Mock::given(wiremock::matchers::method("GET"))
-            .and(wiremock::matchers::path_regex(r"^/[^/]+/v2\.0/\.well-known/openid-configuration$"))
-            .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(discovery))
-            .named("bench: discovery for MSAL through the TLS relay")
-            .mount(w.entra.server()),
-    );
-    let relay_py = scratch.join("relay.py");
-    std::fs::write(&relay_py, TLS_RELAY)?;
-    let port = w.entra.uri().rsplit(':').next().unwrap_or_default().to_owned();
-    let relay_log = scratch.join("relay.log");
-    let mut relay = Command::new(&python)
-        .arg(&relay_py)
-        .arg(&cert)
-        .arg(&key)
-        .args(["443", &port])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&relay_log)?)
-        .spawn()
-        .context("starting the TLS relay")?;
-    {
-        use std::io::BufRead;
-        let mut line = String::new();
-        let stdout = relay.stdout.take().context("relay stdout")?;
-        std::io::BufReader::new(stdout).read_line(&mut line)?;
-        if line.trim() != "ready" {
-            let _ = relay.kill();
-            let _ = relay.wait();
-            let log = std::fs::read_to_string(&relay_log).unwrap_or_default();
-            bail!(
-                "the TLS relay could not listen on 127.0.0.1:443 (needs root or CAP_NET_BIND_SERVICE; MSAL drops the port for its user-realm lookup): {}",
-                log.lines().last().unwrap_or_default()
-            );
-        }
-    }
+    let relay = TlsRelay::start(w, &python, scratch)?;
 
     let password_script = scratch.join("msal_password.py");
     let cached_script = scratch.join("msal_cached.py");
@@ -134,7 +148,7 @@ pub(crate) fn setup_python(w: &World, scratch: &Path) -> Result<Python> {
     let env: Vec<(String, String)> = [
         ("PATH", std::env::var("PATH").unwrap_or_default()),
         ("HOME", scratch.display().to_string()),
-        ("REQUESTS_CA_BUNDLE", ca.display().to_string()),
+        ("REQUESTS_CA_BUNDLE", relay.ca.display().to_string()),
         ("NO_PROXY", "127.0.0.1,localhost".into()),
         ("BENCH_TENANT", brickauth_mock::TENANT_ID.into()),
         ("BENCH_CLIENT", brickauth_mock::CLIENT_ID.into()),
@@ -147,7 +161,7 @@ pub(crate) fn setup_python(w: &World, scratch: &Path) -> Result<Python> {
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let cache_file = scratch.join("msal_cache.json");
-    let py = Python { python, env, password_script, cached_script, cache_file, ca, relay: Some(relay) };
+    let py = Python { python, env, password_script, cached_script, cache_file, relay };
     // One acquisition that fills the MSAL cache file (and proves the set-up works).
     let out = Command::new(&py.python)
         .arg(&py.password_script)

@@ -291,20 +291,10 @@ pub fn is_guid(s: &str) -> bool {
 fn resource_id(id: &str) -> Result<(), String> {
     const SHAPE: &str =
         "/subscriptions/<subscription GUID>/resourceGroups/<group>/providers/Microsoft.Databricks/workspaces/<name>";
-    let segments: Vec<&str> = id.trim().trim_end_matches('/').split('/').collect();
-    let [first, subs, sub, rgs, rg, providers, ns, ws, name] = segments.as_slice() else {
-        return Err(format!("is not a workspace resource id: expected {SHAPE}"));
-    };
-    let fixed = [
-        (*subs, "subscriptions"),
-        (*rgs, "resourceGroups"),
-        (*providers, "providers"),
-        (*ns, "Microsoft.Databricks"),
-        (*ws, "workspaces"),
-    ];
-    if !first.is_empty() || fixed.iter().any(|(got, want)| !got.eq_ignore_ascii_case(want)) {
-        return Err(format!("is not a workspace resource id: expected {SHAPE}"));
-    }
+    // The shape is the client's to know; the checks below are the stricter ones of `validate`.
+    let parsed = brickauth_databricks::ResourceId::parse(id)
+        .map_err(|_| format!("is not a workspace resource id: expected {SHAPE}"))?;
+    let (sub, rg, name) = parsed.parts();
     if !is_guid(sub) {
         return Err(format!(
             "has `{sub}` as its subscription, not a GUID: copy the id from the workspace's Properties page \
@@ -313,7 +303,7 @@ fn resource_id(id: &str) -> Result<(), String> {
     }
     // ARM names: letters, digits, `-`, `_`, `.`, `(`, `)`; the README's `…` placeholder is not one.
     let arm_name = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.()".contains(c));
-    for (part, what) in [(*rg, "resource group"), (*name, "workspace name")] {
+    for (part, what) in [(rg, "resource group"), (name, "workspace name")] {
         if !arm_name(part) {
             return Err(format!("has `{part}` as its {what}, which is not a valid Azure name (expected {SHAPE})"));
         }
