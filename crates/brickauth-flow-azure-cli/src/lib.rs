@@ -175,21 +175,16 @@ impl AzureCliFlow {
     /// `username`, `tenant_id`, `authority_host`/`cloud`/`host`, `scopes` (one resource) and
     /// `azure_cli_path`.
     pub fn from_settings(s: &dyn Settings) -> Result<Self, ConfigError> {
-        let profile = s.profile_name();
-        let bad = |key: &str, msg: String| ConfigError::new(profile, key, msg).at(s.origin(key));
         let nonempty = |key: &str| -> Result<Option<String>, ConfigError> {
             match s.get(key).map(str::trim) {
-                Some("") => Err(bad(key, "empty value".into())),
+                Some("") => Err(s.invalid(key, "empty value")),
                 Some(v) => Ok(Some(v.to_owned())),
                 None => Ok(None),
             }
         };
-        let tenant = match s.get("tenant_id") {
-            Some(t) => Some(t.parse::<Tenant>().map_err(|e| bad("tenant_id", e.to_string()))?),
-            None => None,
-        };
-        let cloud = match s.get("cloud") {
-            Some(c) => c.parse().map_err(|e: ParseError| bad("cloud", e.to_string()))?,
+        let tenant = s.parse::<Tenant>("tenant_id")?;
+        let cloud = match s.parse::<Cloud>("cloud")? {
+            Some(c) => c,
             None => s.get("host").and_then(Cloud::from_workspace_host).unwrap_or(Cloud::Public),
         };
         let resource = match s.parse::<Scopes>("scopes")? {
@@ -202,13 +197,10 @@ impl AzureCliFlow {
                 }
             }
         };
-        let mode = match s.get("azure_cli_mode") {
-            Some(m) => m.parse().map_err(|e| bad("azure_cli_mode", e))?,
-            None => Mode::Auto,
-        };
+        let mode = s.parse::<Mode>("azure_cli_mode")?.unwrap_or(Mode::Auto);
         let authority_host = nonempty("authority_host")?;
         if let Some(h) = &authority_host {
-            brickauth_core::app::secure_url(h).map_err(|e| bad("authority_host", e.to_string()))?;
+            brickauth_core::app::secure_url(h).map_err(|e| s.invalid("authority_host", e))?;
         }
         let options = AzureCliOptions {
             mode,
@@ -222,7 +214,7 @@ impl AzureCliFlow {
             cloud,
             ..AzureCliOptions::default()
         };
-        AzureCliFlow::new(options).map_err(|e| bad("scopes", e))
+        AzureCliFlow::new(options).map_err(|e| s.invalid("scopes", e))
     }
 
     /// The options the flow was built with.
@@ -503,6 +495,14 @@ mod tests {
         assert!(e.to_string().contains("run `az login`"));
         let e = az_failure(Some(2), "WARNING: x\nERROR: No subscription found for tenant.\n");
         assert!(e.to_string().contains("ERROR: No subscription found"), "{e}");
+    }
+
+    #[test]
+    fn what_az_relays_is_cleaned_like_server_text() {
+        let e = az_failure(Some(1), &format!("ERROR: AADSTS50000: \x1b]0;owned\x07bad {}\n", "x".repeat(5000)));
+        let shown = e.to_string();
+        assert!(!shown.contains('\x1b') && !shown.contains('\x07'), "{shown:?}");
+        assert!(shown.len() < 1000, "not bounded: {} bytes", shown.len());
     }
 
     #[cfg(unix)]

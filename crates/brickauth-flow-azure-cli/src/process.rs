@@ -85,6 +85,9 @@ pub(crate) fn az_failure(code: Option<i32>, stderr: &str) -> AuthError {
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with("WARNING"))
         .unwrap_or("(no output on stderr)");
+    // az relays the identity provider's words: shown as any server text is (no escape
+    // sequences, bounded).
+    let first = brickauth_core::text::ServerText::new([]).clean(first);
     let code = code.map(|c| c.to_string()).unwrap_or_else(|| "a signal".into());
     if stderr.contains("az login") {
         AuthError::NeedsUser(format!(

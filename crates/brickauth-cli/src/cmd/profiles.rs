@@ -280,11 +280,9 @@ fn pem(path: &Path, certificate: bool) -> Result<(), String> {
     }
 }
 
-/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, hexadecimal.
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, hexadecimal (core's check, around surrounding blanks).
 pub fn is_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.trim().split('-').collect();
-    parts.len() == 5
-        && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    brickauth_core::app::is_guid(s.trim())
 }
 
 /// `/subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.Databricks/workspaces/<name>`.
