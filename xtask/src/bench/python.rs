@@ -39,8 +39,7 @@ pub(crate) struct TlsRelay {
 impl TlsRelay {
     /// Start it with `python`, its files in `scratch`, in front of `w`'s mock Entra.
     pub(crate) fn start(w: &World, python: &Path, scratch: &Path) -> Result<TlsRelay> {
-        let (ca, cert, key) =
-            make_certificates(scratch).context("making a certificate for the TLS relay (openssl)")?;
+        let (ca, cert, key) = make_certificates(scratch).context("making a certificate for the TLS relay (openssl)")?;
         // On the mock's own server, a discovery document naming the relay's address takes
         // precedence over the mock's.
         let base = format!("https://127.0.0.1/{}", brickauth_mock::TENANT_ID);
