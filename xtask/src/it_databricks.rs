@@ -115,8 +115,13 @@ pub fn cases(w: &World, s: &mut Suite) {
         Ok(())
     });
 
-    s.case("the token expiring mid-listing: one refresh, the listing completes", || {
+    s.case("the token expiring mid-listing: one refresh on the process's one runtime, the listing completes", || {
         db.set_cluster_count(1_000);
+        // A cache of its own: the first token comes from the network too, so its connection is
+        // pooled before the listing starts, and the refresh after the 401 reuses that pool.
+        let cache = w.path("cache-mid-listing").display().to_string();
+        let mut env: Vec<(&str, &str)> = env();
+        env.push(("BRICKAUTH_CACHE_DIR", &cache));
         let expired = Failure::Status {
             status: 401,
             retry_after: None,
@@ -127,11 +132,13 @@ pub fn cases(w: &World, s: &mut Suite) {
         db.fail_next(vec![Failure::Delay(Duration::ZERO), Failure::Delay(Duration::ZERO), expired]);
         let tokens_before = w.entra.token_request_count();
         let before = db.request_count();
-        let o = w.run(&["clusters", "list"], &env(), None);
+        let o = w.run(&["-vv", "clusters", "list"], &env, None);
         db.set_cluster_count(3);
         let o = o?;
         expect_code(&o, 0)?;
         ensure!(o.stdout.lines().count() == 1_001, "expected 1,000 rows");
+        let runtimes = o.stderr.matches("async runtime started").count();
+        ensure!(runtimes == 1, "expected one async runtime for the whole command, saw {runtimes}");
         ensure!(db.request_count() - before == 11, "expected 10 pages + 1 repeat, got {}", db.request_count() - before);
         ensure!(w.entra.token_request_count() > tokens_before, "no fresh token was fetched");
         Ok(())

@@ -1,19 +1,23 @@
-//! What every command needs: the selected profile, its token provider, and — only when a request
-//! is about to be made — an async runtime.
+//! What every command starts from: the library's [`brickauth::Auth`], built once from the global
+//! options, and the few CLI-wide choices around it (interaction, prompt, retry lines, the
+//! profile note on authentication failures, Ctrl-C).
+//!
+//! Nothing here imports a command module: commands import this.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Result;
-use brickauth_cache::{TokenCache, TokenProvider};
-use brickauth_core::{Interaction, Settings};
-use brickauth_profile::{DatabricksCfg, Origin, Profile, ProfileError, ProfileFile, Sources};
+use brickauth::{Auth, CachedToken, Options, Source, TokenOptions, WorkspaceClient};
+use brickauth_core::Interaction;
+use brickauth_profile::{Profile, ProfileFile, Sources};
 
 use crate::report::{Exit, Reported};
 
-/// The global options.
-#[derive(Debug, Default)]
+/// The global options, resolved through the library.
+#[derive(Debug)]
 pub struct Context {
     /// `--config`.
     pub config: Option<PathBuf>,
@@ -23,95 +27,72 @@ pub struct Context {
     pub flow: Option<String>,
     /// `--host`: overrides the profile's `host`.
     pub host: Option<String>,
-}
-
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+    auth: Auth,
 }
 
 impl Context {
-    /// Load the profile file.
+    /// From the global options.
+    pub fn new(
+        config: Option<PathBuf>,
+        profile: Option<String>,
+        flow: Option<String>,
+        host: Option<String>,
+    ) -> Context {
+        let mut options = Options::default();
+        options.config = config.clone();
+        options.profile = profile.clone();
+        options.flow = flow.clone();
+        options.host = host.clone();
+        options.prompt = Some(Arc::new(crate::prompt::CliPrompt::new()));
+        options.observer = Some(crate::retries::observer());
+        Context { config, profile, flow, host, auth: Auth::new(options) }
+    }
+
+    /// The library's resolver.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    /// The TOML profile file, which must exist ("no profile file here", with how to create one).
     pub fn file(&self) -> Result<ProfileFile> {
-        let (path, _origin) = brickauth_profile::config_path(self.config.as_deref())?;
+        let (path, _origin) = self.auth.config_path()?;
         Ok(ProfileFile::load(&path)?)
     }
 
     /// Both profile sources: the TOML file and `~/.databrickscfg` (each `None` when absent).
     pub fn sources(&self) -> Result<Sources> {
-        let (path, _origin) = brickauth_profile::config_path(self.config.as_deref())?;
-        let toml = match ProfileFile::load(&path) {
-            Ok(file) => Some(file),
-            Err(ProfileError::NotFound { .. }) => None,
-            Err(e) => return Err(e.into()),
-        };
-        let databrickscfg = match brickauth_profile::databrickscfg_path() {
-            Some(p) => DatabricksCfg::load(&p)?,
-            None => None,
-        };
-        Ok(Sources { toml, toml_path: Some(path), databrickscfg })
+        Ok(self.auth.sources()?)
     }
 
-    /// The profile every command uses, with the precedence of docs/profiles.md:
-    ///
-    /// - `--flow F` (or `env_flow`): the environment-only profile, no file read;
-    /// - else `-p`, `$BRICKAUTH_PROFILE`, the TOML file's `default_profile`,
-    ///   `$DATABRICKS_CONFIG_PROFILE`, `default`: a TOML profile, else a `~/.databrickscfg` section;
-    /// - then `--host` overrides `host`, and `$DATABRICKS_HOST` fills a missing one.
-    ///
-    /// The cached path reads only the TOML file when it has the profile.
-    pub fn profile(&self, env_flow: Option<&str>) -> Result<Profile> {
-        let mut profile = match env_flow.or(self.flow.as_deref()) {
-            Some(flow) => {
-                if let Some(p) = &self.profile {
-                    return Err(Reported {
-                        code: Exit::Usage,
-                        message: format!(
-                            "--flow {flow} takes every setting from the environment and -p {p} names a profile: \
-                             use one of them"
-                        ),
-                    }
-                    .into());
-                }
-                Profile::from_env(flow, &var)?
-            }
-            None => self.select()?,
-        };
-        self.overrides(&mut profile);
-        Ok(profile)
+    /// The profile every command uses: the library's one rule (docs/profiles.md).
+    pub fn profile(&self) -> Result<Profile> {
+        Ok(self.auth.select()?)
     }
 
-    /// `--host`, then `$DATABRICKS_HOST` for a profile without `host`.
-    pub fn overrides(&self, profile: &mut Profile) {
-        if let Some(host) = &self.host {
-            profile.set("host", host, Origin::CommandLine("--host".into()));
-        } else if profile.get("host").is_none_or(|h| h.trim().is_empty())
-            && let Some(host) = var("DATABRICKS_HOST").filter(|h| !h.trim().is_empty())
-        {
-            profile.set("host", &host, Origin::Env("DATABRICKS_HOST".into()));
-        }
+    /// Profile `name` from either file, with `--host` and `$DATABRICKS_HOST` applied.
+    pub fn named(&self, name: &str) -> Result<Profile> {
+        Ok(self.auth.named(name)?)
     }
 
-    fn select(&self) -> Result<Profile> {
-        // The common case first: the TOML file has the profile, `~/.databrickscfg` is not read.
-        let (path, _origin) = brickauth_profile::config_path(self.config.as_deref())?;
-        match ProfileFile::load(&path) {
-            Ok(file) => {
-                let wanted = self
-                    .profile
-                    .clone()
-                    .or_else(|| var("BRICKAUTH_PROFILE").filter(|v| !v.is_empty()))
-                    .or_else(|| file.default_profile().map(str::to_owned));
-                let name = wanted.as_deref().unwrap_or("default");
-                if file.names().contains(&name) {
-                    return Ok(file.profile(name)?);
-                }
-            }
-            Err(ProfileError::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-        Ok(self.sources()?.select(self.profile.as_deref(), &var)?)
+    /// The token source for `profile`.
+    pub fn source(&self, profile: Profile, interaction: Interaction) -> Result<Source> {
+        Ok(self.auth.source_with(profile, interaction)?)
+    }
+
+    /// The workspace client for the selected profile. The first token is acquired up front
+    /// (cache first), so a workspace that moved tenants is re-learned before any request.
+    pub fn client(&self) -> Result<(WorkspaceClient, Arc<Profile>)> {
+        let profile = self.profile()?;
+        brickauth::workspace_config(&profile)?;
+        let source = self.source(profile, interaction(false))?;
+        acquire(&source, TokenOptions { force_refresh: false, min_validity: MIN_VALIDITY })?;
+        let client = self.auth.workspace(&source)?;
+        Ok((client, source.profile()))
     }
 }
+
+/// Tokens handed to workspace commands and child processes are valid for at least this long.
+pub const MIN_VALIDITY: Duration = Duration::from_secs(300);
 
 /// Whether a person can answer a prompt here.
 pub fn interaction(no_browser: bool) -> Interaction {
@@ -119,25 +100,30 @@ pub fn interaction(no_browser: bool) -> Interaction {
     Interaction { terminal, browser: !no_browser }
 }
 
-/// The silent-acquisition provider for `profile`. Cheap: no I/O until asked for a token.
-pub fn provider(mut profile: Profile, interaction: Interaction) -> Result<(TokenProvider, Arc<Profile>)> {
-    // A workspace host is enough: a missing tenant is remembered or found (cmd/workspace.rs).
-    crate::cmd::workspace::fill_tenant(&mut profile)?;
-    let cache = TokenCache::from_env()?;
-    let profile = Arc::new(profile);
-    // Cheap: the HTTP client is built on the first request, never on the cached path.
-    let client = brickauth_core::TokenClient::from_config(crate::retries::http_config()?)
-        .with_observer(crate::retries::observer());
-    let provider = TokenProvider::from_settings(cache, profile.clone())?
-        .with_interaction(interaction)
-        .with_client(client)
-        .with_prompt(Arc::new(crate::prompt::CliPrompt::new()));
-    Ok((provider, profile))
+/// Cached first (no runtime, no network), then silent acquisition on the process's runtime;
+/// an authentication failure gets the profile note.
+pub fn acquire(source: &Source, opts: TokenOptions) -> Result<CachedToken> {
+    if !opts.force_refresh
+        && let Some(t) = source.cached(opts.min_validity)?
+    {
+        tracing::debug!(expires_on = t.access_token.expires_on, "answered from the cache");
+        return Ok(t);
+    }
+    let profile = source.profile();
+    run(&profile, async { Ok(source.token_with(opts).await?) })
 }
 
-/// A single-threaded async runtime, built only when a network request is about to be made.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+/// Run `fut` on the process's runtime until it ends or Ctrl-C (exit 130, one line: dropping
+/// the future cancels it); authentication failures get the profile note.
+pub fn run<T>(profile: &Profile, fut: impl Future<Output = Result<T>>) -> Result<T> {
+    let interrupted = || anyhow::Error::from(Reported { code: Exit::Interrupted, message: "interrupted".to_owned() });
+    brickauth::block_on(async {
+        tokio::select! {
+            r = fut => r,
+            _ = tokio::signal::ctrl_c() => Err(interrupted()),
+        }
+    })?
+    .map_err(|e| with_profile_note(e, profile))
 }
 
 /// Turn an authentication failure into a report that ends with the profile's non-secret settings

@@ -4,6 +4,32 @@ use brickauth_cache::CachedToken;
 use brickauth_core::jwt;
 use serde_json::{Map, Value, json};
 
+/// Write `text` to stdout; a closed pipe (`brickauth token | head -c0`) is not an error.
+pub fn print(text: &str) -> anyhow::Result<std::process::ExitCode> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    ok_or_pipe(out.write_all(text.as_bytes()).and_then(|()| out.flush()))?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// A write error other than a closed pipe; a closed pipe (`| head`) ends the output quietly.
+pub fn ok_or_pipe(r: std::io::Result<()>) -> anyhow::Result<()> {
+    match r {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// Output formats for listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ListFormat {
+    /// Human-readable text
+    #[default]
+    Text,
+    /// JSON
+    Json,
+}
+
 /// What goes with a token into its JSON form.
 pub struct TokenMeta<'a> {
     /// Profile name.
@@ -226,6 +252,22 @@ pub fn local_rfc3339(epoch: i64) -> String {
 /// Local time with its zone, for people: `2026-11-24 17:00:00 CET (+01:00)`.
 pub fn local_with_zone(epoch: i64) -> String {
     zoned(epoch).map(|z| z.strftime("%Y-%m-%d %H:%M:%S %Z (%:z)").to_string()).unwrap_or_default()
+}
+
+/// `in 59 min`, `expired 3 min ago`.
+pub fn relative(secs: i64) -> String {
+    let span = |s: i64| -> String {
+        match s {
+            0..60 => format!("{s} s"),
+            60..3600 => format!("{} min", s / 60),
+            3600..86_400 => match (s % 3600) / 60 {
+                0 => format!("{} h", s / 3600),
+                m => format!("{} h {m} min", s / 3600),
+            },
+            _ => format!("{} d", s / 86_400),
+        }
+    };
+    if secs >= 0 { format!("in {}", span(secs)) } else { format!("expired {} ago", span(secs.saturating_neg())) }
 }
 
 /// Who a token belongs to, for people: the user name; for a service principal (no user name),

@@ -79,6 +79,8 @@ pub enum Exit {
     CannotRun = 126,
     /// 127: `exec` did not find its program.
     NotFound = 127,
+    /// 130: interrupted (Ctrl-C), as shells report death by SIGINT.
+    Interrupted = 130,
 }
 
 impl Exit {
@@ -123,6 +125,9 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
         if let Some(r) = cause.downcast_ref::<Reported>() {
             return r.code;
         }
+        if let Some(e) = cause.downcast_ref::<brickauth::Error>() {
+            return library_code(e);
+        }
         if cause.is::<ProfileError>() || cause.is::<ConfigError>() || cause.is::<RegistryError>() {
             return Exit::Usage;
         }
@@ -130,12 +135,7 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
             return auth_code(a);
         }
         if let Some(p) = cause.downcast_ref::<ProviderError>() {
-            return match p {
-                ProviderError::Auth(a) => auth_code(a),
-                ProviderError::Config(_) => Exit::Usage,
-                ProviderError::NeedsLogin { .. } | ProviderError::WrongAccount { .. } => Exit::Auth,
-                _ => Exit::Failure,
-            };
+            return provider_code(p);
         }
         if let Some(d) = cause.downcast_ref::<DatabricksError>() {
             match databricks_code(d) {
@@ -152,6 +152,37 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
         }
     }
     Exit::Failure
+}
+
+/// The exit code for the library's error: by the typed error inside it.
+fn library_code(e: &brickauth::Error) -> Exit {
+    use brickauth::Error as E;
+    match e {
+        E::Profile(_) | E::Config(_) | E::Usage(_) => Exit::Usage,
+        E::Token(p) => provider_code(p),
+        E::Databricks(d) => match databricks_code(d) {
+            Some(code) => code,
+            None => match d {
+                DatabricksError::Token(source) => source
+                    .downcast_ref::<brickauth::Error>()
+                    .map(library_code)
+                    .or_else(|| source.downcast_ref::<ProviderError>().map(provider_code))
+                    .unwrap_or(Exit::Failure),
+                _ => Exit::Failure,
+            },
+        },
+        E::TenantDiscovery { source, .. } => databricks_code(source).unwrap_or(Exit::Failure),
+        _ => Exit::Failure,
+    }
+}
+
+fn provider_code(p: &ProviderError) -> Exit {
+    match p {
+        ProviderError::Auth(a) => auth_code(a),
+        ProviderError::Config(_) => Exit::Usage,
+        ProviderError::NeedsLogin { .. } | ProviderError::WrongAccount { .. } => Exit::Auth,
+        _ => Exit::Failure,
+    }
 }
 
 /// 4 for what the workspace answered, 1 for the network, 2 for a bad host or resource id; `None`
@@ -178,7 +209,11 @@ fn auth_code(a: &AuthError) -> Exit {
 /// which profile, the CLI names its own command.
 pub fn next_step(err: &anyhow::Error) -> Option<String> {
     err.chain()
-        .find_map(|c| c.downcast_ref::<ProviderError>()?.needs_login())
+        .find_map(|c| {
+            c.downcast_ref::<ProviderError>()
+                .and_then(ProviderError::needs_login)
+                .or_else(|| c.downcast_ref::<brickauth::Error>().and_then(brickauth::Error::needs_login))
+        })
         .map(|profile| format!("run `brickauth login -p {}`", shell_word(profile)))
 }
 
@@ -227,7 +262,11 @@ pub fn render(err: &anyhow::Error) -> String {
 pub fn hints(err: &anyhow::Error) -> Vec<String> {
     let mut out = Vec::new();
     for cause in err.chain() {
-        let Some(d) = cause.downcast_ref::<DatabricksError>() else { continue };
+        let d = cause.downcast_ref::<DatabricksError>().or(match cause.downcast_ref::<brickauth::Error>() {
+            Some(brickauth::Error::Databricks(d)) => Some(d),
+            _ => None,
+        });
+        let Some(d) = d else { continue };
         let d = match d {
             DatabricksError::RetriesExhausted { last, .. } => last,
             d => d,

@@ -1,4 +1,4 @@
-//! What the CLI says while it retries, and the HTTP configuration it hands the libraries.
+//! What the CLI says while it retries.
 //!
 //! Libraries never print: they report each wait to a [`RetryObserver`]. Once retrying has cost
 //! about 2 s (the wait about to start included), [`RetryLines`] prints one line per wait on
@@ -9,7 +9,6 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use brickauth_core::http::HttpConfig;
 use brickauth_core::retry::{Observer, RetryEvent, RetryObserver};
 
 /// Retrying shorter than this stays silent.
@@ -37,22 +36,6 @@ pub fn line(e: &RetryEvent<'_>) -> String {
 /// The shared observer.
 pub fn observer() -> Observer {
     Arc::new(RetryLines)
-}
-
-/// The HTTP configuration from the environment, with the extra CA certificates of
-/// `BRICKAUTH_CA_BUNDLE` (else `SSL_CERT_FILE`): a file read only when a client is built.
-pub fn http_config() -> anyhow::Result<HttpConfig> {
-    let config = HttpConfig::from_env()?;
-    let named = ["BRICKAUTH_CA_BUNDLE", "SSL_CERT_FILE"]
-        .into_iter()
-        .find_map(|k| std::env::var_os(k).filter(|v| !v.is_empty()).map(|v| (k, std::path::PathBuf::from(v))));
-    Ok(match named {
-        None => config,
-        Some((var, path)) => {
-            let source = format!("{} (${var})", path.display());
-            config.with_ca_loader(source, Arc::new(move || std::fs::read(&path).map_err(|e| e.to_string())))
-        }
-    })
 }
 
 #[cfg(test)]

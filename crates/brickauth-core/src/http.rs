@@ -35,6 +35,7 @@ use crate::app::is_loopback;
 use crate::error::{AuthError, EntraError};
 pub use crate::retry::RetryPolicy;
 use crate::retry::{self, GaveUp, Observer, RetryKind, Verdict};
+use crate::settings::ConfigError;
 use crate::text::ServerText;
 use crate::token::TokenResponse;
 
@@ -115,17 +116,20 @@ impl Default for HttpConfig {
 impl HttpConfig {
     /// From the environment: `BRICKAUTH_HTTP_TIMEOUT`, `HTTPS_PROXY`/`https_proxy` (else
     /// `ALL_PROXY`/`all_proxy`), `NO_PROXY`/`no_proxy`, `BRICKAUTH_TLS_ROOTS`. Reads no file.
-    pub fn from_env() -> Result<Self, AuthError> {
+    ///
+    /// A malformed value is a [`ConfigError`] naming the variable: the user must change it.
+    pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(|k| std::env::var(k).ok())
     }
 
     /// Like [`HttpConfig::from_env`], reading variables through `var`.
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, AuthError> {
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let bad = |name: &str, message: String| ConfigError::general(message).at(Some(format!("${name}")));
         let var = |k: &str| var(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let mut c = HttpConfig::default();
         if let Some(t) = var("BRICKAUTH_HTTP_TIMEOUT") {
             let secs: u64 = t.parse().ok().filter(|s| (1..=3600).contains(s)).ok_or_else(|| {
-                AuthError::Io(format!("BRICKAUTH_HTTP_TIMEOUT=`{t}` is not a number of seconds between 1 and 3600"))
+                bad("BRICKAUTH_HTTP_TIMEOUT", format!("`{t}` is not a number of seconds between 1 and 3600"))
             })?;
             c.timeout = Duration::from_secs(secs);
             c.connect_timeout = c.timeout.min(Duration::from_secs(10));
@@ -137,7 +141,7 @@ impl HttpConfig {
             let url = Url::parse(&with_scheme)
                 .ok()
                 .filter(|u| u.host().is_some())
-                .ok_or_else(|| AuthError::Io(format!("{name} is not a proxy URL (expected http://host:port)")))?;
+                .ok_or_else(|| bad(name, "not a proxy URL (expected http://host:port)".to_owned()))?;
             c.https_proxy = Some(url);
         }
         c.no_proxy = var("NO_PROXY").or_else(|| var("no_proxy"));
@@ -145,9 +149,10 @@ impl HttpConfig {
             None | Some("bundled") => Roots::Bundled,
             Some("system") => Roots::System,
             Some(other) => {
-                return Err(AuthError::Io(format!(
-                    "BRICKAUTH_TLS_ROOTS=`{other}`: expected `bundled` (the default) or `system`"
-                )));
+                return Err(bad(
+                    "BRICKAUTH_TLS_ROOTS",
+                    format!("`{other}`: expected `bundled` (the default) or `system`"),
+                ));
             }
         };
         Ok(c)

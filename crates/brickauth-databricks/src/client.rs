@@ -221,7 +221,7 @@ impl WorkspaceClient {
         };
         let built = match &self.config {
             Some(c) => c.build(),
-            None => HttpConfig::from_env().and_then(|c| c.build()),
+            None => HttpConfig::from_env().map_err(brickauth_core::AuthError::from).and_then(|c| c.build()),
         }
         .map_err(failed)?;
         Ok(self.http.get_or_init(|| built).clone())

@@ -214,13 +214,10 @@ impl GrantFlow for DeviceCodeFlow {
         true
     }
 
+    /// Polls until the user finished, declined or the code expired. Cancelling is dropping the
+    /// future: a library installs no signal handler (the program embedding it owns SIGINT).
     fn acquire<'a>(&'a self, cx: &'a FlowContext<'a>) -> BoxFuture<'a, Result<TokenResponse, AuthError>> {
-        Box::pin(async move {
-            tokio::select! {
-                result = self.run(cx) => result,
-                _ = tokio::signal::ctrl_c() => Err(AuthError::Declined("cancelled".into())),
-            }
-        })
+        Box::pin(self.run(cx))
     }
 }
 
@@ -295,6 +292,28 @@ mod tests {
         assert_eq!(form.get("client_info").map(String::as_str), Some("1"));
         let start = mock.requests().await.into_iter().find(|r| r.path.ends_with("/devicecode")).unwrap();
         assert_eq!(start.form.get("scope").map(|s| s.contains("offline_access")), Some(true));
+    }
+
+    /// A library never owns the process: waiting for the user installs no SIGINT handler (it
+    /// did once, through `tokio::signal::ctrl_c`, and replaced an embedder's Ctrl-C for good).
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn waiting_leaves_sigint_to_the_program() {
+        let caught = || {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap();
+            let mask = status.lines().find_map(|l| l.strip_prefix("SigCgt:")).unwrap().trim().to_owned();
+            u64::from_str_radix(&mask, 16).unwrap() & (1 << (2 - 1)) != 0
+        };
+        assert!(!caught(), "SIGINT caught before the flow ran: the test cannot tell");
+        let mock = MockEntra::start().await;
+        mock.set_device_interval(1);
+        mock.script_device(vec![DeviceStep::Pending; 10]);
+        let flow = flow(&mock);
+        // Cancelling is dropping the future: poll it through its first waits, then drop it.
+        let waited = tokio::time::timeout(Duration::from_millis(1500), acquire(&flow)).await;
+        assert!(waited.is_err(), "the scripted sign-in should still be pending");
+        assert!(mock.device_polls().len() >= 1, "the flow never polled");
+        assert!(!caught(), "the device-code flow installed a SIGINT handler");
     }
 
     #[tokio::test]

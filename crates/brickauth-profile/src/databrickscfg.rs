@@ -223,6 +223,12 @@ impl DatabricksCfg {
         self.sections.get(name)?.get("host").map(|k| k.value.as_str())
     }
 
+    /// Section `name`'s value of `key` as written (any key, known to brickauth or not), if set
+    /// and not empty: `databricks_cli_path` tells which program a tool runs for that section.
+    pub fn value(&self, name: &str, key: &str) -> Option<&str> {
+        self.sections.get(name)?.get(&key.to_ascii_lowercase()).map(|k| k.value.trim())
+    }
+
     /// Section `[name]` mapped to the flow that serves it and its profile keys (not validated).
     pub fn mapped(&self, name: &str) -> Result<Mapped, ProfileError> {
         let Some(section) = self.sections.get(name).filter(|_| self.has(name)) else {
@@ -433,50 +439,74 @@ pub struct Sources {
     pub databrickscfg: Option<DatabricksCfg>,
 }
 
+/// The profile name asked for: `flag`, `$BRICKAUTH_PROFILE`, the TOML file's `default_profile`,
+/// `$DATABRICKS_CONFIG_PROFILE` (empty values count as unset).
+pub(crate) fn wanted(
+    flag: Option<&str>,
+    var: &dyn Fn(&str) -> Option<String>,
+    toml: Option<&ProfileFile>,
+) -> Option<String> {
+    let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    flag.map(str::to_owned)
+        .or_else(|| var("BRICKAUTH_PROFILE"))
+        .or_else(|| toml.and_then(|t| t.default_profile().map(str::to_owned)))
+        .or_else(|| var("DATABRICKS_CONFIG_PROFILE"))
+}
+
+/// See [`Sources::toml_choice`].
+pub fn toml_choice(flag: Option<&str>, var: &dyn Fn(&str) -> Option<String>, toml: &ProfileFile) -> Option<String> {
+    let names = toml.names();
+    match wanted(flag, var, Some(toml)) {
+        Some(name) => names.contains(&name.as_str()).then_some(name),
+        None if names.contains(&"default") => Some("default".to_owned()),
+        None => match names.as_slice() {
+            // One profile and nothing chosen: it is the one meant (as `gh` does with one
+            // account). Said at -v, not on every call: the file is unambiguous.
+            [only] => {
+                tracing::info!("no profile selected and no `default_profile`: using `{only}`, the file's only profile");
+                Some((*only).to_owned())
+            }
+            _ => None,
+        },
+    }
+}
+
 impl Sources {
-    /// The profile to use.
+    /// The profile to use: the one rule of docs/profiles.md, which every command and embedder
+    /// goes through.
     ///
     /// The name is `flag` (`-p`), else `$BRICKAUTH_PROFILE`, else the TOML file's
     /// `default_profile`, else `$DATABRICKS_CONFIG_PROFILE`. A name is looked up in the TOML file
     /// first, then among the Databricks config file's sections. Without a name: the TOML file's
     /// `default` profile, else its only profile, else the Databricks config file's default
     /// section ([`DatabricksCfg::default_section`]), else an error listing the TOML profiles.
+    ///
+    /// [`Sources::toml_choice`] is this rule's first half: when it names a profile, so does this.
     pub fn select(&self, flag: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<Profile, ProfileError> {
-        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let name = flag
-            .map(str::to_owned)
-            .or_else(|| var("BRICKAUTH_PROFILE"))
-            .or_else(|| self.toml.as_ref().and_then(|t| t.default_profile().map(str::to_owned)))
-            .or_else(|| var("DATABRICKS_CONFIG_PROFILE"));
-        match name {
-            Some(name) => self.named(&name),
-            None => {
-                if let Some(toml) = &self.toml {
-                    let names = toml.names();
-                    if names.contains(&"default") {
-                        return self.named("default");
-                    }
-                    // One profile and nothing chosen: it is the one meant (as `gh` does with one
-                    // account). Said at -v, not on every call: the file is unambiguous.
-                    if let [only] = names.as_slice() {
-                        tracing::info!(
-                            "no profile selected and no `default_profile`: using `{only}`, the file's only profile"
-                        );
-                        return self.named(only);
-                    }
-                }
-                match self.databrickscfg.as_ref().and_then(|c| c.default_section().map(|s| (c, s))) {
-                    Some((cfg, section)) => cfg.profile(section),
-                    None => match &self.toml {
-                        Some(toml) if !toml.names().is_empty() => Err(ProfileError::NoProfileSelected {
-                            path: toml.path().into(),
-                            known: toml.names().into_iter().map(str::to_owned).collect(),
-                        }),
-                        _ => self.named("default"),
-                    },
-                }
-            }
+        if let (Some(toml), Some(name)) = (&self.toml, self.toml_choice(flag, var)) {
+            return toml.profile(&name);
         }
+        if let Some(name) = wanted(flag, var, self.toml.as_ref()) {
+            return self.named(&name);
+        }
+        match self.databrickscfg.as_ref().and_then(|c| c.default_section().map(|s| (c, s))) {
+            Some((cfg, section)) => cfg.profile(section),
+            None => match &self.toml {
+                Some(toml) if !toml.names().is_empty() => Err(ProfileError::NoProfileSelected {
+                    path: toml.path().into(),
+                    known: toml.names().into_iter().map(str::to_owned).collect(),
+                }),
+                _ => self.named("default"),
+            },
+        }
+    }
+
+    /// The TOML profile [`Sources::select`] picks when the TOML file alone decides it (the name
+    /// wanted is one of its profiles; or none is wanted and it has `default`, or only one
+    /// profile); `None` when the Databricks config file may matter. The cached path stops here
+    /// and never reads `~/.databrickscfg`.
+    pub fn toml_choice(&self, flag: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+        toml_choice(flag, var, self.toml.as_ref()?)
     }
 
     /// Profile `name`: the TOML file's, else the Databricks config file's section.

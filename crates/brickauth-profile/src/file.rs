@@ -119,8 +119,9 @@ impl ProfileFile {
         self.profiles.keys().map(String::as_str).collect()
     }
 
-    /// The profile to use: `flag` (`--profile`/`-p`), else `$BRICKAUTH_PROFILE`, else the file's
-    /// `default_profile`, else `default`; merged and validated as by [`ProfileFile::profile`].
+    /// The profile to use when this file is the only source: the rule of [`crate::Sources::select`]
+    /// (`flag`, `$BRICKAUTH_PROFILE`, `default_profile`, `$DATABRICKS_CONFIG_PROFILE`, then
+    /// `default` or the only profile); merged and validated as by [`ProfileFile::profile`].
     pub fn select(&self, flag: Option<&str>) -> Result<Profile, ProfileError> {
         self.select_with(flag, &|name| std::env::var(name).ok())
     }
@@ -131,28 +132,17 @@ impl ProfileFile {
         flag: Option<&str>,
         var: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Profile, ProfileError> {
-        let chosen = flag
-            .map(str::to_owned)
-            .or_else(|| var("BRICKAUTH_PROFILE").filter(|v| !v.is_empty()))
-            .or_else(|| self.default_profile.clone());
-        let name = match chosen {
-            Some(name) => name,
-            None if self.profiles.contains_key("default") => "default".to_owned(),
-            // One profile and nothing chosen: it is the one meant (as `gh` does with one account).
-            // Said at -v, not on every call: the file is unambiguous.
-            None if self.profiles.len() == 1 => {
-                let only = self.profiles.keys().next().cloned().unwrap_or_default();
-                tracing::info!("no profile selected and no `default_profile`: using `{only}`, the file's only profile");
-                only
-            }
-            None => {
-                return Err(ProfileError::NoProfileSelected {
-                    path: self.path.clone(),
-                    known: self.profiles.keys().cloned().collect(),
-                });
-            }
-        };
-        self.profile(&name)
+        if let Some(name) = crate::databrickscfg::toml_choice(flag, var, self) {
+            return self.profile(&name);
+        }
+        match crate::databrickscfg::wanted(flag, var, Some(self)) {
+            // Not one of this file's: the error names the nearest.
+            Some(name) => self.profile(&name),
+            None => Err(ProfileError::NoProfileSelected {
+                path: self.path.clone(),
+                known: self.profiles.keys().cloned().collect(),
+            }),
+        }
     }
 
     /// Profile `name`: `[defaults]` merged under the profile's own table, then validated.

@@ -41,7 +41,7 @@ mod secret;
 #[cfg(test)]
 mod tests;
 
-pub use databrickscfg::{DatabricksCfg, Mapped, MappedKey, Sources, databrickscfg_path};
+pub use databrickscfg::{DatabricksCfg, Mapped, MappedKey, Sources, databrickscfg_path, toml_choice};
 pub use error::ProfileError;
 pub use file::ProfileFile;
 pub use origin::{Origin, Position, display_path};

@@ -9,18 +9,16 @@
 //! default), not az's Azure Resource Manager: that is what a brickauth user asks for.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Result;
-use brickauth_cache::TokenOptions;
+use brickauth::TokenOptions;
 use brickauth_core::{Cloud, Settings};
 use clap::{Args, Subcommand};
 
-use crate::cli::AzTokenArgs;
-use crate::cmd::print;
-use crate::cmd::token::{acquire, az_overrides, subscription};
+use crate::az::{self, AzTokenArgs};
 use crate::context::{self, Context};
-use crate::output;
+use crate::identity::subscription;
+use crate::output::{self, print};
 use crate::report::Reported;
 
 /// `brickauth account …`.
@@ -53,7 +51,7 @@ pub struct GetAccessTokenArgs {
 }
 
 /// `brickauth account …`.
-pub fn account(cx: &Context, c: &AccountCommand) -> Result<ExitCode> {
+pub fn run(cx: &Context, c: &AccountCommand) -> Result<ExitCode> {
     match c {
         AccountCommand::GetAccessToken(args) => get_access_token(cx, args),
     }
@@ -68,7 +66,7 @@ fn get_access_token(cx: &Context, args: &GetAccessTokenArgs) -> Result<ExitCode>
     if !matches!(output.as_str(), "json" | "jsonc" | "tsv" | "none") {
         return Err(usage(format!("--output `{}`: brickauth prints json, jsonc, tsv or none", args.output)));
     }
-    let mut profile = cx.profile(None)?;
+    let mut profile = cx.profile()?;
     let mut az = args.az.clone();
     if let Some(kind) = &args.resource_type {
         let cloud = profile.get("cloud").and_then(|c| c.parse::<Cloud>().ok()).unwrap_or(Cloud::Public);
@@ -84,10 +82,10 @@ fn get_access_token(cx: &Context, args: &GetAccessTokenArgs) -> Result<ExitCode>
         };
         az.scope = vec![scope];
     }
-    az_overrides(&mut profile, &az)?;
-    let (provider, profile) = context::provider(profile, context::interaction(false))?;
-    let opts = TokenOptions { force_refresh: false, min_validity: Duration::from_secs(300) };
-    let t = acquire(&provider, opts, &profile)?;
+    az::overrides(&mut profile, &az);
+    let source = cx.source(profile, context::interaction(false))?;
+    let t = context::acquire(&source, TokenOptions { force_refresh: false, min_validity: context::MIN_VALIDITY })?;
+    let profile = source.profile();
     // az names the subscription it used; with --tenant it uses none.
     let sub = args.subscription.clone().or_else(|| if az.tenant.is_some() { None } else { subscription(&profile) });
     let tenant = output::tenant(&t, profile.get("tenant_id").unwrap_or_default());

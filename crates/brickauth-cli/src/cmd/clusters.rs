@@ -22,9 +22,8 @@ use brickauth_databricks::{ClusterDetails, ListOptions};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::value::RawValue;
 
-use crate::cmd::print;
-use crate::cmd::workspace::{client, run};
-use crate::context::Context;
+use crate::context::{Context, run};
+use crate::output::print;
 
 /// `brickauth clusters …`.
 #[derive(Debug, Subcommand)]
@@ -34,7 +33,7 @@ pub enum ClustersCommand {
     /// One cluster's full description, as JSON
     Get {
         /// The cluster id
-        #[arg(add = clap_complete::ArgValueCompleter::new(crate::cmd::complete::clusters))]
+        #[arg(add = clap_complete::ArgValueCompleter::new(crate::complete::clusters))]
         cluster_id: String,
     },
 }
@@ -100,7 +99,7 @@ pub fn clusters(cx: &Context, command: &ClustersCommand) -> Result<ExitCode> {
     match command {
         ClustersCommand::List(args) => list(cx, args),
         ClustersCommand::Get { cluster_id } => {
-            let (client, profile) = client(cx)?;
+            let (client, profile) = cx.client()?;
             let c = run(&profile, async { Ok(client.clusters().get(cluster_id).await?) })?;
             print(&format!("{}\n", serde_json::to_string_pretty(&c)?))
         }
@@ -115,7 +114,7 @@ struct Listed {
 
 fn list(cx: &Context, args: &ListArgs) -> Result<ExitCode> {
     let filter = Filter::new(args);
-    let (client, profile) = client(cx)?;
+    let (client, profile) = cx.client()?;
     let mut pages = client.clusters().list(ListOptions { page_size: Some(100), ..ListOptions::default() });
     let width = if args.wide { None } else { terminal_width() };
     let mut out = Output::new(args, width);
@@ -327,7 +326,7 @@ impl Output {
             self.write(tail)?;
         }
         if !self.closed {
-            crate::cmd::ok_or_pipe(self.out.flush())?;
+            crate::output::ok_or_pipe(self.out.flush())?;
         }
         Ok(())
     }

@@ -20,8 +20,8 @@ use brickauth_core::Settings;
 use brickauth_profile::{DatabricksCfg, ProfileFile};
 use clap::Args;
 
-use crate::cmd::print;
 use crate::context::Context;
+use crate::output::print;
 use crate::report::Reported;
 
 /// `brickauth profiles import`.

@@ -7,10 +7,17 @@ use brickauth_core::flow;
 use brickauth_core::settings::SECRET_SUFFIXES;
 use serde_json::json;
 
-use crate::cli::{FlowsArgs, ListFormat};
-use crate::cmd::print;
+use crate::output::{ListFormat, print};
 
-pub fn flows(args: &FlowsArgs) -> Result<ExitCode> {
+/// `brickauth flows`.
+#[derive(Debug, clap::Args)]
+pub struct FlowsArgs {
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: ListFormat,
+}
+
+pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
     let dups = flow::duplicates();
     if !dups.is_empty() {
         anyhow::bail!("flow names registered twice: {}", dups.join(", "));

@@ -7,13 +7,19 @@ use anyhow::Result;
 use brickauth_core::jwt;
 use serde_json::{Value, json};
 
-use crate::cli::InspectArgs;
-use crate::cmd::print;
 use crate::context::{self, Context};
-use crate::output;
+use crate::output::{self, print};
 use crate::report::Reported;
 
-pub fn inspect(cx: &Context, args: &InspectArgs) -> Result<ExitCode> {
+/// `brickauth inspect`.
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// The token, or `-` to read it from stdin [default: the selected profile's token]
+    pub token: Option<String>,
+}
+
+/// `brickauth inspect`.
+pub fn run(cx: &Context, args: &InspectArgs) -> Result<ExitCode> {
     let token = match args.token.as_deref() {
         Some("-") => {
             let mut s = String::new();
@@ -22,10 +28,8 @@ pub fn inspect(cx: &Context, args: &InspectArgs) -> Result<ExitCode> {
         }
         Some(t) => t.trim().to_owned(),
         None => {
-            let profile = cx.profile(None)?;
-            let (provider, profile) = context::provider(profile, context::interaction(false))?;
-            let opts = brickauth_cache::TokenOptions::default();
-            super::token::acquire(&provider, opts, &profile)?.access_token.expose().to_owned()
+            let source = cx.source(cx.profile()?, context::interaction(false))?;
+            context::acquire(&source, brickauth::TokenOptions::default())?.access_token.expose().to_owned()
         }
     };
     let decoded = jwt::decode(&token).map_err(|e| Reported::usage(e.to_string()))?;

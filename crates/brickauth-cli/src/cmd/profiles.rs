@@ -12,12 +12,42 @@ use anyhow::Result;
 use brickauth_core::Settings;
 use brickauth_profile::Profile;
 
-use crate::cli::ProfilesCommand;
-use crate::cmd::print;
+use clap::Subcommand;
+use clap_complete::ArgValueCompleter;
+
 use crate::context::Context;
+use crate::output::print;
 use crate::report::Reported;
 
-pub fn profiles(cx: &Context, c: &ProfilesCommand) -> Result<ExitCode> {
+/// `brickauth profiles …`.
+#[derive(Debug, Subcommand)]
+pub enum ProfilesCommand {
+    /// The profiles in the file, with their flow and host
+    List,
+    /// A profile's resolved settings and where each came from (secrets redacted)
+    Show {
+        /// Profile name [default: the selected profile]
+        #[arg(add = ArgValueCompleter::new(crate::complete::profiles))]
+        name: Option<String>,
+    },
+    /// Add a profile to the file: `profiles add NAME --flow F --set key=value…` (comments kept)
+    Add(super::profiles_edit::AddArgs),
+    /// Create a profile by answering a few questions (on a terminal)
+    Init(super::profiles_edit::InitArgs),
+    /// Check one profile, or all of them, without contacting anyone
+    Validate {
+        /// Profile name [default: every profile]
+        #[arg(add = ArgValueCompleter::new(crate::complete::profiles))]
+        name: Option<String>,
+    },
+    /// Write the profiles of a Databricks config file into the brickauth profile file
+    Import(super::databrickscfg::ImportArgs),
+    /// Print Databricks config sections that point the Databricks CLI, SDKs and Terraform at brickauth
+    Export(super::databrickscfg::ExportArgs),
+}
+
+/// `brickauth profiles …`.
+pub fn run(cx: &Context, c: &ProfilesCommand) -> Result<ExitCode> {
     match c {
         ProfilesCommand::List => {
             // Both sources: the TOML file's profiles, then the `~/.databrickscfg` sections that no
@@ -51,12 +81,8 @@ pub fn profiles(cx: &Context, c: &ProfilesCommand) -> Result<ExitCode> {
             // What every command would use: the same selection and overrides (--flow, --host,
             // $DATABRICKS_HOST), so the origins shown are the precedence applied.
             let profile = match name {
-                Some(n) if cx.flow.is_none() => {
-                    let mut p = cx.sources()?.named(n)?;
-                    cx.overrides(&mut p);
-                    p
-                }
-                _ => cx.profile(None)?,
+                Some(n) if cx.flow.is_none() => cx.named(n)?,
+                _ => cx.profile()?,
             };
             print(&show(&profile))
         }
@@ -88,17 +114,28 @@ fn show(profile: &Profile) -> String {
     out
 }
 
+/// Every profile of both files (the TOML file's, then the `~/.databrickscfg` sections it does not
+/// hide), or the one named.
 fn validate(cx: &Context, name: Option<&str>) -> Result<ExitCode> {
-    let file = cx.file()?;
-    let mut warnings = file_permission_warnings(file.path());
+    let sources = cx.sources()?;
+    if sources.toml.is_none() && sources.databrickscfg.is_none() {
+        cx.file()?; // "no profile file here", with how to create one
+    }
+    let mut warnings = Vec::new();
+    if let Some(file) = &sources.toml {
+        warnings.extend(file_permission_warnings(file.path()));
+    }
+    if let Some(cfg) = &sources.databrickscfg {
+        warnings.extend(file_permission_warnings(cfg.path()));
+    }
     let names: Vec<String> = match name {
         Some(n) => vec![n.to_owned()],
-        None => file.names().into_iter().map(str::to_owned).collect(),
+        None => sources.list().into_iter().map(|(n, _)| n).collect(),
     };
     let mut failures = Vec::new();
     let mut out = String::new();
     for n in &names {
-        let result = file.profile(n).map_err(anyhow::Error::from).and_then(|p| {
+        let result = sources.named(n).map_err(anyhow::Error::from).and_then(|p| {
             brickauth_core::flow::app_config(&p)?;
             Ok(p)
         });

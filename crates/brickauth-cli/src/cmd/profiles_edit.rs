@@ -22,7 +22,7 @@ use brickauth_core::settings::{COMMON_KEYS, KeySpec, SECRET_SUFFIXES};
 use brickauth_profile::ProfileFile;
 use clap::Args;
 
-use crate::cmd::complete;
+use crate::complete;
 use crate::context::Context;
 use crate::report::Reported;
 
@@ -451,7 +451,7 @@ flow = "authorization-code"
     fn init_asks_what_the_flow_needs() {
         brickauth_flows::link();
         let dir = tempfile::tempdir().expect("dir");
-        let cx = Context { config: Some(dir.path().join("profiles.toml")), profile: None, flow: None, host: None };
+        let cx = Context::new(Some(dir.path().join("profiles.toml")), None, None, None);
         let answers = "ci\npassword\nhttps://adb-1.2.azuredatabricks.net\nsvc@contoso.com\n1\nCI_PASSWORD\n\
                        a1bc2d34-5e67-8f89-01ab-c2345d6c78de\n12a34b56-789c-0d12-e3fa-b456789c0123\ny\n";
         let mut input = std::io::Cursor::new(answers.as_bytes());

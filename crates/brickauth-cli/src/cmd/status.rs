@@ -17,8 +17,9 @@ use brickauth_core::Settings;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
-use crate::cmd::print;
 use crate::context::Context;
+use crate::output::{print, relative};
+use crate::report::Exit;
 
 /// `brickauth status`.
 #[derive(Debug, Args)]
@@ -68,28 +69,36 @@ impl Row {
     }
 }
 
-/// `brickauth status`.
+/// `brickauth status`: every profile of both files (the TOML profile file, then the
+/// `~/.databrickscfg` sections it does not hide); with `-p NAME` or `--flow`, only the profile
+/// every other command would use.
 pub fn status(cx: &Context, args: &StatusArgs) -> Result<ExitCode> {
-    let file = cx.file()?;
     let cache = TokenCache::from_env()?;
     let view = cache.read()?;
     let now = brickauth_core::now();
-    let rows: Vec<Row> = file
-        .names()
-        .into_iter()
-        .map(|name| row(&view, name, file.default_profile() == Some(name), file.profile(name)))
-        .collect();
+    let rows: Vec<Row> = if cx.profile.is_some() || cx.flow.is_some() {
+        let profile = cx.profile()?;
+        let name = profile.name().to_owned();
+        vec![row(&view, &name, true, Ok(profile))]
+    } else {
+        let sources = cx.sources()?;
+        if sources.toml.is_none() && sources.databrickscfg.is_none() {
+            cx.file()?; // "no profile file here", with how to create one
+        }
+        // The star marks what `brickauth token` would use.
+        let default = cx.profile().ok().map(|p| p.name().to_owned());
+        sources.list().into_iter().map(|(name, p)| row(&view, &name, default.as_deref() == Some(&name), p)).collect()
+    };
 
     if args.check {
         let invalid = rows.iter().any(|r| matches!(r.state, State::Invalid(_)));
-        let code = if invalid {
-            2
+        return Ok(if invalid {
+            Exit::Usage.into()
         } else if rows.iter().all(|r| r.usable(now)) {
-            0
+            ExitCode::SUCCESS
         } else {
-            3
-        };
-        return Ok(ExitCode::from(code));
+            Exit::Auth.into()
+        });
     }
     let out = match args.output {
         StatusFormat::Text => text(&rows, now, view.unusable()),
@@ -133,7 +142,7 @@ fn row(
 }
 
 fn signed_in(t: &CachedToken) -> State {
-    let (account, service_principal) = super::token::principal(t);
+    let (account, service_principal) = crate::identity::principal(t);
     State::SignedIn {
         account,
         service_principal,
@@ -229,22 +238,6 @@ fn expiry(expires_on: i64, now: i64) -> String {
 pub fn local_time(epoch: i64) -> String {
     let Ok(ts) = jiff::Timestamp::from_second(epoch) else { return epoch.to_string() };
     ts.to_zoned_datetime(crate::output::local_tz()).strftime("%Y-%m-%d %H:%M:%S %Z").to_string()
-}
-
-/// `in 59 min`, `expired 3 min ago`.
-pub fn relative(secs: i64) -> String {
-    let span = |s: i64| -> String {
-        match s {
-            0..60 => format!("{s} s"),
-            60..3600 => format!("{} min", s / 60),
-            3600..86_400 => match (s % 3600) / 60 {
-                0 => format!("{} h", s / 3600),
-                m => format!("{} h {m} min", s / 3600),
-            },
-            _ => format!("{} d", s / 86_400),
-        }
-    };
-    if secs >= 0 { format!("in {}", span(secs)) } else { format!("expired {} ago", span(secs.saturating_neg())) }
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ pub fn script(shell: clap_complete::Shell) -> Result<ExitCode> {
     };
     let mut buf = Vec::new();
     completer.write_registration(VAR, "brickauth", "brickauth", &program.to_string_lossy(), &mut buf)?;
-    super::print(&String::from_utf8_lossy(&buf))
+    crate::output::print(&String::from_utf8_lossy(&buf))
 }
 
 fn candidates<'a>(
@@ -98,7 +98,7 @@ fn profile_flag() -> Option<String> {
 }
 
 fn context() -> Context {
-    Context { config: config_flag(), profile: profile_flag(), flow: None, host: None }
+    Context::new(config_flag(), profile_flag(), None, None)
 }
 
 /// Profile names of the file in use, each with its flow as help.
@@ -130,24 +130,28 @@ pub fn clusters(current: &OsStr) -> Vec<CompletionCandidate> {
 
 fn cluster_ids() -> Result<Vec<(String, String)>> {
     brickauth_flows::link();
-    let cx = context();
-    let profile = cx.profile(None)?;
+    // Offline: a workspace's tenant only from memory, never asked for.
+    let mut options = brickauth::Options::default();
+    options.config = config_flag();
+    options.profile = profile_flag();
+    options.offline = true;
+    let auth = brickauth::Auth::new(options);
+    let profile = auth.select()?;
     if profile.get("host").is_none() {
         return Ok(Vec::new());
     }
-    let ws = super::workspace::workspace_config(&profile)?;
+    let ws = brickauth::workspace_config(&profile)?;
     let (host, resource_id) = (ws.host().to_owned(), ws.resource_id().cloned());
-    let (provider, _) = crate::context::provider(profile, brickauth_core::Interaction::NONE)?;
+    let source = auth.source(profile)?;
     // The cache only: a completion never signs in or refreshes.
-    let Some(cached) = provider.cached(Duration::from_secs(60))? else { return Ok(Vec::new()) };
+    let Some(cached) = source.cached(Duration::from_secs(60))? else { return Ok(Vec::new()) };
     let source = Arc::new(brickauth_core::StaticToken(cached.access_token));
     let mut client = brickauth_databricks::WorkspaceClient::new(&host, source)?.with_retry_budget(Duration::ZERO);
     if let Some(id) = resource_id {
         client = client.with_resource_id(id);
     }
-    let rt = crate::context::runtime()?;
     let mut pages = client.clusters().list(brickauth_databricks::ListOptions::default());
-    rt.block_on(async {
+    brickauth::block_on(async {
         let mut out = Vec::new();
         let listing = async {
             while let Some(page) = pages.next_page().await? {
@@ -163,5 +167,5 @@ fn cluster_ids() -> Result<Vec<(String, String)>> {
             Err(_) => anyhow::bail!("timed out"),
         }
         Ok(out)
-    })
+    })?
 }

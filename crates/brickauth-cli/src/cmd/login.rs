@@ -1,0 +1,38 @@
+//! `brickauth login`: run the profile's flow now, cache the result, say who signed in.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use brickauth_core::{Interaction, Settings};
+use clap::Args;
+
+use crate::context::{self, Context};
+use crate::output;
+
+/// `brickauth login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Do not open a browser: print the sign-in URL and read the redirected URL from stdin
+    #[arg(long)]
+    pub no_browser: bool,
+}
+
+/// `brickauth login`.
+pub fn run(cx: &Context, args: &LoginArgs) -> Result<ExitCode> {
+    let profile = cx.profile()?;
+    // `login` is a person asking to sign in: interactive flows run even when stdin is a pipe
+    // (paste mode reads the redirected URL from it; device code only prints to stderr).
+    let interaction = Interaction { terminal: true, ..context::interaction(args.no_browser) };
+    let source = cx.source(profile, interaction)?;
+    let profile = source.profile();
+    let t = context::run(&profile, async { Ok(source.login().await?) })?;
+    let expires_on = t.access_token.expires_on;
+    eprintln!(
+        "Signed in as {} with profile `{}`; the token is valid until {} ({}).",
+        output::who(&t, profile.get("client_id")),
+        profile.name(),
+        output::local_with_zone(expires_on),
+        output::relative(expires_on - brickauth_core::now()),
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,297 @@
+//! # brickauth
+//!
+//! Entra ID access tokens for Azure Databricks from brickauth profiles — cached, refreshed
+//! silently, single flight across processes — and a Databricks REST client that uses them. This
+//! is the one crate a program adds, and the one the `brickauth` command line is built on: every
+//! command and every embedder resolves profiles, hosts, tenants and HTTP settings through the
+//! same functions, so they cannot disagree.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), brickauth::Error> {
+//! let auth = brickauth::Auth::from_env()?;   // the profile files and variables, as the CLI reads them
+//! let source = auth.profile("dev")?;          // cached → refresh token → the profile's flow
+//! let token = source.token().await?;          // or `source.blocking_token()` without async
+//! # let _ = token; Ok(()) }
+//! ```
+//!
+//! A workspace client for the same profile is one more line: `auth.workspace(&source)?`.
+//!
+//! What [`Auth`] reads, and in which order, is docs/profiles.md's one rule:
+//!
+//! 1. `--flow` ([`Options::flow`]): the environment-only mode, no file read;
+//! 2. else the profile name: [`Options::profile`] (`-p`), `$BRICKAUTH_PROFILE`, the TOML file's
+//!    `default_profile`, `$DATABRICKS_CONFIG_PROFILE`; looked up in the TOML profile file
+//!    (`--config`, `$BRICKAUTH_CONFIG`, the XDG default), then among `~/.databrickscfg`'s
+//!    sections; with no name, the TOML file's `default` (or only) profile, then `[DEFAULT]`;
+//! 3. then [`Options::host`] (`--host`) replaces `host`, and `$DATABRICKS_HOST` fills a missing one;
+//! 4. a profile with a workspace host and no `tenant_id` gets the workspace's tenant
+//!    (remembered next to the cache, relearned once after an authentication failure);
+//! 5. HTTP settings from the environment: `BRICKAUTH_HTTP_TIMEOUT`, `HTTPS_PROXY`/`NO_PROXY`,
+//!    `BRICKAUTH_TLS_ROOTS`, extra CA certificates from `BRICKAUTH_CA_BUNDLE` (else `SSL_CERT_FILE`).
+//!
+//! The cached path — a valid token in the cache — reads the TOML file and the cache file, and
+//! builds no runtime, no HTTP client and no TLS configuration. Blocking calls share one async
+//! runtime per process, built on first use ([`block_on`]).
+//!
+//! Cancelling is dropping the future: the library installs no signal handler, prints nothing
+//! and decides no exit code; interactive flows talk to a person through [`Options::prompt`].
+
+mod error;
+mod host;
+mod runtime;
+mod source;
+mod tenant;
+mod workspace;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use brickauth_core::http::HttpConfig;
+use brickauth_core::retry::Observer;
+use brickauth_core::{Interaction, Prompt, Settings};
+use brickauth_profile::{DatabricksCfg, Origin, Profile, ProfileError, ProfileFile, Sources};
+
+pub use brickauth_cache::{CachedToken, TokenOptions};
+pub use brickauth_core::AccessToken;
+pub use brickauth_databricks::WorkspaceClient;
+pub use error::{Error, Result};
+pub use runtime::{block_on, handle};
+pub use source::Source;
+pub use workspace::config as workspace_config;
+
+/// What a program or a command line chose; everything else comes from files and variables.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Options {
+    /// The TOML profile file (`--config`). A file named here must exist; where
+    /// `$BRICKAUTH_CONFIG` or the default location has none, there are no TOML profiles.
+    pub config: Option<PathBuf>,
+    /// The profile name (`-p`); wins over every variable.
+    pub profile: Option<String>,
+    /// The environment-only mode (`--flow`): this flow, every setting from variables.
+    pub flow: Option<String>,
+    /// The workspace (`--host`): replaces the profile's `host`.
+    pub host: Option<String>,
+    /// Whether a person can answer (interactive flows refuse to run without one).
+    pub interaction: Interaction,
+    /// How interactive flows show a code or a URL and read an answer (default: plain stderr).
+    pub prompt: Option<Arc<dyn Prompt>>,
+    /// Told about every retry wait (the CLI prints a line once retrying takes a while).
+    pub observer: Option<Observer>,
+    /// The token cache's directory [default: `$BRICKAUTH_CACHE_DIR`, else the platform's cache
+    /// directory].
+    pub cache_dir: Option<PathBuf>,
+    /// Resolve without the network: a workspace's tenant only from memory, never asked for
+    /// (shell completion must answer at once).
+    pub offline: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            config: None,
+            profile: None,
+            flow: None,
+            host: None,
+            interaction: Interaction::NONE,
+            prompt: None,
+            observer: None,
+            cache_dir: None,
+            offline: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("config", &self.config)
+            .field("profile", &self.profile)
+            .field("flow", &self.flow)
+            .field("host", &self.host)
+            .field("interaction", &self.interaction)
+            .field("cache_dir", &self.cache_dir)
+            .field("offline", &self.offline)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Profiles, hosts and settings resolved one way; hands out token [`Source`]s and workspace
+/// clients. Cheap to build: nothing is read until asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Auth {
+    options: Options,
+}
+
+impl Auth {
+    /// Files and variables as the CLI reads them, no option given: the profile that
+    /// `$BRICKAUTH_PROFILE`, `default_profile`, … select, non-interactive.
+    pub fn from_env() -> Result<Auth> {
+        Ok(Auth::new(Options::default()))
+    }
+
+    /// With the options a program (or a command line) chose. Links the standard flows.
+    pub fn new(options: Options) -> Auth {
+        brickauth_flows::link();
+        Auth { options }
+    }
+
+    /// The token cache ([`Options::cache_dir`], else the environment's).
+    pub fn cache(&self) -> Result<brickauth_cache::TokenCache> {
+        Ok(match &self.options.cache_dir {
+            Some(dir) => brickauth_cache::TokenCache::at(dir),
+            None => brickauth_cache::TokenCache::from_env()?,
+        })
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Where the TOML profile file is, and what decided that.
+    pub fn config_path(&self) -> Result<(PathBuf, Origin)> {
+        Ok(brickauth_profile::config_path(self.options.config.as_deref())?)
+    }
+
+    /// The TOML profile file; `None` when there is none. A file named by `--config` that does
+    /// not exist is an error naming it; `$BRICKAUTH_CONFIG` may name a file that does not exist
+    /// yet (a CI job sets it once for every step), said at `-v`.
+    pub fn toml(&self) -> Result<Option<ProfileFile>> {
+        let (path, origin) = self.config_path()?;
+        match ProfileFile::load(&path) {
+            Ok(file) => Ok(Some(file)),
+            Err(ProfileError::NotFound { .. }) if !matches!(origin, Origin::CommandLine(_)) => {
+                tracing::info!("no profile file at {} ({origin})", path.display());
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Both profile sources: the TOML file and `~/.databrickscfg` (each `None` when absent).
+    pub fn sources(&self) -> Result<Sources> {
+        let toml = self.toml()?;
+        self.sources_with(toml)
+    }
+
+    fn sources_with(&self, toml: Option<ProfileFile>) -> Result<Sources> {
+        let databrickscfg = match brickauth_profile::databrickscfg_path() {
+            Some(p) => DatabricksCfg::load(&p)?,
+            None => None,
+        };
+        Ok(Sources { toml, toml_path: Some(self.config_path()?.0), databrickscfg })
+    }
+
+    /// The profile every command uses (the rule in the crate documentation), with `--host` and
+    /// `$DATABRICKS_HOST` applied. When the TOML file decides, `~/.databrickscfg` is not read.
+    pub fn select(&self) -> Result<Profile> {
+        let mut profile = match &self.options.flow {
+            Some(flow) => {
+                if let Some(p) = &self.options.profile {
+                    return Err(Error::Usage(format!(
+                        "--flow {flow} takes every setting from the environment and -p {p} names a profile: use one \
+                         of them"
+                    )));
+                }
+                Profile::from_env(flow, &var)?
+            }
+            None => {
+                let flag = self.options.profile.as_deref();
+                let toml = self.toml()?;
+                let chosen = toml.as_ref().and_then(|t| brickauth_profile::toml_choice(flag, &var, t));
+                match (toml, chosen) {
+                    (Some(file), Some(name)) => file.profile(&name)?,
+                    (toml, _) => self.sources_with(toml)?.select(flag, &var)?,
+                }
+            }
+        };
+        self.apply_host(&mut profile);
+        Ok(profile)
+    }
+
+    /// Profile `name` (the TOML file's, else `~/.databrickscfg`'s section), with `--host` and
+    /// `$DATABRICKS_HOST` applied.
+    pub fn named(&self, name: &str) -> Result<Profile> {
+        let mut profile = self.sources()?.named(name)?;
+        self.apply_host(&mut profile);
+        Ok(profile)
+    }
+
+    /// The profile whose `host` is `host`, for token helpers (`auth token --host`). See
+    /// [`host`](crate::host) for the rules when several profiles share a host.
+    pub fn for_host(&self, host: &str) -> Result<Profile> {
+        host::profile_for_host(&self.sources()?, host, &var)
+    }
+
+    /// `--host`, else `$DATABRICKS_HOST` for a profile without `host` (said at `-v` when the
+    /// profile's own host wins over the variable).
+    pub fn apply_host(&self, profile: &mut Profile) {
+        if let Some(host) = &self.options.host {
+            profile.set("host", host, Origin::CommandLine("--host".into()));
+            return;
+        }
+        let Some(env) = var("DATABRICKS_HOST").filter(|h| !h.trim().is_empty()) else { return };
+        match profile.get("host").filter(|h| !h.trim().is_empty()) {
+            None => profile.set("host", &env, Origin::Env("DATABRICKS_HOST".into())),
+            Some(own) if own.trim() != env.trim() => tracing::info!(
+                "$DATABRICKS_HOST ({env}) is not used: profile `{}` has its own host ({own}); pass --host to \
+                 override it",
+                profile.name()
+            ),
+            Some(_) => {}
+        }
+    }
+
+    /// The token source of the selected profile.
+    pub fn selected(&self) -> Result<Source> {
+        self.source(self.select()?)
+    }
+
+    /// The token source of profile `name`.
+    pub fn profile(&self, name: &str) -> Result<Source> {
+        self.source(self.named(name)?)
+    }
+
+    /// The token source for `profile` (cached → refresh token → its flow), with the options'
+    /// interaction.
+    pub fn source(&self, profile: Profile) -> Result<Source> {
+        self.source_with(profile, self.options.interaction)
+    }
+
+    /// [`Auth::source`] with another interaction (`login` lets interactive flows run even when
+    /// stdin is a pipe).
+    pub fn source_with(&self, profile: Profile, interaction: Interaction) -> Result<Source> {
+        Source::new(self.clone(), profile, interaction)
+    }
+
+    /// The HTTP settings from the environment, with the extra CA certificates of
+    /// `BRICKAUTH_CA_BUNDLE` (else `SSL_CERT_FILE`): the file is read only when a client is built.
+    pub fn http_config(&self) -> Result<HttpConfig> {
+        let config = HttpConfig::from_env()?;
+        let named = ["BRICKAUTH_CA_BUNDLE", "SSL_CERT_FILE"]
+            .into_iter()
+            .find_map(|k| std::env::var_os(k).filter(|v| !v.is_empty()).map(|v| (k, PathBuf::from(v))));
+        Ok(match named {
+            None => config,
+            Some((var, path)) => {
+                let source = format!("{} (${var})", path.display());
+                config.with_ca_loader(source, Arc::new(move || std::fs::read(&path).map_err(|e| e.to_string())))
+            }
+        })
+    }
+
+    /// The workspace client for `source`'s profile: its `host`, resource id and management
+    /// token settings; a token from `source` before every request.
+    pub fn workspace(&self, source: &Source) -> Result<WorkspaceClient> {
+        workspace::client(self, source)
+    }
+}
+
+/// An environment variable, as every rule here reads it.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+#[cfg(test)]
+mod tests;
