@@ -168,38 +168,43 @@ sys.exit(5)"#;
         Ok(())
     });
 
-    s.case("token helper: --host picks the default profile, then $DATABRICKS_CONFIG_PROFILE, then the marker", || {
-        let host = w.databricks.uri();
-        let who = |o: &Output| -> Result<String> {
-            let v: Value = serde_json::from_str(&o.stdout).with_context(|| format!("stdout: {}", o.stdout))?;
-            let token = v["access_token"].as_str().unwrap_or_default();
-            whoami(w, token)
-        };
-        // The file's default_profile (alice) when it has the host.
-        let o = run("cache-helper", &["auth", "token", "--host", &host], &[])?;
-        expect_code(&o, 0)?;
-        ensure!(who(&o)? == "alice@contoso.com", "default profile: {}", who(&o)?);
-        // What an SDK configured by environment passes down.
-        // bob's own cache directory: a profile without a binding may be served the identity's
-        // only cached entry (alice's), which is the cache's rule, not the helper's choice.
-        let o = run("cache-bob", &["-v", "auth", "token", "--host", &host], &[("DATABRICKS_CONFIG_PROFILE", "bob")])?;
-        expect_code(&o, 0)?;
-        ensure!(who(&o)? == "bob@contoso.com", "DATABRICKS_CONFIG_PROFILE=bob gave {}: {}", who(&o)?, o.stderr);
-        expect_contains(&o.stderr, "$DATABRICKS_CONFIG_PROFILE names it", "stderr")?;
-        // A marked profile wins over the default.
-        let marked = w.path("marked.toml");
-        let text =
-            std::fs::read_to_string(&config)?.replace("[profiles.bob]\n", "[profiles.bob]\ndefault_for_host = true\n");
-        std::fs::write(&marked, text)?;
-        let o = run(
-            "cache-bob",
-            &["auth", "token", "--host", &host],
-            &[("BRICKAUTH_CONFIG", &marked.display().to_string())],
-        )?;
-        expect_code(&o, 0)?;
-        ensure!(who(&o)? == "bob@contoso.com", "marked bob, got {}", who(&o)?);
-        Ok(())
-    });
+    s.case(
+        "token helper: --host never guesses: candidates listed, then $DATABRICKS_CONFIG_PROFILE, then the marker",
+        || {
+            let host = w.databricks.uri();
+            let who = |o: &Output| -> Result<String> {
+                let v: Value = serde_json::from_str(&o.stdout).with_context(|| format!("stdout: {}", o.stdout))?;
+                let token = v["access_token"].as_str().unwrap_or_default();
+                whoami(w, token)
+            };
+            // The file's default_profile (alice) is no answer for a tool: several profiles, none named.
+            let o = run("cache-helper", &["auth", "token", "--host", &host], &[])?;
+            expect_code(&o, 2)?;
+            expect_contains(&o.stderr, "`alice`, `bob`", "the candidates")?;
+            expect_contains(&o.stderr, "default_for_host = true", "the fix")?;
+            // What an SDK configured by environment passes down.
+            // bob's own cache directory: a profile without a binding may be served the identity's
+            // only cached entry (alice's), which is the cache's rule, not the helper's choice.
+            let o =
+                run("cache-bob", &["-v", "auth", "token", "--host", &host], &[("DATABRICKS_CONFIG_PROFILE", "bob")])?;
+            expect_code(&o, 0)?;
+            ensure!(who(&o)? == "bob@contoso.com", "DATABRICKS_CONFIG_PROFILE=bob gave {}: {}", who(&o)?, o.stderr);
+            expect_contains(&o.stderr, "$DATABRICKS_CONFIG_PROFILE names it", "stderr")?;
+            // A marked profile wins over the default.
+            let marked = w.path("marked.toml");
+            let text = std::fs::read_to_string(&config)?
+                .replace("[profiles.bob]\n", "[profiles.bob]\ndefault_for_host = true\n");
+            std::fs::write(&marked, text)?;
+            let o = run(
+                "cache-bob",
+                &["auth", "token", "--host", &host],
+                &[("BRICKAUTH_CONFIG", &marked.display().to_string())],
+            )?;
+            expect_code(&o, 0)?;
+            ensure!(who(&o)? == "bob@contoso.com", "marked bob, got {}", who(&o)?);
+            Ok(())
+        },
+    );
 
     s.case(
         "token helper: the SDK configured with profile bob gets bob's token (wrapper; DATABRICKS_CONFIG_PROFILE)",

@@ -112,6 +112,66 @@ pub fn run() -> Result<()> {
         api.len(),
         w.entra.token_request_count() - before
     );
-    println!("1 passed, 0 failed");
+    two_accounts_on_one_host(&w, &python, &bin)?;
+    println!("2 passed, 0 failed");
+    Ok(())
+}
+
+/// The SDK configured with `profile="bob"` gets bob's token, though alice is the profile file's
+/// `default_profile` and both profiles have the same host (as `profiles init` and `profiles
+/// export --databrickscfg` leave them): brickauth's `version` announces the protocol level at
+/// which the SDK passes `--profile`, and `auth token --host` never falls back to the default.
+fn two_accounts_on_one_host(w: &World, python: &std::path::Path, bin: &std::path::Path) -> Result<()> {
+    let profiles = w.write_profiles(
+        "two-accounts.toml",
+        &format!(
+            "{}\n[profiles.bob]\nflow = \"client-credentials\"\ntenant_id = \"{{TENANT}}\"\nclient_id = \"{}\"\n\
+             client_secret_env = \"BOB_SECRET\"\nauthority_host = \"{{AUTHORITY}}\"\nhost = \"{{HOST}}\"\n",
+            brickauth_mock::constants::password_profile("alice", "ALICE_PASSWORD", true),
+            brickauth_mock::SP_CLIENT_ID
+        ),
+    )?;
+    let home = w.path("home-two-accounts");
+    std::fs::create_dir_all(&home)?;
+    let run = |args: &[&str]| -> Result<String> {
+        let out = Command::new(bin)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("BRICKAUTH_CONFIG", &profiles)
+            .env("BRICKAUTH_CACHE_DIR", w.path("cache-two-accounts"))
+            .env("ALICE_PASSWORD", brickauth_mock::ALICE_PASSWORD)
+            .env("BOB_SECRET", brickauth_mock::SP_CLIENT_SECRET)
+            .output()?;
+        ensure!(out.status.success(), "brickauth {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let exported = run(&["profiles", "export", "--databrickscfg"])?;
+    std::fs::write(home.join(".databrickscfg"), &exported)?;
+    let bob = run(&["-p", "bob", "whoami"])?.trim().to_owned();
+    ensure!(!bob.is_empty() && !bob.contains("alice"), "bob's whoami says {bob:?}");
+    let script = w.path("sdk_bob.py");
+    std::fs::write(
+        &script,
+        "from databricks.sdk import WorkspaceClient\nprint(WorkspaceClient(profile=\"bob\").current_user.me().user_name)\n",
+    )?;
+    let out = Command::new(python)
+        .arg(&script)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("BRICKAUTH_CONFIG", &profiles)
+        .env("BRICKAUTH_CACHE_DIR", w.path("cache-two-accounts"))
+        .env("ALICE_PASSWORD", brickauth_mock::ALICE_PASSWORD)
+        .env("BOB_SECRET", brickauth_mock::SP_CLIENT_SECRET)
+        .stdin(Stdio::null())
+        .output()
+        .context("running the SDK as bob")?;
+    ensure!(out.status.success(), "the SDK as bob failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let seen = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    ensure!(seen == bob, "WorkspaceClient(profile=\"bob\") was served {seen:?}, not bob ({bob:?})");
+    println!("sdk: WorkspaceClient(profile=\"bob\") got bob's token ({bob}), not the default profile's");
     Ok(())
 }
