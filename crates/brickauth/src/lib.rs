@@ -37,7 +37,7 @@
 //! and decides no exit code; interactive flows talk to a person through [`Options::prompt`].
 
 mod error;
-mod host;
+pub mod host;
 mod runtime;
 mod source;
 mod tenant;
@@ -219,7 +219,7 @@ impl Auth {
     }
 
     /// The profile whose `host` is `host`, for token helpers (`auth token --host`). See
-    /// [`host`](crate::host) for the rules when several profiles share a host.
+    /// [`host`] for the rules when several profiles share a host.
     pub fn for_host(&self, host: &str) -> Result<Profile> {
         host::profile_for_host(&self.sources()?, host, &var)
     }
