@@ -115,4 +115,32 @@ pub fn cases(w: &World, s: &mut Suite) {
         expect_contains(&stdout, "signed in as alice@contoso.com", "the example's output")?;
         Ok(())
     });
+
+    s.case("children trust what brickauth trusts: exec passes the CA bundle on, never over the user's", || {
+        let toml = w.write_profiles(
+            "oneway-ca.toml",
+            &brickauth_mock::constants::password_profile("dev", "ALICE_PASSWORD", true),
+        )?;
+        let toml = toml.display().to_string();
+        let ca = crate::harness::root().join("fixtures/certs/other-cert.pem").display().to_string();
+        let show =
+            "echo \"ssl=$SSL_CERT_FILE requests=$REQUESTS_CA_BUNDLE curl=$CURL_CA_BUNDLE node=$NODE_EXTRA_CA_CERTS\"";
+        let base = [
+            ("BRICKAUTH_CONFIG", toml.as_str()),
+            ("ALICE_PASSWORD", ALICE_PASSWORD),
+            ("BRICKAUTH_CA_BUNDLE", ca.as_str()),
+        ];
+        let o = w.run(&["exec", "--", "sh", "-c", show], &base, None)?;
+        expect_code(&o, 0)?;
+        expect_contains(&o.stdout, &format!("ssl={ca} requests={ca} curl={ca} node={ca}"), "the child's CA variables")?;
+        let mut own = base.to_vec();
+        own.push(("REQUESTS_CA_BUNDLE", "/etc/ssl/mine.pem"));
+        let o = w.run(&["exec", "--", "sh", "-c", show], &own, None)?;
+        expect_code(&o, 0)?;
+        expect_contains(&o.stdout, "requests=/etc/ssl/mine.pem", "the user's own value is kept")?;
+        let o = w.run(&["exec", "--", "sh", "-c", show], &base[..2], None)?;
+        expect_code(&o, 0)?;
+        expect_contains(&o.stdout, "ssl= requests= curl= node=", "nothing without a configured bundle")?;
+        Ok(())
+    });
 }

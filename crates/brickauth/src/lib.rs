@@ -265,16 +265,35 @@ impl Auth {
         Source::new(self.clone(), profile, interaction)
     }
 
+    /// The extra CA certificates brickauth trusts: the file `$BRICKAUTH_CA_BUNDLE` (else
+    /// `$SSL_CERT_FILE`) names, with the variable that named it.
+    pub fn ca_bundle(&self) -> Option<(PathBuf, &'static str)> {
+        CA_BUNDLE_VARS
+            .into_iter()
+            .find_map(|k| std::env::var_os(k).filter(|v| !v.is_empty()).map(|v| (PathBuf::from(v), k)))
+    }
+
+    /// The variables a child process should get so that it trusts what brickauth trusts (a
+    /// corporate TLS-inspecting proxy's CA): `SSL_CERT_FILE` (OpenSSL, Go, rustls-native-certs),
+    /// `REQUESTS_CA_BUNDLE` (Python requests, the Databricks SDK), `CURL_CA_BUNDLE` (curl, pip),
+    /// `NODE_EXTRA_CA_CERTS` (Node.js) — each only where the environment does not set it already.
+    /// Empty when no CA bundle is configured.
+    pub fn child_ca_env(&self) -> Vec<(&'static str, PathBuf)> {
+        let Some((path, _)) = self.ca_bundle() else { return Vec::new() };
+        CHILD_CA_VARS
+            .into_iter()
+            .filter(|k| std::env::var_os(k).is_none_or(|v| v.is_empty()))
+            .map(|k| (k, path.clone()))
+            .collect()
+    }
+
     /// The HTTP settings from the environment, with the extra CA certificates of
-    /// `BRICKAUTH_CA_BUNDLE` (else `SSL_CERT_FILE`): the file is read only when a client is built.
+    /// [`Auth::ca_bundle`]: the file is read only when a client is built.
     pub fn http_config(&self) -> Result<HttpConfig> {
         let config = HttpConfig::from_env()?;
-        let named = ["BRICKAUTH_CA_BUNDLE", "SSL_CERT_FILE"]
-            .into_iter()
-            .find_map(|k| std::env::var_os(k).filter(|v| !v.is_empty()).map(|v| (k, PathBuf::from(v))));
-        Ok(match named {
+        Ok(match self.ca_bundle() {
             None => config,
-            Some((var, path)) => {
+            Some((path, var)) => {
                 let source = format!("{} (${var})", path.display());
                 config.with_ca_loader(source, Arc::new(move || std::fs::read(&path).map_err(|e| e.to_string())))
             }
@@ -287,6 +306,12 @@ impl Auth {
         workspace::client(self, source)
     }
 }
+
+/// The variables that name extra CA certificates for brickauth, in order.
+const CA_BUNDLE_VARS: [&str; 2] = ["BRICKAUTH_CA_BUNDLE", "SSL_CERT_FILE"];
+
+/// The variables through which common tools read a CA bundle.
+const CHILD_CA_VARS: [&str; 4] = ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"];
 
 /// An environment variable, as every rule here reads it.
 fn var(name: &str) -> Option<String> {

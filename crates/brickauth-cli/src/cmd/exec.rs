@@ -49,6 +49,10 @@ pub fn run(cx: &Context, args: &ExecArgs) -> Result<ExitCode> {
     for var in &secret_vars {
         cmd.env_remove(var);
     }
+    // The child trusts what brickauth trusts (a TLS-inspecting proxy's CA), unless told otherwise.
+    for (k, v) in cx.auth().child_ca_env() {
+        cmd.env(k, v);
+    }
     let cannot_run = |e: std::io::Error| Reported {
         code: if e.kind() == std::io::ErrorKind::NotFound { Exit::NotFound } else { Exit::CannotRun },
         message: format!("cannot run `{}`: {e}", program.to_string_lossy()),

@@ -42,11 +42,14 @@ pub fn run(cx: &Context, args: &ServeArgs) -> Result<ExitCode> {
     context::acquire(&source, TokenOptions { force_refresh: false, min_validity })?;
     let profile = source.profile();
     let service = service::service(cx, &ws, &profile, min_validity)?;
+    // The service's variables, and the CA bundle brickauth trusts for tools that do not yet.
+    let mut vars: Vec<(&str, String)> = service.env().into_iter().collect();
+    vars.extend(cx.auth().child_ca_env().into_iter().map(|(k, p)| (k, p.display().to_string())));
     let text = match args.output {
-        ServeFormat::Env => service.env().iter().map(|(k, v)| format!("export {k}={}\n", shell_quote(v))).collect(),
+        ServeFormat::Env => vars.iter().map(|(k, v)| format!("export {k}={}\n", shell_quote(v))).collect(),
         ServeFormat::Json => {
             let map: serde_json::Map<String, serde_json::Value> =
-                service.env().into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
+                vars.into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
             format!("{}\n", serde_json::Value::Object(map))
         }
     };
