@@ -116,6 +116,28 @@ pub fn cases(w: &World, s: &mut Suite) {
         Ok(())
     });
 
+    s.case("one way in: a profile as an azure_core TokenCredential (feature azure-core)", || {
+        let toml = w.write_profiles(
+            "oneway-azure-core.toml",
+            &brickauth_mock::constants::password_profile("dev", "ALICE_PASSWORD", false),
+        )?;
+        let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+            .current_dir(crate::harness::root())
+            .args(["run", "--quiet", "-p", "brickauth", "--features", "azure-core", "--example", "azure_core", "--"])
+            .arg("--config")
+            .arg(&toml)
+            .arg("dev")
+            .env("ALICE_PASSWORD", ALICE_PASSWORD)
+            .env("BRICKAUTH_CACHE_DIR", w.path("oneway-azure-core-cache"))
+            .env("HOME", w.path("home"))
+            .output()
+            .context("cargo run --example azure_core")?;
+        ensure!(out.status.success(), "the example failed: {}", String::from_utf8_lossy(&out.stderr));
+        expect_contains(&String::from_utf8_lossy(&out.stdout), "profile `dev`: a token valid until", "its output")?;
+        ensure!(w.entra.token_request_count() > 0, "no token was requested");
+        Ok(())
+    });
+
     s.case("children trust what brickauth trusts: exec passes the CA bundle on, never over the user's", || {
         let toml = w.write_profiles(
             "oneway-ca.toml",

@@ -36,6 +36,8 @@
 //! Cancelling is dropping the future: the library installs no signal handler, prints nothing
 //! and decides no exit code; interactive flows talk to a person through [`Options::prompt`].
 
+#[cfg(feature = "azure-core")]
+mod azure;
 mod error;
 pub mod host;
 mod runtime;

@@ -46,6 +46,18 @@ impl Source {
         Ok(Source { shared: Arc::new(Shared { auth, interaction, current: Mutex::new(Arc::new(current)) }) })
     }
 
+    /// The resolver this source came from.
+    #[cfg_attr(not(feature = "azure-core"), allow(dead_code))]
+    pub(crate) fn shared_auth(&self) -> &Auth {
+        &self.shared.auth
+    }
+
+    /// Whether a person may be asked to sign in.
+    #[cfg_attr(not(feature = "azure-core"), allow(dead_code))]
+    pub(crate) fn interaction(&self) -> Interaction {
+        self.shared.interaction
+    }
+
     /// Another handle to the same source.
     pub(crate) fn share(&self) -> Source {
         self.clone()
