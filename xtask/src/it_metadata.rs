@@ -112,7 +112,22 @@ pub fn cases(w: &World, s: &mut Suite) {
         let result = protocol_checks(w, &serve);
         let stopped = serve.stop(w);
         result?;
-        stopped
+        stopped.map(drop)
+    });
+
+    s.case("metadata: 1000 idle connections from another process; honest requests answered in < 1 s", || {
+        // macOS's default of 256 descriptors: the idle connections exhaust them before the cap.
+        let serve = Serve::start_limited(w, &base("cache-serve"), Some(256))?;
+        let result = idle_flood(&serve);
+        let stopped = serve.stop(w);
+        result?;
+        let stderr = stopped?;
+        let warnings = stderr.lines().filter(|l| l.contains("WARN")).count();
+        ensure!(
+            warnings <= 4,
+            "{warnings} warning lines for one flood (rate-limited to one per kind per 10 s):\n{stderr}"
+        );
+        Ok(())
     });
 
     s.case("metadata: exec gives CMD a working service, no secret variable; refused after CMD exits", || {
@@ -347,7 +362,29 @@ struct Serve {
 
 impl Serve {
     fn start(w: &World, vars: &[(String, String)]) -> Result<Serve> {
+        Serve::start_limited(w, vars, None)
+    }
+
+    /// `serve`, with at most `nofile` file descriptors when given (Unix).
+    fn start_limited(w: &World, vars: &[(String, String)], nofile: Option<u64>) -> Result<Serve> {
         let mut cmd = Command::new(&w.bin);
+        #[cfg(unix)]
+        if let Some(n) = nofile {
+            use std::os::unix::process::CommandExt;
+            let limit = libc::rlimit { rlim_cur: n as libc::rlim_t, rlim_max: n as libc::rlim_t };
+            // SAFETY: setrlimit(2) is async-signal-safe; the closure touches nothing else.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = nofile;
         cmd.args(["-vv", "serve", "-o", "json"])
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -379,8 +416,9 @@ impl Serve {
         Ok(Serve { child, url, host })
     }
 
-    /// SIGTERM; it must exit 0 and then refuse connections. Its stderr joins the transcript.
-    fn stop(mut self, w: &World) -> Result<()> {
+    /// SIGTERM; it must exit 0 and then refuse connections. Its stderr joins the transcript and
+    /// is returned.
+    fn stop(mut self, w: &World) -> Result<String> {
         #[cfg(unix)]
         // SAFETY: kill(2) on our own child's pid.
         unsafe {
@@ -398,8 +436,33 @@ impl Serve {
         w.transcript.lock().map_err(|_| anyhow::anyhow!("transcript lock"))?.push(("-vv serve".into(), o.clone()));
         expect_code(&o, 0)?;
         ensure!(http_get(&self.url, &[]).is_err(), "serve still answers after SIGTERM");
-        Ok(())
+        Ok(o.stderr)
     }
+}
+
+/// Hold 1000 idle connections to `serve` (another local user cannot know the path, but can
+/// connect), then ask as an honest tool would, five times: each answer within a second.
+fn idle_flood(serve: &Serve) -> Result<()> {
+    let authority = serve.url.trim_start_matches("http://").split('/').next().unwrap_or_default().to_owned();
+    let addr: std::net::SocketAddr = authority.parse().with_context(|| format!("address {authority}"))?;
+    let mut idle = Vec::with_capacity(1000);
+    for _ in 0..1000 {
+        idle.push(TcpStream::connect_timeout(&addr, Duration::from_secs(5)).context("an idle connection")?);
+    }
+    let good = [("X-Databricks-Metadata-Version", "1"), ("X-Databricks-Host", serve.host.as_str())];
+    for i in 0..5 {
+        let started = Instant::now();
+        let (status, body) = http_get(&serve.url, &good)?;
+        let took = started.elapsed();
+        ensure!(status == 200 && body.contains("access_token"), "honest request {i}: {status} {body}");
+        ensure!(took < Duration::from_secs(1), "honest request {i} among 1000 idle connections took {took:?}");
+        // More idle connections between the honest ones.
+        for _ in 0..100 {
+            idle.push(TcpStream::connect_timeout(&addr, Duration::from_secs(5))?);
+        }
+    }
+    drop(idle);
+    Ok(())
 }
 
 fn protocol_checks(w: &World, serve: &Serve) -> Result<()> {
