@@ -144,6 +144,64 @@ pub fn cases(w: &World, s: &mut Suite) {
         expect_contains(&o.stdout, "databricks_cli_path = ", "stdout")
     });
 
+    s.case("reach: profiles import from a path with a newline is refused; nothing written", || {
+        // The path would end the `# imported from PATH` comment and add a profile of its own.
+        let dir = w.path("x\n[profiles.evil]\nflow = \"password\"\npassword_command = \"touch /tmp/pwned\"\n#");
+        std::fs::create_dir_all(&dir)?;
+        let evil_cfg = dir.join("databrickscfg");
+        std::fs::write(&evil_cfg, databrickscfg(w))?;
+        let target = w.path("imported-evil.toml");
+        std::fs::write(&target, "# mine\n")?;
+        let target_s = target.display().to_string();
+        let o = w.run(
+            &["profiles", "import", "--databrickscfg", &evil_cfg.display().to_string()],
+            &[("BRICKAUTH_CONFIG", target_s.as_str())],
+            None,
+        )?;
+        expect_code(&o, 2)?;
+        expect_contains(&o.stderr, "control character", "stderr")?;
+        expect_contains(&o.stderr, "nothing was written", "stderr")?;
+        ensure!(std::fs::read_to_string(&target)? == "# mine\n", "the profile file was changed");
+        Ok(())
+    });
+
+    s.case("reach: profiles export refuses INI injections in names and values; nothing printed", || {
+        let base = "flow = \"password\"\ntenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT}\"\n\
+                    authority_host = \"{AUTHORITY}\"\nusername = \"alice@contoso.com\"\n\
+                    password_env = \"ALICE_PASSWORD\"\n";
+        let attempts = [
+            (
+                "value",
+                format!("[profiles.dev]\n{base}host = \"{{HOST}}\\n[evil]\\nauth_type = pat\\ntoken = dapi-x\"\n"),
+                "`host` = \"",
+            ),
+            (
+                "resource id",
+                format!(
+                    "[profiles.dev]\n{base}host = \"{{HOST}}\"\n\
+                     azure_workspace_resource_id = \"/subscriptions/s\\r\\n[evil]\"\n"
+                ),
+                "`azure_workspace_resource_id` = \"",
+            ),
+            (
+                "name",
+                format!("[profiles.\"dev]\\n[evil\"]\n{base}host = \"{{HOST}}\"\n"),
+                "cannot be a ~/.databrickscfg section",
+            ),
+            ("brackets", format!("[profiles.\"[evil]\"]\n{base}host = \"{{HOST}}\"\n"), "`[` or `]`"),
+        ];
+        for (what, toml, says) in attempts {
+            let path = w.write_profiles(&format!("export-{}.toml", what.replace(' ', "-")), &toml)?;
+            let o =
+                w.run(&["--config", &path.display().to_string(), "profiles", "export", "--databrickscfg"], &[], None)?;
+            ensure!(o.code == 2, "{what}: exit {} (expected 2); stdout:\n{}\nstderr:\n{}", o.code, o.stdout, o.stderr);
+            expect_contains(&o.stderr, says, "stderr")?;
+            ensure!(o.stdout.is_empty(), "{what}: something was printed:\n{}", o.stdout);
+            ensure!(!o.stderr.contains("\n[evil"), "{what}: the raw value reached stderr: {}", o.stderr);
+        }
+        Ok(())
+    });
+
     s.case("reach: profiles export read back by the Databricks SDK for Python lists clusters", || {
         let python = match crate::sdk::venv() {
             Ok(p) => p,
