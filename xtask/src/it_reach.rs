@@ -98,6 +98,69 @@ pub fn cases(w: &World, s: &mut Suite) {
         expect_contains(&o.stderr, "section [browser], key `auth_type`", "stderr")
     });
 
+    s.case(
+        "reach: databrickscfg: a misspelt azure_clent_secret is an error with did you mean, not another flow",
+        || {
+            let typo = w.path("databrickscfg-typo");
+            std::fs::write(
+                &typo,
+                format!(
+                    "[typo]\nhost = {}\nazure_tenant_id = {TENANT_ID}\nazure_client_id = {SP_CLIENT_ID}\n\
+                 azure_clent_secret = {SP_CLIENT_SECRET}\nauthority_host = {}\ncluster_id = 0123-456789-abc\n",
+                    w.databricks.uri(),
+                    w.entra.uri()
+                ),
+            )?;
+            let typo = typo.display().to_string();
+            let before = w.entra.token_request_count();
+            let o = w.run(
+                &["-p", "typo", "token"],
+                &[("DATABRICKS_CONFIG_FILE", &typo), ("BRICKAUTH_CONFIG", &missing)],
+                None,
+            )?;
+            expect_code(&o, 2)?;
+            expect_contains(&o.stderr, &format!("{typo}:5"), "stderr")?;
+            expect_contains(
+                &o.stderr,
+                "unknown key `azure_clent_secret` (did you mean `azure_client_secret`?)",
+                "stderr",
+            )?;
+            ensure!(!o.stderr.contains(SP_CLIENT_SECRET), "the secret was printed");
+            ensure!(w.entra.token_request_count() == before, "a token was requested");
+            Ok(())
+        },
+    );
+
+    s.case("reach: a client-credentials profile without a secret or certificate is refused by add and validate", || {
+        let path = w.path("no-credential.toml");
+        let path_s = path.display().to_string();
+        let o = w.run(
+            &[
+                "profiles", "add", "sp", "--flow", "client-credentials", "--set", &format!("tenant_id={TENANT_ID}"),
+                "--set", &format!("client_id={SP_CLIENT_ID}"),
+            ],
+            &[("BRICKAUTH_CONFIG", &path_s)],
+            None,
+        )?;
+        expect_code(&o, 2)?;
+        expect_contains(&o.stderr, "needs a credential", "stderr")?;
+        expect_contains(&o.stderr, "client_certificate", "stderr")?;
+        ensure!(!path.exists(), "profiles add wrote a profile with no credential");
+        // Written by hand: validate names it; token refuses before any request.
+        std::fs::write(
+            &path,
+            format!("[profiles.sp]\nflow = \"client-credentials\"\ntenant_id = \"{TENANT_ID}\"\nclient_id = \"{SP_CLIENT_ID}\"\n"),
+        )?;
+        let o = w.run(&["profiles", "validate"], &[("BRICKAUTH_CONFIG", &path_s)], None)?;
+        ensure!(o.code != 0, "validate passed a profile with no credential:\n{}", o.stdout);
+        expect_contains(&format!("{}{}", o.stdout, o.stderr), "needs a credential", "output")?;
+        let before = w.entra.token_request_count();
+        let o = w.run(&["-p", "sp", "token"], &[("BRICKAUTH_CONFIG", &path_s)], None)?;
+        expect_code(&o, 2)?;
+        ensure!(w.entra.token_request_count() == before, "a token was requested");
+        Ok(())
+    });
+
     s.case("reach: databrickscfg: profiles list shows the sections with their file", || {
         let o = run_cfg(&["profiles", "list"], &[])?;
         expect_code(&o, 0)?;
