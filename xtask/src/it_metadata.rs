@@ -130,6 +130,16 @@ pub fn cases(w: &World, s: &mut Suite) {
         Ok(())
     });
 
+    s.case("metadata: ulimit -c unlimited + SIGABRT to serve leaves no core (RLIMIT_CORE 0, non-dumpable)", || {
+        #[cfg(target_os = "linux")]
+        return no_core_dump(w, &base("cache-serve"));
+        #[cfg(not(target_os = "linux"))]
+        {
+            println!("      skipped: reads /proc and uses prlimit (Linux)");
+            Ok(())
+        }
+    });
+
     s.case("metadata: exec gives CMD a working service, no secret variable; refused after CMD exits", || {
         let script = r#"import os, sys, urllib.request as u
 url = os.environ["DATABRICKS_METADATA_SERVICE_URL"]
@@ -367,24 +377,20 @@ impl Serve {
 
     /// `serve`, with at most `nofile` file descriptors when given (Unix).
     fn start_limited(w: &World, vars: &[(String, String)], nofile: Option<u64>) -> Result<Serve> {
-        let mut cmd = Command::new(&w.bin);
-        #[cfg(unix)]
-        if let Some(n) = nofile {
-            use std::os::unix::process::CommandExt;
-            let limit = libc::rlimit { rlim_cur: n as libc::rlim_t, rlim_max: n as libc::rlim_t };
-            // SAFETY: setrlimit(2) is async-signal-safe; the closure touches nothing else.
-            unsafe {
-                cmd.pre_exec(move || {
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
-                        Ok(())
-                    } else {
-                        Err(std::io::Error::last_os_error())
-                    }
-                });
+        Serve::start_with(w, vars, |cmd| {
+            #[cfg(unix)]
+            if let Some(n) = nofile {
+                with_rlimit(cmd, libc::RLIMIT_NOFILE as i32, n as libc::rlim_t);
             }
-        }
-        #[cfg(not(unix))]
-        let _ = nofile;
+            #[cfg(not(unix))]
+            let _ = (cmd, nofile);
+        })
+    }
+
+    /// `serve`, its command set up by `setup` first.
+    fn start_with(w: &World, vars: &[(String, String)], setup: impl FnOnce(&mut Command)) -> Result<Serve> {
+        let mut cmd = Command::new(&w.bin);
+        setup(&mut cmd);
         cmd.args(["-vv", "serve", "-o", "json"])
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -438,6 +444,76 @@ impl Serve {
         ensure!(http_get(&self.url, &[]).is_err(), "serve still answers after SIGTERM");
         Ok(o.stderr)
     }
+}
+
+/// Run `cmd` with `resource`'s soft and hard limits set to `value`.
+#[cfg(unix)]
+fn with_rlimit(cmd: &mut Command, resource: i32, value: libc::rlim_t) {
+    use std::os::unix::process::CommandExt;
+    let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
+    // SAFETY: setrlimit(2) is async-signal-safe; the closure touches nothing else.
+    unsafe {
+        cmd.pre_exec(move || {
+            // The resource's type differs between libc targets (an enum on glibc): cast.
+            if libc::setrlimit(resource as _, &limit) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+        });
+    }
+}
+
+/// `ulimit -c unlimited`, `brickauth serve`, then SIGABRT: no core. Checked three ways, so that it
+/// holds however `core_pattern` is set (a file in the cwd, or a pipe to a crash handler): the
+/// running process's soft `RLIMIT_CORE` is 0 (`/proc/PID/limits`); with the limit raised again
+/// from outside (`prlimit`, as another process of the user could), SIGABRT still dumps nothing,
+/// which only the non-dumpable flag explains (the wait status has no core flag, and no `core*`
+/// file appears in the cwd); and, when not root, `/proc/PID/status` belongs to root, the kernel's mark of
+/// a non-dumpable process.
+#[cfg(target_os = "linux")]
+fn no_core_dump(w: &World, vars: &[(String, String)]) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::ExitStatusExt;
+    let cwd = w.path("core-cwd");
+    std::fs::create_dir_all(&cwd)?;
+    let mut serve = Serve::start_with(w, vars, |cmd| {
+        cmd.current_dir(&cwd);
+        with_rlimit(cmd, libc::RLIMIT_CORE as i32, libc::RLIM_INFINITY);
+    })?;
+    let pid = serve.child.id();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits"))?;
+    let core = limits.lines().find(|l| l.starts_with("Max core file size")).context("no core line in limits")?;
+    let soft = core.trim_start_matches("Max core file size").split_whitespace().next().unwrap_or_default();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let owner = std::fs::metadata(format!("/proc/{pid}/status"))?.uid();
+    let raise = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    // SAFETY: prlimit(2) and kill(2) on our own child; `raise` outlives the call.
+    let (raised, _) = unsafe {
+        (
+            libc::prlimit(pid as libc::pid_t, libc::RLIMIT_CORE, &raise, std::ptr::null_mut()),
+            libc::kill(pid as libc::pid_t, libc::SIGABRT),
+        )
+    };
+    let status = serve.child.wait()?;
+    let cores: Vec<String> = std::fs::read_dir(&cwd)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("core"))
+        .collect();
+    for c in &cores {
+        let _ = std::fs::remove_file(cwd.join(c));
+    }
+    let mut stderr = String::new();
+    if let Some(mut e) = serve.child.stderr.take() {
+        e.read_to_string(&mut stderr)?;
+    }
+    let o = Output { code: status.code().unwrap_or(-1), stdout: String::new(), stderr, elapsed: Duration::ZERO };
+    w.transcript.lock().map_err(|_| anyhow::anyhow!("transcript lock"))?.push(("serve (SIGABRT)".into(), o));
+    ensure!(soft == "0", "RLIMIT_CORE of the running serve: {core}");
+    ensure!(root || owner == 0, "/proc/{pid}/status belongs to uid {owner}: the process is dumpable");
+    ensure!(raised == 0, "prlimit failed: {}", std::io::Error::last_os_error());
+    ensure!(status.signal() == Some(libc::SIGABRT), "serve ended with {status:?}, not SIGABRT");
+    ensure!(!status.core_dumped(), "the kernel dumped serve's core");
+    ensure!(cores.is_empty(), "core files in serve's cwd: {cores:?}");
+    Ok(())
 }
 
 /// Hold 1000 idle connections to `serve` (another local user cannot know the path, but can

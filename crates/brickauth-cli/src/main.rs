@@ -10,6 +10,7 @@
 mod cli;
 mod cmd;
 mod context;
+mod harden;
 mod output;
 mod prompt;
 mod report;
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    harden::no_core_dumps();
     cmd::complete::answer_if_asked();
     let cli = cli::Cli::parse();
     report::init_tracing(cli.verbose);
