@@ -262,6 +262,16 @@ pub fn cases(w: &World, s: &mut Suite) {
             ensure!(o.stdout.is_empty(), "{what}: something was printed:\n{}", o.stdout);
             ensure!(!o.stderr.contains("\n[evil"), "{what}: the raw value reached stderr: {}", o.stderr);
         }
+        // The profile file's path goes into the header comment.
+        let dir = w.path("y\n[evil]\nauth_type = pat\n;");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("profiles.toml");
+        std::fs::write(&path, std::fs::read_to_string(w.path("export-name.toml"))?.replace("dev]\\n[evil", "dev"))?;
+        let o =
+            w.run(&["--config", &path.display().to_string(), "profiles", "export", "--databrickscfg"], &[], None)?;
+        ensure!(o.code == 2, "path: exit {}; stdout:\n{}", o.code, o.stdout);
+        expect_contains(&o.stderr, "the profile file's path", "stderr")?;
+        ensure!(o.stdout.is_empty(), "path: something was printed:\n{}", o.stdout);
         Ok(())
     });
 

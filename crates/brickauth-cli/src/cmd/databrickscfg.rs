@@ -17,7 +17,8 @@
 //! profile came from, is refused when the path or section name holds a control character (a
 //! newline would end the comment and start a line of TOML). INI has no escaping at all, so a
 //! section name with a control character, `[` or `]`, and a value with a control character are
-//! refused, naming the profile and the key. Refused means nothing is written or printed.
+//! refused, naming the profile and the key; so is a profile file path with a control character
+//! (export names it in a comment). Refused means nothing is written or printed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -92,7 +93,7 @@ pub fn import(cx: &Context, args: &ImportArgs) -> Result<ExitCode> {
     };
 
     let shown_cfg = cfg.path().display().to_string();
-    comment_text("the Databricks config file's path", &shown_cfg)?;
+    comment_text("the Databricks config file's path", &shown_cfg, "the profile file")?;
     let names: Vec<String> = if args.sections.is_empty() {
         cfg.names().into_iter().map(str::to_owned).collect()
     } else {
@@ -112,7 +113,7 @@ pub fn import(cx: &Context, args: &ImportArgs) -> Result<ExitCode> {
                 continue;
             }
         };
-        comment_text(&format!("the section name [{}]", name.escape_debug()), name)?;
+        comment_text(&format!("the section name [{}]", name.escape_debug()), name, "the profile file")?;
         let mut table = toml_edit::Table::new();
         table.decor_mut().set_prefix(format!("\n# imported from {shown_cfg} [{name}]\n"));
         table.insert("flow", toml_edit::value(mapped.flow.name));
@@ -187,10 +188,11 @@ fn write(path: &std::path::Path, text: &str) -> Result<()> {
 pub fn export(cx: &Context, _args: &ExportArgs) -> Result<ExitCode> {
     let file = cx.file()?;
     let exe = std::env::current_exe().context("cannot find this executable's path for databricks_cli_path")?;
+    let shown = file.path().display().to_string();
+    comment_text("the profile file's path", &shown, "~/.databrickscfg")?;
     let mut out = format!(
         "; Sections for ~/.databrickscfg: the Databricks CLI, SDKs and Terraform get their tokens from\n\
-         ; `brickauth auth token --profile NAME` (profiles of {}).\n",
-        file.path().display()
+         ; `brickauth auth token --profile NAME` (profiles of {shown}).\n"
     );
     let names: Vec<&str> = match cx.profile.as_deref() {
         Some(p) => vec![p],
@@ -256,14 +258,14 @@ fn ini_section(name: &str, values: &[(&'static str, &str)]) -> Result<String> {
     Ok(out)
 }
 
-/// `text` as it will appear in a TOML comment, or an error naming `what`: a control character
-/// (a newline, say) would end the comment and start a line of TOML, so it is refused, never
-/// escaped or dropped.
-fn comment_text(what: &str, text: &str) -> Result<()> {
+/// Check `text` before it goes into a comment of `file` (TOML or INI), or an error naming
+/// `what`: a control character (a newline, say) would end the comment and start a line of
+/// configuration, so it is refused, never escaped or dropped.
+fn comment_text(what: &str, text: &str, file: &str) -> Result<()> {
     if text.chars().any(char::is_control) {
         return Err(usage(format!(
             "{what} \"{}\" holds a newline or another control character, which cannot be written in a comment \
-             of the profile file; rename it (or copy the file to a plain path); nothing was written",
+             of {file}; rename it (or copy the file to a plain path); nothing was written",
             text.escape_debug()
         )));
     }
@@ -326,10 +328,10 @@ mod tests {
 
     #[test]
     fn comment_text_refuses_control_characters() {
-        assert!(comment_text("path", "/home/me/.databrickscfg").is_ok());
-        assert!(comment_text("path", "/home/me/.databricks cfg (copy)").is_ok());
+        assert!(comment_text("path", "/home/me/.databrickscfg", "f").is_ok());
+        assert!(comment_text("path", "/home/me/.databricks cfg (copy)", "f").is_ok());
         for bad in ["/tmp/x\n[profiles.evil]\npassword_command = \"sh\"", "/tmp/x\r\n", "/tmp/\u{1b}[2J", "a\tb"] {
-            let e = comment_text("the Databricks config file's path", bad).expect_err(bad).to_string();
+            let e = comment_text("the Databricks config file's path", bad, "f").expect_err(bad).to_string();
             assert!(e.contains("control character") && e.contains("nothing was written"), "{e}");
             assert!(!e.contains('\n') && !e.contains('\u{1b}'), "the raw text is repeated: {e}");
         }
