@@ -112,7 +112,32 @@ pub fn cases(w: &World, s: &mut Suite) {
         let result = protocol_checks(w, &serve);
         let stopped = serve.stop(w);
         result?;
-        stopped
+        stopped.map(drop)
+    });
+
+    s.case("metadata: 1000 idle connections from another process; honest requests answered in < 1 s", || {
+        // macOS's default of 256 descriptors: the idle connections exhaust them before the cap.
+        let serve = Serve::start_limited(w, &base("cache-serve"), Some(256))?;
+        let result = idle_flood(&serve);
+        let stopped = serve.stop(w);
+        result?;
+        let stderr = stopped?;
+        let warnings = stderr.lines().filter(|l| l.contains("WARN")).count();
+        ensure!(
+            warnings <= 4,
+            "{warnings} warning lines for one flood (rate-limited to one per kind per 10 s):\n{stderr}"
+        );
+        Ok(())
+    });
+
+    s.case("metadata: ulimit -c unlimited + SIGABRT to serve leaves no core (RLIMIT_CORE 0, non-dumpable)", || {
+        #[cfg(target_os = "linux")]
+        return no_core_dump(w, &base("cache-serve"));
+        #[cfg(not(target_os = "linux"))]
+        {
+            println!("      skipped: reads /proc and uses prlimit (Linux)");
+            Ok(())
+        }
     });
 
     s.case("metadata: exec gives CMD a working service, no secret variable; refused after CMD exits", || {
@@ -352,7 +377,25 @@ struct Serve {
 
 impl Serve {
     fn start(w: &World, vars: &[(String, String)]) -> Result<Serve> {
+        Serve::start_limited(w, vars, None)
+    }
+
+    /// `serve`, with at most `nofile` file descriptors when given (Unix).
+    fn start_limited(w: &World, vars: &[(String, String)], nofile: Option<u64>) -> Result<Serve> {
+        Serve::start_with(w, vars, |cmd| {
+            #[cfg(unix)]
+            if let Some(n) = nofile {
+                with_rlimit(cmd, libc::RLIMIT_NOFILE as i32, n as libc::rlim_t);
+            }
+            #[cfg(not(unix))]
+            let _ = (cmd, nofile);
+        })
+    }
+
+    /// `serve`, its command set up by `setup` first.
+    fn start_with(w: &World, vars: &[(String, String)], setup: impl FnOnce(&mut Command)) -> Result<Serve> {
         let mut cmd = Command::new(&w.bin);
+        setup(&mut cmd);
         cmd.args(["-vv", "serve", "-o", "json"])
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -384,8 +427,9 @@ impl Serve {
         Ok(Serve { child, url, host })
     }
 
-    /// SIGTERM; it must exit 0 and then refuse connections. Its stderr joins the transcript.
-    fn stop(mut self, w: &World) -> Result<()> {
+    /// SIGTERM; it must exit 0 and then refuse connections. Its stderr joins the transcript and
+    /// is returned.
+    fn stop(mut self, w: &World) -> Result<String> {
         #[cfg(unix)]
         // SAFETY: kill(2) on our own child's pid.
         unsafe {
@@ -403,8 +447,103 @@ impl Serve {
         w.transcript.lock().map_err(|_| anyhow::anyhow!("transcript lock"))?.push(("-vv serve".into(), o.clone()));
         expect_code(&o, 0)?;
         ensure!(http_get(&self.url, &[]).is_err(), "serve still answers after SIGTERM");
-        Ok(())
+        Ok(o.stderr)
     }
+}
+
+/// Run `cmd` with `resource`'s soft and hard limits set to `value`.
+#[cfg(unix)]
+fn with_rlimit(cmd: &mut Command, resource: i32, value: libc::rlim_t) {
+    use std::os::unix::process::CommandExt;
+    let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
+    // SAFETY: setrlimit(2) is async-signal-safe; the closure touches nothing else.
+    unsafe {
+        cmd.pre_exec(move || {
+            // The resource's type differs between libc targets (an enum on glibc): cast.
+            if libc::setrlimit(resource as _, &limit) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+        });
+    }
+}
+
+/// `ulimit -c unlimited`, `brickauth serve`, then SIGABRT: no core. Checked three ways, so that it
+/// holds however `core_pattern` is set (a file in the cwd, or a pipe to a crash handler): the
+/// running process's soft `RLIMIT_CORE` is 0 (`/proc/PID/limits`); with the limit raised again
+/// from outside (`prlimit`, as another process of the user could), SIGABRT still dumps nothing,
+/// which only the non-dumpable flag explains (the wait status has no core flag, and no `core*`
+/// file appears in the cwd); and, when not root, `/proc/PID/status` belongs to root, the kernel's mark of
+/// a non-dumpable process.
+#[cfg(target_os = "linux")]
+fn no_core_dump(w: &World, vars: &[(String, String)]) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::ExitStatusExt;
+    let cwd = w.path("core-cwd");
+    std::fs::create_dir_all(&cwd)?;
+    let mut serve = Serve::start_with(w, vars, |cmd| {
+        cmd.current_dir(&cwd);
+        with_rlimit(cmd, libc::RLIMIT_CORE as i32, libc::RLIM_INFINITY);
+    })?;
+    let pid = serve.child.id();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits"))?;
+    let core = limits.lines().find(|l| l.starts_with("Max core file size")).context("no core line in limits")?;
+    let soft = core.trim_start_matches("Max core file size").split_whitespace().next().unwrap_or_default();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let owner = std::fs::metadata(format!("/proc/{pid}/status"))?.uid();
+    let raise = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    // SAFETY: prlimit(2) and kill(2) on our own child; `raise` outlives the call.
+    let (raised, _) = unsafe {
+        (
+            libc::prlimit(pid as libc::pid_t, libc::RLIMIT_CORE, &raise, std::ptr::null_mut()),
+            libc::kill(pid as libc::pid_t, libc::SIGABRT),
+        )
+    };
+    let status = serve.child.wait()?;
+    let cores: Vec<String> = std::fs::read_dir(&cwd)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("core"))
+        .collect();
+    for c in &cores {
+        let _ = std::fs::remove_file(cwd.join(c));
+    }
+    let mut stderr = String::new();
+    if let Some(mut e) = serve.child.stderr.take() {
+        e.read_to_string(&mut stderr)?;
+    }
+    let o = Output { code: status.code().unwrap_or(-1), stdout: String::new(), stderr, elapsed: Duration::ZERO };
+    w.transcript.lock().map_err(|_| anyhow::anyhow!("transcript lock"))?.push(("serve (SIGABRT)".into(), o));
+    ensure!(soft == "0", "RLIMIT_CORE of the running serve: {core}");
+    ensure!(root || owner == 0, "/proc/{pid}/status belongs to uid {owner}: the process is dumpable");
+    ensure!(raised == 0, "prlimit failed: {}", std::io::Error::last_os_error());
+    ensure!(status.signal() == Some(libc::SIGABRT), "serve ended with {status:?}, not SIGABRT");
+    ensure!(!status.core_dumped(), "the kernel dumped serve's core");
+    ensure!(cores.is_empty(), "core files in serve's cwd: {cores:?}");
+    Ok(())
+}
+
+/// Hold 1000 idle connections to `serve` (another local user cannot know the path, but can
+/// connect), then ask as an honest tool would, five times: each answer within a second.
+fn idle_flood(serve: &Serve) -> Result<()> {
+    let authority = serve.url.trim_start_matches("http://").split('/').next().unwrap_or_default().to_owned();
+    let addr: std::net::SocketAddr = authority.parse().with_context(|| format!("address {authority}"))?;
+    let mut idle = Vec::with_capacity(1000);
+    for _ in 0..1000 {
+        idle.push(TcpStream::connect_timeout(&addr, Duration::from_secs(5)).context("an idle connection")?);
+    }
+    let good = [("X-Databricks-Metadata-Version", "1"), ("X-Databricks-Host", serve.host.as_str())];
+    for i in 0..5 {
+        let started = Instant::now();
+        let (status, body) = http_get(&serve.url, &good)?;
+        let took = started.elapsed();
+        ensure!(status == 200 && body.contains("access_token"), "honest request {i}: {status} {body}");
+        ensure!(took < Duration::from_secs(1), "honest request {i} among 1000 idle connections took {took:?}");
+        // More idle connections between the honest ones.
+        for _ in 0..100 {
+            idle.push(TcpStream::connect_timeout(&addr, Duration::from_secs(5))?);
+        }
+    }
+    drop(idle);
+    Ok(())
 }
 
 fn protocol_checks(w: &World, serve: &Serve) -> Result<()> {

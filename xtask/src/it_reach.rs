@@ -98,6 +98,69 @@ pub fn cases(w: &World, s: &mut Suite) {
         expect_contains(&o.stderr, "section [browser], key `auth_type`", "stderr")
     });
 
+    s.case(
+        "reach: databrickscfg: a misspelt azure_clent_secret is an error with did you mean, not another flow",
+        || {
+            let typo = w.path("databrickscfg-typo");
+            std::fs::write(
+                &typo,
+                format!(
+                    "[typo]\nhost = {}\nazure_tenant_id = {TENANT_ID}\nazure_client_id = {SP_CLIENT_ID}\n\
+                 azure_clent_secret = {SP_CLIENT_SECRET}\nauthority_host = {}\ncluster_id = 0123-456789-abc\n",
+                    w.databricks.uri(),
+                    w.entra.uri()
+                ),
+            )?;
+            let typo = typo.display().to_string();
+            let before = w.entra.token_request_count();
+            let o = w.run(
+                &["-p", "typo", "token"],
+                &[("DATABRICKS_CONFIG_FILE", &typo), ("BRICKAUTH_CONFIG", &missing)],
+                None,
+            )?;
+            expect_code(&o, 2)?;
+            expect_contains(&o.stderr, &format!("{typo}:5"), "stderr")?;
+            expect_contains(
+                &o.stderr,
+                "unknown key `azure_clent_secret` (did you mean `azure_client_secret`?)",
+                "stderr",
+            )?;
+            ensure!(!o.stderr.contains(SP_CLIENT_SECRET), "the secret was printed");
+            ensure!(w.entra.token_request_count() == before, "a token was requested");
+            Ok(())
+        },
+    );
+
+    s.case("reach: a client-credentials profile without a secret or certificate is refused by add and validate", || {
+        let path = w.path("no-credential.toml");
+        let path_s = path.display().to_string();
+        let o = w.run(
+            &[
+                "profiles", "add", "sp", "--flow", "client-credentials", "--set", &format!("tenant_id={TENANT_ID}"),
+                "--set", &format!("client_id={SP_CLIENT_ID}"),
+            ],
+            &[("BRICKAUTH_CONFIG", &path_s)],
+            None,
+        )?;
+        expect_code(&o, 2)?;
+        expect_contains(&o.stderr, "needs a credential", "stderr")?;
+        expect_contains(&o.stderr, "client_certificate", "stderr")?;
+        ensure!(!path.exists(), "profiles add wrote a profile with no credential");
+        // Written by hand: validate names it; token refuses before any request.
+        std::fs::write(
+            &path,
+            format!("[profiles.sp]\nflow = \"client-credentials\"\ntenant_id = \"{TENANT_ID}\"\nclient_id = \"{SP_CLIENT_ID}\"\n"),
+        )?;
+        let o = w.run(&["profiles", "validate"], &[("BRICKAUTH_CONFIG", &path_s)], None)?;
+        ensure!(o.code != 0, "validate passed a profile with no credential:\n{}", o.stdout);
+        expect_contains(&format!("{}{}", o.stdout, o.stderr), "needs a credential", "output")?;
+        let before = w.entra.token_request_count();
+        let o = w.run(&["-p", "sp", "token"], &[("BRICKAUTH_CONFIG", &path_s)], None)?;
+        expect_code(&o, 2)?;
+        ensure!(w.entra.token_request_count() == before, "a token was requested");
+        Ok(())
+    });
+
     s.case("reach: databrickscfg: profiles list shows the sections with their file", || {
         let o = run_cfg(&["profiles", "list"], &[])?;
         expect_code(&o, 0)?;
@@ -142,6 +205,74 @@ pub fn cases(w: &World, s: &mut Suite) {
         expect_contains(&o.stdout, "[alice]", "stdout")?;
         expect_contains(&o.stdout, "auth_type           = databricks-cli", "stdout")?;
         expect_contains(&o.stdout, "databricks_cli_path = ", "stdout")
+    });
+
+    s.case("reach: profiles import from a path with a newline is refused; nothing written", || {
+        // The path would end the `# imported from PATH` comment and add a profile of its own.
+        let dir = w.path("x\n[profiles.evil]\nflow = \"password\"\npassword_command = \"touch /tmp/pwned\"\n#");
+        std::fs::create_dir_all(&dir)?;
+        let evil_cfg = dir.join("databrickscfg");
+        std::fs::write(&evil_cfg, databrickscfg(w))?;
+        let target = w.path("imported-evil.toml");
+        std::fs::write(&target, "# mine\n")?;
+        let target_s = target.display().to_string();
+        let o = w.run(
+            &["profiles", "import", "--databrickscfg", &evil_cfg.display().to_string()],
+            &[("BRICKAUTH_CONFIG", target_s.as_str())],
+            None,
+        )?;
+        expect_code(&o, 2)?;
+        expect_contains(&o.stderr, "control character", "stderr")?;
+        expect_contains(&o.stderr, "nothing was written", "stderr")?;
+        ensure!(std::fs::read_to_string(&target)? == "# mine\n", "the profile file was changed");
+        Ok(())
+    });
+
+    s.case("reach: profiles export refuses INI injections in names and values; nothing printed", || {
+        let base = "flow = \"password\"\ntenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT}\"\n\
+                    authority_host = \"{AUTHORITY}\"\nusername = \"alice@contoso.com\"\n\
+                    password_env = \"ALICE_PASSWORD\"\n";
+        let attempts = [
+            (
+                "value",
+                format!("[profiles.dev]\n{base}host = \"{{HOST}}\\n[evil]\\nauth_type = pat\\ntoken = dapi-x\"\n"),
+                "`host` = \"",
+            ),
+            (
+                "resource id",
+                format!(
+                    "[profiles.dev]\n{base}host = \"{{HOST}}\"\n\
+                     azure_workspace_resource_id = \"/subscriptions/s\\r\\n[evil]\"\n"
+                ),
+                "`azure_workspace_resource_id` = \"",
+            ),
+            (
+                "name",
+                format!("[profiles.\"dev]\\n[evil\"]\n{base}host = \"{{HOST}}\"\n"),
+                "cannot be a ~/.databrickscfg section",
+            ),
+            ("brackets", format!("[profiles.\"[evil]\"]\n{base}host = \"{{HOST}}\"\n"), "`[` or `]`"),
+        ];
+        for (what, toml, says) in attempts {
+            let path = w.write_profiles(&format!("export-{}.toml", what.replace(' ', "-")), &toml)?;
+            let o =
+                w.run(&["--config", &path.display().to_string(), "profiles", "export", "--databrickscfg"], &[], None)?;
+            ensure!(o.code == 2, "{what}: exit {} (expected 2); stdout:\n{}\nstderr:\n{}", o.code, o.stdout, o.stderr);
+            expect_contains(&o.stderr, says, "stderr")?;
+            ensure!(o.stdout.is_empty(), "{what}: something was printed:\n{}", o.stdout);
+            ensure!(!o.stderr.contains("\n[evil"), "{what}: the raw value reached stderr: {}", o.stderr);
+        }
+        // The profile file's path goes into the header comment.
+        let dir = w.path("y\n[evil]\nauth_type = pat\n;");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("profiles.toml");
+        std::fs::write(&path, std::fs::read_to_string(w.path("export-name.toml"))?.replace("dev]\\n[evil", "dev"))?;
+        let o =
+            w.run(&["--config", &path.display().to_string(), "profiles", "export", "--databrickscfg"], &[], None)?;
+        ensure!(o.code == 2, "path: exit {}; stdout:\n{}", o.code, o.stdout);
+        expect_contains(&o.stderr, "the profile file's path", "stderr")?;
+        ensure!(o.stdout.is_empty(), "path: something was printed:\n{}", o.stdout);
+        Ok(())
     });
 
     s.case("reach: profiles export read back by the Databricks SDK for Python lists clusters", || {

@@ -15,6 +15,7 @@ mod cli;
 mod cmd;
 mod complete;
 mod context;
+mod harden;
 mod identity;
 mod output;
 mod prompt;
@@ -32,6 +33,7 @@ use crate::cmd::*;
 use crate::context::Context;
 
 fn main() -> ExitCode {
+    harden::no_core_dumps();
     complete::answer_if_asked();
     let cli = Cli::parse();
     report::init_tracing(cli.verbose);

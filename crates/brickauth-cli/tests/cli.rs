@@ -119,7 +119,11 @@ fn environment_only_errors_name_the_variables_to_set() {
     let none = "no-such-profiles.toml";
     let missing_tenant = brickauth(
         &["--flow", "client-credentials", "token"],
-        &[("BRICKAUTH_CONFIG", none), ("ARM_CLIENT_ID", "12a34b56-789c-0d12-e3fa-b456789c0123")],
+        &[
+            ("BRICKAUTH_CONFIG", none),
+            ("ARM_CLIENT_ID", "12a34b56-789c-0d12-e3fa-b456789c0123"),
+            ("ARM_CLIENT_SECRET", "not-shown"),
+        ],
     );
     let missing_secret = brickauth(&["--flow", "databricks-m2m", "token"], &[("BRICKAUTH_CONFIG", none)]);
     let missing_host = brickauth(

@@ -54,24 +54,33 @@ pub struct KeySpec {
     pub secret: bool,
     /// One line for `brickauth flows` and the profile reference.
     pub help: &'static str,
+    /// The alternatives this key is one of (`"credential"`: a client secret or a certificate):
+    /// a profile sets exactly one key of each group its flow declares. See [`KeySpec::one_of`].
+    pub one_of: Option<&'static str>,
 }
 
 impl KeySpec {
     /// A required plain key.
     pub const fn required(name: &'static str, help: &'static str) -> Self {
-        Self { name, required: true, secret: false, help }
+        Self { name, required: true, secret: false, help, one_of: None }
     }
     /// An optional plain key.
     pub const fn optional(name: &'static str, help: &'static str) -> Self {
-        Self { name, required: false, secret: false, help }
+        Self { name, required: false, secret: false, help, one_of: None }
     }
     /// A required secret key.
     pub const fn secret(name: &'static str, help: &'static str) -> Self {
-        Self { name, required: true, secret: true, help }
+        Self { name, required: true, secret: true, help, one_of: None }
     }
     /// An optional secret key.
     pub const fn optional_secret(name: &'static str, help: &'static str) -> Self {
-        Self { name, required: false, secret: true, help }
+        Self { name, required: false, secret: true, help, one_of: None }
+    }
+    /// This (optional) key is one of the alternatives named `group`: validation requires exactly
+    /// one key of the group to be set, so a flow that needs a client secret *or* a certificate
+    /// says so here, and a profile with neither (or both) is refused before any request.
+    pub const fn one_of(self, group: &'static str) -> Self {
+        Self { one_of: Some(group), ..self }
     }
 }
 

@@ -27,11 +27,30 @@
 //!   flight), one request per connection (`Connection: close`);
 //! - never logs a token or the URL's path.
 //!
-//! Limits: request line and headers at most 16 KiB, 10 s to send them; a request body is refused.
+//! Limits: request line and headers at most 16 KiB, [`READ_TIMEOUT`] (2 s) to send them, and
+//! [`WRITE_TIMEOUT`] to take the answer; a request body is refused. At most
+//! [`MAX_CONNECTIONS`] connections are held at once, well below the usual limit of 1024 file
+//! descriptors a process has.
+//!
+//! The service shares the machine with other local users, who can connect to it but cannot guess
+//! its path. None of them may delay an honest tool, which sends its request the moment it has
+//! connected:
+//!
+//! - at the cap, a new connection makes room by closing the **oldest connection still waiting
+//!   to send its request** (one being answered is never closed); when every connection is being
+//!   answered the new one is closed at once;
+//! - when `accept` fails for want of file descriptors (the process's limit may be lower than the
+//!   cap: macOS gives 256 by default), the oldest waiting connection is closed, `accept` is tried
+//!   again at once, and the cap drops to [`RESERVE`] descriptors below the connections then held,
+//!   so the token source keeps descriptors for its own files and requests; a failure with nothing
+//!   to close is retried after a pause doubling from 10 ms to 1 s;
+//! - accept failures and closed connections are logged at most once per [`LOG_INTERVAL`], with
+//!   the number left unsaid: a flood of connections cannot flood the log.
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use brickauth_core::{ExposeSecret, TokenSource};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -51,8 +70,24 @@ pub const AUTH_TYPE: &str = "metadata-service";
 
 /// Request line and headers, at most.
 pub const MAX_HEAD: usize = 16 * 1024;
-/// Time a connection has to deliver its request.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a connection has to deliver its request line and headers. The SDKs send theirs as soon
+/// as they have connected; a connection that has sent nothing by then is idle or hostile.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time a connection has to take its answer.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connections held at once, at most; past it the oldest one still waiting for its request is
+/// closed to make room.
+pub const MAX_CONNECTIONS: usize = 256;
+/// The first pause after a failed `accept` that freed no descriptor; it doubles up to
+/// [`MAX_ACCEPT_BACKOFF`].
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+/// Descriptors kept free for the token source once the process has run out of them: the cap
+/// drops to this many below the connections held then.
+pub const RESERVE: usize = 16;
+/// The longest pause after failed `accept`s.
+pub const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+/// At most one warning per kind (accept failed, connections closed at the cap) in this time.
+pub const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Why a metadata service could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +112,7 @@ pub struct MetadataService {
     path: String,
     host: Url,
     source: Arc<dyn TokenSource>,
+    max_connections: usize,
 }
 
 impl std::fmt::Debug for MetadataService {
@@ -100,7 +136,13 @@ impl MetadataService {
         let addr = listener.local_addr().map_err(ServiceError::Bind)?;
         let bytes: [u8; 32] = rand::random();
         let path = format!("/{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
-        Ok(MetadataService { listener, addr, path, host, source })
+        Ok(MetadataService { listener, addr, path, host, source, max_connections: MAX_CONNECTIONS })
+    }
+
+    /// Hold at most `n` connections at once instead of [`MAX_CONNECTIONS`] (at least one).
+    pub fn with_max_connections(mut self, n: usize) -> MetadataService {
+        self.max_connections = n.max(1);
+        self
     }
 
     /// The URL tools are given: `http://127.0.0.1:PORT/<random path>`. It is a capability: hand it
@@ -135,26 +177,245 @@ impl MetadataService {
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
         let state = Arc::new(State { path: self.path, host: self.host, source: self.source });
+        let slots = Arc::new(Slots::new(self.max_connections));
+        let mut failures = AcceptFailures::default();
+        let mut refusals = Limited::default();
         tracing::debug!(addr = %self.addr, host = state.host.as_str(), "metadata service listening");
         tokio::pin!(shutdown);
         loop {
+            let next = async {
+                match failures.pause() {
+                    // Let the runtime drop the task just aborted, closing its socket.
+                    Some(Duration::ZERO) => tokio::task::yield_now().await,
+                    Some(pause) => tokio::time::sleep(pause).await,
+                    None => {}
+                }
+                listener.accept().await
+            };
             tokio::select! {
                 () = &mut shutdown => break,
-                accepted = listener.accept() => match accepted {
+                accepted = next => match accepted {
                     Ok((stream, _peer)) => {
-                        let state = Arc::clone(&state);
-                        tokio::spawn(async move { state.connection(stream).await });
+                        failures.recovered();
+                        match Slots::admit(&slots) {
+                            Admit::Open(slot) => spawn_connection(&slots, slot, stream, &state),
+                            Admit::Shed(slot) => {
+                                refusals.warn(|n| tracing::warn!(
+                                    "metadata service: {n} idle connection(s) closed to make room (at most {} \
+                                     are held; another local process may be flooding it)",
+                                    slots.cap()
+                                ));
+                                spawn_connection(&slots, slot, stream, &state);
+                            }
+                            Admit::Refused => {
+                                refusals.warn(|n| tracing::warn!(
+                                    "metadata service: {n} connection(s) refused: all {} being answered",
+                                    slots.cap()
+                                ));
+                                drop(stream);
+                            }
+                        }
                     }
-                    // A full file table or an aborted handshake: keep serving the others.
-                    Err(e) => {
-                        tracing::warn!("metadata service: accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
+                    // Out of file descriptors, or an aborted handshake: the oldest waiting
+                    // connection gives its descriptor back, and the others are still served.
+                    Err(e) => failures.failed(&e, slots.out_of_descriptors()),
                 },
             }
         }
         tracing::debug!("metadata service stopped");
         Ok(())
+    }
+}
+
+/// Serve `stream` on its own task, holding `slot`; the task can be aborted (shed) until its
+/// request has arrived.
+fn spawn_connection(slots: &Arc<Slots>, slot: Slot, stream: TcpStream, state: &Arc<State>) {
+    let state = Arc::clone(state);
+    let id = slot.id;
+    slots.spawn(id, async move { state.connection(stream, slot).await });
+}
+
+/// The connections held, and which of them are still waiting for their request (sheddable).
+#[derive(Debug)]
+struct Slots {
+    inner: Mutex<Registry>,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    /// Connections held at most.
+    cap: usize,
+    next_id: u64,
+    /// Connections being answered.
+    answering: usize,
+    /// Connections still waiting for their request, by age (ids grow): the first is the oldest.
+    waiting: BTreeMap<u64, tokio::task::AbortHandle>,
+    /// Admitted but not yet registered in `waiting` (between `admit` and `spawn_connection`).
+    admitted: usize,
+}
+
+impl Registry {
+    fn held(&self) -> usize {
+        self.answering + self.waiting.len() + self.admitted
+    }
+}
+
+/// What [`Slots::admit`] decided for a new connection.
+enum Admit {
+    Open(Slot),
+    /// Admitted after closing the oldest waiting connection.
+    Shed(Slot),
+    /// Every slot is being answered: close the new connection.
+    Refused,
+}
+
+impl Slots {
+    fn new(cap: usize) -> Slots {
+        Slots { inner: Mutex::new(Registry { cap, ..Registry::default() }) }
+    }
+
+    fn cap(&self) -> usize {
+        self.lock().cap
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        // The registry is consistent after every statement: a panic elsewhere cannot break it.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn admit(this: &Arc<Slots>) -> Admit {
+        let mut inner = this.lock();
+        // Below the cap again (it may have just been lowered), oldest waiting first.
+        let mut shed = false;
+        while inner.held() >= inner.cap {
+            match inner.waiting.pop_first() {
+                Some((_, task)) => {
+                    task.abort();
+                    shed = true;
+                }
+                None => return Admit::Refused,
+            }
+        }
+        let id = inner.next_id;
+        inner.next_id += 1;
+        inner.admitted += 1;
+        drop(inner);
+        let slot = Slot { slots: Arc::clone(this), id, answering: false };
+        if shed { Admit::Shed(slot) } else { Admit::Open(slot) }
+    }
+
+    /// Spawn the task of the connection admitted as `id`, registered as waiting (sheddable).
+    fn spawn(&self, id: u64, task: impl Future<Output = ()> + Send + 'static) -> tokio::task::JoinHandle<()> {
+        // The lock is held while the task is spawned and registered, so the task cannot look
+        // itself up before it is there.
+        let mut inner = self.lock();
+        let task = tokio::spawn(task);
+        inner.admitted -= 1;
+        inner.waiting.insert(id, task.abort_handle());
+        task
+    }
+
+    /// `accept` found no free descriptor: close the oldest connection still waiting for its
+    /// request and lower the cap to [`RESERVE`] below what is held. Whether one was closed.
+    fn out_of_descriptors(&self) -> bool {
+        let mut inner = self.lock();
+        let Some((_, task)) = inner.waiting.pop_first() else { return false };
+        task.abort();
+        inner.cap = inner.cap.min(inner.held().saturating_sub(RESERVE)).max(1);
+        true
+    }
+}
+
+/// One held connection; dropping it (the task ends or is aborted) gives the slot back.
+#[derive(Debug)]
+struct Slot {
+    slots: Arc<Slots>,
+    id: u64,
+    answering: bool,
+}
+
+impl Slot {
+    /// The request has arrived: from now on the connection is never shed. `false` when it was
+    /// shed meanwhile.
+    fn answering(&mut self) -> bool {
+        let mut inner = self.slots.lock();
+        if inner.waiting.remove(&self.id).is_none() {
+            return false;
+        }
+        inner.answering += 1;
+        self.answering = true;
+        true
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut inner = self.slots.lock();
+        if self.answering {
+            inner.answering -= 1;
+        } else {
+            inner.waiting.remove(&self.id);
+        }
+    }
+}
+
+/// A run of failed `accept`s: the pause before the next one, and its (limited) log.
+#[derive(Debug, Default)]
+struct AcceptFailures {
+    /// Failures in a row with nothing to close.
+    count: u32,
+    /// The last failure closed a waiting connection.
+    shed: bool,
+    log: Limited,
+}
+
+impl AcceptFailures {
+    /// None after a success; zero (a yield) after a failure that freed a descriptor, else
+    /// [`ACCEPT_BACKOFF`] doubling up to [`MAX_ACCEPT_BACKOFF`].
+    fn pause(&self) -> Option<Duration> {
+        if self.shed {
+            return Some(Duration::ZERO);
+        }
+        let n = self.count.checked_sub(1)?;
+        let factor = 1u32.checked_shl(n).unwrap_or(u32::MAX);
+        Some(ACCEPT_BACKOFF.saturating_mul(factor).min(MAX_ACCEPT_BACKOFF))
+    }
+
+    fn failed(&mut self, e: &std::io::Error, shed: bool) {
+        self.shed = shed;
+        if !shed {
+            self.count = self.count.saturating_add(1);
+        }
+        self.log.warn(|n| {
+            tracing::warn!(
+                "metadata service: accept failed {n} time(s) ({e}); {}",
+                if shed { "closing idle connections to free descriptors" } else { "retrying with a growing pause" }
+            )
+        });
+    }
+
+    fn recovered(&mut self) {
+        self.count = 0;
+        self.shed = false;
+    }
+}
+
+/// A warning said at most once per [`LOG_INTERVAL`], with how many times it happened since it
+/// was last said.
+#[derive(Debug, Default)]
+struct Limited {
+    said: Option<Instant>,
+    count: u64,
+}
+
+impl Limited {
+    fn warn(&mut self, say: impl FnOnce(u64)) {
+        self.count += 1;
+        if self.said.is_none_or(|t| t.elapsed() >= LOG_INTERVAL) {
+            say(self.count);
+            self.said = Some(Instant::now());
+            self.count = 0;
+        }
     }
 }
 
@@ -187,15 +448,26 @@ impl Answer {
 }
 
 impl State {
-    async fn connection(&self, mut stream: TcpStream) {
-        let answer = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
-            Err(_) => Answer::error(408, "REQUEST_TIMEOUT", "the request took longer than 10 s to arrive"),
+    /// Read one request and answer it. `slot` is held until the connection is closed; an idle
+    /// or slow client is closed without an answer after [`READ_TIMEOUT`].
+    async fn connection(&self, mut stream: TcpStream, mut slot: Slot) {
+        let head = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
+            Err(_) => {
+                tracing::debug!("metadata service: no request within {READ_TIMEOUT:?}; closed");
+                return;
+            }
             Ok(Err(e)) => {
                 tracing::debug!("metadata service: unreadable request: {e}");
                 return;
             }
-            Ok(Ok(None)) => Answer::error(431, "BAD_REQUEST", "request headers larger than 16 KiB"),
-            Ok(Ok(Some(head))) => match parse(&head) {
+            Ok(Ok(head)) => head,
+        };
+        if !slot.answering() {
+            return;
+        }
+        let answer = match head {
+            None => Answer::error(431, "BAD_REQUEST", "request headers larger than 16 KiB"),
+            Some(head) => match parse(&head) {
                 Some(request) => self.answer(&request).await,
                 None => Answer::error(400, "BAD_REQUEST", "not an HTTP/1.x request"),
             },
@@ -206,7 +478,6 @@ impl State {
             403 => "Forbidden",
             404 => "Not Found",
             405 => "Method Not Allowed",
-            408 => "Request Timeout",
             431 => "Request Header Fields Too Large",
             _ => "Bad Gateway",
         };
@@ -220,9 +491,12 @@ impl State {
         }
         out.push_str("\r\n");
         out.push_str(&answer.body);
-        // The peer may have gone (its 10 s timeout): nothing to do about it.
-        let _ = stream.write_all(out.as_bytes()).await;
-        let _ = stream.shutdown().await;
+        // The peer may have gone (its 10 s timeout), or not read: nothing to do about it.
+        let write = async {
+            stream.write_all(out.as_bytes()).await?;
+            stream.shutdown().await
+        };
+        let _ = tokio::time::timeout(WRITE_TIMEOUT, write).await;
     }
 
     async fn answer(&self, r: &Request) -> Answer {
@@ -389,9 +663,25 @@ mod tests {
         }
     }
 
+    /// A source that never answers: its requests stay in the answering state.
+    struct Stuck;
+    impl TokenSource for Stuck {
+        fn token(
+            &self,
+            _force: bool,
+        ) -> brickauth_core::BoxFuture<'_, Result<brickauth_core::AccessToken, brickauth_core::source::SourceError>>
+        {
+            Box::pin(std::future::pending())
+        }
+    }
+
     /// Start a service on a runtime of the test; returns its URL and a shutdown sender.
     fn start(source: Arc<dyn TokenSource>) -> (String, SocketAddr, tokio::sync::oneshot::Sender<()>) {
-        let service = MetadataService::bind(HOST, source).unwrap();
+        start_with(source, MAX_CONNECTIONS)
+    }
+
+    fn start_with(source: Arc<dyn TokenSource>, max: usize) -> (String, SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        let service = MetadataService::bind(HOST, source).unwrap().with_max_connections(max);
         let (url, addr) = (service.url(), service.local_addr());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(service.serve(async move {
@@ -548,6 +838,127 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(refused, "the port still accepts connections after shutdown");
+    }
+
+    /// Whether the server closed `s` within `within` (EOF or a reset), reading nothing.
+    async fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+        let mut buf = [0u8; 64];
+        matches!(tokio::time::timeout(within, s.read(&mut buf)).await, Ok(Ok(0) | Err(_)))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_the_cap_the_oldest_idle_connection_is_closed_first() {
+        let (url, addr, _stop) = start_with(Arc::new(Counting(AtomicUsize::new(0))), 4);
+        let mut idle = Vec::new();
+        for _ in 0..4 {
+            idle.push(TcpStream::connect(addr).await.unwrap());
+            // Accepted in this order: ids follow it.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut fifth = TcpStream::connect(addr).await.unwrap();
+        assert!(closed_within(&mut idle[0], Duration::from_secs(1)).await, "the oldest was not closed");
+        for s in &mut idle[1..] {
+            assert!(!closed_within(s, Duration::from_millis(50)).await, "a younger connection was closed");
+        }
+        // The honest request (a sixth connection) sheds the next oldest and is answered.
+        let (status, body) = raw(addr, &get(&path_of(&url), &[(VERSION_HEADER, "1"), (HOST_HEADER, HOST)])).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(closed_within(&mut idle[1], Duration::from_secs(1)).await);
+        assert!(!closed_within(&mut fifth, Duration::from_millis(50)).await, "the newest was closed");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_honest_request_is_answered_at_once_among_many_idle_connections() {
+        let (url, addr, _stop) = start_with(Arc::new(Counting(AtomicUsize::new(0))), 32);
+        let mut idle = Vec::new();
+        for _ in 0..300 {
+            idle.push(TcpStream::connect(addr).await.unwrap());
+        }
+        let request = get(&path_of(&url), &[(VERSION_HEADER, "1"), (HOST_HEADER, HOST)]);
+        let started = Instant::now();
+        let (status, body) = raw(addr, &request).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(started.elapsed() < Duration::from_secs(1), "answered after {:?}", started.elapsed());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_connection_is_closed_after_the_read_timeout() {
+        let (_url, addr, _stop) = start(Arc::new(Counting(AtomicUsize::new(0))));
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET / HT").await.unwrap();
+        let started = Instant::now();
+        assert!(closed_within(&mut s, READ_TIMEOUT + Duration::from_secs(1)).await, "still open");
+        assert!(started.elapsed() >= READ_TIMEOUT - Duration::from_millis(100), "{:?}", started.elapsed());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn when_every_slot_is_being_answered_a_new_connection_is_closed_at_once() {
+        let (url, addr, _stop) = start_with(Arc::new(Stuck), 2);
+        let request = get(&path_of(&url), &[(VERSION_HEADER, "1"), (HOST_HEADER, HOST)]);
+        let mut answering = Vec::new();
+        for _ in 0..2 {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.write_all(request.as_bytes()).await.unwrap();
+            answering.push(s);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut third = TcpStream::connect(addr).await.unwrap();
+        assert!(closed_within(&mut third, Duration::from_secs(1)).await, "the third was held");
+        for s in &mut answering {
+            assert!(!closed_within(s, Duration::from_millis(50)).await, "a connection being answered was closed");
+        }
+    }
+
+    #[test]
+    fn a_repeated_warning_is_said_once_per_interval_with_its_count() {
+        let mut limited = Limited::default();
+        let mut said = Vec::new();
+        for _ in 0..100 {
+            limited.warn(|n| said.push(n));
+        }
+        assert_eq!(said, [1], "said more than once within the interval");
+        limited.said = limited.said.and_then(|t| t.checked_sub(LOG_INTERVAL));
+        limited.warn(|n| said.push(n));
+        assert_eq!(said, [1, 100], "the next warning counts the unsaid ones");
+    }
+
+    #[test]
+    fn accept_failures_retry_at_once_after_freeing_a_descriptor_and_back_off_otherwise() {
+        let mut f = AcceptFailures::default();
+        assert_eq!(f.pause(), None);
+        let e = std::io::Error::from_raw_os_error(24);
+        f.failed(&e, true);
+        assert_eq!(f.pause(), Some(Duration::ZERO));
+        f.failed(&e, false);
+        assert_eq!(f.pause(), Some(ACCEPT_BACKOFF));
+        for _ in 0..20 {
+            f.failed(&e, false);
+        }
+        assert_eq!(f.pause(), Some(MAX_ACCEPT_BACKOFF));
+        f.recovered();
+        assert_eq!(f.pause(), None);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn out_of_descriptors_closes_the_oldest_waiting_and_lowers_the_cap() {
+        let slots = Arc::new(Slots::new(100));
+        let mut tasks = Vec::new();
+        for _ in 0..40 {
+            let Admit::Open(slot) = Slots::admit(&slots) else { panic!("refused below the cap") };
+            let id = slot.id;
+            tasks.push(slots.spawn(id, async move {
+                std::future::pending::<()>().await;
+                drop(slot);
+            }));
+        }
+        assert!(slots.out_of_descriptors());
+        assert_eq!(slots.cap(), 39 - RESERVE, "the cap is what was held, less the reserve");
+        assert!(!slots.lock().waiting.contains_key(&0), "the oldest is closed first");
+        assert!(tasks.remove(0).await.unwrap_err().is_cancelled());
+        // The next admission sheds down to below the new cap.
+        assert!(matches!(Slots::admit(&slots), Admit::Shed(_)));
+        assert_eq!(slots.lock().waiting.len(), 39 - RESERVE - 1);
+        assert!(!Slots::new(1).out_of_descriptors(), "nothing to close");
     }
 
     #[test]

@@ -374,8 +374,9 @@ impl GrantFlow for ClientCredentialsFlow {
 
 /// The keys this flow reads, on top of the common ones.
 pub const KEYS: &[KeySpec] = &[
-    KeySpec::optional_secret("client_secret", "the service principal's client secret (or use a certificate)"),
-    KeySpec::optional("client_certificate", "path of the PEM certificate registered with the app"),
+    KeySpec::optional_secret("client_secret", "the service principal's client secret (or use a certificate)")
+        .one_of("credential"),
+    KeySpec::optional("client_certificate", "path of the PEM certificate registered with the app").one_of("credential"),
     KeySpec::optional("client_certificate_key", "path of the PEM private key (default: the certificate file)"),
     KeySpec::optional("client_assertion_alg", "PS256 (default) or RS256: how the certificate assertion is signed"),
     KeySpec::optional("azure_management_token", "true: also get an Azure management token for the workspace"),

@@ -16,6 +16,16 @@
 //!   personal access token, basic authentication or a metadata service come first: such a
 //!   section is refused with [`ProfileError::Unsupported`], naming the section and the key.
 //!
+//! Unknown keys: the file is shared with the Databricks CLI, the SDKs and Terraform, which read
+//! keys brickauth does not ([`DATABRICKS_KEYS`]: cluster ids, timeouts, …), and other tools put
+//! their own there. So a key is checked only when the section is used as a profile, and:
+//!
+//! - a key brickauth or the Databricks tools read is fine;
+//! - a key close to one brickauth reads — the keys that decide the flow and its credential
+//!   (`azure_clent_secret` for `azure_client_secret`, which would otherwise silently make the
+//!   section another flow) — is an error with "did you mean" ([`ProfileError::UnknownKey`]);
+//! - any other key is a warning (`tracing`), since some tool may read it.
+//!
 //! The keys every flow shares are mapped here ([`COMMON`]); each flow maps its own
 //! ([`DatabricksAuth::keys`](brickauth_core::flow::DatabricksAuth::keys)). Every value's origin is [`Origin::DatabricksCfg`]
 //! (`~/.databrickscfg:LINE`). Secrets stay literal in that file (that is where the Databricks CLI
@@ -54,6 +64,41 @@ const UNSERVED: &[(&str, &str, &str)] = &[
     ("metadata_service_url", "metadata-service", "a metadata service"),
     ("google_credentials", "google-credentials", "Google Cloud credentials"),
     ("google_service_account", "google-id", "a Google service account"),
+];
+
+/// Keys the Databricks tools read from a section besides those brickauth maps (the Databricks SDKs'
+/// configuration attributes, and the legacy Databricks CLI's): never an error or a warning here.
+pub const DATABRICKS_KEYS: &[&str] = &[
+    "account_id",
+    "auth_type",
+    "azure_login_app_id",
+    "azure_use_msi",
+    "cluster_id",
+    "config_file",
+    "databricks_cli_path",
+    "databricks_environment",
+    "debug_headers",
+    "debug_truncate_bytes",
+    "disable_async_token_refresh",
+    "discovery_url",
+    "experimental_is_unified_host",
+    "http_timeout_seconds",
+    "insecure",
+    "jobs-api-version",
+    "max_connection_pools",
+    "max_connections_per_pool",
+    "oidc_token_env",
+    "oidc_token_filepath",
+    "profile",
+    "rate_limit",
+    "retry_timeout_seconds",
+    "scopes",
+    "serverless_compute_id",
+    "skip_verify",
+    "token_audience",
+    "username",
+    "warehouse_id",
+    "workspace_id",
 ];
 
 /// The section that holds settings about the file, not a profile.
@@ -241,6 +286,7 @@ impl DatabricksCfg {
                 known,
             });
         };
+        self.check_keys(name, section)?;
         let flow = self.flow_for(name, section)?;
         let mut keys = Vec::new();
         for (from, to) in COMMON.iter().chain(flow.databricks.keys) {
@@ -308,6 +354,33 @@ impl DatabricksCfg {
             None => (section.map_or(0, |s| s.line), "[section]"),
         };
         Origin::DatabricksCfg { path: self.path.to_path_buf(), line, key: key.to_owned() }
+    }
+
+    /// Unknown keys, as the module docs describe: an error when close to a key brickauth reads,
+    /// else a warning unless the Databricks tools read it.
+    fn check_keys(&self, name: &str, section: &Section) -> Result<(), ProfileError> {
+        let ours = brickauth_keys();
+        for (key, k) in &section.keys {
+            if ours.contains(&key.as_str()) || DATABRICKS_KEYS.contains(&key.as_str()) {
+                continue;
+            }
+            if let Some(near) = brickauth_core::nearest(key, ours.iter().copied()) {
+                return Err(ProfileError::UnknownKey {
+                    path: Some(self.path.clone()),
+                    profile: Some(name.to_owned()),
+                    key: key.clone(),
+                    at: Some(Position::new(k.line, None)),
+                    suggestion: Some(near.to_owned()),
+                });
+            }
+            tracing::warn!(
+                "{}:{}: section [{name}]: key `{key}` is read by neither brickauth nor the Databricks SDKs; \
+                 ignored",
+                self.path.display(),
+                k.line
+            );
+        }
+        Ok(())
     }
 
     /// The flow that serves `section`, as the module docs describe.
@@ -386,6 +459,21 @@ impl DatabricksCfg {
             )),
         }
     }
+}
+
+/// Every key brickauth reads from a section: [`COMMON`], each flow's mapped and detecting keys,
+/// `auth_type`, and the keys of the methods it refuses (so that a typo of `token` is not silent).
+fn brickauth_keys() -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> = COMMON.iter().map(|(from, _)| *from).collect();
+    for flow in flows() {
+        keys.extend(flow.databricks.keys.iter().map(|(from, _)| *from));
+        keys.extend(flow.databricks.detect);
+    }
+    keys.extend(UNSERVED.iter().map(|(key, _, _)| *key));
+    keys.push("auth_type");
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// Common profile keys that hold a secret (none today; flows declare their own).
@@ -621,6 +709,34 @@ azure_client_secret = w
 
     fn error(name: &str) -> String {
         cfg().profile(name).expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn a_misspelt_credential_key_is_an_error_with_did_you_mean() {
+        let text = "[typo]\nhost = https://adb-2.2.azuredatabricks.net\nazure_tenant_id = t\n\
+                    azure_client_id = c\nazure_clent_secret = not-a-real-secret\n";
+        let cfg = DatabricksCfg::parse(Path::new(".databrickscfg"), text).unwrap();
+        let err = cfg.profile("typo").expect_err("a typo of a credential key was accepted");
+        assert_eq!(
+            err.to_string(),
+            ".databrickscfg:5: profile `typo`: unknown key `azure_clent_secret` (did you mean `azure_client_secret`?)"
+        );
+        assert!(!err.to_string().contains("not-a-real-secret"));
+        assert!(cfg.mapped("typo").is_err(), "import must refuse it too");
+        for typo in ["tokn = x", "auth_tpye = azure-cli", "Azure_Client_Secrett = x"] {
+            let text = format!("[t]\nhost = https://adb-2.2.azuredatabricks.net\n{typo}\n");
+            let cfg = DatabricksCfg::parse(Path::new(".databrickscfg"), &text).unwrap();
+            let e = cfg.profile("t").expect_err(typo).to_string();
+            assert!(e.contains("did you mean"), "{typo}: {e}");
+        }
+    }
+
+    #[test]
+    fn keys_of_the_databricks_tools_and_unrelated_keys_are_accepted() {
+        let text = "[dev]\nhost = https://adb-3.3.azuredatabricks.net\nauth_type = azure-cli\ncluster_id = 0123\n\
+                    warehouse_id = abc\njobs-api-version = 2.1\nmy_teams_notebook_dir = /Shared/x\n";
+        let cfg = DatabricksCfg::parse(Path::new(".databrickscfg"), text).unwrap();
+        assert_eq!(cfg.profile("dev").expect("accepted").flow().name, "test-cli");
     }
 
     #[test]

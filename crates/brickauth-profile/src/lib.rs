@@ -105,6 +105,23 @@ mod test_flows {
 
     brickauth_core::inventory::submit! {
         FlowSpec {
+            name: "test-sp",
+            aliases: &[],
+            summary: "a client secret or a certificate (tests only)",
+            interactive: false,
+            keys: &[
+                KeySpec::optional_secret("client_secret", "the app's secret").one_of("credential"),
+                KeySpec::optional("client_certificate", "a certificate").one_of("credential"),
+            ],
+            env: &[],
+            databricks: DatabricksAuth::NONE,
+            app: brickauth_core::AppConfig::from_settings,
+            build: not_built,
+        }
+    }
+
+    brickauth_core::inventory::submit! {
+        FlowSpec {
             name: "test-m2m",
             aliases: &["oauth-m2m"],
             summary: "Databricks service principal (tests only)",

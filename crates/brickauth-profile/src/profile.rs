@@ -237,12 +237,7 @@ impl Profile {
         }
 
         for spec in self.key_specs().filter(|k| k.required) {
-            let present = if spec.secret {
-                Source::ALL.iter().any(|s| self.values.contains_key(&s.key(spec.name)))
-            } else {
-                self.values.contains_key(spec.name)
-            };
-            if !present {
+            if !self.is_set(spec) {
                 let k = spec.name;
                 let hint = spec.secret.then(|| {
                     format!("set `{k}_env`, `{k}_file` or `{k}_command` (or a literal `{k}`, not recommended)")
@@ -255,7 +250,64 @@ impl Profile {
                 });
             }
         }
+
+        // Alternatives (`KeySpec::one_of`): exactly one key of each group, e.g. a client secret
+        // or a certificate. None is reported as the group's first key missing, naming the others.
+        let mut groups: Vec<&'static str> = self.key_specs().filter_map(|k| k.one_of).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        for group in groups {
+            let members: Vec<&'static KeySpec> = self.key_specs().filter(|k| k.one_of == Some(group)).collect();
+            let set: Vec<&'static KeySpec> = members.iter().copied().filter(|k| self.is_set(k)).collect();
+            let ways = members.iter().map(|k| sources(k)).collect::<Vec<_>>().join(", or ");
+            match set.as_slice() {
+                [] => {
+                    return Err(ProfileError::MissingKey {
+                        path: self.path.clone(),
+                        profile: Some(self.name.clone()),
+                        key: members.first().map_or(group, |k| k.name).to_owned(),
+                        hint: Some(format!("flow `{}` needs a {group}: set {ways}", self.flow.name)),
+                    });
+                }
+                [_] => {}
+                [first, second, ..] => {
+                    let (path, at) = match self.origin_of(second) {
+                        Some(origin) => self.locate(&origin),
+                        None => (self.path.clone(), None),
+                    };
+                    return Err(ProfileError::InvalidValue {
+                        path,
+                        profile: Some(self.name.clone()),
+                        key: second.name.to_owned(),
+                        at,
+                        message: format!(
+                            "`{}` and `{}` are both set: flow `{}` takes one {group}; remove one",
+                            first.name, second.name, self.flow.name
+                        ),
+                    });
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Whether `spec` is set, through any of its sources for a secret.
+    fn is_set(&self, spec: &KeySpec) -> bool {
+        if spec.secret {
+            Source::ALL.iter().any(|s| self.values.contains_key(&s.key(spec.name)))
+        } else {
+            self.values.contains_key(spec.name)
+        }
+    }
+
+    /// Where `spec`'s value came from (its first set source for a secret).
+    fn origin_of(&self, spec: &KeySpec) -> Option<Origin> {
+        let keys: Vec<String> = if spec.secret {
+            Source::ALL.iter().map(|s| s.key(spec.name)).collect()
+        } else {
+            vec![spec.name.to_owned()]
+        };
+        keys.iter().find_map(|k| self.values.get(k)).map(|e| e.origin.clone())
     }
 
     /// Resolve secret `key` from whichever source is set (validation allows at most one).
@@ -303,6 +355,12 @@ fn position(origin: &Origin) -> (usize, usize) {
 }
 
 /// `set $ARM_TENANT_ID or $AZURE_TENANT_ID`: the variables that fill `key` for `flow`, if any.
+/// How a key is set, for a hint: `` `k` `` or, for a secret, its source keys.
+fn sources(spec: &KeySpec) -> String {
+    let k = spec.name;
+    if spec.secret { format!("`{k}_env`, `{k}_file` or `{k}_command`") } else { format!("`{k}`") }
+}
+
 fn env_hint(flow: &FlowSpec, key: &str) -> Option<String> {
     let names: Vec<String> = flow.env_vars(key).iter().map(|v| format!("${v}")).collect();
     (!names.is_empty()).then(|| format!("set {}", names.join(" or ")))

@@ -150,7 +150,7 @@ fn unknown_flow_lists_the_registered_flows() {
     let ProfileError::UnknownFlow { at, suggestion, known, .. } = &err else { panic!("{err:?}") };
     assert_eq!(*at, Some(crate::Position { line: 2, column: Some(1) }));
     assert_eq!(suggestion.as_deref(), Some("test-password"));
-    assert_eq!(known[..], ["test-cli", "test-m2m", "test-msi", "test-password", "test-secret"]);
+    assert_eq!(known[..], ["test-cli", "test-m2m", "test-msi", "test-password", "test-secret", "test-sp"]);
     insta::assert_snapshot!("unknown_flow", err.to_string());
 }
 
@@ -159,7 +159,7 @@ fn missing_flow_lists_the_registered_flows() {
     let err = parse("[profiles.dev]\nusername = \"u\"\n").unwrap().profile("dev").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "profiles.toml: profile `dev`: missing required key `flow`; registered flows: test-cli, test-m2m, test-msi, test-password, test-secret"
+        "profiles.toml: profile `dev`: missing required key `flow`; registered flows: test-cli, test-m2m, test-msi, test-password, test-secret, test-sp"
     );
 }
 
@@ -170,6 +170,31 @@ fn missing_required_keys() {
     assert!(matches!(&err, ProfileError::MissingKey { key, .. } if key == "username"), "{err}");
     let err = password_profile("").unwrap_err();
     insta::assert_snapshot!("missing_secret", err.to_string());
+}
+
+#[test]
+fn a_flow_with_alternative_credentials_needs_exactly_one() {
+    let base = "[profiles.sp]\nflow = \"test-sp\"\ntenant_id = \"t\"\nclient_id = \"c\"\n";
+    let err = parse(base).unwrap().profile("sp").unwrap_err();
+    assert!(matches!(&err, ProfileError::MissingKey { key, .. } if key == "client_secret"), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "profiles.toml: profile `sp`: missing required key `client_secret`; flow `test-sp` needs a credential: \
+         set `client_secret_env`, `client_secret_file` or `client_secret_command`, or `client_certificate`"
+    );
+    for one in
+        ["client_secret_env = \"S\"\n", "client_secret_command = \"pass sp\"\n", "client_certificate = \"c.pem\"\n"]
+    {
+        let text = format!("{base}{one}");
+        assert!(parse(&text).unwrap().profile("sp").is_ok(), "{one}");
+    }
+    let both = format!("{base}client_secret_env = \"S\"\nclient_certificate = \"c.pem\"\n");
+    let err = parse(&both).unwrap().profile("sp").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "profiles.toml:6:1: profile `sp`: key `client_certificate`: `client_secret` and `client_certificate` are \
+         both set: flow `test-sp` takes one credential; remove one"
+    );
 }
 
 #[test]

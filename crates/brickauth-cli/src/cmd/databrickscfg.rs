@@ -11,6 +11,14 @@
 //!   Databricks CLI, the SDKs and Terraform at brickauth as their token helper
 //!   (`auth_type = databricks-cli`, `databricks_cli_path` = this executable): they then run
 //!   `brickauth auth token --profile NAME` whenever they need a token.
+//!
+//! Both files are generated safely by construction: TOML values and keys go through `toml_edit`
+//! (which quotes and escapes them), and the one piece of raw text, the comment naming where a
+//! profile came from, is refused when the path or section name holds a control character (a
+//! newline would end the comment and start a line of TOML). INI has no escaping at all, so a
+//! section name with a control character, `[` or `]`, and a value with a control character are
+//! refused, naming the profile and the key; so is a profile file path with a control character
+//! (export names it in a comment). Refused means nothing is written or printed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,6 +93,7 @@ pub fn import(cx: &Context, args: &ImportArgs) -> Result<ExitCode> {
     };
 
     let shown_cfg = cfg.path().display().to_string();
+    comment_text("the Databricks config file's path", &shown_cfg, "the profile file")?;
     let names: Vec<String> = if args.sections.is_empty() {
         cfg.names().into_iter().map(str::to_owned).collect()
     } else {
@@ -104,6 +113,7 @@ pub fn import(cx: &Context, args: &ImportArgs) -> Result<ExitCode> {
                 continue;
             }
         };
+        comment_text(&format!("the section name [{}]", name.escape_debug()), name, "the profile file")?;
         let mut table = toml_edit::Table::new();
         table.decor_mut().set_prefix(format!("\n# imported from {shown_cfg} [{name}]\n"));
         table.insert("flow", toml_edit::value(mapped.flow.name));
@@ -178,36 +188,154 @@ fn write(path: &std::path::Path, text: &str) -> Result<()> {
 pub fn export(cx: &Context, _args: &ExportArgs) -> Result<ExitCode> {
     let file = cx.file()?;
     let exe = std::env::current_exe().context("cannot find this executable's path for databricks_cli_path")?;
+    let shown = file.path().display().to_string();
+    comment_text("the profile file's path", &shown, "~/.databrickscfg")?;
     let mut out = format!(
         "; Sections for ~/.databrickscfg: the Databricks CLI, SDKs and Terraform get their tokens from\n\
-         ; `brickauth auth token --profile NAME` (profiles of {}).\n",
-        file.path().display()
+         ; `brickauth auth token --profile NAME` (profiles of {shown}).\n"
     );
     let names: Vec<&str> = match cx.profile.as_deref() {
         Some(p) => vec![p],
         None => file.names(),
     };
+    let Some(exe) = exe.to_str() else {
+        return Err(usage(format!(
+            "this executable's path {} is not UTF-8, which ~/.databrickscfg cannot hold as databricks_cli_path; \
+             nothing was printed",
+            exe.display()
+        )));
+    };
     for name in names {
         let profile = file.profile(name)?;
         let Some(host) = profile.get("host").map(str::trim).filter(|h| !h.is_empty()) else {
-            eprintln!("skipped  {name}: no `host` (the Databricks tools need the workspace URL)");
+            eprintln!("skipped  {}: no `host` (the Databricks tools need the workspace URL)", name.escape_debug());
             continue;
         };
-        out.push_str(&format!(
-            "\n[{name}]\nhost                = {}\nauth_type           = databricks-cli\ndatabricks_cli_path = {}\n",
-            host.trim_end_matches('/'),
-            exe.display()
-        ));
+        let host = host.trim_end_matches('/');
+        let mut values = vec![("host", host), ("auth_type", "databricks-cli"), ("databricks_cli_path", exe)];
         if let Some(id) = profile.get("azure_workspace_resource_id") {
-            out.push_str(&format!("azure_workspace_resource_id = {id}\n"));
+            values.push(("azure_workspace_resource_id", id));
         }
+        out.push_str(&ini_section(name, &values)?);
     }
     print(&out)
+}
+
+/// `[name]` and its `key = value` lines, keys aligned. INI has no quoting or escaping: a name
+/// with `[`, `]` or a control character, or a value with a control character, is refused.
+/// The error (exit 2) names the profile and the key.
+fn ini_section(name: &str, values: &[(&'static str, &str)]) -> Result<String> {
+    let bad_name = if name.trim().is_empty() {
+        Some("nothing but spaces")
+    } else if name.chars().any(char::is_control) {
+        Some("a control character")
+    } else if name.contains(['[', ']']) {
+        Some("`[` or `]`")
+    } else if name.trim() != name {
+        Some("leading or trailing spaces")
+    } else {
+        None
+    };
+    if let Some(what) = bad_name {
+        return Err(usage(format!(
+            "profile `{}` cannot be a ~/.databrickscfg section: its name holds {what}, which INI cannot hold \
+             (rename the profile); nothing was printed",
+            name.escape_debug()
+        )));
+    }
+    let width = values.iter().map(|(k, _)| k.len()).filter(|&n| n <= 19).max().unwrap_or(0);
+    let mut out = format!("\n[{name}]\n");
+    for (key, value) in values {
+        if value.chars().any(char::is_control) {
+            return Err(usage(format!(
+                "profile `{name}`: `{key}` = \"{}\" holds a newline or another control character, which would \
+                 start a line of its own in ~/.databrickscfg (fix the value); nothing was printed",
+                value.escape_debug()
+            )));
+        }
+        out.push_str(&format!("{key:width$} = {value}\n"));
+    }
+    Ok(out)
+}
+
+/// Check `text` before it goes into a comment of `file` (TOML or INI), or an error naming
+/// `what`: a control character (a newline, say) would end the comment and start a line of
+/// configuration, so it is refused, never escaped or dropped.
+fn comment_text(what: &str, text: &str, file: &str) -> Result<()> {
+    if text.chars().any(char::is_control) {
+        return Err(usage(format!(
+            "{what} \"{}\" holds a newline or another control character, which cannot be written in a comment \
+             of {file}; rename it (or copy the file to a plain path); nothing was written",
+            text.escape_debug()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_section_is_written_with_aligned_keys() {
+        let s = ini_section(
+            "dev",
+            &[
+                ("host", "https://adb-1.2.azuredatabricks.net"),
+                ("auth_type", "databricks-cli"),
+                ("databricks_cli_path", "/usr/local/bin/brickauth"),
+                ("azure_workspace_resource_id", "/subscriptions/s/resourceGroups/g/providers/x/workspaces/w"),
+            ],
+        )
+        .unwrap();
+        assert!(s.starts_with("\n[dev]\n"), "{s}");
+        insta::assert_snapshot!(s.trim_start(), @r"
+        [dev]
+        host                = https://adb-1.2.azuredatabricks.net
+        auth_type           = databricks-cli
+        databricks_cli_path = /usr/local/bin/brickauth
+        azure_workspace_resource_id = /subscriptions/s/resourceGroups/g/providers/x/workspaces/w
+        ");
+    }
+
+    #[test]
+    fn injections_into_a_section_are_refused_naming_the_profile_and_key() {
+        let host = [("host", "https://adb-1.2.azuredatabricks.net")];
+        let refused: Vec<String> = [
+            ini_section("dev]\n[evil", &host),
+            ini_section("dev\n[evil]", &host),
+            ini_section("[evil]", &host),
+            ini_section(" dev", &host),
+            ini_section("", &host),
+            ini_section("dev", &[("host", "https://h\n[evil]\nauth_type = pat\ntoken = dapi")]),
+            ini_section("dev", &[("azure_workspace_resource_id", "/s\rauth_type = pat")]),
+            ini_section("dev", &[("host", "https://h\u{1b}]0;x\u{7}")]),
+        ]
+        .into_iter()
+        .map(|r| r.expect_err("injection accepted").to_string())
+        .collect();
+        insta::assert_snapshot!(refused.join("\n"), @r#"
+        profile `dev]\n[evil` cannot be a ~/.databrickscfg section: its name holds a control character, which INI cannot hold (rename the profile); nothing was printed
+        profile `dev\n[evil]` cannot be a ~/.databrickscfg section: its name holds a control character, which INI cannot hold (rename the profile); nothing was printed
+        profile `[evil]` cannot be a ~/.databrickscfg section: its name holds `[` or `]`, which INI cannot hold (rename the profile); nothing was printed
+        profile ` dev` cannot be a ~/.databrickscfg section: its name holds leading or trailing spaces, which INI cannot hold (rename the profile); nothing was printed
+        profile `` cannot be a ~/.databrickscfg section: its name holds nothing but spaces, which INI cannot hold (rename the profile); nothing was printed
+        profile `dev`: `host` = "https://h\n[evil]\nauth_type = pat\ntoken = dapi" holds a newline or another control character, which would start a line of its own in ~/.databrickscfg (fix the value); nothing was printed
+        profile `dev`: `azure_workspace_resource_id` = "/s\rauth_type = pat" holds a newline or another control character, which would start a line of its own in ~/.databrickscfg (fix the value); nothing was printed
+        profile `dev`: `host` = "https://h\u{1b}]0;x\u{7}" holds a newline or another control character, which would start a line of its own in ~/.databrickscfg (fix the value); nothing was printed
+        "#);
+    }
+
+    #[test]
+    fn comment_text_refuses_control_characters() {
+        assert!(comment_text("path", "/home/me/.databrickscfg", "f").is_ok());
+        assert!(comment_text("path", "/home/me/.databricks cfg (copy)", "f").is_ok());
+        for bad in ["/tmp/x\n[profiles.evil]\npassword_command = \"sh\"", "/tmp/x\r\n", "/tmp/\u{1b}[2J", "a\tb"] {
+            let e = comment_text("the Databricks config file's path", bad, "f").expect_err(bad).to_string();
+            assert!(e.contains("control character") && e.contains("nothing was written"), "{e}");
+            assert!(!e.contains('\n') && !e.contains('\u{1b}'), "the raw text is repeated: {e}");
+        }
+    }
 
     #[test]
     fn variable_names_are_shell_safe() {

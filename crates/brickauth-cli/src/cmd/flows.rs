@@ -35,6 +35,7 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
                         "interactive": s.interactive,
                         "keys": s.keys.iter().map(|k| json!({
                             "name": k.name, "required": k.required, "secret": k.secret, "help": k.help,
+                            "one_of": k.one_of,
                         })).collect::<Vec<_>>(),
                     })
                 })
@@ -53,7 +54,11 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
                 }
                 out.push_str(&format!("\n    {}\n", s.summary));
                 for k in s.keys {
-                    let req = if k.required { "required" } else { "optional" };
+                    let req = match k.one_of {
+                        _ if k.required => "required".to_owned(),
+                        Some(group) => format!("{group}: exactly one of these"),
+                        None => "optional".to_owned(),
+                    };
                     let name = if k.secret {
                         format!(
                             "{} | {}",

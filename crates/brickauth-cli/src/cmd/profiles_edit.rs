@@ -9,8 +9,9 @@
 //! `K_command`, which is also what `init` offers.
 //!
 //! `init` is the guided form for a terminal: it asks for the name and the flow, then only for
-//! what the chosen flow needs — its required keys (`FlowSpec::keys`), and whatever validation
-//! still reports missing — and the workspace host.
+//! what the chosen flow needs — its required keys (`FlowSpec::keys`), which of its alternative
+//! credentials to use (`KeySpec::one_of`: a client secret or a certificate) and that one, and
+//! whatever validation still reports missing — and the workspace host.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -154,6 +155,32 @@ fn interview(cx: &Context, args: &InitArgs, input: &mut dyn BufRead) -> Result<D
     }
     for key in flow.keys.iter().filter(|k| k.required) {
         ask_key(input, key, &mut draft)?;
+    }
+    // Alternatives the flow declares (a client secret or a certificate): which one, then it.
+    let mut groups: Vec<&str> = flow.keys.iter().filter_map(|k| k.one_of).collect();
+    groups.dedup();
+    for group in groups {
+        let members: Vec<&KeySpec> = flow.keys.iter().filter(|k| k.one_of == Some(group)).collect();
+        eprintln!("Flow `{}` needs a {group}, one of:", flow.name);
+        for (i, k) in members.iter().enumerate() {
+            eprintln!("  {:>2}. {} ({})", i + 1, k.name, k.help);
+        }
+        let question = format!("Which {group} [1-{}]", members.len());
+        let pick = (0..3).find_map(|_| match ask_required(input, &question) {
+            Ok(a) => match a.parse::<usize>() {
+                Ok(n) if (1..=members.len()).contains(&n) => Some(Ok(members[n - 1])),
+                _ => {
+                    eprintln!("  `{a}`: answer a number from the list");
+                    None
+                }
+            },
+            Err(e) => Some(Err(e)),
+        });
+        match pick {
+            Some(Ok(key)) => ask_key(input, key, &mut draft)?,
+            Some(Err(e)) => return Err(e),
+            None => return Err(usage(format!("profiles init: no {group} chosen; nothing was written"))),
+        }
     }
     // Whatever validation still finds missing (tenant_id and client_id for Entra flows, say).
     let text = std::fs::read_to_string(config_path(cx)?).unwrap_or_default();
@@ -461,5 +488,27 @@ flow = "authorization-code"
         assert!(d.make_default);
         let w = write(cx.config.as_deref().expect("path"), &d).expect("write");
         assert!(w.created);
+    }
+
+    #[test]
+    fn init_asks_which_credential_a_flow_needs() {
+        brickauth_flows::link();
+        let dir = tempfile::tempdir().expect("dir");
+        let cx = Context::new(Some(dir.path().join("profiles.toml")), None, None, None);
+        // A certificate: the second choice, after a wrong answer.
+        let answers = "sp\nclient-credentials\n\n7\n2\n/etc/sp.pem\n                       a1bc2d34-5e67-8f89-01ab-c2345d6c78de\n12a34b56-789c-0d12-e3fa-b456789c0123\nn\n";
+        let mut input = std::io::Cursor::new(answers.as_bytes());
+        let d = interview(&cx, &InitArgs { name: None }, &mut input).expect("interview");
+        let keys: Vec<&str> = d.values.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["client_certificate", "tenant_id", "client_id"]);
+        // No answer: nothing is drafted.
+        let mut input = std::io::Cursor::new("sp\nclient-credentials\n\n".as_bytes());
+        let e = interview(&cx, &InitArgs { name: None }, &mut input).err().expect("refused");
+        assert!(e.to_string().contains("no answer"), "{e}");
+        // Added without any: refused before anything is written.
+        let d = draft("client-credentials", &[("tenant_id", "a1bc2d34-5e67-8f89-01ab-c2345d6c78de")], false);
+        let e = write(cx.config.as_deref().expect("path"), &d).err().expect("no credential");
+        assert!(e.to_string().contains("needs a credential"), "{e}");
+        assert!(!dir.path().join("profiles.toml").exists());
     }
 }
