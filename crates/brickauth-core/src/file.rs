@@ -170,7 +170,10 @@ mod tests {
         assert_eq!(read_to_string(&p, 100).unwrap(), "0123456789");
         let e = read(&p, 9).unwrap_err();
         assert!(matches!(e, FileError::TooLarge { limit: 9, .. }), "{e:?}");
-        assert_eq!(e.to_string(), format!("cannot read {}: it is larger than 9 bytes (the limit for this file)", p.display()));
+        assert_eq!(
+            e.to_string(),
+            format!("cannot read {}: it is larger than 9 bytes (the limit for this file)", p.display())
+        );
     }
 
     #[test]

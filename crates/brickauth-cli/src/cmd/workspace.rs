@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use brickauth_cache::TokenOptions;
+use brickauth_cache::{TenantMemory, TokenOptions};
 use brickauth_core::{ExposeSecret, Settings};
-use brickauth_databricks::{Method, TenantMemory, WorkspaceClient, WorkspaceConfig};
+use brickauth_databricks::{Method, WorkspaceClient, WorkspaceConfig};
 use brickauth_flows::client_credentials::ClientCredentialsFlow;
 use brickauth_profile::Profile;
 
