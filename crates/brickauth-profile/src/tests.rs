@@ -546,6 +546,26 @@ fn from_env_secrets_resolve_lazily_from_the_environment() {
     );
 }
 
+/// Issue 19 item 1: the one `env` profile binds per flow, so that the account one flow signed in
+/// is never served to another; a profile of a file binds under its name.
+#[test]
+fn the_environment_profile_binds_per_flow() {
+    let env = vars(&[
+        ("ARM_TENANT_ID", "t"),
+        ("ARM_CLIENT_ID", "c"),
+        ("BRICKAUTH_USERNAME", "u"),
+        ("BRICKAUTH_PASSWORD", "p"),
+        ("ARM_CLIENT_SECRET", "s"),
+    ]);
+    let password = Profile::from_env("test-password", &env).unwrap();
+    let secret = Profile::from_env("test-secret", &env).unwrap();
+    assert_eq!((password.profile_name(), secret.profile_name()), ("env", "env"));
+    assert_eq!(password.binding_name(), "env:test-password");
+    assert_eq!(secret.binding_name(), "env:test-secret");
+    let file = parse("[profiles.env]\nflow = \"test-password\"\nusername = \"u\"\npassword_env = \"P\"\n").unwrap();
+    assert_eq!(file.profile("env").unwrap().binding_name(), "env");
+}
+
 // ---------------------------------------------------------------- conversion
 
 #[test]
