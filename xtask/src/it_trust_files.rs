@@ -39,14 +39,14 @@ refresh_token_file = "{DIR}/huge"
 
 /// Every case of this module, in order.
 pub fn cases(w: &World, s: &mut Suite) {
-    let config = match w.write_profiles("trust-files.toml", &PROFILES.replace("{DIR}", &w.dir.path().display().to_string()))
-    {
-        Ok(p) => p.display().to_string(),
-        Err(e) => {
-            s.case("trust files: setup", || Err(e));
-            return;
-        }
-    };
+    let config =
+        match w.write_profiles("trust-files.toml", &PROFILES.replace("{DIR}", &w.dir.path().display().to_string())) {
+            Ok(p) => p.display().to_string(),
+            Err(e) => {
+                s.case("trust files: setup", || Err(e));
+                return;
+            }
+        };
     let authority = w.entra.uri();
     let host = w.databricks.uri();
     // `brickauth --flow FLOW token` in the environment-only mode, with `vars` on top of the app's.
@@ -96,7 +96,11 @@ pub fn cases(w: &World, s: &mut Suite) {
         vars.push(("BRICKAUTH_REFRESH_TOKEN", rt.as_str()));
         let o = env_run(&cache, &["--flow", "refresh-token", "token"], &vars)?;
         expect_code(&o, 0)?;
-        ensure!(user_of(&o)? == brickauth_mock::constants::BOB, "--flow refresh-token printed {}'s token", user_of(&o)?);
+        ensure!(
+            user_of(&o)? == brickauth_mock::constants::BOB,
+            "--flow refresh-token printed {}'s token",
+            user_of(&o)?
+        );
         ensure!(w.entra.token_request_count() == before + 1, "bob's refresh token was not redeemed");
         ensure!(
             w.token_requests().pop().unwrap_or_default().get("refresh_token") == Some(&rt),
@@ -110,17 +114,20 @@ pub fn cases(w: &World, s: &mut Suite) {
         Ok(())
     });
 
-    s.case("trust env mode: --flow device-code after --flow password prints no cached token (exit 3, no request)", || {
-        let cache = w.path("cache-env-dc");
-        expect_code(&env_run(&cache, &["--flow", "password", "token"], &as_alice)?, 0)?;
-        let before = w.entra.token_request_count();
-        let o = env_run(&cache, &["--flow", "device-code", "token"], &tenant)?;
-        expect_code(&o, 3)?;
-        ensure!(o.stdout.is_empty(), "--flow device-code printed a token: {}", o.stdout);
-        expect_contains(&o.stderr, "needs an interactive sign-in", "stderr")?;
-        ensure!(w.entra.token_request_count() == before, "a token request was sent");
-        Ok(())
-    });
+    s.case(
+        "trust env mode: --flow device-code after --flow password prints no cached token (exit 3, no request)",
+        || {
+            let cache = w.path("cache-env-dc");
+            expect_code(&env_run(&cache, &["--flow", "password", "token"], &as_alice)?, 0)?;
+            let before = w.entra.token_request_count();
+            let o = env_run(&cache, &["--flow", "device-code", "token"], &tenant)?;
+            expect_code(&o, 3)?;
+            ensure!(o.stdout.is_empty(), "--flow device-code printed a token: {}", o.stdout);
+            expect_contains(&o.stderr, "needs an interactive sign-in", "stderr")?;
+            ensure!(w.entra.token_request_count() == before, "a token request was sent");
+            Ok(())
+        },
+    );
 
     // ---- item 3: files beside the cache
 
@@ -216,7 +223,8 @@ fn two_uid_cases(w: &World, s: &mut Suite, run: &EnvRun<'_>, alice: &[(&str, &st
             })
         };
 
-        let name = "trust files (two users): nothing is written into a cache directory of another user, tenants.json included";
+        let name =
+            "trust files (two users): nothing is written into a cache directory of another user, tenants.json included";
         if !root {
             skip(s, name);
         } else {

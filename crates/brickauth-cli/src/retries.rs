@@ -50,7 +50,11 @@ pub fn http_config() -> anyhow::Result<HttpConfig> {
         None => config,
         Some((var, path)) => {
             let source = format!("{} (${var})", path.display());
-            config.with_ca_loader(source, Arc::new(move || std::fs::read(&path).map_err(|e| e.to_string())))
+            let limit = brickauth_core::http::CA_BUNDLE_LIMIT;
+            config.with_ca_loader(
+                source,
+                Arc::new(move || brickauth_core::file::read(&path, limit).map_err(|e| e.reason())),
+            )
         }
     })
 }

@@ -23,21 +23,18 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 /// Why a file could not be read. Every variant names the file.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum FileError {
     /// The operating system could not open or read it (not found, permission denied, …).
-    #[error("cannot read {}: {source}", .path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The operating system's error.
-        #[source]
         source: io::Error,
     },
     /// It is not a regular file: brickauth never reads from a FIFO, a device or a socket (it
     /// could block forever or never end).
-    #[error("cannot read {}: it is {kind}, not a regular file", .path.display())]
     NotRegular {
         /// The file.
         path: PathBuf,
@@ -45,7 +42,6 @@ pub enum FileError {
         kind: &'static str,
     },
     /// It is larger than the limit its caller set for it.
-    #[error("cannot read {}: it is larger than {} (the limit for this file)", .path.display(), Size(*.limit))]
     TooLarge {
         /// The file.
         path: PathBuf,
@@ -53,7 +49,6 @@ pub enum FileError {
         limit: u64,
     },
     /// It is not UTF-8 text ([`read_to_string`] only).
-    #[error("cannot read {}: it is not UTF-8 text", .path.display())]
     NotText {
         /// The file.
         path: PathBuf,
@@ -71,9 +66,37 @@ impl FileError {
         }
     }
 
+    /// What is wrong, without the file's name (for callers that name it themselves): `it is a
+    /// FIFO (named pipe), not a regular file`, `No such file or directory (os error 2)`.
+    pub fn reason(&self) -> String {
+        match self {
+            FileError::Io { source, .. } => source.to_string(),
+            FileError::NotRegular { kind, .. } => format!("it is {kind}, not a regular file"),
+            FileError::TooLarge { limit, .. } => {
+                format!("it is larger than {} (the limit for this file)", Size(*limit))
+            }
+            FileError::NotText { .. } => "it is not UTF-8 text".to_owned(),
+        }
+    }
+
     /// Whether the file does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, FileError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot read {}: {}", self.path().display(), self.reason())
+    }
+}
+
+impl std::error::Error for FileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FileError::Io { source, .. } => Some(source),
+            _ => None,
+        }
     }
 }
 

@@ -403,6 +403,24 @@ fn unreadable_secret_file_names_the_path() {
     );
 }
 
+/// Issue 19 item 7: a secret file is a regular file of at most 64 KiB, never a device or FIFO.
+#[cfg(unix)]
+#[test]
+fn secret_files_are_bounded_regular_files() {
+    let p = password_profile("password_file = '/dev/zero'\n").unwrap();
+    let err = p.resolve_secret("password").unwrap_err().to_string();
+    assert!(
+        err.contains("cannot read /dev/zero: it is a character device, not a regular file (named by `password_file`)"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big");
+    std::fs::File::create(&path).unwrap().set_len(64 * 1024 + 1).unwrap();
+    let p = password_profile(&format!("password_file = '{}'\n", path.display())).unwrap();
+    let err = p.resolve_secret("password").unwrap_err().to_string();
+    assert!(err.contains("larger than 64 KiB"), "{err}");
+}
+
 #[cfg(unix)]
 #[test]
 fn secret_from_command() {
