@@ -521,6 +521,7 @@ mod tests {
             TokenCache::at(dir.path()),
             app,
             AccountHint::new("dev"),
+            "dev".into(),
             FlowSource::Settings(Arc::new(settings), OnceLock::new()),
         );
         assert!(p.cached(Duration::from_secs(60)).unwrap().is_none());
@@ -539,6 +540,7 @@ mod tests {
             TokenCache::at(dir.path()),
             app,
             AccountHint::new("dev"),
+            "dev".into(),
             FlowSource::Settings(Arc::new(settings), OnceLock::new()),
         );
         assert!(p.cached(Duration::from_secs(60)).unwrap().is_none());
