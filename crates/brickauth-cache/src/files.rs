@@ -408,4 +408,39 @@ mod tests {
         assert!(!dir.path().join("tokens.json.abc.tmp").exists());
         assert!(dir.path().join("tenants.json.abc.tmp").exists());
     }
+
+    /// The architecture invariant (docs/architecture.md): no other module of the crate opens,
+    /// reads, writes, renames or removes a file by path.
+    #[test]
+    fn no_other_module_touches_a_file_by_path() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        const BY_PATH: &[&str] = &[
+            "File::open(",
+            "File::create(",
+            "fs::read(",
+            "fs::read_to_string(",
+            "fs::write(",
+            "fs::rename(",
+            "fs::remove_file(",
+            "tempfile::",
+            "options.open(",
+            "OpenOptions::new().open(",
+        ];
+        let mut found = Vec::new();
+        for entry in fs::read_dir(&src).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == "files.rs" || !name.ends_with(".rs") {
+                continue;
+            }
+            let text = fs::read_to_string(entry.path()).unwrap();
+            // Tests may set up files as they like.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in code.lines().enumerate() {
+                if BY_PATH.iter().any(|p| line.contains(p)) {
+                    found.push(format!("{name}:{}: {}", n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(found.is_empty(), "files beside the cache must go through files.rs:\n{}", found.join("\n"));
+    }
 }
