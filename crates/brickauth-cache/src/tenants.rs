@@ -11,11 +11,11 @@
 //!
 //! The file holds no secret, but which tenant a workspace's tokens are asked from is trust: a
 //! planted file could send a sign-in to a tenant of someone else's choosing. So it is read and
-//! written only through [`crate::files`], like `tokens.json`: the directory checked (ours, 0700)
-//! before the file is read or written, the file opened without following a symbolic link and
-//! refused unless it is ours and nobody else can write it, written through an exclusively created
-//! temp file renamed into place. Writers do not lock:
-//! each write re-reads the file and changes one entry, and the worst a race can do is lose an
+//! written only through the crate's one module for files beside the cache (`files.rs`), like
+//! `tokens.json`: the directory checked (ours, 0700) before the file is read or written, the file
+//! opened without following a symbolic link and refused unless it is ours and nobody else can
+//! write it, written through an exclusively created temp file renamed into place. Writers do not
+//! lock: each write re-reads the file and changes one entry, and the worst a race can do is lose an
 //! entry that is then learned again. A file that cannot be parsed is reported, never overwritten
 //! silently: [`TenantMemory::remember`] replaces it only after a successful discovery.
 //!
