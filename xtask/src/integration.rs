@@ -305,6 +305,7 @@ pub fn run(filter: Option<&str>) -> Result<()> {
     crate::it_reach::cases(&w, &mut s);
     crate::it_azcli::cases(&w, &mut s);
     crate::it_trust::cases(&w, &mut s);
+    crate::it_trust_files::cases(&w, &mut s);
     crate::it_transport::cases(&w, &mut s);
     crate::it_polish::cases(&w, &mut s);
     crate::it_oneway::cases(&w, &mut s);

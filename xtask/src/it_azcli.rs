@@ -7,6 +7,7 @@
 //! own leak scan over their runs. `cargo xtask az` does the same with a real azure-cli.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use brickauth_mock::{AZURE_CLI_CLIENT_ID, CLIENT_ID, DATABRICKS_RESOURCE, MockConfig, MockUser, TENANT_ID};
@@ -257,6 +258,32 @@ pub fn cases(shared: &World, s: &mut Suite) {
         expect_code(&o, 3)?;
         expect_contains(&o.stderr, "azure_cli_mode = \"cache\"", "stderr")?;
         ensure!(runs_of(&bin) == 2, "cache mode ran az");
+        Ok(())
+    });
+
+    s.case("azure-cli auto: a stale az lock file runs az at once (issue 19 item 8), cache mode names it", || {
+        let bin = fake_az(&w.path("fake-az-lock"))?;
+        let rt = w.entra.issue_refresh_token("alice@contoso.com");
+        write_az(&az, &[alice(rt)], Some("alice@contoso.com"), None)?;
+        let lock = az.join("msal_token_cache.json.lockfile");
+        // What a killed az leaves: `<pid> <argv[0]>` of a process that is gone (no pid is this big).
+        std::fs::write(&lock, "4000000000 /usr/bin/az")?;
+        let path = bin.display().to_string();
+        let cache = w.path("cache-az-lock").display().to_string();
+        let env = [("PATH", path.as_str()), ("BRICKAUTH_CACHE_DIR", cache.as_str())];
+        let o = run(&["-v", "token"], &env);
+        let cache_mode = run(&["-p", "az-cache", "token"], &env);
+        std::fs::remove_file(&lock)?;
+        let (o, cache_mode) = (o?, cache_mode?);
+        expect_code(&o, 0)?;
+        ensure!(o.elapsed < Duration::from_secs(5), "took {:?}", o.elapsed);
+        ensure!(o.stdout.trim() == "fake-az-process-token", "printed {:?}", o.stdout.trim());
+        expect_contains(&o.stderr, "stale", "stderr at -v")?;
+        ensure!(runs_of(&bin) == 1, "az ran {} times", runs_of(&bin));
+        ensure!(cache_mode.elapsed < Duration::from_secs(5), "cache mode took {:?}", cache_mode.elapsed);
+        ensure!(cache_mode.code != 0, "cache mode gave a token");
+        expect_contains(&cache_mode.stderr, "msal_token_cache.json.lockfile", "stderr")?;
+        expect_contains(&cache_mode.stderr, "remove it if no az command is running", "stderr")?;
         Ok(())
     });
 

@@ -32,6 +32,7 @@ mod it_polish;
 mod it_reach;
 mod it_transport;
 mod it_trust;
+mod it_trust_files;
 mod sdk;
 mod soak;
 mod test;

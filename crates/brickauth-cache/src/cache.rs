@@ -8,13 +8,13 @@
 //!
 //! Permissions: the directory is created 0700 and files 0600 on Unix; a directory or file that
 //! is not the user's own, or a symbolic link where a file should be, is refused (see
-//! [`crate::secure`]). **Windows gap:** no mode bits are set or checked there; the files inherit
+//! [`crate::files`]). **Windows gap:** no mode bits are set or checked there; the files inherit
 //! the ACL of the directory, which under `%LOCALAPPDATA%` is private to the user by default.
 
 use std::ffi::OsString;
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,7 @@ use brickauth_core::{AccessToken, Account, SecretString, TokenResponse};
 
 use crate::MIN_VALIDITY_FLOOR;
 use crate::error::CacheError;
+use crate::files;
 use crate::format::{self, Binding, CacheFile, Entry, account_key};
 use crate::identity::{AccountHint, Identity};
 use crate::secure;
@@ -189,11 +190,11 @@ impl TokenCache {
     /// The whole file, read once without a lock (see [`lookup`](Self::lookup)).
     pub fn read(&self) -> Result<CacheView, CacheError> {
         let empty = |unusable| CacheView { file: CacheFile::default(), unusable };
-        if !secure::check_dir(&self.dir)? {
+        if !files::check_dir(&self.dir)? {
             return Ok(empty(None));
         }
         let path = self.path();
-        let Some(bytes) = secure::read(&path)? else { return Ok(empty(None)) };
+        let Some(bytes) = files::read(&path)? else { return Ok(empty(None)) };
         match format::parse(&bytes) {
             Ok(file) => Ok(CacheView { file, unusable: None }),
             Err(why) => {
@@ -223,7 +224,7 @@ impl TokenCache {
     /// profile that names no account and has no binding removes nothing — it never falls back to
     /// another profile's account.
     pub fn remove(&self, id: &Identity, account: &AccountHint) -> Result<Removed, CacheError> {
-        if !secure::check_dir(&self.dir)? || !self.path().exists() {
+        if !files::check_dir(&self.dir)? || !self.path().exists() {
             return Ok(Removed::default());
         }
         let lock = self.lock()?;
@@ -245,21 +246,21 @@ impl TokenCache {
     /// Deletes `tokens.json` and any copies of it earlier moved aside as corrupt (they may hold
     /// tokens too). The directory and lock file stay.
     pub fn clear(&self) -> Result<usize, CacheError> {
-        if !secure::check_dir(&self.dir)? {
+        if !files::check_dir(&self.dir)? {
             return Ok(0);
         }
         let _lock = self.lock()?;
         let path = self.path();
-        let count = match secure::read(&path)? {
+        let count = match files::read(&path)? {
             Some(bytes) => format::parse(&bytes).map(|f| f.entries.len()).unwrap_or(0),
             None => 0,
         };
-        remove_if_present(&path)?;
+        files::remove(&path)?;
         let prefix = format!("{FILE_NAME}.corrupt-");
         let entries = fs::read_dir(&self.dir).map_err(|e| CacheError::io("list", &self.dir, e))?;
         for entry in entries.flatten() {
             if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                remove_if_present(&entry.path())?;
+                files::remove(&entry.path())?;
             }
         }
         Ok(count)
@@ -290,7 +291,7 @@ impl TokenCache {
 
     /// Open (creating) the lock file: never through a symbolic link, and only if it is ours.
     fn open_lock_file(&self) -> Result<File, CacheError> {
-        secure::ensure_dir(&self.dir)?;
+        files::ensure_dir(&self.dir)?;
         let path = self.lock_path();
         let mut options = fs::OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
@@ -299,7 +300,7 @@ impl TokenCache {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        secure::open(&path, &mut options)
+        files::open(&path, &mut options)
     }
 
     /// One non-blocking attempt to lock `file`.
@@ -322,12 +323,17 @@ impl TokenCache {
     /// empty.
     fn load(&self, _lock: &CacheLock) -> Result<CacheFile, CacheError> {
         let path = self.path();
-        match secure::read(&path)? {
+        match files::read(&path)? {
             None => Ok(CacheFile::default()),
             Some(bytes) => match format::parse(&bytes) {
                 Ok(file) => Ok(file),
                 Err(why) => {
-                    format::move_aside(&path, &why)?;
+                    let aside = files::move_aside(&path)?;
+                    tracing::warn!(
+                        "the token cache {} is unusable ({why}); moved it to {} and starting with an empty cache",
+                        path.display(),
+                        aside.display()
+                    );
                     Ok(CacheFile::default())
                 }
             },
@@ -489,13 +495,6 @@ fn merge_accounts(new: &Account, old: &Account) -> Account {
         username: new.username.clone().or_else(|| old.username.clone()),
         tenant_id: new.tenant_id.clone().or_else(|| old.tenant_id.clone()),
         oid: new.oid.clone().or_else(|| old.oid.clone()),
-    }
-}
-
-fn remove_if_present(path: &Path) -> Result<(), CacheError> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(CacheError::io("remove", path, e)),
-        _ => Ok(()),
     }
 }
 

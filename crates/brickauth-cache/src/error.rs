@@ -61,6 +61,10 @@ pub enum CacheError {
         /// What the user can do about it.
         fix: String,
     },
+    /// A file beside the cache is not a regular file or is larger than the limit brickauth reads
+    /// ([`brickauth_core::file`]).
+    #[error(transparent)]
+    File(#[from] brickauth_core::file::FileError),
     /// The cache could not be serialized (should not happen: the format is plain JSON).
     #[error("cannot serialize the token cache: {0}")]
     Serialize(#[source] serde_json::Error),

@@ -34,15 +34,14 @@
 //! read and write. It holds the secrets as plain `String`s, so none of its types implement `Debug`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use brickauth_core::{AccessToken, Account, SecretString, TokenResponse};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::CachedToken;
 use crate::error::CacheError;
+use crate::files;
 use crate::identity::{AccountHint, Identity, same_username};
 
 /// The format version this crate reads and writes.
@@ -270,93 +269,17 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<CacheFile, String> {
     }
 }
 
-/// Rename an unusable cache file to `<name>.corrupt-<unix secs>` (never over an earlier one),
-/// with a warning naming both paths. Returns the new path.
-pub(crate) fn move_aside(path: &Path, why: &str) -> Result<PathBuf, CacheError> {
-    let secs = brickauth_core::now();
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "tokens.json".into());
-    let mut aside = path.with_file_name(format!("{name}.corrupt-{secs}"));
-    let mut n = 1;
-    while aside.exists() {
-        aside = path.with_file_name(format!("{name}.corrupt-{secs}-{n}"));
-        n += 1;
-    }
-    fs::rename(path, &aside).map_err(|e| CacheError::io("move aside the unreadable token cache", path, e))?;
-    tracing::warn!(
-        "the token cache {} is unusable ({why}); moved it to {} and starting with an empty cache",
-        path.display(),
-        aside.display()
-    );
-    Ok(aside)
-}
-
-/// Write `file` to `path` atomically: a private temp file in the same directory, fsynced, renamed
-/// over `path`, then the directory fsynced (Unix). The caller holds the cache lock.
+/// Write `file` to `path` atomically through [`files::write`] (temp file, fsync, rename). The
+/// caller holds the cache lock.
 ///
 /// Temp files left behind by a writer that was killed are removed first: only a lock holder
 /// writes them, so any present now is stale.
 pub(crate) fn write(path: &Path, file: &CacheFile) -> Result<(), CacheError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "tokens.json".into());
-    let prefix = format!("{name}.");
-    remove_stale_temp_files(dir, &prefix);
-
+    if let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) {
+        files::remove_stale_temps(dir, name);
+    }
     let bytes = serde_json::to_vec_pretty(file).map_err(CacheError::Serialize)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| CacheError::io("create a temporary file in", dir, e))?;
-    // tempfile creates files 0600 on Unix already; say so explicitly rather than rely on it.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o600))
-            .map_err(|e| CacheError::io("set permissions of", tmp.path(), e))?;
-    }
-    tmp.write_all(&bytes).map_err(|e| CacheError::io("write", tmp.path(), e))?;
-    tmp.as_file().sync_all().map_err(|e| CacheError::io("flush to disk", tmp.path(), e))?;
-    persist(tmp, path)?;
-    #[cfg(unix)]
-    {
-        // The rename is durable only once the directory entry is.
-        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| CacheError::io("flush to disk", dir, e))?;
-    }
-    Ok(())
-}
-
-fn persist(mut tmp: tempfile::NamedTempFile, path: &Path) -> Result<(), CacheError> {
-    // On Windows a virus scanner or indexer may hold the target open for a moment without
-    // FILE_SHARE_DELETE; retry briefly. Elsewhere the first error is final.
-    let attempts = if cfg!(windows) { 5 } else { 1 };
-    let mut attempt = 1;
-    loop {
-        match tmp.persist(path) {
-            Ok(_) => return Ok(()),
-            Err(e) if attempt < attempts && e.error.kind() == io::ErrorKind::PermissionDenied => {
-                tmp = e.file;
-                std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
-                attempt += 1;
-            }
-            Err(e) => return Err(CacheError::io("replace", path, e.error)),
-        }
-    }
-}
-
-fn remove_stale_temp_files(dir: &Path, prefix: &str) {
-    let Ok(read) = fs::read_dir(dir) else { return };
-    for entry in read.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with(prefix) && name.ends_with(".tmp") {
-            let p = entry.path();
-            match fs::remove_file(&p) {
-                Ok(()) => tracing::debug!(path = %p.display(), "removed a stale temporary cache file"),
-                Err(e) => tracing::debug!(path = %p.display(), error = %e, "cannot remove a stale temporary file"),
-            }
-        }
-    }
+    files::write(path, &bytes)
 }
 
 #[cfg(test)]

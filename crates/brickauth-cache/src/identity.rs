@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use brickauth_core::AppConfig;
+use brickauth_core::{AppConfig, Settings};
 
 /// The identity tokens are cached under — never the profile name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -74,11 +74,23 @@ impl fmt::Display for Identity {
 pub struct AccountHint {
     /// The profile's `username` key, if it has one; compared case-insensitively.
     pub username: Option<String>,
-    /// The profile name: the cache remembers which account each profile last used.
+    /// The name the profile's sign-ins are bound under — its name; `env:<flow>` for the
+    /// environment-only profile ([`Settings::binding_name`]): the cache remembers which account
+    /// each profile's own flow last signed in.
     pub profile: String,
 }
 
 impl AccountHint {
+    /// The hint for a profile's settings: its `username` (if set and not blank), and the name its
+    /// sign-ins are bound under ([`Settings::binding_name`]: the profile name, or `env:<flow>` in
+    /// the environment-only mode).
+    pub fn of(settings: &dyn Settings) -> Self {
+        AccountHint {
+            username: settings.get("username").map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned),
+            profile: settings.binding_name().into_owned(),
+        }
+    }
+
     /// A hint for `profile`, without a username.
     pub fn new(profile: impl Into<String>) -> Self {
         AccountHint { username: None, profile: profile.into() }

@@ -14,6 +14,13 @@
 //!   token valid long enough, else a refresh-token grant, else the profile's grant flow. It makes
 //!   one token request however many tasks (an async mutex) or processes (the file lock plus a
 //!   re-read) ask at once.
+//! - [`TenantMemory`] ([`tenants`]) remembers the tenant each Databricks workspace belongs to, in
+//!   `tenants.json` beside the tokens.
+//!
+//! Every file in the cache directory is read and written through one module (`files.rs`): the
+//! directory checked first (ours, 0700), files opened without following links and refused unless
+//! ours, read with a size limit, written through an exclusively created temp file renamed into
+//! place.
 //!
 //! What this crate is not: it does not read profile files, know any flow by name, name CLI
 //! commands, or print. Flows come in built ([`TokenProvider::new`]) or as the settings they are
@@ -39,15 +46,18 @@
 
 mod cache;
 mod error;
+mod files;
 mod format;
 mod identity;
 mod provider;
 mod secure;
+pub mod tenants;
 
 pub use cache::{CacheLock, CacheView, CachedToken, DEFAULT_LOCK_TIMEOUT, Removed, TokenCache};
 pub use error::{CacheError, ProviderError};
 pub use identity::{AccountHint, Identity};
 pub use provider::{TokenOptions, TokenProvider};
+pub use tenants::TenantMemory;
 
 use std::time::Duration;
 

@@ -87,6 +87,8 @@ pub struct TokenProvider {
     app: AppConfig,
     identity: Identity,
     account: AccountHint,
+    /// The profile's name, for messages (the binding name may differ: see [`AccountHint::of`]).
+    name: String,
     flow: FlowSource,
     interaction: Interaction,
     prompt: Arc<dyn brickauth_core::Prompt>,
@@ -110,31 +112,37 @@ impl TokenProvider {
     /// `cache`, for the account `account` means.
     pub fn new(cache: TokenCache, account: AccountHint, flow: Box<dyn GrantFlow>) -> TokenProvider {
         let app = flow.app().clone();
-        Self::with_source(cache, app, account, FlowSource::Built(flow))
+        let name = account.profile.clone();
+        Self::with_source(cache, app, account, name, FlowSource::Built(flow))
     }
 
     /// A provider for a profile's settings: the identity comes from the settings alone (the
-    /// registered flow's cache identity — no secret resolved, no I/O), the account from its
-    /// `username` key and profile name, and the flow is built from them only when the cache
+    /// registered flow's cache identity — no secret resolved, no I/O), the account from
+    /// [`AccountHint::of`] (its `username` and the name its sign-ins are bound under), and the flow is built from them only when the cache
     /// cannot answer (building may resolve secrets or run a command).
     ///
     /// Fails when the settings name no registered flow or an invalid tenant, client id or
     /// authority.
     pub fn from_settings(cache: TokenCache, settings: Arc<dyn Settings>) -> Result<TokenProvider, ConfigError> {
         let app = brickauth_core::flow::app_config(&*settings)?;
-        let account = AccountHint {
-            username: settings.get("username").map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned),
-            profile: settings.profile_name().to_owned(),
-        };
-        Ok(Self::with_source(cache, app, account, FlowSource::Settings(settings, OnceLock::new())))
+        let account = AccountHint::of(&*settings);
+        let name = settings.profile_name().to_owned();
+        Ok(Self::with_source(cache, app, account, name, FlowSource::Settings(settings, OnceLock::new())))
     }
 
-    fn with_source(cache: TokenCache, app: AppConfig, account: AccountHint, flow: FlowSource) -> TokenProvider {
+    fn with_source(
+        cache: TokenCache,
+        app: AppConfig,
+        account: AccountHint,
+        name: String,
+        flow: FlowSource,
+    ) -> TokenProvider {
         TokenProvider {
             cache,
             identity: Identity::of(&app),
             app,
             account,
+            name,
             flow,
             interaction: Interaction::NONE,
             prompt: Arc::new(brickauth_core::prompt::Stderr),
@@ -286,13 +294,13 @@ impl TokenProvider {
             Ok(true) => Some(token),
             Ok(false) => {
                 tracing::info!(
-                    profile = %self.account.profile,
+                    profile = %self.name,
                     "the profile's configured credential changed since it signed in; not using the cached token"
                 );
                 None
             }
             Err(e) => {
-                tracing::debug!(profile = %self.account.profile, error = %e, "cannot check the profile's credential");
+                tracing::debug!(profile = %self.name, error = %e, "cannot check the profile's credential");
                 None
             }
         }
@@ -306,18 +314,18 @@ impl TokenProvider {
         match account.username.as_deref() {
             Some(actual) if same_username(actual, expected) => Ok(()),
             None if account.key().is_none() => {
-                tracing::debug!(profile = %self.account.profile, "the answer names no account; nothing to check");
+                tracing::debug!(profile = %self.name, "the answer names no account; nothing to check");
                 Ok(())
             }
             actual => {
                 tracing::warn!(
-                    profile = %self.account.profile,
+                    profile = %self.name,
                     expected = %expected,
                     actual = actual.unwrap_or("(none)"),
                     "refusing a sign-in for another account"
                 );
                 Err(ProviderError::WrongAccount {
-                    profile: self.account.profile.clone(),
+                    profile: self.name.clone(),
                     expected: expected.clone(),
                     actual: actual.map(str::to_owned),
                 })
@@ -411,7 +419,7 @@ impl TokenProvider {
         let interactive = flow.interactive();
         if interactive && !self.interaction.terminal {
             return Err(ProviderError::NeedsLogin {
-                profile: self.account.profile.clone(),
+                profile: self.name.clone(),
                 reason: format!("{why}; the profile's flow signs in interactively and no terminal is attached"),
             });
         }
@@ -513,6 +521,7 @@ mod tests {
             TokenCache::at(dir.path()),
             app,
             AccountHint::new("dev"),
+            "dev".into(),
             FlowSource::Settings(Arc::new(settings), OnceLock::new()),
         );
         assert!(p.cached(Duration::from_secs(60)).unwrap().is_none());
@@ -531,6 +540,7 @@ mod tests {
             TokenCache::at(dir.path()),
             app,
             AccountHint::new("dev"),
+            "dev".into(),
             FlowSource::Settings(Arc::new(settings), OnceLock::new()),
         );
         assert!(p.cached(Duration::from_secs(60)).unwrap().is_none());

@@ -113,6 +113,9 @@ impl Default for HttpConfig {
     }
 }
 
+/// The largest CA bundle file read: the whole Mozilla bundle is about 220 KiB.
+pub const CA_BUNDLE_LIMIT: u64 = 16 * 1024 * 1024;
+
 impl HttpConfig {
     /// From the environment: `BRICKAUTH_HTTP_TIMEOUT`, `HTTPS_PROXY`/`https_proxy` (else
     /// `ALL_PROXY`/`all_proxy`), `NO_PROXY`/`no_proxy`, `BRICKAUTH_TLS_ROOTS`. Reads no file.
@@ -166,7 +169,8 @@ impl HttpConfig {
     }
 
     /// Like [`HttpConfig::with_ca_pem`], the bytes coming from `load` when (and only when) a
-    /// client is built — so a caller can name a file without reading it on the cached path.
+    /// client is built — so a caller can name a file without reading it on the cached path. A
+    /// loader reading a file reads it with [`crate::file::read`] and [`CA_BUNDLE_LIMIT`].
     pub fn with_ca_loader(mut self, source: impl Into<String>, load: PemLoader) -> Self {
         self.ca = Some(CaPem { source: source.into(), pem: load });
         self

@@ -1,6 +1,7 @@
 //! Core types for brickauth: Microsoft Entra ID access tokens for Azure Databricks.
 //!
-//! This crate holds what every other brickauth crate shares, and nothing that touches disk:
+//! This crate holds what every other brickauth crate shares, and decides no file to touch (it
+//! reads only a file its caller names, through [`file`](mod@file)):
 //!
 //! - [`token`]: [`AccessToken`] and the parsed Entra v2.0 [`TokenResponse`];
 //! - [`app`]: validated identifiers ([`Tenant`], [`ClientId`], [`Scopes`]) and the [`Authority`]
@@ -11,6 +12,7 @@
 //! - [`http`]: the token-endpoint client (form POST, timeouts, retries honouring `Retry-After`);
 //! - [`retry`]: the one retry engine (a classify callback, budgets per kind, a retry observer);
 //! - [`text`]: server text made safe to show (escape sequences, control characters, secrets);
+//! - [`file`](mod@file): bounded reads of a file the caller names (regular files only, a size limit);
 //! - [`error`]: typed errors, Entra's error body and one-line hints for common AADSTS codes;
 //! - [`jwt`]: reading (not verifying) a JWT's header and claims.
 //!
@@ -33,6 +35,7 @@
 pub mod app;
 pub mod assertion;
 pub mod error;
+pub mod file;
 pub mod flow;
 pub mod grants;
 pub mod hints;

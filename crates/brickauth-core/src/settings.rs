@@ -98,6 +98,15 @@ pub trait Settings: Send + Sync {
     /// Where `key`'s value came from (`profiles.toml:12`, `[defaults]`, `$ARM_CLIENT_ID`, …).
     fn origin(&self, key: &str) -> Option<String>;
 
+    /// The name the token cache binds this profile's own sign-ins under (its *binding*: which
+    /// account a profile naming no `username` is served). By default the profile's name. Settings
+    /// whose one name stands for whatever flow and credentials they hold at the moment (the
+    /// environment-only mode) bind per flow instead, so that no flow is ever served the account
+    /// another flow signed in.
+    fn binding_name(&self) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed(self.profile_name())
+    }
+
     /// A required plain value, or a [`ConfigError`] naming the key.
     fn require(&self, key: &str) -> Result<&str, ConfigError> {
         self.get(key).ok_or_else(|| ConfigError::missing(self.profile_name(), key))

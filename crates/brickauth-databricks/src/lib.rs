@@ -14,8 +14,8 @@
 //! - [`scim`]: the signed-in user (`/api/2.0/preview/scim/v2/Me`);
 //! - [`metadata_service`]: a loopback server speaking the Databricks metadata-service protocol, so
 //!   SDK-based tools ask it for a fresh token whenever theirs nears expiry;
-//! - [`tenant`]: finding a workspace's Entra tenant from its `/aad/auth` redirect;
-//! - [`tenants`]: [`TenantMemory`], the discovered tenants remembered next to the token cache;
+//! - [`tenant`]: finding a workspace's Entra tenant from its `/aad/auth` redirect (remembering it
+//!   is the token cache's: `brickauth_cache::TenantMemory`);
 //! - [`error`]: [`DatabricksError`], parsed from every error-body shape Databricks sends.
 //!
 //! This crate does not read profile files or caches and prints nothing; the CLI does that.
@@ -44,7 +44,6 @@ pub mod error;
 pub mod metadata_service;
 pub mod scim;
 pub mod tenant;
-pub mod tenants;
 
 pub use client::{ResourceId, WorkspaceClient};
 pub use clusters::{Autoscale, ClusterDetails, ClusterPager, Clusters, ListOptions};
@@ -55,7 +54,6 @@ pub use metadata_service::MetadataService;
 pub use reqwest::Method;
 pub use scim::{CurrentUser, Email};
 pub use tenant::discover_tenant;
-pub use tenants::TenantMemory;
 
 /// The result type of this crate.
 pub type Result<T, E = DatabricksError> = std::result::Result<T, E>;

@@ -12,10 +12,17 @@
 //!   `isDefault`.
 //!
 //! **Never written.** az guards the cache with msal-extensions' lock file
-//! (`msal_token_cache.json.lockfile`, created exclusively by a writer, removed when done). A reader
-//! here does not take it — that would be writing in az's directory — but waits for it to go (a
-//! bounded wait: a stale lock file from a killed az is given up on, as msal-extensions does), reads,
-//! and checks that the file did not change meanwhile. msal-extensions' own readers are optimistic
+//! (`msal_token_cache.json.lockfile`, created exclusively by a writer, which writes `<pid>
+//! <argv[0]>` into it, and removed when done). A reader here does not take it — that would be
+//! writing in az's directory — but waits for it to go, reads, and checks that the file did not
+//! change meanwhile. The wait is bounded ([`LOCK_WAIT`] in all) and a lock file whose writer is
+//! gone is not waited for at all: it is *stale* when the process it names no longer runs (Linux:
+//! no `/proc/<pid>`) or when it is older than [`STALE_AFTER`] (writers hold it for milliseconds).
+//! Either way the read fails with [`ReadError::Locked`], which the flow's `auto` mode answers by
+//! running az.
+//!
+//! Every file is read through [`brickauth_core::file::read`]: a regular file of at most
+//! [`FILE_LIMIT`], never a FIFO or a device. msal-extensions' own readers are optimistic
 //! too: a read that fails to parse is a torn read of a file being rewritten, and is retried.
 //! Nothing here is held across a network call: the files are read, closed, and forgotten.
 
@@ -34,9 +41,13 @@ pub const PROFILE_FILE: &str = "azureProfile.json";
 /// msal-extensions' lock file suffix.
 pub const LOCK_SUFFIX: &str = ".lockfile";
 
-/// How long to wait for az's lock file to go before reading anyway (msal-extensions' writers
-/// give up after 5 s too).
-const LOCK_WAIT: Duration = Duration::from_secs(5);
+/// How long, in all, to wait for az's lock file to go before giving up on the cache (and, in
+/// `auto` mode, running az): short enough that the fallback starts within a few seconds.
+pub const LOCK_WAIT: Duration = Duration::from_secs(3);
+/// A lock file older than this is stale: az's writers hold it only while they write.
+pub const STALE_AFTER: Duration = Duration::from_secs(10);
+/// The largest file of az's read: far above any real token cache.
+pub const FILE_LIMIT: u64 = 32 * 1024 * 1024;
 /// Reads of a file that does not parse (or changed while read) before it counts as corrupt.
 const READ_ATTEMPTS: u32 = 5;
 const POLL: Duration = Duration::from_millis(10);
@@ -95,6 +106,15 @@ pub enum ReadError {
         /// What the system said.
         message: String,
     },
+    /// az's lock file is stale (its writer is gone) or was held longer than [`LOCK_WAIT`]:
+    /// the cache is not read.
+    #[error("the Azure CLI's token cache is locked by {} ({why})", .lock.display())]
+    Locked {
+        /// The lock file.
+        lock: PathBuf,
+        /// Why it is not waited for: stale (who wrote it, how old it is) or held too long.
+        why: String,
+    },
     /// The file is not what az writes (after retries, so not a torn read).
     #[error("the Azure CLI's {path} is not valid: {message}")]
     Invalid {
@@ -120,24 +140,24 @@ impl AzState {
 /// Read and parse `path` (a UTF-8 byte-order mark is skipped), waiting for `lock` to go and
 /// retrying torn reads. `Ok(None)` when the file does not exist.
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, lock: Option<&Path>) -> Result<Option<T>, ReadError> {
-    let io = |e: std::io::Error| ReadError::Io { path: path.to_owned(), message: e.to_string() };
     let mut last = String::new();
+    let deadline = Instant::now() + LOCK_WAIT;
     for attempt in 0..READ_ATTEMPTS {
         if attempt > 0 {
             std::thread::sleep(POLL * attempt);
         }
         if let Some(lock) = lock {
-            wait_for_unlock(lock);
+            wait_for_unlock(lock, deadline).map_err(|why| ReadError::Locked { lock: lock.to_owned(), why })?;
         }
         let before = match stamp(path) {
             Ok(s) => s,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(e)),
+            Err(e) => return Err(ReadError::Io { path: path.to_owned(), message: e.to_string() }),
         };
-        let bytes = match std::fs::read(path) {
+        let bytes = match brickauth_core::file::read(path, FILE_LIMIT) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(e)),
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(ReadError::Io { path: path.to_owned(), message: e.reason() }),
         };
         let steady = stamp(path).ok() == Some(before) && lock.is_none_or(|l| !l.exists());
         let text = bytes.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(&bytes);
@@ -158,16 +178,39 @@ fn stamp(path: &Path) -> std::io::Result<(u64, Option<SystemTime>)> {
     Ok((m.len(), m.modified().ok()))
 }
 
-/// Wait (bounded) until msal-extensions' lock file is gone.
-fn wait_for_unlock(lock: &Path) {
-    let start = Instant::now();
-    while lock.exists() {
-        if start.elapsed() >= LOCK_WAIT {
-            tracing::warn!("{} has existed for {} s: reading anyway", lock.display(), LOCK_WAIT.as_secs());
-            return;
+/// Wait until msal-extensions' lock file is gone, at most until `deadline`. `Err(why)` when it
+/// is stale (not waited for) or still there at the deadline.
+fn wait_for_unlock(lock: &Path, deadline: Instant) -> Result<(), String> {
+    loop {
+        let Ok(meta) = std::fs::symlink_metadata(lock) else { return Ok(()) };
+        if let Some(why) = stale(lock, &meta) {
+            tracing::info!("{} is stale ({why}): not waiting for it", lock.display());
+            return Err(format!("stale: {why}; remove it if no az command is running"));
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("held for more than {} s", LOCK_WAIT.as_secs()));
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// Why the lock file is stale, if it is: older than [`STALE_AFTER`], or naming a process that
+/// no longer runs. A lock file just created (still empty) or naming a live process is not.
+fn stale(lock: &Path, meta: &std::fs::Metadata) -> Option<String> {
+    let age = meta.modified().ok().and_then(|m| m.elapsed().ok()).unwrap_or_default();
+    if age >= STALE_AFTER {
+        return Some(format!("written {} s ago", age.as_secs()));
+    }
+    // `<pid> <argv[0]>`, as msal-extensions writes it; a few bytes, read as any file is.
+    let text = brickauth_core::file::read(lock, 4096).ok()?;
+    let pid: u32 = std::str::from_utf8(&text).ok()?.split_whitespace().next()?.parse().ok()?;
+    (!process_runs(pid)).then(|| format!("process {pid}, which wrote it, is no longer running"))
+}
+
+/// Whether process `pid` runs (Linux: `/proc/<pid>` exists; elsewhere assumed to, so that only
+/// the lock file's age decides).
+fn process_runs(pid: u32) -> bool {
+    if cfg!(target_os = "linux") { Path::new("/proc").join(pid.to_string()).exists() } else { true }
 }
 
 /// The parts of MSAL's token cache that matter here.
@@ -348,7 +391,7 @@ mod tests {
         let path = dir.path().join(CACHE_FILE);
         let lock = dir.path().join(format!("{CACHE_FILE}{LOCK_SUFFIX}"));
         // A writer holds the lock and has truncated the file; it finishes 100 ms later.
-        std::fs::write(&lock, b"123 az").unwrap();
+        std::fs::write(&lock, format!("{} az", std::process::id())).unwrap();
         std::fs::write(&path, b"{\"Account\": {").unwrap();
         let (p, l) = (path.clone(), lock.clone());
         let writer = std::thread::spawn(move || {
@@ -360,6 +403,59 @@ mod tests {
         writer.join().unwrap();
         let cache = s.cache.unwrap();
         assert_eq!(cache.accounts[0].username.as_deref(), Some("alice@contoso.com"));
+    }
+
+    /// Issue 19 item 8: a lock file whose writer is gone is not waited for.
+    #[test]
+    fn a_stale_lock_file_is_not_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CACHE_FILE), b"{}").unwrap();
+        let lock = dir.path().join(format!("{CACHE_FILE}{LOCK_SUFFIX}"));
+        // Old: written before STALE_AFTER, whoever wrote it.
+        std::fs::write(&lock, format!("{} az", std::process::id())).unwrap();
+        let old = SystemTime::now() - STALE_AFTER - Duration::from_secs(1);
+        std::fs::File::options().write(true).open(&lock).unwrap().set_modified(old).unwrap();
+        let start = Instant::now();
+        let e = AzState::read(dir.path()).unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(1), "waited {:?}", start.elapsed());
+        let s = e.to_string();
+        assert!(
+            matches!(e, ReadError::Locked { .. }) && s.contains("stale: written 1") && s.contains("remove it"),
+            "{s}"
+        );
+        // Fresh, but naming a process that does not run.
+        if cfg!(target_os = "linux") {
+            std::fs::write(&lock, "4000000000 /usr/bin/az").unwrap();
+            let start = Instant::now();
+            let s = AzState::read(dir.path()).unwrap_err().to_string();
+            assert!(start.elapsed() < Duration::from_secs(1), "waited {:?}", start.elapsed());
+            assert!(s.contains("process 4000000000, which wrote it, is no longer running"), "{s}");
+        }
+        // Just created by a writer (empty, fresh): waited for, and read once it goes.
+        std::fs::write(&lock, b"").unwrap();
+        let l = lock.clone();
+        let remover = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            std::fs::remove_file(&l).unwrap();
+        });
+        assert!(AzState::read(dir.path()).is_ok());
+        remover.join().unwrap();
+    }
+
+    /// Issue 19 item 7: az's files are regular files of bounded size.
+    #[cfg(unix)]
+    #[test]
+    fn devices_and_huge_files_are_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join(CACHE_FILE)).unwrap();
+        let start = Instant::now();
+        let e = AzState::read(dir.path()).unwrap_err().to_string();
+        assert!(start.elapsed() < Duration::from_secs(1));
+        assert!(e.contains(CACHE_FILE) && e.contains("not a regular file"), "{e}");
+        std::fs::remove_file(dir.path().join(CACHE_FILE)).unwrap();
+        std::fs::File::create(dir.path().join(CACHE_FILE)).unwrap().set_len(700 * 1024 * 1024).unwrap();
+        let e = AzState::read(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("larger than 32 MiB"), "{e}");
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //!   acquisitions reuse the answer while it has more than [`REUSE_MARGIN`] left.
 //! - **auto** (the default) — cache when az's files allow it, else process, saying why at
 //!   `-v`: no cache file, an encrypted cache, a service principal, no refresh token for the
-//!   account. Where az could only fail too (nobody signed in, an unknown `username`, a refresh
+//!   account, az's lock file stale or held for more than [`files::LOCK_WAIT`]. Where az could only fail too (nobody signed in, an unknown `username`, a refresh
 //!   token Entra rejects), the error comes at once: exit 3, "run `az login`".
 //!
 //! [`GrantFlow::cacheable`] therefore answers for the token last acquired: `true` after a
@@ -248,7 +248,11 @@ impl AzureCliFlow {
                 "cannot find the Azure CLI's directory: set AZURE_CONFIG_DIR, HOME or azure_cli_config_dir".into(),
             )
         })?;
-        let state = files::AzState::read(&dir).map_err(|e| AuthError::Io(e.to_string()))?;
+        let state = match files::AzState::read(&dir) {
+            Ok(state) => state,
+            Err(e @ files::ReadError::Locked { .. }) => return Ok(Err(select::Unusable::Locked(e.to_string()))),
+            Err(e) => return Err(AuthError::Io(e.to_string())),
+        };
         let environment = self.app.authority.environment();
         let host_only = environment.rsplit_once(':').map_or(environment.as_str(), |(h, _)| h);
         let choice = match select::choose(&state, self.options.username.as_deref(), host_only) {
@@ -543,6 +547,50 @@ echo '{"accessToken":"eyJ0eXAiOiJKV1QifQ.e30.c2ln","expiresOn":"2099-01-01 00:00
             let argv = std::fs::read_to_string(dir.path().join("argv")).unwrap();
             assert_eq!(argv.lines().count(), 1, "az ran more than once: {argv}");
             assert_eq!(argv.trim(), format!("account get-access-token --resource {DATABRICKS_RESOURCE} -o json"));
+        }
+
+        /// Issue 19 item 8: a stale lock file (its writer gone) is not waited for; `auto` runs az
+        /// at once. A lock file of a live process is waited for, boundedly, then az runs too.
+        #[tokio::test]
+        async fn a_stale_or_stuck_lock_falls_back_to_az_within_seconds() {
+            let body =
+                r#"echo '{"accessToken":"eyJ0eXAiOiJKV1QifQ.e30.c2ln","expires_on":4070908800,"tokenType":"Bearer"}'"#;
+            let (bin, _) = fake(body);
+            let config = tempfile::tempdir().unwrap();
+            // A cache az could be redeemed from, were it not locked.
+            std::fs::write(config.path().join(files::CACHE_FILE), br#"{"Account": {}, "RefreshToken": {}}"#).unwrap();
+            let lock = config.path().join(format!("{}{}", files::CACHE_FILE, files::LOCK_SUFFIX));
+            let flow = |mode| {
+                let options = AzureCliOptions {
+                    path: Some(bin.path().as_os_str().to_owned()),
+                    config_dir: Some(config.path().to_owned()),
+                    mode,
+                    ..AzureCliOptions::default()
+                };
+                AzureCliFlow::new(options).unwrap()
+            };
+            let live = format!("{} az", std::process::id());
+            for (holder, wait) in [
+                // No process has this id (Linux caps them at 2^22); elsewhere the age decides.
+                ("4000000000 /usr/bin/az", Duration::from_millis(500)),
+                (live.as_str(), files::LOCK_WAIT + Duration::from_secs(1)),
+            ] {
+                std::fs::write(&lock, holder).unwrap();
+                if !cfg!(target_os = "linux") && holder.starts_with("4000000000") {
+                    let old = std::time::SystemTime::now() - files::STALE_AFTER - Duration::from_secs(1);
+                    std::fs::File::options().write(true).open(&lock).unwrap().set_modified(old).unwrap();
+                }
+                let auto = flow(Mode::Auto);
+                let start = std::time::Instant::now();
+                let token = acquire(&auto).await.unwrap();
+                assert!(start.elapsed() < wait, "{holder}: took {:?}", start.elapsed());
+                assert_eq!(token.access_token.expose(), "eyJ0eXAiOiJKV1QifQ.e30.c2ln");
+                assert!(!auto.cacheable(), "the token came from az");
+                // Cache mode says what is wrong and how to switch.
+                let e = acquire(&flow(Mode::Cache)).await.unwrap_err().to_string();
+                assert!(e.contains("locked by") && e.contains(".lockfile") && e.contains("azure_cli_mode"), "{e}");
+            }
+            assert!(lock.exists(), "az's lock file is az's: never removed here");
         }
 
         #[tokio::test]

@@ -62,6 +62,9 @@ pub enum Unusable {
         /// Who is signed in.
         known: Vec<String>,
     },
+    /// az's lock file is stale or held too long ([`crate::files::ReadError::Locked`]): the cache
+    /// was not read; az itself may still answer.
+    Locked(String),
     /// The account is signed in to another cloud than the profile's authority.
     OtherEnvironment {
         /// The account.
@@ -86,6 +89,7 @@ impl Unusable {
                 | Unusable::ServicePrincipal(_)
                 | Unusable::NoRefreshToken(_)
                 | Unusable::Ambiguous(_)
+                | Unusable::Locked(_)
         )
     }
 }
@@ -107,6 +111,7 @@ impl fmt::Display for Unusable {
                 names.join(", ")
             ),
             Unusable::NotSignedIn => write!(f, "the Azure CLI is not signed in: run `az login`"),
+            Unusable::Locked(why) => f.write_str(why),
             Unusable::UnknownUser { wanted, known } => write!(
                 f,
                 "the Azure CLI has no sign-in for `{wanted}` (signed in: {}): run `az login` as `{wanted}`",

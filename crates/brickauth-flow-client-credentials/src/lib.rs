@@ -121,6 +121,9 @@ impl std::fmt::Display for UnknownAlg {
 
 impl std::error::Error for UnknownAlg {}
 
+/// The largest certificate or key file read: a certificate chain with its key is a few KiB.
+pub const PEM_FILE_LIMIT: u64 = 1024 * 1024;
+
 /// Why a certificate and key cannot sign assertions. Messages never quote the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -129,7 +132,8 @@ pub enum CertificateError {
     Read {
         /// The file.
         path: std::path::PathBuf,
-        /// The operating system's reason.
+        /// Why: the operating system's reason, not a regular file, or larger than
+        /// [`PEM_FILE_LIMIT`].
         reason: String,
     },
     /// The certificate text has no `CERTIFICATE` block.
@@ -207,8 +211,10 @@ impl Certificate {
 
     /// Read both from files (which may be the same file).
     pub fn from_files(cert: &Path, key: &Path, alg: AssertionAlg) -> Result<Self, CertificateError> {
+        // A regular file of reasonable size: `/dev/zero` or a FIFO is refused at once.
         let read = |p: &Path| {
-            std::fs::read(p).map_err(|e| CertificateError::Read { path: p.to_path_buf(), reason: e.to_string() })
+            brickauth_core::file::read(p, PEM_FILE_LIMIT)
+                .map_err(|e| CertificateError::Read { path: p.to_path_buf(), reason: e.reason() })
         };
         Certificate::from_pem(&read(cert)?, &read(key)?, alg)
     }

@@ -36,6 +36,9 @@ use brickauth_core::settings::{ConfigError, KeySpec, Settings};
 use brickauth_core::{AppConfig, AuthError, ExposeSecret, SecretString, TokenResponse};
 use url::Url;
 
+/// The largest federated token file read: a JWT is a few KiB.
+pub const FEDERATED_TOKEN_LIMIT: u64 = 64 * 1024;
+
 /// The audience external tokens are requested for.
 pub const AUDIENCE: &str = "api://AzureADTokenExchange";
 
@@ -145,8 +148,10 @@ impl TokenSource {
     pub async fn token(&self, cx: &FlowContext<'_>) -> Result<SecretString, AuthError> {
         let (url, bearer, field, post) = match self {
             TokenSource::File(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| AuthError::Io(format!("cannot read federated token file {}: {e}", path.display())))?;
+                // A regular file within the limit: never a FIFO or a device (`brickauth_core::file`).
+                let text = brickauth_core::file::read_to_string(path, FEDERATED_TOKEN_LIMIT).map_err(|e| {
+                    AuthError::Io(format!("cannot read federated token file {}: {}", path.display(), e.reason()))
+                })?;
                 let text = text.trim();
                 if text.is_empty() {
                     return Err(AuthError::Io(format!("federated token file {} is empty", path.display())));

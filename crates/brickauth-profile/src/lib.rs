@@ -47,6 +47,7 @@ pub use file::ProfileFile;
 pub use origin::{Origin, Position, display_path};
 pub use path::config_path;
 pub use profile::{DisplayValue, Profile};
+pub use secret::SECRET_FILE_LIMIT;
 
 /// Flows registered for this crate's unit tests only: no real flow crate is linked here.
 #[cfg(test)]

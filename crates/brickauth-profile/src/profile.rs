@@ -401,6 +401,19 @@ impl Settings for Profile {
         &self.name
     }
 
+    /// A profile of a file binds under its name. The environment-only profile binds under
+    /// `env:<flow>`: its one name `env` stands for whatever the variables hold at each run, so a
+    /// binding made by one flow (bob's password) must never serve another (alice's refresh token,
+    /// a device-code sign-in). Within one flow, what decides the account is checked as for any
+    /// profile: `username`, and the fingerprint of a configured credential
+    /// ([`GrantFlow::account_credential`](brickauth_core::GrantFlow::account_credential)).
+    fn binding_name(&self) -> std::borrow::Cow<'_, str> {
+        match self.path {
+            Some(_) => std::borrow::Cow::Borrowed(&self.name),
+            None => std::borrow::Cow::Owned(format!("{}:{}", self.name, self.flow.name)),
+        }
+    }
+
     /// A plain value; `None` for secrets and their sources (use [`Settings::secret`]).
     fn get(&self, key: &str) -> Option<&str> {
         if secret_of(Some(self.flow), key).is_some() {

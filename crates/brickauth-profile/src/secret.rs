@@ -96,9 +96,15 @@ pub(crate) fn resolve(profile: &str, key: &str, source: Source, value: &str) -> 
     }
 }
 
+/// The largest secret file read (`K_file`): far above any password, client secret, refresh
+/// token or federated token.
+pub const SECRET_FILE_LIMIT: u64 = 64 * 1024;
+
 fn from_file(path: &Path, source_key: &str) -> Result<SecretString, String> {
     let what = format!("{} (named by `{source_key}`)", path.display());
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {what}: {e}"))?;
+    // A regular file within the limit, never a FIFO or a device (`brickauth_core::file`).
+    let bytes =
+        brickauth_core::file::read(path, SECRET_FILE_LIMIT).map_err(|e| format!("{e} (named by `{source_key}`)"))?;
     warn_if_shared(path);
     // Editors and `echo >` add a newline (`\r\n` on Windows); secrets do not end in whitespace.
     decode(bytes, str::trim_end, &what)

@@ -428,6 +428,24 @@ fn unreadable_secret_file_names_the_path() {
     );
 }
 
+/// Issue 19 item 7: a secret file is a regular file of at most 64 KiB, never a device or FIFO.
+#[cfg(unix)]
+#[test]
+fn secret_files_are_bounded_regular_files() {
+    let p = password_profile("password_file = '/dev/zero'\n").unwrap();
+    let err = p.resolve_secret("password").unwrap_err().to_string();
+    assert!(
+        err.contains("cannot read /dev/zero: it is a character device, not a regular file (named by `password_file`)"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big");
+    std::fs::File::create(&path).unwrap().set_len(64 * 1024 + 1).unwrap();
+    let p = password_profile(&format!("password_file = '{}'\n", path.display())).unwrap();
+    let err = p.resolve_secret("password").unwrap_err().to_string();
+    assert!(err.contains("larger than 64 KiB"), "{err}");
+}
+
 #[cfg(unix)]
 #[test]
 fn secret_from_command() {
@@ -569,6 +587,26 @@ fn from_env_secrets_resolve_lazily_from_the_environment() {
         p.entries().iter().find(|(k, _, _)| k == "password_env").map(|e| e.1.clone()),
         Some(DisplayValue::Plain("BRICKAUTH_PASSWORD".into()))
     );
+}
+
+/// Issue 19 item 1: the one `env` profile binds per flow, so that the account one flow signed in
+/// is never served to another; a profile of a file binds under its name.
+#[test]
+fn the_environment_profile_binds_per_flow() {
+    let env = vars(&[
+        ("ARM_TENANT_ID", "t"),
+        ("ARM_CLIENT_ID", "c"),
+        ("BRICKAUTH_USERNAME", "u"),
+        ("BRICKAUTH_PASSWORD", "p"),
+        ("ARM_CLIENT_SECRET", "s"),
+    ]);
+    let password = Profile::from_env("test-password", &env).unwrap();
+    let secret = Profile::from_env("test-secret", &env).unwrap();
+    assert_eq!((password.profile_name(), secret.profile_name()), ("env", "env"));
+    assert_eq!(password.binding_name(), "env:test-password");
+    assert_eq!(secret.binding_name(), "env:test-secret");
+    let file = parse("[profiles.env]\nflow = \"test-password\"\nusername = \"u\"\npassword_env = \"P\"\n").unwrap();
+    assert_eq!(file.profile("env").unwrap().binding_name(), "env");
 }
 
 // ---------------------------------------------------------------- conversion

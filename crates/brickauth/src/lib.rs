@@ -296,8 +296,13 @@ impl Auth {
         Ok(match self.ca_bundle() {
             None => config,
             Some((path, var)) => {
+                // A regular file of bounded size: never a device, a FIFO or a runaway download.
                 let source = format!("{} (${var})", path.display());
-                config.with_ca_loader(source, Arc::new(move || std::fs::read(&path).map_err(|e| e.to_string())))
+                let limit = brickauth_core::http::CA_BUNDLE_LIMIT;
+                config.with_ca_loader(
+                    source,
+                    Arc::new(move || brickauth_core::file::read(&path, limit).map_err(|e| e.reason())),
+                )
             }
         })
     }

@@ -6,8 +6,8 @@
 //! remembered. A value filled in here has the origin "built-in default": that is how
 //! [`relearn`] knows it may ask again after an authentication failure.
 
+use brickauth_cache::TenantMemory;
 use brickauth_core::Settings;
-use brickauth_databricks::TenantMemory;
 use brickauth_profile::{Origin, Profile};
 
 use crate::{Auth, Error, Result};

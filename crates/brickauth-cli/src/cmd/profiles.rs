@@ -194,6 +194,12 @@ pub fn file_permission_warnings(path: &Path) -> Vec<String> {
     out
 }
 
+/// A certificate or key file, read as the flow reads it: a regular file within its limit (never
+/// `/dev/zero` or a FIFO).
+fn read_pem(path: &std::path::Path) -> Result<String, brickauth_core::file::FileError> {
+    brickauth_core::file::read_to_string(path, brickauth_flows::client_credentials::PEM_FILE_LIMIT)
+}
+
 /// Warnings for private keys other users can read.
 pub fn key_permission_warnings(profile: &Profile) -> Vec<String> {
     let mut out = Vec::new();
@@ -205,8 +211,7 @@ pub fn key_permission_warnings(profile: &Profile) -> Vec<String> {
         if key == "client_certificate" && profile.get("client_certificate_key").is_some() {
             continue;
         }
-        if key == "client_certificate" && !std::fs::read_to_string(&path).is_ok_and(|t| t.contains("PRIVATE KEY-----"))
-        {
+        if key == "client_certificate" && !read_pem(&path).is_ok_and(|t| t.contains("PRIVATE KEY-----")) {
             continue;
         }
         if let Ok(m) = std::fs::metadata(&path)
@@ -273,10 +278,17 @@ pub fn format_problems(profile: &Profile) -> Vec<String> {
             continue;
         }
         let path = expand(&raw);
-        match std::fs::File::open(&path) {
-            Err(e) => problem(&key, format!("names {}, which cannot be read: {e}", path.display())),
-            Ok(_) if key == "client_certificate" || key == "client_certificate_key" => {
-                if let Err(e) = pem(&path, key == "client_certificate") {
+        let pem_key = key == "client_certificate" || key == "client_certificate_key";
+        // Read as the flow will read it: a regular file within its limit, never blocking.
+        let read = if pem_key {
+            read_pem(&path).map(String::into_bytes)
+        } else {
+            brickauth_core::file::read(&path, brickauth_profile::SECRET_FILE_LIMIT)
+        };
+        match read {
+            Err(e) => problem(&key, format!("names {}, which cannot be read: {}", path.display(), e.reason())),
+            Ok(bytes) if pem_key => {
+                if let Err(e) = pem(&bytes, key == "client_certificate") {
                     problem(&key, format!("names {}, which {e}", path.display()));
                 }
             }
@@ -286,7 +298,7 @@ pub fn format_problems(profile: &Profile) -> Vec<String> {
     if profile.get("client_certificate").is_some()
         && profile.get("client_certificate_key").is_none()
         && let Some(p) = profile.get("client_certificate").map(expand)
-        && std::fs::read_to_string(&p).is_ok_and(|t| !t.contains("PRIVATE KEY-----"))
+        && read_pem(&p).is_ok_and(|t| !t.contains("PRIVATE KEY-----"))
     {
         problem(
             "client_certificate",
@@ -300,12 +312,11 @@ pub fn format_problems(profile: &Profile) -> Vec<String> {
 }
 
 /// A certificate file must hold a certificate; a key file a private key; both as PEM that parses.
-fn pem(path: &Path, certificate: bool) -> Result<(), String> {
+fn pem(bytes: &[u8], certificate: bool) -> Result<(), String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     if certificate {
-        let certs: Vec<_> = CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("cannot be read as PEM: {e}"))?
+        let certs: Vec<_> = CertificateDer::pem_slice_iter(bytes)
             .collect::<Result<_, _>>()
             .map_err(|e| format!("is not valid PEM: {e}"))?;
         if certs.is_empty() {
@@ -313,7 +324,7 @@ fn pem(path: &Path, certificate: bool) -> Result<(), String> {
         }
         Ok(())
     } else {
-        PrivateKeyDer::from_pem_file(path).map(|_| ()).map_err(|e| format!("holds no usable PEM private key: {e}"))
+        PrivateKeyDer::from_pem_slice(bytes).map(|_| ()).map_err(|e| format!("holds no usable PEM private key: {e}"))
     }
 }
 
