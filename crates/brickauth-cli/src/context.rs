@@ -80,8 +80,16 @@ impl Context {
         Ok(profile)
     }
 
-    /// `--host`, then `$DATABRICKS_HOST` for a profile without `host`.
+    /// `--host`, then `$DATABRICKS_HOST` for a profile without `host`; `$AZURE_AUTHORITY_HOST`
+    /// for a profile that names neither `authority_host` nor `cloud` (as the Azure Identity SDKs
+    /// read it).
     pub fn overrides(&self, profile: &mut Profile) {
+        if profile.get("authority_host").is_none()
+            && profile.get("cloud").is_none()
+            && let Some(authority) = var("AZURE_AUTHORITY_HOST").filter(|h| !h.trim().is_empty())
+        {
+            profile.set("authority_host", &authority, Origin::Env("AZURE_AUTHORITY_HOST".into()));
+        }
         if let Some(host) = &self.host {
             profile.set("host", host, Origin::CommandLine("--host".into()));
         } else if profile.get("host").is_none_or(|h| h.trim().is_empty())

@@ -54,24 +54,32 @@ pub struct KeySpec {
     pub secret: bool,
     /// One line for `brickauth flows` and the profile reference.
     pub help: &'static str,
+    /// What the flow uses when the key is not set, if anything (a flow may redeclare a common key
+    /// to give it a default: the interactive flows' `client_id`). Shown by `brickauth flows`; a
+    /// value used this way has the origin "built-in default".
+    pub default: Option<&'static str>,
 }
 
 impl KeySpec {
     /// A required plain key.
     pub const fn required(name: &'static str, help: &'static str) -> Self {
-        Self { name, required: true, secret: false, help }
+        Self { name, required: true, secret: false, help, default: None }
     }
     /// An optional plain key.
     pub const fn optional(name: &'static str, help: &'static str) -> Self {
-        Self { name, required: false, secret: false, help }
+        Self { name, required: false, secret: false, help, default: None }
     }
     /// A required secret key.
     pub const fn secret(name: &'static str, help: &'static str) -> Self {
-        Self { name, required: true, secret: true, help }
+        Self { name, required: true, secret: true, help, default: None }
     }
     /// An optional secret key.
     pub const fn optional_secret(name: &'static str, help: &'static str) -> Self {
-        Self { name, required: false, secret: true, help }
+        Self { name, required: false, secret: true, help, default: None }
+    }
+    /// The same key, with what the flow uses when it is not set.
+    pub const fn with_default(self, value: &'static str) -> Self {
+        Self { default: Some(value), ..self }
     }
 }
 

@@ -89,13 +89,17 @@ impl Profile {
         self.path.as_deref()
     }
 
-    /// Every set key, sorted by name, with its value as it may be shown and its origin.
+    /// Every set key, sorted by name, with its value as it may be shown and its origin — and
+    /// the defaults the flow declares for keys that are not set and that apply
+    /// ([`AppConfig::default_value`](brickauth_core::AppConfig::default_value): the interactive
+    /// flows' developer sign-on `client_id`), with origin [`Origin::Default`].
     ///
     /// Secrets are shown by their source: `password_env = BRICKAUTH_PASSWORD` (a variable name is
     /// not secret), `_file` the path, `_command` the command; a literal `password` is
     /// [`DisplayValue::Redacted`].
     pub fn entries(&self) -> Vec<(String, DisplayValue, Origin)> {
-        self.values
+        let mut out: Vec<(String, DisplayValue, Origin)> = self
+            .values
             .iter()
             .map(|(key, entry)| {
                 let shown = match secret_of(Some(self.flow), key) {
@@ -104,7 +108,46 @@ impl Profile {
                 };
                 (key.clone(), shown, entry.origin.clone())
             })
-            .collect()
+            .collect();
+        for spec in self.flow.keys.iter().filter(|k| !k.secret) {
+            if let Some(value) = brickauth_core::AppConfig::default_value(self, self.flow.keys, spec.name) {
+                out.push((spec.name.to_owned(), DisplayValue::Plain(value.to_owned()), Origin::Default));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// A profile for signing in to the workspace `host` with nothing configured: the interactive
+    /// `flow` the caller chose (by name; a flow that is not interactive is refused), `host` with
+    /// the origin it came from, and no other key — the flow's defaults supply the client id
+    /// (the developer sign-on client) and the tenant (the caller fills in the workspace's, found
+    /// from the host). `name` is what the profile is called in messages and cache bindings.
+    ///
+    /// ```no_run
+    /// # fn f() -> Result<(), brickauth_profile::ProfileError> {
+    /// use brickauth_profile::{Origin, Profile};
+    /// let flow = "device-code"; // whichever interactive flow the caller picked
+    /// let p = Profile::implicit("adb-1.2.azuredatabricks.net", flow, "https://adb-1.2.azuredatabricks.net",
+    ///                           Origin::CommandLine("--host".into()))?;
+    /// assert_eq!(p.path(), None);
+    /// # Ok(()) }
+    /// ```
+    pub fn implicit(name: &str, flow: &str, host: &str, host_origin: Origin) -> Result<Profile, ProfileError> {
+        let spec = find(flow).map_err(|e| flow_error(e, None, name, None))?;
+        if !spec.interactive {
+            return Err(ProfileError::InvalidValue {
+                path: None,
+                profile: Some(name.to_owned()),
+                key: "flow".into(),
+                at: None,
+                message: format!("`{}` is not an interactive flow: an implicit profile signs a person in", spec.name),
+            });
+        }
+        let mut values = BTreeMap::new();
+        values.insert("flow".to_owned(), Entry { value: spec.name.to_owned(), origin: Origin::Default });
+        values.insert("host".to_owned(), Entry { value: host.to_owned(), origin: host_origin });
+        Profile::build(name, None, spec, values)
     }
 
     /// Override or add a key, from the command line or the environment (`--host`).

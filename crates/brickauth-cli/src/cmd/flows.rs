@@ -27,7 +27,7 @@ pub fn flows(args: &FlowsArgs) -> Result<ExitCode> {
                         "summary": s.summary,
                         "interactive": s.interactive,
                         "keys": s.keys.iter().map(|k| json!({
-                            "name": k.name, "required": k.required, "secret": k.secret, "help": k.help,
+                            "name": k.name, "required": k.required, "secret": k.secret, "help": k.help, "default": k.default,
                         })).collect::<Vec<_>>(),
                     })
                 })
@@ -46,7 +46,11 @@ pub fn flows(args: &FlowsArgs) -> Result<ExitCode> {
                 }
                 out.push_str(&format!("\n    {}\n", s.summary));
                 for k in s.keys {
-                    let req = if k.required { "required" } else { "optional" };
+                    let req = match (k.required, k.default) {
+                        (true, _) => "required".to_owned(),
+                        (false, Some(default)) => format!("optional, default {default}"),
+                        (false, None) => "optional".to_owned(),
+                    };
                     let name = if k.secret {
                         format!(
                             "{} | {}",
