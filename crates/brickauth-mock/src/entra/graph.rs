@@ -20,7 +20,8 @@
 //!   from the start, with its `user_impersonation` scope); 404 `Request_ResourceNotFound`.
 //! - `POST /v1.0/servicePrincipals` — create an app's service principal (201).
 //! - `POST /v1.0/oauth2PermissionGrants` — a delegated permission grant (201); 403 under
-//!   [`GraphPrivileges::NoAppRegistration`] and [`GraphPrivileges::NoConsent`].
+//!   [`GraphPrivileges::NoAppRegistration`] and [`GraphPrivileges::NoConsent`]; 409 when the
+//!   client has a tenant-wide grant for the resource already.
 //!
 //! Errors have Graph's shape: `{"error": {"code", "message", "innerError": {…}}}`.
 
@@ -259,6 +260,10 @@ impl EntraState {
         }
         if body["consentType"].as_str() != Some("AllPrincipals") || body["scope"].as_str().is_none() {
             return error(400, "Request_BadRequest", "consentType AllPrincipals and a scope are required.");
+        }
+        let same = |g: &&Value| g["clientId"] == body["clientId"] && g["resourceId"] == body["resourceId"];
+        if self.graph.grants.iter().any(|g| same(&g) && g["consentType"] == "AllPrincipals") {
+            return error(409, "Request_MultipleObjectsWithSameKeyValue", "Permission entry already exists.");
         }
         let mut grant = body;
         grant["id"] = json!(ids::random_b64url(32));
