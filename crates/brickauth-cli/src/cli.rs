@@ -78,6 +78,9 @@ pub enum Command {
     /// Databricks CLI compatible commands (token helper for the Databricks SDKs and Terraform)
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Your own app registration for Azure Databricks (most people need none)
+    #[command(subcommand)]
+    App(AppCommand),
     /// Azure CLI compatible commands (`account get-access-token`, for scripts written for az)
     #[command(subcommand)]
     Account(crate::cmd::account::AccountCommand),
@@ -262,4 +265,29 @@ pub struct ExecArgs {
     /// The command and its arguments (after `--`)
     #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+/// `brickauth app`.
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Register a public-client app for Azure Databricks through Microsoft Graph, and add a profile
+    /// that uses it. -p P: the tenant, cloud and authority of profile P; else of --host
+    Create(AppCreateArgs),
+}
+
+/// `brickauth app create`.
+#[derive(Debug, Args)]
+pub struct AppCreateArgs {
+    /// The app's display name; an app of that name is reported, not created again
+    #[arg(long, default_value = "brickauth")]
+    pub name: String,
+    /// Also grant tenant-wide (admin) consent: needs an administrator role
+    #[arg(long)]
+    pub grant_consent: bool,
+    /// The profile to add [default: the app's name]
+    #[arg(long, value_name = "NAME")]
+    pub save_as: Option<String>,
+    /// Sign in to Microsoft Graph with a device code even where a browser could open
+    #[arg(long)]
+    pub no_browser: bool,
 }

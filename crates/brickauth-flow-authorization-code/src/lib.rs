@@ -429,8 +429,10 @@ impl GrantFlow for AuthorizationCodeFlow {
 }
 
 /// Whether this session can plausibly show a browser: `$BROWSER` is set, or (Linux and other
-/// Unix) a display or WSL; macOS and Windows can, unless reached over SSH.
-fn browser_possible() -> bool {
+/// Unix) a display or WSL; macOS and Windows can, unless reached over SSH. The flow signs in
+/// with a browser only then; a caller choosing between a browser sign-in and a device code uses
+/// the same rule.
+pub fn browser_possible() -> bool {
     let set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
     if set("BROWSER") {
         return true;

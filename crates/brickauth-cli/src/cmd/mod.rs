@@ -2,6 +2,7 @@
 //! [`crate::report`].
 
 pub mod account;
+mod app;
 pub mod clusters;
 pub mod complete;
 pub mod databrickscfg;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Logout(args) => token::logout(&cx, &args),
         Command::Auth(AuthCommand::Token(args)) => token::auth_token(&cx, &args),
         Command::Account(c) => account::account(&cx, &c),
+        Command::App(c) => app::app(&cx, &c),
         Command::Flows(args) => flows::flows(&args),
         Command::Profiles(c) => profiles::profiles(&cx, &c),
         Command::Inspect(args) => inspect::inspect(&cx, &args),

@@ -96,6 +96,27 @@ pub fn init(cx: &Context, args: &InitArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Add profile `name` with what a command learned (`app create`), as `profiles add` would: the
+/// same checks, the same atomic write. `Ok(None)` when a profile of that name exists already:
+/// it is left as it is. Otherwise the summary to show.
+pub(crate) fn add_learned(
+    cx: &Context,
+    name: &str,
+    flow: &str,
+    values: Vec<(String, String)>,
+) -> Result<Option<String>> {
+    let flow = brickauth_core::flow::find(flow)?;
+    let path = config_path(cx)?;
+    if let Ok(file) = ProfileFile::load(&path)
+        && file.names().contains(&name)
+    {
+        return Ok(None);
+    }
+    let draft = Draft { name: name.to_owned(), flow, values, make_default: false };
+    let written = write(&path, &draft)?;
+    Ok(Some(written.summary(&draft)))
+}
+
 fn config_path(cx: &Context) -> Result<PathBuf> {
     Ok(brickauth_profile::config_path(cx.config.as_deref())?.0)
 }
