@@ -31,6 +31,7 @@ mod it_polish;
 mod it_reach;
 mod it_transport;
 mod it_trust;
+mod it_zerosetup;
 mod sdk;
 mod soak;
 mod test;

@@ -57,6 +57,8 @@ pub struct Profile {
     path: Option<Arc<Path>>,
     flow: &'static FlowSpec,
     values: BTreeMap<String, Entry>,
+    /// The environment-only profile: a missing key is reported with the variables that set it.
+    from_env: bool,
     /// Literal secrets already warned about (warn once per key, not on every resolution).
     warned: Mutex<BTreeSet<String>>,
 }
@@ -69,7 +71,8 @@ impl Profile {
         flow: &'static FlowSpec,
         values: BTreeMap<String, Entry>,
     ) -> Result<Profile, ProfileError> {
-        let profile = Profile { name: name.to_owned(), path, flow, values, warned: Mutex::new(BTreeSet::new()) };
+        let profile =
+            Profile { name: name.to_owned(), path, flow, values, from_env: false, warned: Mutex::new(BTreeSet::new()) };
         profile.validate()?;
         Ok(profile)
     }
@@ -201,7 +204,8 @@ impl Profile {
                 values.insert(stored, Entry { value, origin: Origin::Env(var.to_owned()) });
             }
         }
-        Profile::build(NAME, None, spec, values).map_err(|e| match e {
+        let built = Profile::build(NAME, None, spec, values).map(|p| Profile { from_env: true, ..p });
+        built.map_err(|e| match e {
             // Say which variables would have supplied the missing key.
             ProfileError::MissingKey { path, profile, key, hint } => {
                 let hint = env_hint(spec, &key).or(hint);
@@ -402,7 +406,7 @@ impl Settings for Profile {
     fn require(&self, key: &str) -> Result<&str, ConfigError> {
         match self.get(key) {
             Some(value) => Ok(value),
-            None if self.path.is_none() => match env_hint(self.flow, key) {
+            None if self.from_env => match env_hint(self.flow, key) {
                 Some(hint) => Err(ConfigError {
                     profile: None,
                     key: None,
@@ -434,6 +438,7 @@ impl Clone for Profile {
             path: self.path.clone(),
             flow: self.flow,
             values: self.values.clone(),
+            from_env: self.from_env,
             warned: Mutex::new(warned),
         }
     }

@@ -647,7 +647,9 @@ fn an_implicit_profile_is_a_host_and_an_interactive_flow() {
     assert_eq!(p.get("host"), Some("https://adb-1.2.azuredatabricks.net"));
     assert_eq!(p.origin("host"), Some(origin.to_string()));
     assert_eq!((p.get("client_id"), p.get("tenant_id")), (None, None));
-    // The caller fills in the workspace's tenant; the client id stays the default.
+    // The tenant is missing (and says so by key, as for a file's profile) until the caller
+    // fills in the workspace's; the client id stays the default.
+    assert_eq!(brickauth_core::flow::app_config(&p).unwrap_err().key.as_deref(), Some("tenant_id"));
     let mut p = p;
     p.set("tenant_id", "72f988bf-86f1-41af-91ab-2d7cd011db47", Origin::Default);
     let app = brickauth_core::flow::app_config(&p).unwrap();
