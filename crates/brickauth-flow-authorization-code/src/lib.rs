@@ -452,11 +452,14 @@ const PROMPTS: &[&str] = &["login", "consent", "select_account", "none", "create
 pub const KEYS: &[KeySpec] = &[
     KeySpec::optional(
         "client_id",
-        "application (client) id (default: the developer sign-on client, no app registration)",
+        "your own app registration; without it the developer sign-on client, no registration needed",
     )
     .with_default(brickauth_core::app::DEVELOPER_SIGN_ON_CLIENT_ID),
-    KeySpec::optional("tenant_id", "directory (tenant) id (default: the workspace's tenant, else organizations)")
-        .with_default("organizations"),
+    KeySpec::optional(
+        "tenant_id",
+        "directory (tenant) id; without it the workspace's tenant (from host), else organizations",
+    )
+    .with_default("organizations"),
     KeySpec::optional(
         "redirect_uri",
         "loopback redirect registered for the app (default http://localhost: any free port)",
