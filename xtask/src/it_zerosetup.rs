@@ -81,6 +81,27 @@ pub fn cases(shared: &World, s: &mut Suite) {
         Ok(())
     });
 
+    s.case("zero setup: profiles add with only flow and host, then login in a browser (the README)", || {
+        // `xtask browse` is the browser (see browse.rs), from a private copy as it_authcode does.
+        let exe = std::env::current_exe().context("the xtask executable")?;
+        let copy = w.path(&format!("xtask-browse{}", std::env::consts::EXE_SUFFIX));
+        std::fs::copy(&exe, &copy).with_context(|| format!("copying {}", exe.display()))?;
+        let browser = format!("{} browse", copy.display());
+        let set_host = format!("host={host}");
+        let o = w.run(&["profiles", "add", "quick", "--flow", "authorization-code", "--set", &set_host], &[], None)?;
+        expect_code(&o, 0)?;
+        let o = w.run(&["profiles", "validate", "quick"], &[], None)?;
+        expect_code(&o, 0)?;
+        let env = [("BROWSER", browser.as_str()), graph_env[1]];
+        let o = w.run(&["-p", "quick", "login"], &env, None)?;
+        expect_code(&o, 0)?;
+        let o = w.run(&["-p", "quick", "token"], &env, None)?;
+        expect_code(&o, 0)?;
+        let claims = brickauth_mock::jwt::claims(o.stdout.trim()).context("not a JWT")?;
+        ensure!(claims["appid"] == AZURE_CLI_CLIENT_ID && claims["tid"] == TENANT_ID, "{claims}");
+        Ok(())
+    });
+
     s.case("app create: registers the app with user_impersonation and the loopback redirect", || {
         let o = w.run(
             &["--host", &host, "-v", "app", "create", "--name", "brickauth it", "--grant-consent"],

@@ -99,7 +99,7 @@ fn validate(cx: &Context, name: Option<&str>) -> Result<ExitCode> {
     let mut out = String::new();
     for n in &names {
         let result = file.profile(n).map_err(anyhow::Error::from).and_then(|p| {
-            brickauth_core::flow::app_config(&p)?;
+            check_identity(&p)?;
             Ok(p)
         });
         match result {
@@ -131,6 +131,19 @@ fn validate(cx: &Context, name: Option<&str>) -> Result<ExitCode> {
             message: format!("invalid profiles: {}", failures.join(", ")),
         }
         .into())
+    }
+}
+
+/// The profile's cache identity can be computed — or will be: a missing `tenant_id` is not a
+/// fault when the profile has a `host`, whose tenant every command finds (and remembers) first.
+pub(crate) fn check_identity(profile: &Profile) -> Result<()> {
+    match brickauth_core::flow::app_config(profile) {
+        Err(e)
+            if e.key.as_deref() == Some("tenant_id") && profile.get("host").is_some_and(|h| !h.trim().is_empty()) =>
+        {
+            Ok(())
+        }
+        other => other.map(|_| ()).map_err(Into::into),
     }
 }
 

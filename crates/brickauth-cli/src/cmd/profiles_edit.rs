@@ -345,7 +345,7 @@ fn edit(text: &str, draft: &Draft) -> Result<String> {
 fn check(path: &Path, text: &str, name: &str) -> Result<()> {
     let file = ProfileFile::parse(path, text)?;
     let profile = file.profile(name)?;
-    brickauth_core::flow::app_config(&profile)?;
+    super::profiles::check_identity(&profile)?;
     let problems = super::profiles::format_problems(&profile);
     if let Some(first) = problems.into_iter().next() {
         return Err(usage(first));
