@@ -141,7 +141,10 @@ pub(crate) fn check_identity(profile: &Profile) -> Result<()> {
         Err(e)
             if e.key.as_deref() == Some("tenant_id") && profile.get("host").is_some_and(|h| !h.trim().is_empty()) =>
         {
-            Ok(())
+            // Whatever else is missing or wrong is still a fault: check with a stand-in tenant.
+            let mut probe = profile.clone();
+            probe.set("tenant_id", "organizations", brickauth_profile::Origin::Default);
+            brickauth_core::flow::app_config(&probe).map(|_| ()).map_err(Into::into)
         }
         other => other.map(|_| ()).map_err(Into::into),
     }

@@ -473,12 +473,13 @@ flow = "authorization-code"
         brickauth_flows::link();
         let dir = tempfile::tempdir().expect("dir");
         let cx = Context { config: Some(dir.path().join("profiles.toml")), profile: None, flow: None, host: None };
+        // With a host, the tenant is the workspace's: init does not ask for it.
         let answers = "ci\npassword\nhttps://adb-1.2.azuredatabricks.net\nsvc@contoso.com\n1\nCI_PASSWORD\n\
-                       a1bc2d34-5e67-8f89-01ab-c2345d6c78de\n12a34b56-789c-0d12-e3fa-b456789c0123\ny\n";
+                       12a34b56-789c-0d12-e3fa-b456789c0123\ny\n";
         let mut input = std::io::Cursor::new(answers.as_bytes());
         let d = interview(&cx, &InitArgs { name: None }, &mut input).expect("interview");
         let keys: Vec<&str> = d.values.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["host", "username", "password_env", "tenant_id", "client_id"]);
+        assert_eq!(keys, ["host", "username", "password_env", "client_id"]);
         assert!(d.make_default);
         let w = write(cx.config.as_deref().expect("path"), &d).expect("write");
         assert!(w.created);
