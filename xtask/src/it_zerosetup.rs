@@ -172,6 +172,16 @@ pub fn cases(shared: &World, s: &mut Suite) {
         Ok(())
     });
 
+    s.case("app create: a clear-text Graph host is refused before any sign-in (exit 2)", || {
+        let before = w.entra.token_request_count();
+        let env = [("BRICKAUTH_GRAPH_HOST", "http://graph.example.com"), graph_env[1]];
+        let o = w.run(&["--host", &host, "app", "create", "--name", "x"], &env, None)?;
+        expect_code(&o, 2)?;
+        expect_contains(&o.stderr, "$BRICKAUTH_GRAPH_HOST: `http://graph.example.com` uses clear-text http", "stderr")?;
+        ensure!(w.entra.token_request_count() == before, "signed in before checking the Graph host");
+        Ok(())
+    });
+
     s.case("zero setup: no secret on any stderr, no refresh token on stdout", || {
         let secrets = w.entra.issued_refresh_tokens();
         let tokens = w.entra.issued_access_tokens();

@@ -130,7 +130,10 @@ pub enum GraphError {
     /// The token source could not provide a Graph token.
     #[error("cannot get a Microsoft Graph token: {0}")]
     Token(#[source] SourceError),
-    /// No answer (connection, TLS, timeout, retries exhausted) or an unusable base URL.
+    /// The Graph host is not a usable base URL (`https://`, or `http://` to loopback only).
+    #[error("Microsoft Graph host: {0}")]
+    InvalidHost(#[from] brickauth_core::app::UrlError),
+    /// No answer (connection, TLS, timeout, retries exhausted), or the HTTP client could not be built.
     #[error(transparent)]
     Transport(#[from] AuthError),
     /// Graph refused for lack of rights (403, `Authorization_RequestDenied`).
@@ -288,8 +291,7 @@ impl Graph {
         source: Arc<dyn TokenSource>,
         config: &HttpConfig,
     ) -> Result<Graph, GraphError> {
-        let mut base = brickauth_core::app::secure_url(base)
-            .map_err(|e| GraphError::Transport(AuthError::Io(format!("Microsoft Graph host: {e}"))))?;
+        let mut base = brickauth_core::app::secure_url(base)?;
         base.set_query(None);
         base.set_fragment(None);
         let path = format!("{}/v1.0/", base.path().trim_end_matches('/'));
@@ -423,11 +425,12 @@ impl Graph {
         Ok(Registration { tenant, app, existed, consent })
     }
 
-    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, GraphError> {
+    fn url(&self, op: Operation, path: &str, query: &[(&str, &str)]) -> Result<Url, GraphError> {
+        // `path` is one of this module's own relative paths, with quotes doubled in what it quotes.
         let mut url = self
             .base
             .join(path)
-            .map_err(|e| GraphError::Transport(AuthError::Io(format!("Microsoft Graph path `{path}`: {e}"))))?;
+            .map_err(|e| GraphError::Malformed { operation: op, what: format!("path `{path}`: {e}") })?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
@@ -440,7 +443,7 @@ impl Graph {
     }
 
     async fn get(&self, op: Operation, path: &str, query: &[(&str, &str)]) -> Result<Value, GraphError> {
-        let url = self.url(path, query)?;
+        let url = self.url(op, path, query)?;
         let bearer = self.bearer().await?;
         let text = ServerText::new([bearer.as_str()]);
         let answer = http::send(&RetryPolicy::token_endpoint(), None, GRAPH_BUSY, &url, &text, || {
@@ -451,7 +454,7 @@ impl Graph {
     }
 
     async fn post(&self, op: Operation, path: &str, body: &Value) -> Result<Value, GraphError> {
-        let url = self.url(path, &[])?;
+        let url = self.url(op, path, &[])?;
         let bearer = self.bearer().await?;
         let text = ServerText::new([bearer.as_str()]);
         // Sent once: a create that timed out may have happened, and a second one would duplicate it.
@@ -509,7 +512,11 @@ mod tests {
         let source: Arc<dyn TokenSource> = Arc::new(brickauth_core::StaticToken::bearer("t"));
         assert!(Graph::new("http://127.0.0.1:9", source.clone()).is_ok());
         let err = Graph::new("http://graph.example.com", source).unwrap_err();
-        assert!(err.to_string().contains("clear-text"), "{err}");
+        assert!(matches!(err, GraphError::InvalidHost(_)), "{err:?}");
+        assert!(
+            err.to_string().starts_with("Microsoft Graph host: `http://graph.example.com` uses clear-text http"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -66,6 +66,16 @@ fn create(cx: &Context, args: &AppCreateArgs) -> Result<ExitCode> {
         None => Authority::cloud(target.cloud, target.tenant.clone()),
     };
 
+    // Checked before anyone signs in: a Graph host that cannot be used is a usage error.
+    let base = match std::env::var(GRAPH_HOST_VAR).ok().filter(|v| !v.trim().is_empty()) {
+        Some(h) => {
+            brickauth_core::app::secure_url(&h).map_err(|e| Reported::usage(format!("${GRAPH_HOST_VAR}: {e}")))?;
+            tracing::info!("Microsoft Graph at {h} (${GRAPH_HOST_VAR})");
+            h
+        }
+        None => brickauth_graph::host(target.cloud).to_owned(),
+    };
+
     // 2. A Graph token for the developer sign-on client.
     let graph_scope = brickauth_graph::scope(target.cloud);
     let app = AppConfig {
@@ -92,15 +102,11 @@ fn create(cx: &Context, args: &AppCreateArgs) -> Result<ExitCode> {
         .context("signing in to Microsoft Graph")?;
 
     // 3. Register.
-    let base = match std::env::var(GRAPH_HOST_VAR).ok().filter(|v| !v.trim().is_empty()) {
-        Some(h) => {
-            tracing::info!("Microsoft Graph at {h} (${GRAPH_HOST_VAR})");
-            h
-        }
-        None => brickauth_graph::host(target.cloud).to_owned(),
-    };
-    let graph = Graph::with_http_config(&base, Arc::new(StaticToken(token.access_token)), &http)
-        .map_err(|e| Reported::usage(format!("${GRAPH_HOST_VAR}: {e}")))?;
+    let graph =
+        Graph::with_http_config(&base, Arc::new(StaticToken(token.access_token)), &http).map_err(|e| match e {
+            GraphError::InvalidHost(_) => Reported::usage(format!("${GRAPH_HOST_VAR}: {e}")).into(),
+            other => explain(other),
+        })?;
     let done = rt.block_on(graph.register_databricks_app(name, args.grant_consent)).map_err(explain)?;
 
     // 4. Say what there is, and add the profile.
@@ -209,6 +215,7 @@ fn explain(e: GraphError) -> anyhow::Error {
     match e {
         GraphError::Denied { .. } => Reported { code: Exit::Auth, message: e.to_string() }.into(),
         GraphError::Transport(a) => a.into(),
+        GraphError::InvalidHost(_) => Reported::usage(e.to_string()).into(),
         other => Reported { code: Exit::Failure, message: other.to_string() }.into(),
     }
 }
