@@ -172,6 +172,22 @@ pub fn cases(shared: &World, s: &mut Suite) {
         Ok(())
     });
 
+    s.case("app create: consent refused keeps the app and the profile, says whom to ask (exit 3)", || {
+        w.entra.set_graph_privileges(GraphPrivileges::NoConsent);
+        let o = w.run(&["--host", &host, "app", "create", "--name", "no consent", "--grant-consent"], &graph_env, None);
+        w.entra.set_graph_privileges(GraphPrivileges::Full);
+        let o = o?;
+        expect_code(&o, 3)?;
+        let app = w.entra.graph_applications().into_iter().find(|a| a["displayName"] == "no consent");
+        let app_id = app.as_ref().and_then(|a| a["appId"].as_str()).context("the app was not registered")?.to_owned();
+        expect_contains(&o.stdout, &format!("client_id = \"{app_id}\""), "stdout")?;
+        expect_contains(&o.stderr, "is registered, but tenant-wide consent was not granted", "stderr")?;
+        expect_contains(&o.stderr, "Cloud Application Administrator", "stderr")?;
+        let text = std::fs::read_to_string(w.path("profiles.toml"))?;
+        expect_contains(&text, "[profiles.no-consent]", "profiles.toml")?;
+        Ok(())
+    });
+
     s.case("app create: a clear-text Graph host is refused before any sign-in (exit 2)", || {
         let before = w.entra.token_request_count();
         let env = [("BRICKAUTH_GRAPH_HOST", "http://graph.example.com"), graph_env[1]];
