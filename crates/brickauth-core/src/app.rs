@@ -488,6 +488,17 @@ where
         Some(default) => {
             default.parse().map_err(|e| ConfigError::new(s.profile_name(), key, format!("built-in default: {e}")))
         }
+        // A default that the workspace `host` set aside: the tenant is the workspace's, for the
+        // caller to find (the key is named, so a caller can tell this from any other error).
+        None if s.get(key).is_none() && keys.iter().any(|k| k.name == key && k.default.is_some()) => {
+            Err(ConfigError::new(
+                s.profile_name(),
+                key,
+                format!(
+                    "missing required key `{key}`: with a `host`, it is the workspace's tenant, found from the host"
+                ),
+            ))
+        }
         None => s.parse_required(key),
     }
 }
@@ -588,6 +599,7 @@ mod tests {
         let host = MapSettings::new("p").with("host", "https://adb-1.2.azuredatabricks.net");
         let err = AppConfig::from_settings_with(&host, KEYS).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("tenant_id"));
+        assert!(err.message.contains("the workspace's tenant, found from the host"), "{err}");
         assert_eq!(AppConfig::default_value(&host, KEYS, "client_id"), Some(DEVELOPER_SIGN_ON_CLIENT_ID));
         assert_eq!(AppConfig::default_value(&host, KEYS, "tenant_id"), None);
         // Without declared defaults both keys stay required.
