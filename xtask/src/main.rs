@@ -33,6 +33,7 @@ mod it_reach;
 mod it_transport;
 mod it_trust;
 mod it_trust_files;
+mod it_zerosetup;
 mod sdk;
 mod soak;
 mod test;

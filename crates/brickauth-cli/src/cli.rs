@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand};
 use clap_complete::ArgValueCompleter;
 
 use crate::cmd::{
-    account, api, auth_token, clusters, exec, flows, inspect, login, logout, profiles, serve, status, token, version,
-    whoami,
+    account, api, app, auth_token, clusters, exec, flows, inspect, login, logout, profiles, serve, status, token,
+    version, whoami,
 };
 use crate::complete;
 
@@ -81,6 +81,9 @@ pub enum Command {
     /// Databricks CLI compatible commands (token helper for the Databricks SDKs and Terraform)
     #[command(subcommand)]
     Auth(auth_token::AuthCommand),
+    /// Your own app registration for Azure Databricks (most people need none)
+    #[command(subcommand)]
+    App(app::AppCommand),
     /// Azure CLI compatible commands (`account get-access-token`, for scripts written for az)
     #[command(subcommand)]
     Account(account::AccountCommand),

@@ -53,6 +53,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Logout(args) => logout::run(&cx, &args),
         Command::Auth(c) => auth_token::run(&cx, &c),
         Command::Account(c) => account::run(&cx, &c),
+        Command::App(c) => app::run(&cx, &c),
         Command::Flows(args) => flows::run(&args),
         Command::Profiles(c) => profiles::run(&cx, &c),
         Command::Inspect(args) => inspect::run(&cx, &args),

@@ -9,7 +9,9 @@ use std::str::FromStr;
 
 use url::Url;
 
-use crate::settings::{ConfigError, Settings};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::settings::{ConfigError, KeySpec, Settings};
 
 /// Why a string is not a [`Tenant`], [`ClientId`], [`Scopes`] or [`Cloud`].
 ///
@@ -76,6 +78,13 @@ pub enum UrlError {
 pub const DATABRICKS_RESOURCE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d";
 /// The default scope: every permission the app was granted on Azure Databricks.
 pub const DATABRICKS_SCOPE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default";
+
+/// The developer sign-on client: the Azure CLI's first-party public client, pre-authorized for
+/// Azure Databricks and Microsoft Graph in every tenant. The Azure Identity SDKs use it for
+/// interactive browser and device-code credentials when no client id is configured; brickauth's
+/// interactive flows do the same (their `client_id` key declares it as its default), so a first
+/// token needs no app registration.
+pub const DEVELOPER_SIGN_ON_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 
 /// Whether `s` is a GUID in its 8-4-4-4-12 hexadecimal form.
 pub fn is_guid(s: &str) -> bool {
@@ -408,10 +417,41 @@ impl AppConfig {
     /// Read `tenant_id`, `client_id`, `scopes`, `authority_host` / `cloud` / `host` from settings.
     ///
     /// `authority_host` wins over `cloud`, which wins over the cloud of the workspace `host`'s
-    /// domain; the default is the public cloud.
+    /// domain; the default is the public cloud. `tenant_id` and `client_id` are required: a flow
+    /// that has defaults for them declares them and reads through [`AppConfig::from_settings_with`].
     pub fn from_settings(s: &dyn Settings) -> Result<Self, ConfigError> {
-        let tenant: Tenant = s.parse_required("tenant_id")?;
-        let client_id: ClientId = s.parse_required("client_id")?;
+        AppConfig::from_settings_with(s, &[])
+    }
+
+    /// As [`AppConfig::from_settings`], with the defaults `keys` declare (a flow's
+    /// [`FlowSpec::keys`](crate::FlowSpec::keys)) for keys that are not set — see
+    /// [`AppConfig::default_value`] for when one applies. Using the default client id is said
+    /// once per process at `info` level.
+    ///
+    /// ```
+    /// use brickauth_core::{AppConfig, KeySpec, MapSettings};
+    /// use brickauth_core::app::DEVELOPER_SIGN_ON_CLIENT_ID;
+    ///
+    /// const KEYS: &[KeySpec] = &[
+    ///     KeySpec::optional("client_id", "…").with_default(DEVELOPER_SIGN_ON_CLIENT_ID),
+    ///     KeySpec::optional("tenant_id", "…").with_default("organizations"),
+    /// ];
+    /// let app = AppConfig::from_settings_with(&MapSettings::new("p"), KEYS).unwrap();
+    /// assert_eq!((app.client_id.as_str(), app.authority.tenant().as_str()), (DEVELOPER_SIGN_ON_CLIENT_ID, "organizations"));
+    /// ```
+    pub fn from_settings_with(s: &dyn Settings, keys: &[KeySpec]) -> Result<Self, ConfigError> {
+        let tenant: Tenant = required(s, keys, "tenant_id")?;
+        let client_id: ClientId = required(s, keys, "client_id")?;
+        if s.get("client_id").is_none() {
+            static SAID: AtomicBool = AtomicBool::new(false);
+            if !SAID.swap(true, Ordering::Relaxed) {
+                tracing::info!(
+                    "profile `{}` has no client_id: using the developer sign-on client {client_id} \
+                     (the Azure CLI's public client, pre-authorized for Azure Databricks)",
+                    s.profile_name()
+                );
+            }
+        }
         let scopes = s.parse("scopes")?.unwrap_or_else(Scopes::databricks);
         let authority = if let Some(h) = s.get("authority_host") {
             Authority::new(h, tenant).map_err(|e| s.invalid("authority_host", e))?
@@ -423,6 +463,43 @@ impl AppConfig {
             Authority::cloud(cloud, tenant)
         };
         Ok(AppConfig { authority, client_id, scopes })
+    }
+
+    /// The default `keys` declare for `key` when `s` does not set it, if one applies.
+    ///
+    /// A default tenant applies only when there is no workspace `host`: with one, the tenant is
+    /// the workspace's, which the caller finds from the host (`brickauth_databricks::discover_tenant`)
+    /// and sets — until then `tenant_id` is missing.
+    pub fn default_value(s: &dyn Settings, keys: &[KeySpec], key: &str) -> Option<&'static str> {
+        if s.get(key).is_some() || (key == "tenant_id" && s.get("host").is_some_and(|h| !h.trim().is_empty())) {
+            return None;
+        }
+        keys.iter().find(|k| k.name == key).and_then(|k| k.default)
+    }
+}
+
+/// `key` parsed from `s`, else from its applicable default, else the missing-key error.
+fn required<T>(s: &dyn Settings, keys: &[KeySpec], key: &str) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    match AppConfig::default_value(s, keys, key) {
+        Some(default) => {
+            default.parse().map_err(|e| ConfigError::new(s.profile_name(), key, format!("built-in default: {e}")))
+        }
+        // A default that the workspace `host` set aside: the tenant is the workspace's, for the
+        // caller to find (the key is named, so a caller can tell this from any other error).
+        None if s.get(key).is_none() && keys.iter().any(|k| k.name == key && k.default.is_some()) => {
+            Err(ConfigError::new(
+                s.profile_name(),
+                key,
+                format!(
+                    "missing required key `{key}`: with a `host`, it is the workspace's tenant, found from the host"
+                ),
+            ))
+        }
+        None => s.parse_required(key),
     }
 }
 
@@ -503,6 +580,34 @@ mod tests {
         let err = AppConfig::from_settings(&base().with("authority_host", "http://login.example.com")).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("authority_host"));
     }
+
+    #[test]
+    fn declared_defaults_fill_unset_keys() {
+        const KEYS: &[KeySpec] = &[
+            KeySpec::optional("client_id", "c").with_default(DEVELOPER_SIGN_ON_CLIENT_ID),
+            KeySpec::optional("tenant_id", "t").with_default("organizations"),
+        ];
+        // Nothing set: the developer sign-on client at `organizations`.
+        let none = AppConfig::from_settings_with(&MapSettings::new("p"), KEYS).unwrap();
+        assert_eq!(none.client_id.as_str(), DEVELOPER_SIGN_ON_CLIENT_ID);
+        assert_eq!(none.authority.tenant().as_str(), "organizations");
+        // Set values win over defaults.
+        let own = MapSettings::new("p").with("client_id", CLIENT).with("tenant_id", "contoso.onmicrosoft.com");
+        let own = AppConfig::from_settings_with(&own, KEYS).unwrap();
+        assert_eq!((own.client_id.as_str(), own.authority.tenant().as_str()), (CLIENT, "contoso.onmicrosoft.com"));
+        // With a workspace host the tenant is the workspace's: missing until the caller sets it.
+        let host = MapSettings::new("p").with("host", "https://adb-1.2.azuredatabricks.net");
+        let err = AppConfig::from_settings_with(&host, KEYS).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("tenant_id"));
+        assert!(err.message.contains("the workspace's tenant, found from the host"), "{err}");
+        assert_eq!(AppConfig::default_value(&host, KEYS, "client_id"), Some(DEVELOPER_SIGN_ON_CLIENT_ID));
+        assert_eq!(AppConfig::default_value(&host, KEYS, "tenant_id"), None);
+        // Without declared defaults both keys stay required.
+        let err = AppConfig::from_settings(&MapSettings::new("p").with("tenant_id", "organizations")).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("client_id"));
+    }
+
+    const CLIENT: &str = "04f0c124-f2bc-4f59-8241-bf6df9866bbd";
 
     #[test]
     fn errors_are_typed_and_say_what_is_expected() {

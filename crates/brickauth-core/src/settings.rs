@@ -57,30 +57,38 @@ pub struct KeySpec {
     /// The alternatives this key is one of (`"credential"`: a client secret or a certificate):
     /// a profile sets exactly one key of each group its flow declares. See [`KeySpec::one_of`].
     pub one_of: Option<&'static str>,
+    /// What the flow uses when the key is not set, if anything (a flow may redeclare a common key
+    /// to give it a default: the interactive flows' `client_id`). Shown by `brickauth flows`; a
+    /// value used this way has the origin "built-in default".
+    pub default: Option<&'static str>,
 }
 
 impl KeySpec {
     /// A required plain key.
     pub const fn required(name: &'static str, help: &'static str) -> Self {
-        Self { name, required: true, secret: false, help, one_of: None }
+        Self { name, required: true, secret: false, help, one_of: None, default: None }
     }
     /// An optional plain key.
     pub const fn optional(name: &'static str, help: &'static str) -> Self {
-        Self { name, required: false, secret: false, help, one_of: None }
+        Self { name, required: false, secret: false, help, one_of: None, default: None }
     }
     /// A required secret key.
     pub const fn secret(name: &'static str, help: &'static str) -> Self {
-        Self { name, required: true, secret: true, help, one_of: None }
+        Self { name, required: true, secret: true, help, one_of: None, default: None }
     }
     /// An optional secret key.
     pub const fn optional_secret(name: &'static str, help: &'static str) -> Self {
-        Self { name, required: false, secret: true, help, one_of: None }
+        Self { name, required: false, secret: true, help, one_of: None, default: None }
     }
     /// This (optional) key is one of the alternatives named `group`: validation requires exactly
     /// one key of the group to be set, so a flow that needs a client secret *or* a certificate
     /// says so here, and a profile with neither (or both) is refused before any request.
     pub const fn one_of(self, group: &'static str) -> Self {
         Self { one_of: Some(group), ..self }
+    }
+    /// The same key, with what the flow uses when it is not set.
+    pub const fn with_default(self, value: &'static str) -> Self {
+        Self { default: Some(value), ..self }
     }
 }
 

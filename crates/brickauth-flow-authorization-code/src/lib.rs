@@ -193,7 +193,7 @@ impl AuthorizationCodeFlow {
 
     /// Build from profile settings: the common keys plus the optional keys in [`KEYS`].
     pub fn from_settings(s: &dyn Settings) -> Result<Self, ConfigError> {
-        let mut o = AuthorizationCodeOptions::new(AppConfig::from_settings(s)?);
+        let mut o = AuthorizationCodeOptions::new(app(s)?);
         if let Some(uri) = s.parse("redirect_uri")? {
             o.redirect_uri = uri;
         }
@@ -429,8 +429,10 @@ impl GrantFlow for AuthorizationCodeFlow {
 }
 
 /// Whether this session can plausibly show a browser: `$BROWSER` is set, or (Linux and other
-/// Unix) a display or WSL; macOS and Windows can, unless reached over SSH.
-fn browser_possible() -> bool {
+/// Unix) a display or WSL; macOS and Windows can, unless reached over SSH. The flow signs in
+/// with a browser only then; a caller choosing between a browser sign-in and a device code uses
+/// the same rule.
+pub fn browser_possible() -> bool {
     let set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
     if set("BROWSER") {
         return true;
@@ -444,8 +446,20 @@ fn browser_possible() -> bool {
 /// The `prompt` values Entra accepts.
 const PROMPTS: &[&str] = &["login", "consent", "select_account", "none", "create"];
 
-/// The keys this flow reads, on top of the common ones.
+/// The keys this flow reads, on top of the common ones. `client_id` and `tenant_id` have
+/// defaults here — the developer sign-on client, and the workspace's tenant (found from `host` by
+/// the caller) or `organizations` without a host — so a profile needs no app registration.
 pub const KEYS: &[KeySpec] = &[
+    KeySpec::optional(
+        "client_id",
+        "your own app registration; without it the developer sign-on client, no registration needed",
+    )
+    .with_default(brickauth_core::app::DEVELOPER_SIGN_ON_CLIENT_ID),
+    KeySpec::optional(
+        "tenant_id",
+        "directory (tenant) id; without it the workspace's tenant (from host), else organizations",
+    )
+    .with_default("organizations"),
     KeySpec::optional(
         "redirect_uri",
         "loopback redirect registered for the app (default http://localhost: any free port)",
@@ -457,6 +471,11 @@ pub const KEYS: &[KeySpec] = &[
     KeySpec::optional("browser", "auto (default) or never: always paste the response"),
     KeySpec::optional("login_timeout", "seconds to wait for the sign-in (default 300)"),
 ];
+
+/// The cache identity: the common keys with [`KEYS`]' defaults.
+fn app(s: &dyn Settings) -> Result<AppConfig, ConfigError> {
+    AppConfig::from_settings_with(s, KEYS)
+}
 
 fn build(s: &dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError> {
     Ok(Box::new(AuthorizationCodeFlow::from_settings(s)?))
@@ -471,7 +490,7 @@ brickauth_core::register_flow! {
         keys: KEYS,
         env: &[brickauth_core::flow::EnvKey::new("username", &["BRICKAUTH_USERNAME"])],
         databricks: brickauth_core::flow::DatabricksAuth::NONE,
-        app: brickauth_core::AppConfig::from_settings,
+        app,
         build,
     }
 }

@@ -94,6 +94,21 @@ fn flow_with(mock: &MockEntra, s: MapSettings, browser: Browser) -> Authorizatio
 const BROWSER: Interaction = Interaction { terminal: true, browser: true };
 
 #[test]
+fn no_app_registration_needed() {
+    let spec = brickauth_core::flow::find("interactive").unwrap();
+    let bare = MapSettings::new("test").with("flow", "authorization-code");
+    let app = (spec.app)(&bare).unwrap();
+    assert_eq!(app.client_id.as_str(), brickauth_core::app::DEVELOPER_SIGN_ON_CLIENT_ID);
+    assert_eq!(app.authority.tenant().as_str(), "organizations");
+    let flow = AuthorizationCodeFlow::from_settings(&bare).unwrap();
+    let attempt = flow.attempt("http://localhost:1".into(), ResponseMode::Query);
+    assert!(attempt.url().as_str().contains("client_id=04b07795-8ddb-461a-bbee-02f9e1bf7b46"), "{}", attempt.url());
+    // A profile's own app wins.
+    let own = AuthorizationCodeFlow::from_settings(&bare.with("client_id", CLIENT_ID)).unwrap();
+    assert_eq!(own.options().app.client_id.as_str(), CLIENT_ID);
+}
+
+#[test]
 fn registered_under_its_names() {
     for n in ["authorization-code", "interactive", "AUTH_CODE"] {
         let spec = brickauth_core::flow::find(n).unwrap();

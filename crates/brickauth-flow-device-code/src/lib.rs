@@ -82,9 +82,9 @@ impl DeviceCodeFlow {
         DeviceCodeFlow { options }
     }
 
-    /// Build from profile settings: only the common keys.
+    /// Build from profile settings: the common keys, with the defaults of [`KEYS`].
     pub fn from_settings(s: &dyn Settings) -> Result<Self, ConfigError> {
-        Ok(DeviceCodeFlow::new(DeviceCodeOptions::new(AppConfig::from_settings(s)?)))
+        Ok(DeviceCodeFlow::new(DeviceCodeOptions::new(app(s)?)))
     }
 
     /// Step 1: ask for a device code and a user code.
@@ -221,8 +221,27 @@ impl GrantFlow for DeviceCodeFlow {
     }
 }
 
-/// The keys this flow reads, on top of the common ones: none.
-pub const KEYS: &[KeySpec] = &[];
+/// The keys this flow reads, on top of the common ones: none of its own, but `client_id` and
+/// `tenant_id` have defaults here — the developer sign-on client, and the workspace's tenant
+/// (found from `host` by the caller) or `organizations` without a host — so a profile needs no
+/// app registration.
+pub const KEYS: &[KeySpec] = &[
+    KeySpec::optional(
+        "client_id",
+        "your own app registration; without it the developer sign-on client, no registration needed",
+    )
+    .with_default(brickauth_core::app::DEVELOPER_SIGN_ON_CLIENT_ID),
+    KeySpec::optional(
+        "tenant_id",
+        "directory (tenant) id; without it the workspace's tenant (from host), else organizations",
+    )
+    .with_default("organizations"),
+];
+
+/// The cache identity: the common keys with [`KEYS`]' defaults.
+fn app(s: &dyn Settings) -> Result<AppConfig, ConfigError> {
+    AppConfig::from_settings_with(s, KEYS)
+}
 
 fn build(s: &dyn Settings) -> Result<Box<dyn GrantFlow>, ConfigError> {
     Ok(Box::new(DeviceCodeFlow::from_settings(s)?))
@@ -237,7 +256,7 @@ brickauth_core::register_flow! {
         keys: KEYS,
         env: &[],
         databricks: brickauth_core::flow::DatabricksAuth::NONE,
-        app: brickauth_core::AppConfig::from_settings,
+        app,
         build,
     }
 }
@@ -266,6 +285,17 @@ mod tests {
     fn registered_and_interactive() {
         let spec = brickauth_core::flow::find("device-code").unwrap();
         assert!(spec.interactive);
+    }
+
+    #[test]
+    fn no_app_registration_needed() {
+        let spec = brickauth_core::flow::find("device-code").unwrap();
+        let app = (spec.app)(&MapSettings::new("dc")).unwrap();
+        assert_eq!(app.client_id.as_str(), brickauth_core::app::DEVELOPER_SIGN_ON_CLIENT_ID);
+        assert_eq!(app.authority.tenant().as_str(), "organizations");
+        let flow = DeviceCodeFlow::from_settings(&MapSettings::new("dc").with("tenant_id", TENANT_ID)).unwrap();
+        assert_eq!(flow.app().client_id.as_str(), brickauth_core::app::DEVELOPER_SIGN_ON_CLIENT_ID);
+        assert_eq!(flow.app().authority.tenant().as_str(), TENANT_ID);
     }
 
     #[tokio::test]

@@ -49,6 +49,7 @@ pub use entra::client_credentials::{
     federated_token,
 };
 pub use entra::device::DeviceStep;
+pub use entra::graph::{DATABRICKS_USER_IMPERSONATION, GraphPrivileges};
 pub use failure::Failure;
 pub use imds::{APP_SERVICE_TOKEN_PATH, IMDS_TOKEN_PATH, MockIdentity, MockImds};
 pub use record::RecordedRequest;

@@ -157,6 +157,30 @@ mod test_flows {
         }
     }
 
+    /// An interactive flow with the defaults that need no app registration.
+    const TEST_INTERACTIVE_KEYS: &[KeySpec] = &[
+        KeySpec::optional("client_id", "the app").with_default("04b07795-8ddb-461a-bbee-02f9e1bf7b46"),
+        KeySpec::optional("tenant_id", "the tenant").with_default("organizations"),
+    ];
+
+    fn test_interactive_app(s: &dyn Settings) -> Result<brickauth_core::AppConfig, ConfigError> {
+        brickauth_core::AppConfig::from_settings_with(s, TEST_INTERACTIVE_KEYS)
+    }
+
+    brickauth_core::inventory::submit! {
+        FlowSpec {
+            name: "test-interactive",
+            aliases: &[],
+            summary: "a person signs in (tests only)",
+            interactive: true,
+            keys: TEST_INTERACTIVE_KEYS,
+            env: &[],
+            databricks: DatabricksAuth::NONE,
+            app: test_interactive_app,
+            build: not_built,
+        }
+    }
+
     brickauth_core::inventory::submit! {
         FlowSpec {
             name: "test-msi",

@@ -57,6 +57,8 @@ pub struct Profile {
     path: Option<Arc<Path>>,
     flow: &'static FlowSpec,
     values: BTreeMap<String, Entry>,
+    /// The environment-only profile: a missing key is reported with the variables that set it.
+    from_env: bool,
     /// Literal secrets already warned about (warn once per key, not on every resolution).
     warned: Mutex<BTreeSet<String>>,
 }
@@ -69,7 +71,8 @@ impl Profile {
         flow: &'static FlowSpec,
         values: BTreeMap<String, Entry>,
     ) -> Result<Profile, ProfileError> {
-        let profile = Profile { name: name.to_owned(), path, flow, values, warned: Mutex::new(BTreeSet::new()) };
+        let profile =
+            Profile { name: name.to_owned(), path, flow, values, from_env: false, warned: Mutex::new(BTreeSet::new()) };
         profile.validate()?;
         Ok(profile)
     }
@@ -89,13 +92,17 @@ impl Profile {
         self.path.as_deref()
     }
 
-    /// Every set key, sorted by name, with its value as it may be shown and its origin.
+    /// Every set key, sorted by name, with its value as it may be shown and its origin — and
+    /// the defaults the flow declares for keys that are not set and that apply
+    /// ([`AppConfig::default_value`](brickauth_core::AppConfig::default_value): the interactive
+    /// flows' developer sign-on `client_id`), with origin [`Origin::Default`].
     ///
     /// Secrets are shown by their source: `password_env = BRICKAUTH_PASSWORD` (a variable name is
     /// not secret), `_file` the path, `_command` the command; a literal `password` is
     /// [`DisplayValue::Redacted`].
     pub fn entries(&self) -> Vec<(String, DisplayValue, Origin)> {
-        self.values
+        let mut out: Vec<(String, DisplayValue, Origin)> = self
+            .values
             .iter()
             .map(|(key, entry)| {
                 let shown = match secret_of(Some(self.flow), key) {
@@ -104,7 +111,46 @@ impl Profile {
                 };
                 (key.clone(), shown, entry.origin.clone())
             })
-            .collect()
+            .collect();
+        for spec in self.flow.keys.iter().filter(|k| !k.secret) {
+            if let Some(value) = brickauth_core::AppConfig::default_value(self, self.flow.keys, spec.name) {
+                out.push((spec.name.to_owned(), DisplayValue::Plain(value.to_owned()), Origin::Default));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// A profile for signing in to the workspace `host` with nothing configured: the interactive
+    /// `flow` the caller chose (by name; a flow that is not interactive is refused), `host` with
+    /// the origin it came from, and no other key — the flow's defaults supply the client id
+    /// (the developer sign-on client) and the tenant (the caller fills in the workspace's, found
+    /// from the host). `name` is what the profile is called in messages and cache bindings.
+    ///
+    /// ```no_run
+    /// # fn f() -> Result<(), brickauth_profile::ProfileError> {
+    /// use brickauth_profile::{Origin, Profile};
+    /// let flow = "device-code"; // whichever interactive flow the caller picked
+    /// let p = Profile::implicit("adb-1.2.azuredatabricks.net", flow, "https://adb-1.2.azuredatabricks.net",
+    ///                           Origin::CommandLine("--host".into()))?;
+    /// assert_eq!(p.path(), None);
+    /// # Ok(()) }
+    /// ```
+    pub fn implicit(name: &str, flow: &str, host: &str, host_origin: Origin) -> Result<Profile, ProfileError> {
+        let spec = find(flow).map_err(|e| flow_error(e, None, name, None))?;
+        if !spec.interactive {
+            return Err(ProfileError::InvalidValue {
+                path: None,
+                profile: Some(name.to_owned()),
+                key: "flow".into(),
+                at: None,
+                message: format!("`{}` is not an interactive flow: an implicit profile signs a person in", spec.name),
+            });
+        }
+        let mut values = BTreeMap::new();
+        values.insert("flow".to_owned(), Entry { value: spec.name.to_owned(), origin: Origin::Default });
+        values.insert("host".to_owned(), Entry { value: host.to_owned(), origin: host_origin });
+        Profile::build(name, None, spec, values)
     }
 
     /// Override or add a key, from the command line or the environment (`--host`).
@@ -158,7 +204,8 @@ impl Profile {
                 values.insert(stored, Entry { value, origin: Origin::Env(var.to_owned()) });
             }
         }
-        Profile::build(NAME, None, spec, values).map_err(|e| match e {
+        let built = Profile::build(NAME, None, spec, values).map(|p| Profile { from_env: true, ..p });
+        built.map_err(|e| match e {
             // Say which variables would have supplied the missing key.
             ProfileError::MissingKey { path, profile, key, hint } => {
                 let hint = env_hint(spec, &key).or(hint);
@@ -430,7 +477,7 @@ impl Settings for Profile {
     fn require(&self, key: &str) -> Result<&str, ConfigError> {
         match self.get(key) {
             Some(value) => Ok(value),
-            None if self.path.is_none() => match env_hint(self.flow, key) {
+            None if self.from_env => match env_hint(self.flow, key) {
                 Some(hint) => Err(ConfigError {
                     profile: None,
                     key: None,
@@ -462,6 +509,7 @@ impl Clone for Profile {
             path: self.path.clone(),
             flow: self.flow,
             values: self.values.clone(),
+            from_env: self.from_env,
             warned: Mutex::new(warned),
         }
     }

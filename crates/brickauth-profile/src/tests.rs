@@ -150,7 +150,10 @@ fn unknown_flow_lists_the_registered_flows() {
     let ProfileError::UnknownFlow { at, suggestion, known, .. } = &err else { panic!("{err:?}") };
     assert_eq!(*at, Some(crate::Position { line: 2, column: Some(1) }));
     assert_eq!(suggestion.as_deref(), Some("test-password"));
-    assert_eq!(known[..], ["test-cli", "test-m2m", "test-msi", "test-password", "test-secret", "test-sp"]);
+    assert_eq!(
+        known[..],
+        ["test-cli", "test-interactive", "test-m2m", "test-msi", "test-password", "test-secret", "test-sp"]
+    );
     insta::assert_snapshot!("unknown_flow", err.to_string());
 }
 
@@ -159,7 +162,7 @@ fn missing_flow_lists_the_registered_flows() {
     let err = parse("[profiles.dev]\nusername = \"u\"\n").unwrap().profile("dev").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "profiles.toml: profile `dev`: missing required key `flow`; registered flows: test-cli, test-m2m, test-msi, test-password, test-secret, test-sp"
+        "profiles.toml: profile `dev`: missing required key `flow`; registered flows: test-cli, test-interactive, test-m2m, test-msi, test-password, test-secret, test-sp"
     );
 }
 
@@ -672,4 +675,57 @@ impl tracing::Subscriber for Capture {
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
+}
+
+// ---------------------------------------------------------------- built-in defaults
+
+#[test]
+fn declared_defaults_show_as_built_in() {
+    let text = "[profiles.i]\nflow = \"test-interactive\"\n";
+    let p = parse(text).unwrap().profile("i").unwrap();
+    let shown: Vec<String> = p.entries().iter().map(|(k, v, o)| format!("{k} = {v}  ({o})")).collect();
+    assert_eq!(
+        shown,
+        [
+            "client_id = 04b07795-8ddb-461a-bbee-02f9e1bf7b46  (built-in default)",
+            "flow = test-interactive  (profiles.toml:2:1)",
+            "tenant_id = organizations  (built-in default)",
+        ]
+    );
+    // `get` is what the profile sets: the flow applies its defaults itself.
+    assert_eq!(p.get("client_id"), None);
+    let app = brickauth_core::flow::app_config(&p).unwrap();
+    assert_eq!(app.client_id.as_str(), "04b07795-8ddb-461a-bbee-02f9e1bf7b46");
+    // With a host, the tenant is the workspace's: no default is shown, and it is missing until found.
+    let text = "[profiles.i]\nflow = \"test-interactive\"\nhost = \"https://adb-1.2.azuredatabricks.net\"\nclient_id = \"12a34b56-789c-0d12-e3fa-b456789c0123\"\n";
+    let p = parse(text).unwrap().profile("i").unwrap();
+    let keys: Vec<(String, Origin)> = p.entries().into_iter().map(|(k, _, o)| (k, o)).collect();
+    assert_eq!(keys, [("client_id".into(), at(4, 1)), ("flow".into(), at(2, 1)), ("host".into(), at(3, 1))]);
+    assert_eq!(brickauth_core::flow::app_config(&p).unwrap_err().key.as_deref(), Some("tenant_id"));
+}
+
+#[test]
+fn an_implicit_profile_is_a_host_and_an_interactive_flow() {
+    let origin = Origin::CommandLine("--host".into());
+    let p =
+        Profile::implicit("adb-1", "test-interactive", "https://adb-1.2.azuredatabricks.net", origin.clone()).unwrap();
+    assert_eq!((p.name(), p.flow().name, p.path()), ("adb-1", "test-interactive", None));
+    assert_eq!(p.get("host"), Some("https://adb-1.2.azuredatabricks.net"));
+    assert_eq!(p.origin("host"), Some(origin.to_string()));
+    assert_eq!((p.get("client_id"), p.get("tenant_id")), (None, None));
+    // The tenant is missing (and says so by key, as for a file's profile) until the caller
+    // fills in the workspace's; the client id stays the default.
+    assert_eq!(brickauth_core::flow::app_config(&p).unwrap_err().key.as_deref(), Some("tenant_id"));
+    let mut p = p;
+    p.set("tenant_id", "72f988bf-86f1-41af-91ab-2d7cd011db47", Origin::Default);
+    let app = brickauth_core::flow::app_config(&p).unwrap();
+    assert_eq!(app.client_id.as_str(), "04b07795-8ddb-461a-bbee-02f9e1bf7b46");
+    assert_eq!(app.authority.tenant().as_str(), "72f988bf-86f1-41af-91ab-2d7cd011db47");
+    // Only interactive flows, and only registered ones.
+    let err = Profile::implicit("x", "test-secret", "https://h", Origin::Default).unwrap_err();
+    assert!(err.to_string().contains("not an interactive flow"), "{err}");
+    assert!(matches!(
+        Profile::implicit("x", "nope", "https://h", Origin::Default),
+        Err(ProfileError::UnknownFlow { .. })
+    ));
 }

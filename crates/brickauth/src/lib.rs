@@ -227,8 +227,15 @@ impl Auth {
     }
 
     /// `--host`, else `$DATABRICKS_HOST` for a profile without `host` (said at `-v` when the
-    /// profile's own host wins over the variable).
+    /// profile's own host wins over the variable); `$AZURE_AUTHORITY_HOST` for a profile that
+    /// names neither `authority_host` nor `cloud` (as the Azure Identity SDKs read it).
     pub fn apply_host(&self, profile: &mut Profile) {
+        if profile.get("authority_host").is_none()
+            && profile.get("cloud").is_none()
+            && let Some(authority) = var("AZURE_AUTHORITY_HOST").filter(|h| !h.trim().is_empty())
+        {
+            profile.set("authority_host", &authority, Origin::Env("AZURE_AUTHORITY_HOST".into()));
+        }
         if let Some(host) = &self.options.host {
             profile.set("host", host, Origin::CommandLine("--host".into()));
             return;
@@ -243,6 +250,13 @@ impl Auth {
             ),
             Some(_) => {}
         }
+    }
+
+    /// A profile with a workspace `host`, no `tenant_id` and a flow that needs one gets the
+    /// workspace's tenant: remembered next to the cache, else found from the workspace (unless
+    /// [`Options::offline`]) and remembered. [`Auth::source`] does this itself.
+    pub fn fill_tenant(&self, profile: &mut Profile) -> Result<()> {
+        tenant::fill(self, profile)
     }
 
     /// The token source of the selected profile.

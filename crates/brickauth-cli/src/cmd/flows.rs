@@ -35,7 +35,7 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
                         "interactive": s.interactive,
                         "keys": s.keys.iter().map(|k| json!({
                             "name": k.name, "required": k.required, "secret": k.secret, "help": k.help,
-                            "one_of": k.one_of,
+                            "one_of": k.one_of, "default": k.default,
                         })).collect::<Vec<_>>(),
                     })
                 })
@@ -54,10 +54,11 @@ pub fn run(args: &FlowsArgs) -> Result<ExitCode> {
                 }
                 out.push_str(&format!("\n    {}\n", s.summary));
                 for k in s.keys {
-                    let req = match k.one_of {
-                        _ if k.required => "required".to_owned(),
-                        Some(group) => format!("{group}: exactly one of these"),
-                        None => "optional".to_owned(),
+                    let req = match (k.required, k.one_of, k.default) {
+                        (true, _, _) => "required".to_owned(),
+                        (false, Some(group), _) => format!("{group}: exactly one of these"),
+                        (false, None, Some(default)) => format!("optional, default {default}"),
+                        (false, None, None) => "optional".to_owned(),
                     };
                     let name = if k.secret {
                         format!(

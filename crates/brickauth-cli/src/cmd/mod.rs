@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod api;
+pub mod app;
 pub mod auth_token;
 pub mod clusters;
 pub mod databrickscfg;

@@ -136,7 +136,7 @@ fn validate(cx: &Context, name: Option<&str>) -> Result<ExitCode> {
     let mut out = String::new();
     for n in &names {
         let result = sources.named(n).map_err(anyhow::Error::from).and_then(|p| {
-            brickauth_core::flow::app_config(&p)?;
+            check_identity(&p)?;
             Ok(p)
         });
         match result {
@@ -168,6 +168,22 @@ fn validate(cx: &Context, name: Option<&str>) -> Result<ExitCode> {
             message: format!("invalid profiles: {}", failures.join(", ")),
         }
         .into())
+    }
+}
+
+/// The profile's cache identity can be computed — or will be: a missing `tenant_id` is not a
+/// fault when the profile has a `host`, whose tenant every command finds (and remembers) first.
+pub(crate) fn check_identity(profile: &Profile) -> Result<()> {
+    match brickauth_core::flow::app_config(profile) {
+        Err(e)
+            if e.key.as_deref() == Some("tenant_id") && profile.get("host").is_some_and(|h| !h.trim().is_empty()) =>
+        {
+            // Whatever else is missing or wrong is still a fault: check with a stand-in tenant.
+            let mut probe = profile.clone();
+            probe.set("tenant_id", "organizations", brickauth_profile::Origin::Default);
+            brickauth_core::flow::app_config(&probe).map(|_| ()).map_err(Into::into)
+        }
+        other => other.map(|_| ()).map_err(Into::into),
     }
 }
 

@@ -97,6 +97,27 @@ pub fn init(cx: &Context, args: &InitArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Add profile `name` with what a command learned (`app create`), as `profiles add` would: the
+/// same checks, the same atomic write. `Ok(None)` when a profile of that name exists already:
+/// it is left as it is. Otherwise the summary to show.
+pub(crate) fn add_learned(
+    cx: &Context,
+    name: &str,
+    flow: &str,
+    values: Vec<(String, String)>,
+) -> Result<Option<String>> {
+    let flow = brickauth_core::flow::find(flow)?;
+    let path = config_path(cx)?;
+    if let Ok(file) = ProfileFile::load(&path)
+        && file.names().contains(&name)
+    {
+        return Ok(None);
+    }
+    let draft = Draft { name: name.to_owned(), flow, values, make_default: false };
+    let written = write(&path, &draft)?;
+    Ok(Some(written.summary(&draft)))
+}
+
 fn config_path(cx: &Context) -> Result<PathBuf> {
     Ok(brickauth_profile::config_path(cx.config.as_deref())?.0)
 }
@@ -351,7 +372,7 @@ fn edit(text: &str, draft: &Draft) -> Result<String> {
 fn check(path: &Path, text: &str, name: &str) -> Result<()> {
     let file = ProfileFile::parse(path, text)?;
     let profile = file.profile(name)?;
-    brickauth_core::flow::app_config(&profile)?;
+    super::profiles::check_identity(&profile)?;
     let problems = super::profiles::format_problems(&profile);
     if let Some(first) = problems.into_iter().next() {
         return Err(usage(first));
@@ -479,12 +500,13 @@ flow = "authorization-code"
         brickauth_flows::link();
         let dir = tempfile::tempdir().expect("dir");
         let cx = Context::new(Some(dir.path().join("profiles.toml")), None, None, None);
+        // With a host, the tenant is the workspace's: init does not ask for it.
         let answers = "ci\npassword\nhttps://adb-1.2.azuredatabricks.net\nsvc@contoso.com\n1\nCI_PASSWORD\n\
-                       a1bc2d34-5e67-8f89-01ab-c2345d6c78de\n12a34b56-789c-0d12-e3fa-b456789c0123\ny\n";
+                       12a34b56-789c-0d12-e3fa-b456789c0123\ny\n";
         let mut input = std::io::Cursor::new(answers.as_bytes());
         let d = interview(&cx, &InitArgs { name: None }, &mut input).expect("interview");
         let keys: Vec<&str> = d.values.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["host", "username", "password_env", "tenant_id", "client_id"]);
+        assert_eq!(keys, ["host", "username", "password_env", "client_id"]);
         assert!(d.make_default);
         let w = write(cx.config.as_deref().expect("path"), &d).expect("write");
         assert!(w.created);

@@ -74,6 +74,20 @@ impl EntraError {
         )
     }
 
+    /// The client may not have the scopes asked for: nobody consented (AADSTS65001).
+    pub(crate) fn consent_required(client_id: &str) -> Self {
+        EntraError::new(
+            400,
+            "invalid_grant",
+            65001,
+            &format!(
+                "The user or administrator has not consented to use the application with ID \
+                 '{client_id}' named 'brickauth'. Send an interactive authorization request for \
+                 this user and resource."
+            ),
+        )
+    }
+
     /// A grant type the mock does not implement (AADSTS70003).
     pub(crate) fn unsupported_grant_type(grant_type: &str) -> Self {
         EntraError::new(

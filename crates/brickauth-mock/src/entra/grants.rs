@@ -40,6 +40,12 @@ impl EntraState {
         if !self.config.clients.iter().any(|client| client == client_id) && !self.confidential.knows(client_id) {
             return Err(EntraError::unknown_client(client_id));
         }
+        // Graph is pre-authorized for the developer sign-on client only (the `graph` module).
+        if request.field("scope").and_then(Scopes::parse).is_some_and(|s| s.graph().is_some())
+            && !super::graph::may_use_graph(client_id)
+        {
+            return Err(EntraError::consent_required(client_id));
+        }
         match grant_type {
             "password" => self.grant_password(request, client_id, correlation_id),
             "refresh_token" => self.grant_refresh_token(request, client_id, correlation_id),

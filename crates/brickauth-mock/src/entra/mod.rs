@@ -10,6 +10,7 @@
 //! - `GET /{tenant}/v2.0/.well-known/openid-configuration` — OIDC discovery, pointing at the mock.
 //! - `GET /common/userrealm/{user}?api-version=1.0` — the home-realm lookup MSAL makes before a
 //!   password grant; every user is `Managed`.
+//! - `/v1.0/…` — enough Microsoft Graph to register an app (the `graph` module).
 //!
 //! Anything else gets a 404. All state lives in one [`EntraState`] behind a mutex, shared by the
 //! wiremock responder and the [`MockEntra`] handle that tests hold.
@@ -19,6 +20,7 @@ pub(crate) mod client_credentials;
 pub(crate) mod device;
 pub(crate) mod errors;
 mod grants;
+pub(crate) mod graph;
 mod tokens;
 
 use std::collections::{HashMap, VecDeque};
@@ -67,6 +69,7 @@ impl MockEntra {
             device: device::DeviceState::default(),
             confidential: client_credentials::ConfidentialState::default(),
             authorize: authorize::AuthorizeState::default(),
+            graph: graph::GraphState::new(),
         }));
         // Lowest priority: a test may mount its own wiremock mocks on `server()` to override a
         // route (such requests bypass this mock's state and are not recorded by it).
@@ -179,6 +182,8 @@ pub(crate) struct EntraState {
     confidential: client_credentials::ConfidentialState,
     /// Issued authorization codes and a queued authorize error (`authorize` module).
     authorize: authorize::AuthorizeState,
+    /// The directory's applications, service principals and grants (`graph` module).
+    graph: graph::GraphState,
 }
 
 /// What a refresh token stands for.
@@ -197,6 +202,7 @@ enum Route {
     Discovery { tenant: String },
     UserRealm { user: String },
     DeviceCode,
+    Graph,
     NotFound,
 }
 
@@ -210,6 +216,7 @@ impl Route {
                 Route::Discovery { tenant: percent_decode(tenant) }
             }
             ("GET", ["common", "userrealm", user]) => Route::UserRealm { user: percent_decode(user) },
+            (_, ["v1.0", _, ..]) => Route::Graph,
             _ => Route::NotFound,
         }
     }
@@ -242,6 +249,7 @@ impl EntraState {
             Route::UserRealm { user } => self.user_realm(&user),
             Route::DeviceCode => self.device_authorization(request),
             Route::Authorize => self.authorize(&request),
+            Route::Graph => self.graph(&request),
             Route::NotFound => {
                 Answer::new(404, "text/html; charset=utf-8", "<html><body><h1>404 Not Found</h1></body></html>")
             }

@@ -30,6 +30,11 @@ impl Scopes {
         (!scopes.is_empty()).then_some(Scopes(scopes))
     }
 
+    /// The Graph resource the scopes ask for, if any (see the `graph` module).
+    pub(crate) fn graph(&self) -> Option<&'static str> {
+        self.0.iter().find_map(|s| super::graph::graph_resource(s))
+    }
+
     /// Whether `scope` was requested.
     pub(crate) fn contains(&self, scope: &str) -> bool {
         self.0.iter().any(|requested| requested == scope)
@@ -110,8 +115,15 @@ impl EntraState {
 
     fn mint_access_token(&mut self, issue: &Issue<'_>, iat: i64, exp: i64) -> String {
         let user = issue.user;
+        // A Graph token is for Graph, with the Azure CLI's delegated permissions; every other
+        // token is for Azure Databricks.
+        let graph = issue.scopes.graph();
+        let (aud, scp) = match graph {
+            Some(resource) => (resource, super::graph::graph_scp()),
+            None => (DATABRICKS_RESOURCE, "user_impersonation"),
+        };
         let claims = json!({
-            "aud": DATABRICKS_RESOURCE,
+            "aud": aud,
             "iss": format!("https://sts.windows.net/{TENANT_ID}/"),
             "iat": iat,
             "nbf": iat,
@@ -121,7 +133,7 @@ impl EntraState {
             "appidacr": "0",
             "name": user.name,
             "oid": user.oid,
-            "scp": "user_impersonation",
+            "scp": scp,
             "tid": TENANT_ID,
             "unique_name": user.username,
             "upn": user.username,
@@ -129,16 +141,21 @@ impl EntraState {
             "ver": "1.0",
         });
         let token = jwt::encode(&jwt::mock_header(), &claims);
-        self.registry.insert(
-            token.clone(),
-            TokenInfo {
-                username: user.username.clone(),
-                oid: user.oid.clone(),
-                name: user.name.clone(),
-                client_id: issue.client_id.to_owned(),
-                expires_at: exp,
-            },
-        );
+        if graph.is_some() {
+            // Kept apart: the workspace mock accepts only Databricks tokens.
+            self.remember_graph_token(&token, &user.username, exp);
+        } else {
+            self.registry.insert(
+                token.clone(),
+                TokenInfo {
+                    username: user.username.clone(),
+                    oid: user.oid.clone(),
+                    name: user.name.clone(),
+                    client_id: issue.client_id.to_owned(),
+                    expires_at: exp,
+                },
+            );
+        }
         self.issued_access_tokens.push(token.clone());
         token
     }
