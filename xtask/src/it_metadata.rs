@@ -380,6 +380,7 @@ impl Serve {
     }
 
     /// SIGTERM; it must exit 0 and then refuse connections. Its stderr joins the transcript.
+    #[allow(unsafe_code)] // kill(2), below
     fn stop(mut self, w: &World) -> Result<()> {
         #[cfg(unix)]
         // SAFETY: kill(2) on our own child's pid.
