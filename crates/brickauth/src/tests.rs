@@ -26,10 +26,7 @@ fn profiles(dir: &Path, entra: &MockEntra, host: &str) -> PathBuf {
 }
 
 fn auth(dir: &Path, config: PathBuf) -> Auth {
-    let mut options = Options::default();
-    options.config = Some(config);
-    options.cache_dir = Some(dir.join("cache"));
-    Auth::new(options)
+    Auth::new(Options { config: Some(config), cache_dir: Some(dir.join("cache")), ..Options::default() })
 }
 
 #[tokio::test(flavor = "multi_thread")]
