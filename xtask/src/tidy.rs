@@ -1,5 +1,5 @@
 //! `cargo xtask tidy`: the invariants `docs/architecture.md` promises, checked. It runs as a step
-//! of `cargo xtask test` and as the `#[test]` [`tests::the_workspace_is_tidy`] (so `cargo test -p
+//! of `cargo xtask test` and as the `#[test]` `tests::the_workspace_is_tidy` (so `cargo test -p
 //! xtask` fails too when one breaks).
 //!
 //! 1. **Dependencies** (from `cargo metadata`): a flow crate (`brickauth-flow-*`) depends on no
