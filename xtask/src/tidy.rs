@@ -4,9 +4,10 @@
 //!
 //! 1. **Dependencies** (from `cargo metadata`): a flow crate (`brickauth-flow-*`) depends on no
 //!    other flow crate, nor on the facade, the cache, the profile file or the CLI — whatever the
-//!    dependency kind; core depends on no brickauth crate; the profile crate on no flow; the
-//!    Databricks client on neither the cache nor the profile crate; no crate but the CLI's own
-//!    depends on the CLI (the `brickauth` library may depend on every other crate).
+//!    dependency kind; outside dev-dependencies, core depends on no brickauth crate, the profile
+//!    crate on no flow, the facade or the cache, and the Databricks client on neither the cache
+//!    nor the profile crate; no crate but the CLI's own depends on the CLI (the `brickauth`
+//!    library may depend on every other crate).
 //! 2. **Nobody outside a flow crate knows its name**: the source of every library crate that is
 //!    not a flow ([`NAME_FREE`]: core, profile, cache, databricks and `brickauth`), parsed with
 //!    `syn`, has no string literal — in code, in a macro's arguments (`format!`, `bail!`) or in an
