@@ -131,6 +131,7 @@ pub fn prepare() -> Result<Option<PathBuf>> {
 
 fn unshare_args() -> Vec<&'static str> {
     // SAFETY: geteuid has no preconditions.
+    #[allow(unsafe_code)]
     let root = unsafe { libc::geteuid() } == 0;
     if root { vec!["--net", "--"] } else { vec!["--net", "--map-root-user", "--"] }
 }

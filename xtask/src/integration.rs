@@ -109,7 +109,10 @@ pub fn run(filter: Option<&str>) -> Result<()> {
         let o = w.run(&["-vv", "-p", "mfa", "token"], &env(), None)?;
         expect_code(&o, 3)?;
         expect_contains(&o.stderr, "AADSTS50076", "stderr")?;
-        expect_contains(&o.stderr, "authorization-code", "stderr")?;
+        // core's hint says what; the CLI words the sign-in: its command, the registry's flows.
+        expect_contains(&o.stderr, "hint: multi-factor authentication is required", "stderr")?;
+        expect_contains(&o.stderr, "`flow = \"authorization-code\"` or `flow = \"device-code\"`", "stderr")?;
+        expect_contains(&o.stderr, "then run `brickauth login`", "stderr")?;
         Ok(())
     });
 

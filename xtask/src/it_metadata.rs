@@ -429,6 +429,7 @@ impl Serve {
 
     /// SIGTERM; it must exit 0 and then refuse connections. Its stderr joins the transcript and
     /// is returned.
+    #[allow(unsafe_code)] // kill(2), below
     fn stop(mut self, w: &World) -> Result<String> {
         #[cfg(unix)]
         // SAFETY: kill(2) on our own child's pid.
@@ -453,6 +454,7 @@ impl Serve {
 
 /// Run `cmd` with `resource`'s soft and hard limits set to `value`.
 #[cfg(unix)]
+#[allow(unsafe_code)] // setrlimit in the child before exec: see the SAFETY comment
 fn with_rlimit(cmd: &mut Command, resource: i32, value: libc::rlim_t) {
     use std::os::unix::process::CommandExt;
     let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
@@ -473,6 +475,7 @@ fn with_rlimit(cmd: &mut Command, resource: i32, value: libc::rlim_t) {
 /// file appears in the cwd); and, when not root, `/proc/PID/status` belongs to root, the kernel's mark of
 /// a non-dumpable process.
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // geteuid, kill: see the SAFETY comments
 fn no_core_dump(w: &World, vars: &[(String, String)]) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     use std::os::unix::process::ExitStatusExt;

@@ -221,6 +221,7 @@ fn two_uid_cases(w: &World, s: &mut Suite, run: &Run<'_>) {
     {
         use std::os::unix::fs::{PermissionsExt, chown};
         // SAFETY: geteuid has no preconditions.
+        #[allow(unsafe_code)]
         let root = unsafe { libc::geteuid() } == 0;
         const OTHER: u32 = 65534;
         let skip = |s: &mut Suite, name: &str| {

@@ -4,7 +4,8 @@
 //!   on 127.0.0.1, run the binary against them for every flow, assert on what the mocks received,
 //!   and scan every run's stderr for leaked secrets.
 //! - `test`: everything CI checks (fmt, tidy, clippy, `cargo test --workspace`, integration).
-//! - `tidy`: the architecture invariants (crate dependencies, no flow names outside flow crates).
+//! - `tidy`: the architecture invariants (crate dependencies, no flow names outside flow crates,
+//!   no unused dependency); also a `#[test]`.
 //! - `demo`: the README's first command — a real token flow end to end against the bundled mock.
 //!
 //! Every task's arguments are parsed here, by one `clap` parser; each module's `run` takes its
@@ -57,7 +58,8 @@ struct Xtask {
 enum Task {
     /// Every check CI makes: fmt, tidy, clippy, all tests, integration.
     Test,
-    /// The architecture invariants: crate dependencies, no flow named outside its crate.
+    /// The architecture invariants: crate dependencies, no flow named outside its crate, no
+    /// unused dependency.
     Tidy,
     /// Run the real binary against the mock servers (every flow), with a secret-leak scan.
     Integration {

@@ -1,9 +1,12 @@
 //! `cargo xtask test`: every check CI makes, in the order that fails fastest.
 //!
 //! 1. `cargo fmt --all -- --check`
-//! 2. `cargo xtask tidy` (the architecture invariants: crate dependencies, flow names)
-//! 3. `cargo clippy --workspace --all-targets -- -D warnings`
-//! 4. `cargo test --workspace` (unit, snapshot, doc and CLI tests)
+//! 2. `cargo xtask tidy` (the architecture invariants: crate dependencies, flow names, unused
+//!    dependencies), first because it fails fastest
+//! 3. `cargo clippy --workspace --all-targets -- -D warnings` (with `[workspace.lints]`: no
+//!    `unsafe` but where allowed, no printing in library crates)
+//! 4. `cargo test --workspace` (unit, snapshot, doc and CLI tests; xtask is a member, so its own
+//!    tests run too, `tidy::tests::the_workspace_is_tidy` among them)
 //! 5. `RUSTDOCFLAGS=-D warnings cargo doc --workspace --no-deps` (every public item documented,
 //!    every intra-doc link resolved)
 //! 6. `cargo xtask integration` (the real binary against the mock servers)

@@ -268,6 +268,7 @@ fn is_symlink_refusal(e: &io::Error, path: &Path) -> bool {
 }
 
 #[cfg(unix)]
+#[allow(unsafe_code)] // geteuid(2), below
 pub(crate) fn current_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }

@@ -293,7 +293,9 @@ fn a_symlinked_cache_file_is_not_read() {
 #[test]
 fn a_cache_directory_of_another_user_is_refused() {
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    #[allow(unsafe_code)]
+    let uid = unsafe { libc::geteuid() };
+    if uid != 0 {
         eprintln!("skipped: needs root to chown the directory to another user");
         return;
     }

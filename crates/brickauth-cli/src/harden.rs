@@ -28,6 +28,7 @@
 //! early, and nothing to tell the user.
 
 /// No core dumps from this process (see the module documentation for what each platform gets).
+#[allow(unsafe_code)] // getrlimit, setrlimit, prctl: see the SAFETY comments
 pub fn no_core_dumps() {
     #[cfg(unix)]
     {
@@ -60,6 +61,7 @@ pub fn no_core_dumps() {
 mod tests {
     #[cfg(target_os = "linux")]
     #[test]
+    #[allow(unsafe_code)] // getrlimit, prctl: see the SAFETY comment
     fn the_process_has_no_core_limit_and_is_not_dumpable() {
         // The test harness is a process of its own: hardening it changes nothing for other tests.
         super::no_core_dumps();

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use brickauth_cache::{CacheError, ProviderError};
 use brickauth_core::error::ErrorClass;
 use brickauth_core::flow::RegistryError;
+use brickauth_core::hints::SignIn;
 use brickauth_core::{AuthError, ConfigError};
 use brickauth_databricks::DatabricksError;
 use brickauth_profile::ProfileError;
@@ -262,6 +263,9 @@ pub fn render(err: &anyhow::Error) -> String {
 pub fn hints(err: &anyhow::Error) -> Vec<String> {
     let mut out = Vec::new();
     for cause in err.chain() {
+        if let Some(h) = sign_in_hint(cause).filter(|h| !out.contains(h)) {
+            out.push(h);
+        }
         let d = cause.downcast_ref::<DatabricksError>().or(match cause.downcast_ref::<brickauth::Error>() {
             Some(brickauth::Error::Databricks(d)) => Some(d),
             _ => None,
@@ -299,6 +303,35 @@ pub fn hints(err: &anyhow::Error) -> Vec<String> {
     out
 }
 
+/// The sign-in an Entra error's hint asks for ([`SignIn`]), in the CLI's words: its `login`
+/// command and the flows that sign a person in (from the registry).
+fn sign_in_hint(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let from_provider = |p: &ProviderError| match p {
+        ProviderError::Auth(a) => a.entra().and_then(|e| e.hint()),
+        _ => None,
+    };
+    let hint = match (cause.downcast_ref::<AuthError>(), cause.downcast_ref::<ProviderError>()) {
+        (Some(a), _) => a.entra().and_then(|e| e.hint()),
+        (_, Some(p)) => from_provider(p),
+        _ => match cause.downcast_ref::<brickauth::Error>() {
+            Some(brickauth::Error::Token(p)) => from_provider(p),
+            _ => None,
+        },
+    };
+    match hint?.sign_in()? {
+        SignIn::Again => Some("run `brickauth login` to sign in again".to_owned()),
+        SignIn::Interactive => {
+            let flows: Vec<String> = brickauth_core::flow::flows()
+                .iter()
+                .filter(|f| f.interactive)
+                .map(|f| format!("`flow = \"{}\"`", f.name))
+                .collect();
+            Some(format!("sign in as a person with {}, then run `brickauth login`", flows.join(" or ")))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,6 +350,31 @@ mod tests {
         assert!(!colour_with(&env(&[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")]), true), "NO_COLOR wins");
         assert!(!colour_with(&env(&[("TERM", "dumb")]), true));
         assert!(!colour_with(&env(&[("CLICOLOR", "0")]), true));
+    }
+
+    #[test]
+    fn an_entra_hint_asking_for_a_sign_in_names_login_and_the_flows_that_sign_a_person_in() {
+        brickauth_flows::link();
+        let entra = |body: &[u8]| {
+            let e = brickauth_core::error::EntraError::parse(400, body).expect("an OAuth error body");
+            anyhow::Error::from(ProviderError::Auth(AuthError::Entra(Box::new(e))))
+        };
+        let mfa = render(&entra(
+            br#"{"error":"invalid_grant","error_description":"AADSTS50076: MFA","error_codes":[50076]}"#,
+        ));
+        assert!(mfa.contains("\nhint: multi-factor authentication is required"), "{mfa}");
+        assert!(
+            mfa.contains("\nhint: sign in as a person with `flow = \"authorization-code\"` or `flow = \"device-code\"`, then run `brickauth login`"),
+            "{mfa}"
+        );
+        let expired = render(&entra(
+            br#"{"error":"invalid_grant","error_description":"AADSTS70008: expired","error_codes":[70008]}"#,
+        ));
+        assert!(expired.contains("\nhint: run `brickauth login` to sign in again"), "{expired}");
+        let wrong = render(&entra(
+            br#"{"error":"invalid_grant","error_description":"AADSTS50126: wrong","error_codes":[50126]}"#,
+        ));
+        assert!(!wrong.contains("brickauth login"), "{wrong}");
     }
 
     #[test]

@@ -137,6 +137,7 @@ impl Child {
 
     /// Deliver the kept signal, at most once, if the child exists. Both sides store first and
     /// then check, so a signal racing the spawn is delivered exactly once.
+    #[allow(unsafe_code)] // kill(2), below
     fn deliver_pending(&self) {
         let pid = self.pid.load(Ordering::SeqCst);
         if pid == 0 {

@@ -199,8 +199,9 @@ impl EntraError {
         })
     }
 
-    /// A one-line hint on what to do, for common errors.
-    pub fn hint(&self) -> Option<&'static str> {
+    /// A one-line hint on what to do, for common errors (its [`Hint::sign_in`](crate::hints::Hint::sign_in) is the caller's
+    /// to word: the `Display` here shows the hint's own words only).
+    pub fn hint(&self) -> Option<crate::hints::Hint> {
         crate::hints::hint(self.code(), &self.error)
     }
 
@@ -238,7 +239,7 @@ mod tests {
         let e = EntraError::parse(400, body).unwrap();
         assert_eq!(e.code(), Some(50126));
         assert_eq!(e.summary(), "AADSTS50126: Error validating credentials due to invalid username or password.");
-        assert!(e.hint().unwrap().contains("password"));
+        assert_eq!(e.hint(), Some(crate::hints::Hint::WrongPassword));
         insta::assert_snapshot!(e.to_string());
         assert!(AuthError::Entra(Box::new(e)).is_invalid_grant());
     }

@@ -245,7 +245,9 @@ mod tests {
         let p = dir.path().join("fifo");
         let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: a valid NUL-terminated path; mkfifo has no other preconditions.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        #[allow(unsafe_code)]
+        let made = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+        assert_eq!(made, 0);
         let start = Instant::now();
         let e = read(&p, 1024).unwrap_err();
         assert!(start.elapsed() < Duration::from_secs(1));

@@ -31,6 +31,8 @@
 //! );
 //! ```
 #![warn(missing_docs)]
+// Only the CLI prints; a library reports through types (tests may print).
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod app;
 pub mod assertion;

@@ -87,6 +87,9 @@ pub trait Prompt: Send + Sync {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stderr;
 
+// The one place a library crate writes to stderr: showing the person a device code or a URL is
+// this prompt's whole job, and a caller that did not want it brings its own `Prompt`.
+#[allow(clippy::print_stderr)]
 impl Prompt for Stderr {
     fn device_code(&self, code: &DeviceCode<'_>) {
         eprintln!("{}", code.message);

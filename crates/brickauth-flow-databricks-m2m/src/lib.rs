@@ -40,6 +40,8 @@
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
+// Only the CLI prints; a library reports through types (tests may print).
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

@@ -24,6 +24,8 @@
 //!
 //! The flow is marked interactive: a person has to sign in on another device.
 #![warn(missing_docs)]
+// Only the CLI prints; a library reports through types (tests may print).
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 use std::time::{Duration, Instant};
 

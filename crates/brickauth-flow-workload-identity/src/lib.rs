@@ -25,6 +25,8 @@
 //! Variables are read through [`Env`] when the flow is built, so that embedders and tests can
 //! supply them without touching the process environment.
 #![warn(missing_docs)]
+// Only the CLI prints; a library reports through types (tests may print).
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 use std::path::PathBuf;
 

@@ -11,6 +11,8 @@
 //! assert!(brickauth_core::flow::find("password").is_ok());
 //! ```
 #![warn(missing_docs)]
+// Only the CLI prints; a library reports through types (tests may print).
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 pub use brickauth_flow_authorization_code as authorization_code;
 pub use brickauth_flow_azure_cli as azure_cli;

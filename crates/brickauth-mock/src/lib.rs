@@ -25,6 +25,8 @@
 //! `grant_*` function; a new workspace endpoint is one match arm in `databricks.rs` plus one
 //! handler over the data `WorkspaceState` holds.
 #![warn(missing_docs)]
+// Only the CLI prints; a library reports through types (tests may print).
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 mod answer;
 mod clock;

@@ -30,6 +30,8 @@
 //! with `inventory`; see [`brickauth_core::flow`]), does not check values beyond their TOML type
 //! (tenants, hosts and scopes are parsed by core when a flow is built), and never prints.
 #![warn(missing_docs)]
+// Only the CLI prints; a library reports through types (tests may print).
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 mod databrickscfg;
 mod error;

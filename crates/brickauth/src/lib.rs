@@ -36,6 +36,9 @@
 //! Cancelling is dropping the future: the library installs no signal handler, prints nothing
 //! and decides no exit code; interactive flows talk to a person through [`Options::prompt`].
 
+// Only the CLI prints; a library reports through types (tests may print).
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
+
 #[cfg(feature = "azure-core")]
 mod azure;
 mod error;

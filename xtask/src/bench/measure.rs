@@ -137,7 +137,10 @@ pub(crate) fn spawn_and_measure(cmd: &Cmd) -> Result<Sample> {
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: plain FFI; `rusage` is plain data that wait4 fills.
+    #[allow(unsafe_code)]
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our child's, `status` and `ru` are ours to fill.
+    #[allow(unsafe_code)]
     let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
     let wall = start.elapsed().as_secs_f64();
     // The child is reaped: dropping the handle does not wait again.
