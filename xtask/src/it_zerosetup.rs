@@ -63,6 +63,27 @@ pub fn cases(shared: &World, s: &mut Suite) {
         Ok(())
     });
 
+    s.case("zero setup: no profile file at all: --host H login signs in, then token is cached; no terminal → exit 3 with the line", || {
+        let nowhere = w.path("no-profile-file.toml").display().to_string();
+        let env = [("BRICKAUTH_CONFIG", nowhere.as_str()), ("AZURE_AUTHORITY_HOST", authority.as_str())];
+        let o = w.run(&["--host", &host, "-v", "login"], &env, None)?;
+        expect_code(&o, 0)?;
+        expect_contains(&o.stderr, "no profile file: signing in to", "stderr at -v")?;
+        let before = w.entra.token_request_count();
+        let o = w.run(&["--host", &host, "token"], &env, None)?;
+        expect_code(&o, 0)?;
+        ensure!(w.entra.token_request_count() == before, "the second call was not answered from the cache");
+        let claims = brickauth_mock::jwt::claims(o.stdout.trim()).context("not a JWT")?;
+        ensure!(claims["appid"] == AZURE_CLI_CLIENT_ID, "appid: {}", claims["appid"]);
+        // Another cache: nobody signed in there, and nobody can answer a prompt.
+        let fresh = w.path("no-profile-cache").display().to_string();
+        let env = [("BRICKAUTH_CONFIG", nowhere.as_str()), ("AZURE_AUTHORITY_HOST", authority.as_str()), ("BRICKAUTH_CACHE_DIR", fresh.as_str())];
+        let o = w.run(&["--host", &host, "token"], &env, None)?;
+        expect_code(&o, 3)?;
+        expect_contains(&o.stderr, &format!("brickauth --host {host} login"), "the one line that helps")?;
+        Ok(())
+    });
+
     s.case("zero setup: profiles show lists the built-in client id", || {
         let o = w.run(&["-p", "bare", "profiles", "show"], &[], None)?;
         expect_code(&o, 0)?;

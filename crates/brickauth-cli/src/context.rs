@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Result;
 use brickauth::{Auth, CachedToken, Options, Source, TokenOptions, WorkspaceClient};
 use brickauth_core::Interaction;
-use brickauth_profile::{Profile, ProfileFile, Sources};
+use brickauth_profile::{Origin, Profile, ProfileError, ProfileFile, Sources};
 
 use crate::report::{Exit, Reported};
 
@@ -64,9 +64,33 @@ impl Context {
         Ok(self.auth.sources()?)
     }
 
-    /// The profile every command uses: the library's one rule (docs/profiles.md).
+    /// The profile every command uses: the library's one rule (docs/profiles.md). With no
+    /// profile file at all, no profile named and no `--flow`, a workspace (`--host` or
+    /// `$DATABRICKS_HOST`) is enough: an implicit profile signs a person in to it (zero setup,
+    /// see [`implicit`]).
     pub fn profile(&self) -> Result<Profile> {
-        Ok(self.auth.select()?)
+        match self.auth.select() {
+            Err(brickauth::Error::Profile(ProfileError::NotFound { path }))
+                if self.profile.is_none() && self.flow.is_none() =>
+            {
+                match self.host_given() {
+                    Some((host, origin)) => implicit(&self.auth, &host, origin),
+                    None => Err(brickauth::Error::Profile(ProfileError::NotFound { path }).into()),
+                }
+            }
+            r => Ok(r?),
+        }
+    }
+
+    /// The workspace named on the command line or by `$DATABRICKS_HOST`.
+    fn host_given(&self) -> Option<(String, Origin)> {
+        match &self.host {
+            Some(h) => Some((h.clone(), Origin::CommandLine("--host".into()))),
+            None => std::env::var("DATABRICKS_HOST")
+                .ok()
+                .filter(|h| !h.trim().is_empty())
+                .map(|h| (h, Origin::Env("DATABRICKS_HOST".into()))),
+        }
     }
 
     /// Profile `name` from either file, with `--host` and `$DATABRICKS_HOST` applied.
@@ -88,6 +112,35 @@ impl Context {
         acquire(&source, TokenOptions { force_refresh: false, min_validity: MIN_VALIDITY })?;
         let client = self.auth.workspace(&source)?;
         Ok((client, source.profile()))
+    }
+}
+
+/// The profile of a workspace named with no profile file: an interactive sign-in — in a browser
+/// where one can open, else with a device code (the rule of the browser flow itself) — with the
+/// developer sign-on client and the workspace's tenant. Its name is the workspace URL after `@`:
+/// the cache binds the account it signs in to that name, so the next call is answered from the
+/// cache. Without a person at the keyboard its flow is not run (exit 3, with the line that
+/// helps: [`crate::report::next_step`]).
+pub fn implicit(auth: &Auth, host: &str, origin: Origin) -> Result<Profile> {
+    let normalised = brickauth_databricks::client::normalise(host)
+        .map_err(|e| Reported::usage(format!("{}: `{host}`: {e}", origin_name(&origin))))?;
+    let name = format!("{IMPLICIT}{normalised}");
+    let flow =
+        if brickauth_flows::authorization_code::browser_possible() { "authorization-code" } else { "device-code" };
+    let mut profile = Profile::implicit(&name, flow, &normalised, origin)?;
+    auth.apply_host(&mut profile);
+    tracing::info!("no profile file: signing in to {normalised} with the {flow} flow (profile `{name}`)");
+    Ok(profile)
+}
+
+/// What an implicit profile's name starts with.
+pub const IMPLICIT: &str = "@";
+
+fn origin_name(origin: &Origin) -> String {
+    match origin {
+        Origin::CommandLine(flag) => flag.clone(),
+        Origin::Env(var) => format!("${var}"),
+        other => other.to_string(),
     }
 }
 

@@ -215,7 +215,13 @@ pub fn next_step(err: &anyhow::Error) -> Option<String> {
                 .and_then(ProviderError::needs_login)
                 .or_else(|| c.downcast_ref::<brickauth::Error>().and_then(brickauth::Error::needs_login))
         })
-        .map(|profile| format!("run `brickauth login -p {}`", shell_word(profile)))
+        .map(|profile| match profile.strip_prefix(crate::context::IMPLICIT) {
+            // A workspace with no profile file: sign in to it the same way.
+            Some(host) => {
+                format!("run `brickauth --host {} login` on a terminal", shell_word(host))
+            }
+            None => format!("run `brickauth login -p {}`", shell_word(profile)),
+        })
 }
 
 /// `err`'s message, with [`next_step`] appended when there is one.
