@@ -42,12 +42,18 @@ mod error;
 mod format;
 mod identity;
 mod provider;
+mod secrets;
 mod secure;
 
 pub use cache::{CacheLock, CacheView, CachedToken, DEFAULT_LOCK_TIMEOUT, Removed, TokenCache};
 pub use error::{CacheError, ProviderError};
 pub use identity::{AccountHint, Identity};
 pub use provider::{TokenOptions, TokenProvider};
+pub use secrets::{STORAGE_VARIABLE, Storage, StoragePolicy};
+
+/// The key stores a cache can keep its data key in (to pass a [`Memory`](brickauth_keychain::Memory)
+/// store to [`TokenCache::with_key_stores`] in tests).
+pub use brickauth_keychain as keychain;
 
 use std::time::Duration;
 

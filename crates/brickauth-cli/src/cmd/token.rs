@@ -34,7 +34,10 @@ pub fn token(cx: &Context, args: &TokenArgs) -> Result<ExitCode> {
     if args.include_refresh_token && args.output != Some(TokenFormat::Json) {
         tracing::warn!("--include-refresh-token has no effect without -o json: the refresh token is not printed");
     }
-    let (t, _, profile) = acquire_for(profile, context::interaction(args.no_browser), opts)?;
+    let (mut t, provider, profile) = acquire_for(profile, context::interaction(args.no_browser), opts)?;
+    if args.include_refresh_token && args.output == Some(TokenFormat::Json) {
+        t.refresh_token = provider.cache().refresh_token(&t)?; // a sealed one is opened only when asked for
+    }
     let lifetime = t.access_token.expires_on.saturating_sub(brickauth_core::now());
     if args.min_validity.is_some() && u64::try_from(lifetime).unwrap_or(0) < opts.min_validity.as_secs() {
         tracing::warn!(
