@@ -307,6 +307,7 @@ pub fn run(filter: Option<&str>) -> Result<()> {
     crate::it_trust::cases(&w, &mut s);
     crate::it_transport::cases(&w, &mut s);
     crate::it_polish::cases(&w, &mut s);
+    crate::it_keychain::cases(&w, &mut s);
 
     s.case("no secret appears on stderr of any run (-vv)", || {
         let mut secrets: Vec<String> = vec![

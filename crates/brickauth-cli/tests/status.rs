@@ -99,7 +99,8 @@ impl World {
         let config = dir.path().join("profiles.toml");
         std::fs::write(&config, PROFILES).unwrap();
         let file = brickauth_profile::ProfileFile::load(&config).unwrap();
-        let cache = TokenCache::at(dir.path().join("cache"));
+        let cache = TokenCache::at(dir.path().join("cache"))
+            .with_storage(brickauth_cache::StoragePolicy::Only(brickauth_cache::Storage::File));
         let alice = answer(Some("alice@contoso.com"), CLIENT_ID, Some("RT-NEVER-SHOWN"), 3030);
         cache.store(&identity(&file, "dev"), "dev", &alice).unwrap();
         let bob = answer(Some("bob@contoso.com"), CLIENT_ID, Some("RT-BOB-NEVER-SHOWN"), -630);
