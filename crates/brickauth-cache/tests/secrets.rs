@@ -249,3 +249,87 @@ fn switching_to_the_file_moves_tokens_out_and_deletes_the_key() {
     assert_eq!(json(&file)["secrets"]["storage"], "file");
     assert!(stores.keyring.names().is_empty(), "the old key is deleted");
 }
+
+mod provider {
+    use super::*;
+    use brickauth_cache::TokenOptions;
+    use std::time::Duration;
+    use wiremock::matchers::{body_string_contains, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    /// An expired token for alice with a sealed refresh token, a mock that renews `RT-SEALED`,
+    /// and a flow that signs in afresh.
+    async fn setup(dir: &tempfile::TempDir, stores: &Stores) -> (MockServer, TokenCache, TestFlow) {
+        let server = MockServer::start().await;
+        let cache = stores.cache(dir, StoragePolicy::Auto);
+        let app = app(&server.uri());
+        cache.store(&id(&app), "dev", &response("alice", "AT-OLD", Some("RT-SEALED"), -10)).unwrap();
+        Mock::given(method("POST"))
+            .and(path(TOKEN_PATH))
+            .and(body_string_contains("refresh_token=RT-SEALED"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(
+                body("alice", "AT-RENEWED", Some("RT-ROTATED"), 3599),
+                "application/json",
+            ))
+            .mount(&server)
+            .await;
+        let flow = TestFlow::new(app, body("alice", "AT-FLOW", Some("RT-FLOW"), 3599));
+        (server, cache, flow)
+    }
+
+    #[tokio::test]
+    async fn a_sealed_refresh_token_is_redeemed_and_its_successor_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let stores = Stores::new();
+        let (_server, cache, flow) = setup(&dir, &stores).await;
+        // Another process: it reads the key from the store.
+        let fresh = stores.cache(&dir, StoragePolicy::Auto);
+        let (p, _) = flow.provider(fresh);
+        let p = p.with_client(quick_client());
+        let t = p.token(TokenOptions::default()).await.unwrap();
+        assert_eq!(t.access_token.expose(), "AT-RENEWED");
+        assert_eq!(flow.calls(), 0, "no sign-in");
+        let text = file_text(&cache);
+        assert!(!text.contains("RT-ROTATED") && !text.contains("RT-SEALED"), "{text}");
+        let again = cache.lookup(&id(&flow.app), &hint("dev")).unwrap().unwrap();
+        assert_eq!(cache.refresh_token(&again).unwrap().unwrap().expose_secret(), "RT-ROTATED");
+
+        // The cached path, with the keychain hanging: answered, no store asked.
+        stores.keychain.fail_with(hanging());
+        let (p, _) = flow.provider(stores.cache(&dir, StoragePolicy::Auto));
+        assert_eq!(p.cached(Duration::from_secs(60)).unwrap().unwrap().access_token.expose(), "AT-RENEWED");
+    }
+
+    #[tokio::test]
+    async fn a_lost_key_runs_the_flow_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let stores = Stores::new();
+        let (server, cache, flow) = setup(&dir, &stores).await;
+        for name in stores.keychain.names() {
+            stores.keychain.delete(&name).unwrap();
+        }
+        let (p, _) = flow.provider(stores.cache(&dir, StoragePolicy::Auto));
+        let t = p.with_client(quick_client()).token(TokenOptions::default()).await.unwrap();
+        assert_eq!(t.access_token.expose(), "AT-FLOW");
+        assert_eq!(flow.calls(), 1);
+        assert_eq!(server.received_requests().await.map(|r| r.len()).unwrap_or(0), 0, "no refresh attempted");
+        let again = cache.lookup(&id(&flow.app), &hint("dev")).unwrap().unwrap();
+        let fresh = stores.cache(&dir, StoragePolicy::Auto);
+        assert_eq!(fresh.refresh_token(&again).unwrap().unwrap().expose_secret(), "RT-FLOW", "sealed under a new key");
+    }
+
+    #[tokio::test]
+    async fn an_interactive_profile_is_told_why_it_must_sign_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let stores = Stores::new();
+        let (_server, _cache, mut flow) = setup(&dir, &stores).await;
+        flow.interactive = true;
+        for name in stores.keychain.names() {
+            stores.keychain.delete(&name).unwrap();
+        }
+        let (p, _) = flow.provider(stores.cache(&dir, StoragePolicy::Auto));
+        let e = p.with_client(quick_client()).token(TokenOptions::default()).await.unwrap_err();
+        let s = e.to_string();
+        assert!(e.needs_login() == Some("dev") && s.contains("key is gone from the in-memory store"), "{s}");
+    }
+}
