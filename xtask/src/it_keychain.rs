@@ -318,7 +318,11 @@ pub fn cases(w: &World, s: &mut Suite) {
             let o = run(&cache, "auto", true, &["token", "--force-refresh"])?;
             expect_code(&o, 0)?;
             let form = w.token_requests().pop().unwrap_or_default();
-            ensure!(form.get("grant_type").map(String::as_str) == Some("refresh_token"), "{:?}", form.get("grant_type"));
+            ensure!(
+                form.get("grant_type").map(String::as_str) == Some("refresh_token"),
+                "{:?}",
+                form.get("grant_type")
+            );
             ensure!(form.get("refresh_token") == Some(&old_rt), "not the migrated refresh token");
             no_clear_refresh_token(w, &cache)?;
             ensure!(recorded(&cache)?.0 == "keychain", "not moved into the keychain");

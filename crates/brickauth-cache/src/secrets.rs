@@ -231,8 +231,11 @@ pub(crate) struct Secrets {
     pub policy: StoragePolicy,
     keychain: Arc<dyn KeyStore>,
     keyring: Arc<dyn KeyStore>,
-    known: Arc<Mutex<Option<(String, Arc<DataKey>)>>>,
+    known: Arc<Mutex<Option<KnownKey>>>,
 }
+
+/// A data key this process has read or made, with its id.
+type KnownKey = (String, Arc<DataKey>);
 
 impl fmt::Debug for Secrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -340,12 +343,17 @@ impl Secrets {
             match self.key(record.storage, id) {
                 Ok(Some(key)) => old = Some((record, key)),
                 Ok(None) => {
+                    // Said once: a provider that found the key gone has said so and dropped its
+                    // own token already; this is about the others.
                     let n = file.drop_sealed();
-                    tracing::warn!(
-                        "the key that sealed {n} cached refresh token(s) is gone from {}{}; their profiles sign in again",
-                        self.describe(record.storage),
-                        key_gone_why(record.storage)
-                    );
+                    if n > 0 {
+                        tracing::warn!(
+                            "the key that sealed {n} cached refresh token(s) is gone from {}{}; \
+                             their profiles sign in again",
+                            self.describe(record.storage),
+                            key_gone_why(record.storage)
+                        );
+                    }
                     file.secrets = None;
                 }
                 Err(e) if keeps => {

@@ -267,10 +267,10 @@ mod provider {
         Mock::given(method("POST"))
             .and(path(TOKEN_PATH))
             .and(body_string_contains("refresh_token=RT-SEALED"))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(
-                body("alice", "AT-RENEWED", Some("RT-ROTATED"), 3599),
-                "application/json",
-            ))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(body("alice", "AT-RENEWED", Some("RT-ROTATED"), 3599), "application/json"),
+            )
             .mount(&server)
             .await;
         let flow = TestFlow::new(app, body("alice", "AT-FLOW", Some("RT-FLOW"), 3599));
