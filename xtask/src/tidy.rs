@@ -72,7 +72,7 @@ pub fn dependency_problems(metadata: &Value) -> Vec<String> {
             let broken = if is_flow(name) {
                 (is_flow(dep_name) && dep_name != name)
                     || ["brickauth-flows", "brickauth-cache", "brickauth-profile", "brickauth-cli"].contains(&dep_name)
-            } else if name == "brickauth-core" {
+            } else if name == "brickauth-core" || name == "brickauth-keychain" {
                 shipped && dep_name.starts_with("brickauth-")
             } else if name == "brickauth-profile" {
                 shipped
