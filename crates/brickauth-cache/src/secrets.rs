@@ -89,6 +89,13 @@ pub enum StoragePolicy {
     Only(Storage),
 }
 
+impl StoragePolicy {
+    /// Whether a cache whose file records `storage` may keep using it.
+    fn allows(self, storage: Storage) -> bool {
+        self == StoragePolicy::Auto || self == StoragePolicy::Only(storage)
+    }
+}
+
 /// The environment variable that sets the [`StoragePolicy`].
 pub const STORAGE_VARIABLE: &str = "BRICKAUTH_SECRET_STORAGE";
 
@@ -338,8 +345,6 @@ impl Secrets {
         if let Some(record) = file.secrets.clone()
             && let Some(id) = record.key.as_deref()
         {
-            let keeps =
-                matches!(self.policy, StoragePolicy::Auto) || self.policy == StoragePolicy::Only(record.storage);
             match self.key(record.storage, id) {
                 Ok(Some(key)) => old = Some((record, key)),
                 Ok(None) => {
@@ -356,7 +361,7 @@ impl Secrets {
                     }
                     file.secrets = None;
                 }
-                Err(e) if keeps => {
+                Err(e) if self.policy.allows(record.storage) => {
                     if self.policy == StoragePolicy::Auto {
                         tracing::warn!("{e}; the new refresh token is not kept (never written in clear)");
                         return Ok(Sealer::Withheld);
@@ -377,9 +382,7 @@ impl Secrets {
         // (2) The storage and key new tokens go to.
         let recorded = file.secrets.clone();
         let (record, sealer) = match (self.policy, recorded) {
-            (StoragePolicy::Auto, Some(r)) | (StoragePolicy::Only(_), Some(r))
-                if self.policy == StoragePolicy::Auto || self.policy == StoragePolicy::Only(r.storage) =>
-            {
+            (_, Some(r)) if self.policy.allows(r.storage) => {
                 let sealer = match (&old, &r.key) {
                     (Some((_, key)), Some(id)) => Sealer::Sealed { id: id.clone(), key: key.clone() },
                     _ => Sealer::Clear,
