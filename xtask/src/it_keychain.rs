@@ -231,6 +231,13 @@ pub fn cases(w: &World, s: &mut Suite) {
 
     if let Some(bus) = &bus {
         let cache = w.path("keychain-cache");
+        // The cases below share this cache; run alone (a filter), a case signs in first.
+        let signed_in = || -> Result<()> {
+            if !cache.join("tokens.json").exists() {
+                expect_code(&run(&cache, "auto", true, &["token"])?, 0)?;
+            }
+            Ok(())
+        };
         s.case("keychain: after a sign-in no refresh token is in clear on disk; the keychain holds the key", || {
             let o = run(&cache, "auto", true, &["token"])?;
             expect_code(&o, 0)?;
@@ -244,6 +251,7 @@ pub fn cases(w: &World, s: &mut Suite) {
         });
 
         s.case("keychain: a second process refreshes silently with the sealed refresh token", || {
+            signed_in()?;
             let before = w.entra.token_request_count();
             let o = run(&cache, "auto", true, &["token", "--force-refresh"])?;
             expect_code(&o, 0)?;
@@ -257,6 +265,7 @@ pub fn cases(w: &World, s: &mut Suite) {
                 println!("      (strace is not installed: .ci/run installs it; checked nothing)");
                 return Ok(());
             }
+            signed_in()?;
             let trace = w.path("keychain-strace.txt");
             let mut cmd = Command::new("strace");
             cmd.args(["-f", "-e", "trace=connect", "-o"]).arg(&trace).arg(&w.bin);
@@ -282,6 +291,7 @@ pub fn cases(w: &World, s: &mut Suite) {
         });
 
         s.case("keychain: status names where each profile's refresh token lives", || {
+            signed_in()?;
             let o = run(&cache, "auto", true, &["status"])?;
             expect_code(&o, 0)?;
             expect_contains(&o.stdout, "yes (keychain)", "status")?;
@@ -294,6 +304,7 @@ pub fn cases(w: &World, s: &mut Suite) {
         });
 
         s.case("keychain: logout removes the token and the keychain's key", || {
+            signed_in()?;
             let (_, key) = recorded(&cache)?;
             let o = run(&cache, "auto", true, &["logout"])?;
             expect_code(&o, 0)?;
