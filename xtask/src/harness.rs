@@ -167,6 +167,9 @@ impl World {
             .env("HOME", self.path("home"))
             .env("BRICKAUTH_CACHE_DIR", self.path("cache"))
             .env("BRICKAUTH_CONFIG", self.path("profiles.toml"))
+            // Refresh tokens in the cache file unless a case asks for a key store: the kernel
+            // keyring outlives the run (it_keychain.rs tests the stores, and cleans up).
+            .env("BRICKAUTH_SECRET_STORAGE", "file")
             .env("TZ", "UTC")
             .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())

@@ -26,6 +26,7 @@ mod it_azcli;
 mod it_databricks;
 mod it_faults;
 mod it_flows;
+mod it_keychain;
 mod it_metadata;
 mod it_oneway;
 mod it_platform;

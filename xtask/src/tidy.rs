@@ -143,8 +143,8 @@ pub fn dependency_problems(metadata: &Value) -> Vec<String> {
                 name != "brickauth-cli"
             } else if is_flow(name) {
                 (is_flow(dep_name) && dep_name != name)
-                    || ["brickauth-flows", "brickauth-cache", "brickauth-profile"].contains(&dep_name)
-            } else if name == "brickauth-core" {
+                    || ["brickauth-flows", "brickauth-cache", "brickauth-profile", "brickauth-cli"].contains(&dep_name)
+            } else if name == "brickauth-core" || name == "brickauth-keychain" {
                 shipped && dep_name.starts_with("brickauth-")
             } else if name == "brickauth-profile" {
                 shipped && (is_flow(dep_name) || ["brickauth-flows", "brickauth-cache"].contains(&dep_name))

@@ -22,7 +22,8 @@ fn response(user: usize) -> TokenResponse {
 
 fn lookup(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let cache = TokenCache::at(dir.path());
+    let cache =
+        TokenCache::at(dir.path()).with_storage(brickauth_cache::StoragePolicy::Only(brickauth_cache::Storage::File));
     let app = AppConfig::new(
         "contoso.onmicrosoft.com".parse().expect("a tenant"),
         "04f0c124-f2bc-4f59-8241-bf6df9866bbd".parse().expect("a client id"),

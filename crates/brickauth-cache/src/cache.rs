@@ -25,6 +25,7 @@ use crate::error::CacheError;
 use crate::files;
 use crate::format::{self, Binding, CacheFile, Entry, account_key};
 use crate::identity::{AccountHint, Identity};
+use crate::secrets::{STORAGE_VARIABLE, SealedRef, Secrets, Storage, StoragePolicy, key_gone_why};
 use crate::secure;
 
 const FILE_NAME: &str = "tokens.json";
@@ -39,6 +40,7 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct TokenCache {
     dir: PathBuf,
     lock_timeout: Duration,
+    secrets: Secrets,
 }
 
 /// A token from the cache (or just stored in it), with who it belongs to.
@@ -48,12 +50,18 @@ pub struct TokenCache {
 pub struct CachedToken {
     /// The access token. Its `scopes` are the scopes the identity requested.
     pub access_token: AccessToken,
-    /// The refresh token kept with it, if any.
+    /// The refresh token kept with it, when it is at hand in clear: just issued, or kept in
+    /// clear ([`Storage::File`]). A sealed one is not opened on the cached path: see
+    /// [`refresh_token_storage`](Self::refresh_token_storage) and [`TokenCache::refresh_token`].
     pub refresh_token: Option<SecretString>,
+    /// Where the cache keeps this token's refresh token; `None` when there is none.
+    pub refresh_token_storage: Option<Storage>,
     /// The account the token was issued to (all fields empty for app-only tokens).
     pub account: Account,
     /// The identity the token is cached under.
     pub identity: Identity,
+    /// The sealed refresh token and what opens it.
+    pub(crate) sealed: Option<SealedRef>,
 }
 
 impl fmt::Debug for CachedToken {
@@ -61,6 +69,7 @@ impl fmt::Debug for CachedToken {
         f.debug_struct("CachedToken")
             .field("access_token", &self.access_token)
             .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[REDACTED]"))
+            .field("refresh_token_storage", &self.refresh_token_storage)
             .field("account", &self.account)
             .field("identity", &self.identity)
             .finish()
@@ -68,6 +77,11 @@ impl fmt::Debug for CachedToken {
 }
 
 impl CachedToken {
+    /// A token that is not kept in the cache (its flow's tokens are another tool's).
+    pub(crate) fn uncached(access_token: AccessToken, account: Account, identity: Identity) -> CachedToken {
+        CachedToken { access_token, refresh_token: None, refresh_token_storage: None, account, identity, sealed: None }
+    }
+
     /// Whether the access token can be handed out at `now` to a caller that needs it valid for
     /// `min_validity`: at least `max(min_validity, 40 s)` left, and the server's suggested
     /// refresh time (`refresh_in`), if any, not reached yet.
@@ -120,11 +134,17 @@ impl CacheView {
         self.unusable.as_deref()
     }
 
+    /// Where the file says its refresh tokens are kept; `None` before the first write that
+    /// decides it (or in a file from before sealing).
+    pub fn storage(&self) -> Option<Storage> {
+        self.file.secrets.as_ref().map(|r| r.storage)
+    }
+
     /// The token and the credential fingerprint of the binding it was found through.
     pub(crate) fn find(&self, id: &Identity, account: &AccountHint) -> Option<(CachedToken, Option<String>)> {
         let selected = self.file.select(id, account)?;
         let entry = self.file.entries.get(selected.key)?;
-        Some((entry.to_cached(), selected.binding.and_then(|b| b.credential.clone())))
+        Some((entry.to_cached(self.file.secrets.as_ref()), selected.binding.and_then(|b| b.credential.clone())))
     }
 }
 
@@ -144,13 +164,78 @@ impl TokenCache {
     /// The cache directory named by the environment: `$BRICKAUTH_CACHE_DIR`, else
     /// `$XDG_CACHE_HOME/brickauth` (when absolute), else on Windows `%LOCALAPPDATA%\brickauth`,
     /// else `~/.cache/brickauth`. Reads environment variables only; touches no file.
+    ///
+    /// Where refresh tokens are kept comes from `$BRICKAUTH_SECRET_STORAGE` (`auto`, the
+    /// default, `keychain`, `keyring` or `file`; see [`StoragePolicy`]); another value is
+    /// [`CacheError::BadStoragePolicy`].
     pub fn from_env() -> Result<TokenCache, CacheError> {
-        default_dir(|k| std::env::var_os(k), std::env::home_dir).map(TokenCache::at).ok_or(CacheError::NoDirectory)
+        let cache = default_dir(|k| std::env::var_os(k), std::env::home_dir)
+            .map(TokenCache::at)
+            .ok_or(CacheError::NoDirectory)?;
+        let policy = match std::env::var(STORAGE_VARIABLE) {
+            Ok(v) if !v.trim().is_empty() => v.parse()?,
+            Ok(_) | Err(std::env::VarError::NotPresent) => StoragePolicy::Auto,
+            Err(std::env::VarError::NotUnicode(v)) => {
+                return Err(CacheError::BadStoragePolicy { value: v.to_string_lossy().into_owned() });
+            }
+        };
+        Ok(cache.with_storage(policy))
     }
 
-    /// A cache in `dir`.
+    /// A cache in `dir`, keeping refresh tokens as [`StoragePolicy::Auto`] decides, with the
+    /// operating system's key stores.
     pub fn at(dir: impl Into<PathBuf>) -> TokenCache {
-        TokenCache { dir: dir.into(), lock_timeout: DEFAULT_LOCK_TIMEOUT }
+        TokenCache { dir: dir.into(), lock_timeout: DEFAULT_LOCK_TIMEOUT, secrets: Secrets::os(StoragePolicy::Auto) }
+    }
+
+    /// The same cache with another storage policy for refresh tokens.
+    pub fn with_storage(mut self, policy: StoragePolicy) -> TokenCache {
+        self.secrets.policy = policy;
+        self
+    }
+
+    /// The same cache with other key stores in place of the operating system's keychain and
+    /// kernel keyring (tests pass [`keychain::Memory`](crate::keychain::Memory) stores).
+    pub fn with_key_stores(
+        mut self,
+        keychain: std::sync::Arc<dyn crate::keychain::KeyStore>,
+        keyring: std::sync::Arc<dyn crate::keychain::KeyStore>,
+    ) -> TokenCache {
+        self.secrets = Secrets::with(self.secrets.policy, keychain, keyring);
+        self
+    }
+
+    /// The storage policy for refresh tokens.
+    pub fn storage_policy(&self) -> StoragePolicy {
+        self.secrets.policy
+    }
+
+    /// What a person is told `storage` is here: `the Secret Service (D-Bus)`, `the kernel
+    /// keyring`, `the macOS Keychain`, `the token cache file`.
+    pub fn describe_storage(&self, storage: Storage) -> &'static str {
+        self.secrets.describe(storage)
+    }
+
+    /// `t`'s refresh token in clear: at hand, or opened with the data key from its store (the
+    /// only read of a key store outside the locked write path).
+    ///
+    /// Fails with [`CacheError::KeyMissing`] when the key is gone from its store (the kernel
+    /// keyring after a reboot), [`CacheError::Unsealable`] when the sealed token does not open,
+    /// and [`CacheError::SecretStore`] when the store fails or does not answer.
+    pub fn refresh_token(&self, t: &CachedToken) -> Result<Option<SecretString>, CacheError> {
+        if let Some(rt) = &t.refresh_token {
+            return Ok(Some(rt.clone()));
+        }
+        let Some(sealed) = &t.sealed else { return Ok(None) };
+        let key = self
+            .secrets
+            .key(sealed.storage, &sealed.key)
+            .map_err(|source| CacheError::SecretStore { storage: sealed.storage, action: "read", source })?
+            .ok_or(CacheError::KeyMissing {
+                store: self.secrets.describe(sealed.storage),
+                why: key_gone_why(sealed.storage),
+            })?;
+        key.open(&sealed.value, &sealed.aad).map(Some).ok_or(CacheError::Unsealable)
     }
 
     /// The same cache with another lock timeout (default [`DEFAULT_LOCK_TIMEOUT`]).
@@ -217,7 +302,8 @@ impl TokenCache {
     }
 
     /// Forget the token `account` means for `id` (a sign-out): the entry
-    /// [`lookup`](Self::lookup) would return, and the profile's binding for `id`.
+    /// [`lookup`](Self::lookup) would return, and the profile's binding for `id`. When the last
+    /// sealed refresh token goes, the data key is deleted from its key store too.
     ///
     /// Tokens are shared by identity and account, not owned by a profile, so every other profile
     /// bound to the removed entry loses its sign-in too: [`Removed::profiles`] names them all. A
@@ -236,25 +322,34 @@ impl TokenCache {
             }
             let accounts = keys.iter().filter_map(|k| file.entries.get(k)).map(|e| e.account.clone()).collect();
             file.remove(&keys);
-            let changed = !keys.is_empty() || !profiles.is_empty();
+            let mut changed = !keys.is_empty() || !profiles.is_empty();
+            // The last sealed refresh token went: its key goes too.
+            if !file.has_sealed()
+                && let Some(record) = file.secrets.take_if(|r| r.key.is_some())
+            {
+                self.secrets.delete(&record);
+                changed = true;
+            }
             (Removed { accounts, profiles: profiles.into_iter().collect() }, changed)
         })
     }
 
     /// Forget every cached token (`brickauth logout --all`); returns how many entries there were.
     ///
-    /// Deletes `tokens.json` and any copies of it earlier moved aside as corrupt (they may hold
-    /// tokens too). The directory and lock file stay.
+    /// Deletes `tokens.json`, the data key its refresh tokens were sealed with (from its key
+    /// store), and any copies of the file earlier moved aside as corrupt (they may hold tokens
+    /// too). The directory and lock file stay.
     pub fn clear(&self) -> Result<usize, CacheError> {
         if !files::check_dir(&self.dir)? {
             return Ok(0);
         }
         let _lock = self.lock()?;
         let path = self.path();
-        let count = match files::read(&path)? {
-            Some(bytes) => format::parse(&bytes).map(|f| f.entries.len()).unwrap_or(0),
-            None => 0,
-        };
+        let file = files::read(&path)?.and_then(|bytes| format::parse(&bytes).ok());
+        let count = file.as_ref().map_or(0, |f| f.entries.len());
+        if let Some(record) = file.and_then(|f| f.secrets) {
+            self.secrets.delete(&record);
+        }
         files::remove(&path)?;
         let prefix = format!("{FILE_NAME}.corrupt-");
         let entries = fs::read_dir(&self.dir).map_err(|e| CacheError::io("list", &self.dir, e))?;
@@ -389,25 +484,39 @@ impl TokenCache {
         };
         let key = id.entry_key(&account_key(&account));
         let old_key = previous.map(|a| id.entry_key(&account_key(a))).filter(|k| *k != key);
-        let stored = self.modify(lock, |file| {
-            let mut entry = Entry::new(id, response, account, brickauth_core::now());
-            if entry.refresh_token.is_none() {
-                entry.refresh_token = [Some(&key), old_key.as_ref()]
-                    .into_iter()
-                    .flatten()
-                    .find_map(|k| file.entries.get(k).and_then(|e| e.refresh_token.clone()));
+        let mut file = self.load(lock)?;
+        let mut entry = Entry::new(id, response, account, brickauth_core::now());
+        // Where refresh tokens go is decided (and the file's tokens are moved there) only when
+        // one is written in clear now: a new one, or those of a file from before sealing.
+        if entry.refresh_token.is_some() || file.entries.values().any(|e| e.refresh_token.is_some()) {
+            self.secrets.prepare(&mut file, &self.dir)?.apply(&mut entry);
+        }
+        let earlier = [Some(&key), old_key.as_ref()].into_iter().flatten().find_map(|k| file.entries.get(k));
+        if let Some(earlier) = earlier
+            && !entry.has_refresh_token()
+        {
+            // No new refresh token (or it could not be kept): the one cached for the account
+            // stays, in the form the file now keeps it.
+            if response.refresh_token.is_none() {
+                entry.refresh_token = earlier.refresh_token.clone();
             }
-            if let Some(old) = &old_key {
-                file.entries.remove(old);
-                file.rebind(old, &key);
-            }
-            let cached = entry.to_cached();
-            file.entries.insert(key.clone(), entry);
-            if let Some(credential) = credential {
-                file.bind(id, profile, &key, Binding { credential });
-            }
-            (cached, true)
-        })?;
+            entry.refresh_token_sealed = earlier.refresh_token_sealed.clone();
+        }
+        if let Some(old) = &old_key {
+            file.entries.remove(old);
+            file.rebind(old, &key);
+        }
+        let cached = entry.to_cached(file.secrets.as_ref());
+        file.entries.insert(key.clone(), entry);
+        if let Some(credential) = credential {
+            file.bind(id, profile, &key, Binding { credential });
+        }
+        format::write(&self.path(), &file)?;
+        // The caller gets the new refresh token in clear, however it is kept.
+        let mut stored = cached;
+        if stored.refresh_token.is_none() {
+            stored.refresh_token = response.refresh_token.clone();
+        }
         tracing::debug!(identity = %id, expires_on = stored.access_token.expires_on, "stored token");
         Ok(stored)
     }
@@ -422,7 +531,11 @@ impl TokenCache {
     ) -> Result<(), CacheError> {
         let key = id.entry_key(&account_key(account));
         self.modify(lock, |file| {
-            let changed = file.entries.get_mut(&key).and_then(|e| e.refresh_token.take()).is_some();
+            let changed = file
+                .entries
+                .get_mut(&key)
+                .map(|e| (e.refresh_token.take(), e.refresh_token_sealed.take()))
+                .is_some_and(|(c, s)| c.is_some() || s.is_some());
             ((), changed)
         })
     }

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use brickauth_core::error::ErrorClass;
 use brickauth_core::{AuthError, ConfigError};
+use brickauth_keychain::StoreError;
+
+use crate::secrets::{STORAGE_VARIABLE, Storage};
 
 /// A problem with the cache directory or its files.
 ///
@@ -68,6 +71,52 @@ pub enum CacheError {
     /// The cache could not be serialized (should not happen: the format is plain JSON).
     #[error("cannot serialize the token cache: {0}")]
     Serialize(#[source] serde_json::Error),
+    /// `BRICKAUTH_SECRET_STORAGE` holds something else than `auto`, `keychain`, `keyring` or
+    /// `file`.
+    #[error("{STORAGE_VARIABLE}={value:?} is not a secret storage: use auto, keychain, keyring or file")]
+    BadStoragePolicy {
+        /// The value found.
+        value: String,
+    },
+    /// The key store refresh tokens are kept with failed, is not there, or did not answer. With
+    /// an explicit `BRICKAUTH_SECRET_STORAGE` this is an error rather than a fallback.
+    #[error(
+        "cannot {action} the token cache's key in the {storage} storage: {source}{}",
+        hint(*.storage, .source)
+    )]
+    SecretStore {
+        /// The storage concerned.
+        storage: Storage,
+        /// `read`, `store`.
+        action: &'static str,
+        /// The store's error.
+        #[source]
+        source: StoreError,
+    },
+    /// The key that sealed a cached refresh token is gone from its store: the token cannot be
+    /// used, and the profile signs in again.
+    #[error("the cached refresh token cannot be used: its key is gone from {store}{why}")]
+    KeyMissing {
+        /// The store ([`KeyStore::describe`](brickauth_keychain::KeyStore::describe)).
+        store: &'static str,
+        /// The likely reason, in parentheses.
+        why: &'static str,
+    },
+    /// A sealed refresh token does not open under its key (the file was altered).
+    #[error("the cached refresh token cannot be decrypted (the token cache file was altered)")]
+    Unsealable,
+}
+
+fn hint(storage: Storage, source: &StoreError) -> String {
+    match (storage, source) {
+        (Storage::Keychain, StoreError::Unavailable { .. }) => format!(
+            "; start a keychain (a Secret Service such as gnome-keyring on Linux), or set \
+             {STORAGE_VARIABLE}=keyring or auto"
+        ),
+        (_, StoreError::Unavailable { .. }) => format!("; set {STORAGE_VARIABLE}=auto to use what this machine has"),
+        (Storage::Keychain, _) => " (is the keychain locked?)".into(),
+        _ => String::new(),
+    }
 }
 
 impl CacheError {

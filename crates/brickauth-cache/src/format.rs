@@ -10,15 +10,23 @@
 //!       "account": {"home_account_id": "uid.utid", "username": "…", "tenant_id": "…", "oid": "…"},
 //!       "access_token": "…", "token_type": "Bearer",
 //!       "expires_on": 1764003600, "refresh_on": null, "ext_expires_on": 1764003600,
-//!       "refresh_token": "…", "updated_at": 1764000000
+//!       "refresh_token_sealed": "<base64: nonce, AES-256-GCM ciphertext and tag>",
+//!       "updated_at": 1764000000
 //!     }
 //!   },
 //!   "bindings": {
 //!     "dev": {"<entry key>": {}},
 //!     "rt": {"<entry key>": {"credential": "hmac-sha256:…"}}
-//!   }
+//!   },
+//!   "secrets": {"storage": "keychain", "key": "tokens-<24 hex digits>"}
 //! }
 //! ```
+//!
+//! `secrets` says where refresh tokens are kept (see [`crate::secrets`]): sealed with a data
+//! key held in the keychain or the kernel keyring (`refresh_token_sealed`), or in clear
+//! (`"storage": "file"`, `refresh_token`). A file without `secrets` comes from before sealing:
+//! its clear `refresh_token`s are sealed on the next write. An older brickauth reading a sealed
+//! file still serves its access tokens, sees no refresh tokens, and drops them when it writes.
 //!
 //! `bindings` says which entries each profile's own flow signed in — at most one per identity —
 //! and, for a flow that signs in with a configured credential (a refresh token), a keyed
@@ -26,7 +34,8 @@
 //! written before bindings existed carry `"profiles": {"dev": "<entry key>"}`; it is read as the
 //! same binding and not written again.
 //!
-//! Times are seconds since the Unix epoch. `refresh_token` is omitted when there is none.
+//! Times are seconds since the Unix epoch. `refresh_token` and `refresh_token_sealed` are omitted
+//! when there is none.
 //! Unknown fields are ignored on reading (and dropped on the next write); a `version` other than
 //! [`VERSION`] is treated like a corrupt file.
 //!
@@ -43,6 +52,7 @@ use crate::cache::CachedToken;
 use crate::error::CacheError;
 use crate::files;
 use crate::identity::{AccountHint, Identity, same_username};
+use crate::secrets::{Record, SealedRef, Storage};
 
 /// The format version this crate reads and writes.
 pub(crate) const VERSION: u32 = 1;
@@ -62,6 +72,10 @@ pub(crate) struct CacheFile {
     /// The older form of `bindings` (profile → entry key), read once and folded into it.
     #[serde(default, skip_serializing)]
     profiles: BTreeMap<String, String>,
+    /// Where the refresh tokens are kept (absent: not decided yet, or a file from before
+    /// sealing, whose refresh tokens are in clear).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<Record>,
 }
 
 /// What the cache remembers of one profile's sign-in.
@@ -74,7 +88,13 @@ pub(crate) struct Binding {
 
 impl Default for CacheFile {
     fn default() -> Self {
-        CacheFile { version: VERSION, entries: BTreeMap::new(), bindings: BTreeMap::new(), profiles: BTreeMap::new() }
+        CacheFile {
+            version: VERSION,
+            entries: BTreeMap::new(),
+            bindings: BTreeMap::new(),
+            profiles: BTreeMap::new(),
+            secrets: None,
+        }
     }
 }
 
@@ -103,8 +123,12 @@ pub(crate) struct Entry {
     pub refresh_on: Option<i64>,
     #[serde(default)]
     pub ext_expires_on: Option<i64>,
+    /// In clear: [`Storage::File`], or a file from before sealing (sealed on the next write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// Sealed with the data key the file's `secrets` names (see [`crate::secrets`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_sealed: Option<String>,
     #[serde(default)]
     pub updated_at: i64,
 }
@@ -137,6 +161,7 @@ impl Entry {
             refresh_on: at.refresh_on,
             ext_expires_on: response.ext_expires_on,
             refresh_token: response.refresh_token.as_ref().map(|s| s.expose_secret().to_owned()),
+            refresh_token_sealed: None,
             updated_at: now,
         }
     }
@@ -145,9 +170,31 @@ impl Entry {
         id.matches(&self.environment, &self.tenant, &self.client_id, &self.scopes)
     }
 
-    /// The token as handed to callers. The access token's scopes are the requested ones.
-    pub fn to_cached(&self) -> CachedToken {
+    /// Whether the entry holds a refresh token, clear or sealed.
+    pub fn has_refresh_token(&self) -> bool {
+        self.refresh_token.is_some() || self.refresh_token_sealed.is_some()
+    }
+
+    /// The token as handed to callers, as the file `secrets` describes it. The access token's
+    /// scopes are the requested ones. A sealed refresh token stays sealed (the cached path opens
+    /// no key store): [`TokenCache::refresh_token`](crate::TokenCache::refresh_token) opens it.
+    pub fn to_cached(&self, secrets: Option<&Record>) -> CachedToken {
+        let sealed = match (&self.refresh_token_sealed, secrets) {
+            (Some(value), Some(Record { storage, key: Some(key) })) => Some(SealedRef {
+                storage: *storage,
+                key: key.clone(),
+                value: value.clone(),
+                aad: crate::secrets::aad(key, self),
+            }),
+            _ => None,
+        };
         CachedToken {
+            refresh_token_storage: if self.refresh_token.is_some() {
+                Some(Storage::File)
+            } else {
+                sealed.as_ref().map(|s| s.storage)
+            },
+            sealed,
             access_token: AccessToken {
                 secret: SecretString::from(self.access_token.clone()),
                 expires_on: self.expires_on,
@@ -237,6 +284,16 @@ impl CacheFile {
         removed
     }
 
+    /// Drop every sealed refresh token (their key is gone); how many there were.
+    pub fn drop_sealed(&mut self) -> usize {
+        self.entries.values_mut().filter_map(|e| e.refresh_token_sealed.take()).count()
+    }
+
+    /// Whether any entry still holds a sealed refresh token.
+    pub fn has_sealed(&self) -> bool {
+        self.entries.values().any(|e| e.refresh_token_sealed.is_some())
+    }
+
     /// Fold the older `profiles` map into `bindings`.
     fn migrate(&mut self) {
         for (profile, key) in std::mem::take(&mut self.profiles) {
@@ -299,6 +356,7 @@ mod tests {
             refresh_on: None,
             ext_expires_on: None,
             refresh_token: None,
+            refresh_token_sealed: None,
             updated_at: 1,
         }
     }

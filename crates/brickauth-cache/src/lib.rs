@@ -10,6 +10,9 @@
 //!   means: the one its `username` names, else the one its own flow last signed in (its
 //!   binding); two profiles share a token only through those. The directory and files must be
 //!   the user's own and are never opened through a symbolic link (Unix; see `docs/cache.md`).
+//!   Refresh tokens are sealed in the file with a data key held by the OS keychain or the kernel
+//!   keyring, or kept in clear, as the [`StoragePolicy`] (`BRICKAUTH_SECRET_STORAGE`) and the
+//!   file's own record decide; the cached path never touches a key store.
 //! - [`TokenProvider`] answers "give me a token" the way DESIGN §5 orders it: a cached access
 //!   token valid long enough, else a refresh-token grant, else the profile's grant flow. It makes
 //!   one token request however many tasks (an async mutex) or processes (the file lock plus a
@@ -52,6 +55,7 @@ mod files;
 mod format;
 mod identity;
 mod provider;
+mod secrets;
 mod secure;
 pub mod tenants;
 
@@ -59,7 +63,12 @@ pub use cache::{CacheLock, CacheView, CachedToken, DEFAULT_LOCK_TIMEOUT, Removed
 pub use error::{CacheError, ProviderError};
 pub use identity::{AccountHint, Identity};
 pub use provider::{TokenOptions, TokenProvider};
+pub use secrets::{STORAGE_VARIABLE, Storage, StoragePolicy};
 pub use tenants::TenantMemory;
+
+/// The key stores a cache can keep its data key in (to pass a [`Memory`](brickauth_keychain::Memory)
+/// store to [`TokenCache::with_key_stores`] in tests).
+pub use brickauth_keychain as keychain;
 
 use std::time::Duration;
 

@@ -356,9 +356,11 @@ impl TokenProvider {
     ) -> Result<CachedToken, ProviderError> {
         let why = match current {
             None => "no token is cached for this profile".to_owned(),
-            Some(entry) => match &entry.refresh_token {
-                None => "the cached token is due for renewal and there is no refresh token".to_owned(),
-                Some(rt) => {
+            Some(entry) => match self.unseal(&lock, &entry) {
+                Err(why) => why,
+                Ok(None) => "the cached token is due for renewal and there is no refresh token".to_owned(),
+                Ok(Some(rt)) => {
+                    let rt = &rt;
                     let mut client = self.client()?;
                     if quick {
                         client = client.with_policy(RetryPolicy::never());
@@ -412,6 +414,28 @@ impl TokenProvider {
         self.run_flow(lock, &why).await
     }
 
+    /// The cached refresh token of `entry` in clear, opening it with the data key from its key
+    /// store (the one place silent acquisition reads a key store). `Err(why)` when it cannot
+    /// be used: a key gone from its store (the kernel keyring after a reboot, a cache copied from
+    /// another machine) or a token that does not open is dropped; a store that fails or does not
+    /// answer keeps it for later. Either way the profile signs in again, and `why` says why.
+    fn unseal(&self, lock: &CacheLock, entry: &CachedToken) -> Result<Option<SecretString>, String> {
+        match self.cache.refresh_token(entry) {
+            Ok(rt) => Ok(rt),
+            Err(e @ (CacheError::KeyMissing { .. } | CacheError::Unsealable)) => {
+                tracing::warn!("{e}; signing in again");
+                if let Err(drop) = self.cache.drop_refresh_token(lock, &self.identity, &entry.account) {
+                    tracing::debug!(error = %drop, "cannot drop the unusable refresh token");
+                }
+                Err(e.to_string())
+            }
+            Err(e) => {
+                tracing::warn!("{e}; signing in again");
+                Err(format!("the cached refresh token cannot be read: {e}"))
+            }
+        }
+    }
+
     /// Step (4): build the flow, run it, store the result. `why` says why we got here, for the
     /// [`ProviderError::NeedsLogin`] message.
     async fn run_flow(&self, lock: CacheLock, why: &str) -> Result<CachedToken, ProviderError> {
@@ -445,12 +469,7 @@ impl TokenProvider {
         self.check_account(&response.account)?;
         if !flow.cacheable() {
             tracing::info!(identity = %self.identity, "the flow's tokens are not cached");
-            return Ok(CachedToken {
-                access_token: response.access_token,
-                refresh_token: None,
-                account: response.account,
-                identity: self.identity.clone(),
-            });
+            return Ok(CachedToken::uncached(response.access_token, response.account, self.identity.clone()));
         }
         let credential = match flow.account_credential() {
             Some(secret) => {

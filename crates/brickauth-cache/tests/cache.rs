@@ -132,7 +132,8 @@ fn a_response_without_refresh_token_keeps_the_cached_one() {
 fn directory_is_0700_and_files_0600() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let cache = TokenCache::at(dir.path().join("deep").join("cache"));
+    let cache = TokenCache::at(dir.path().join("deep").join("cache"))
+        .with_storage(brickauth_cache::StoragePolicy::Only(brickauth_cache::Storage::File));
     cache.store(&id(&offline_app()), "p", &response("alice", "AT", Some("RT"), 3000)).unwrap();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(cache.dir()), 0o700);

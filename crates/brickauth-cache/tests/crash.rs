@@ -24,7 +24,7 @@ const WRITES: usize = 200;
 #[test]
 fn child_writer() {
     let Some(dir) = std::env::var_os(CHILD_ENV) else { return };
-    let cache = TokenCache::at(dir);
+    let cache = TokenCache::at(dir).with_storage(brickauth_cache::StoragePolicy::Only(brickauth_cache::Storage::File));
     let app = offline_app();
     let padding = "x".repeat(2000);
     for i in 0..WRITES {
@@ -39,7 +39,8 @@ fn child_writer() {
 fn killed_writers_never_leave_a_broken_file() {
     let exe = std::env::current_exe().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cache = TokenCache::at(dir.path().join("cache"));
+    let cache = TokenCache::at(dir.path().join("cache"))
+        .with_storage(brickauth_cache::StoragePolicy::Only(brickauth_cache::Storage::File));
     let app = offline_app();
     let mut rng = rand::rng();
     let start = Instant::now();

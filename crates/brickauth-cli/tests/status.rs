@@ -99,7 +99,12 @@ impl World {
         let config = dir.path().join("profiles.toml");
         std::fs::write(&config, PROFILES).unwrap();
         let file = brickauth_profile::ProfileFile::load(&config).unwrap();
-        let cache = TokenCache::at(dir.path().join("cache"));
+        // Refresh tokens sealed with a key in an in-memory "keychain": the file says so, and
+        // `status` reads only the file.
+        let memory = || -> std::sync::Arc<dyn brickauth_cache::keychain::KeyStore> {
+            std::sync::Arc::new(brickauth_cache::keychain::Memory::new())
+        };
+        let cache = TokenCache::at(dir.path().join("cache")).with_key_stores(memory(), memory());
         let alice = answer(Some("alice@contoso.com"), CLIENT_ID, Some("RT-NEVER-SHOWN"), 3030);
         cache.store(&identity(&file, "dev"), "dev", &alice).unwrap();
         let bob = answer(Some("bob@contoso.com"), CLIENT_ID, Some("RT-BOB-NEVER-SHOWN"), -630);
@@ -140,6 +145,7 @@ fn settings(w: &World) -> insta::Settings {
     s.add_filter(r"(in|expired) \d+ (s|min|h|d)( \d+ min)?( ago)?", "[RELATIVE]");
     s.add_filter(r#""(expires_on|expires_in)": -?\d+"#, r#""$1": [N]"#);
     s.add_filter(&regex_escape(&w.path("cache").display().to_string()), "[CACHE]");
+    s.add_filter(r"the Secret Service \(D-Bus\)|the macOS Keychain|the Windows Credential Manager", "[KEYCHAIN]");
     s
 }
 

@@ -144,7 +144,14 @@ impl Auth {
     /// The token cache ([`Options::cache_dir`], else the environment's).
     pub fn cache(&self) -> Result<brickauth_cache::TokenCache> {
         Ok(match &self.options.cache_dir {
-            Some(dir) => brickauth_cache::TokenCache::at(dir),
+            // Refresh tokens kept where `$BRICKAUTH_SECRET_STORAGE` says, as for the default directory.
+            Some(dir) => {
+                let policy = match std::env::var(brickauth_cache::STORAGE_VARIABLE) {
+                    Ok(v) if !v.trim().is_empty() => v.parse()?,
+                    _ => brickauth_cache::StoragePolicy::Auto,
+                };
+                brickauth_cache::TokenCache::at(dir).with_storage(policy)
+            }
             None => brickauth_cache::TokenCache::from_env()?,
         })
     }

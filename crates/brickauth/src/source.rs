@@ -129,6 +129,12 @@ impl Source {
         self.blocking_token_with(TokenOptions::default())
     }
 
+    /// `t`'s refresh token, opened from the key store when the cache keeps it sealed (the one way
+    /// a refresh token leaves the cache: `token -o json --include-refresh-token`).
+    pub fn refresh_token(&self, t: &CachedToken) -> Result<Option<brickauth_core::SecretString>> {
+        Ok(self.current().provider.cache().refresh_token(t)?)
+    }
+
     /// Run the profile's flow now, whatever the cache holds, and cache the result.
     pub async fn login(&self) -> Result<CachedToken> {
         Ok(self.current().provider.login().await?)

@@ -81,8 +81,11 @@ pub fn id(app: &AppConfig) -> Identity {
     Identity::of(app)
 }
 
+/// A cache in `dir` that keeps refresh tokens in clear: tests of sealing (`secrets.rs`) bring
+/// their own in-memory key stores, and no test leaves keys in this machine's key stores.
 pub fn cache_in(dir: &tempfile::TempDir) -> TokenCache {
     TokenCache::at(dir.path().join("cache"))
+        .with_storage(brickauth_cache::StoragePolicy::Only(brickauth_cache::Storage::File))
 }
 
 pub fn file_text(cache: &TokenCache) -> String {

@@ -1,8 +1,9 @@
 //! `brickauth status [-o text|json] [--check]`: every profile of the profile file, its flow, the
-//! account it is signed in as, its access token's expiry and whether a refresh token is held.
+//! account it is signed in as, its access token's expiry and where its refresh token is kept
+//! (`keychain`, `keyring` — sealed in the file with a key held there — or `file`, in clear).
 //!
 //! From the cache only: one read of `tokens.json`, no network, no sign-in, no secret resolved,
-//! no command run. A profile bound through a configured credential (a refresh-token profile) is
+//! no command run, no key store contacted. A profile bound through a configured credential (a refresh-token profile) is
 //! shown as bound even if that credential has changed since: checking would mean resolving it.
 //!
 //! `--check` prints nothing and only sets the exit code: 0 when every profile is usable without
@@ -12,7 +13,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use brickauth_cache::{AccountHint, CacheView, CachedToken, Identity, TokenCache};
+use brickauth_cache::{AccountHint, CacheView, CachedToken, Identity, Storage, TokenCache};
 use brickauth_core::Settings;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
@@ -55,15 +56,15 @@ enum State {
     Invalid(String),
     /// No token for the profile's account.
     SignedOut,
-    /// A token: who, until when, with or without a refresh token.
-    SignedIn { account: String, service_principal: bool, expires_on: i64, refresh_token: bool },
+    /// A token: who, until when, and where its refresh token is kept (if it has one).
+    SignedIn { account: String, service_principal: bool, expires_on: i64, refresh_token: Option<Storage> },
 }
 
 impl Row {
     /// Usable without a person: a token with at least the 40 s floor left, or a refresh token.
     fn usable(&self, now: i64) -> bool {
         match self.state {
-            State::SignedIn { expires_on, refresh_token, .. } => refresh_token || expires_on - now >= 40,
+            State::SignedIn { expires_on, refresh_token, .. } => refresh_token.is_some() || expires_on - now >= 40,
             _ => false,
         }
     }
@@ -101,9 +102,9 @@ pub fn status(cx: &Context, args: &StatusArgs) -> Result<ExitCode> {
         });
     }
     let out = match args.output {
-        StatusFormat::Text => text(&rows, now, view.unusable()),
+        StatusFormat::Text => text(&rows, now, view.unusable()) + &storage_note(&cache, &view),
         StatusFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&to_json(&rows, now, &cache, view.unusable()))?;
+            let mut s = serde_json::to_string_pretty(&to_json(&rows, now, &cache, &view))?;
             s.push('\n');
             s
         }
@@ -147,7 +148,7 @@ fn signed_in(t: &CachedToken) -> State {
         account,
         service_principal,
         expires_on: t.access_token.expires_on,
-        refresh_token: t.refresh_token.is_some(),
+        refresh_token: t.refresh_token_storage,
     }
 }
 
@@ -165,7 +166,7 @@ fn text(rows: &[Row], now: i64, unusable: Option<&str>) -> String {
                 flow,
                 if *service_principal { format!("service principal {account}") } else { account.clone() },
                 expiry(*expires_on, now),
-                (if *refresh_token { "yes" } else { "no" }).into(),
+                refresh_token.map_or("no".into(), |s| format!("yes ({s})")),
             ],
         });
     }
@@ -199,7 +200,8 @@ fn text(rows: &[Row], now: i64, unusable: Option<&str>) -> String {
     out
 }
 
-fn to_json(rows: &[Row], now: i64, cache: &TokenCache, unusable: Option<&str>) -> Value {
+fn to_json(rows: &[Row], now: i64, cache: &TokenCache, view: &CacheView) -> Value {
+    let unusable = view.unusable();
     let profiles: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -214,7 +216,8 @@ fn to_json(rows: &[Row], now: i64, cache: &TokenCache, unusable: Option<&str>) -
                     "expires_on": expires_on,
                     "expiresOn": local_time(*expires_on),
                     "expires_in": expires_on - now,
-                    "refresh_token": refresh_token,
+                    "refresh_token": refresh_token.is_some(),
+                    "refresh_token_storage": refresh_token.map(Storage::as_str),
                 }),
             };
             if let (Some(o), Value::Object(e)) = (v.as_object_mut(), extra) {
@@ -223,7 +226,35 @@ fn to_json(rows: &[Row], now: i64, cache: &TokenCache, unusable: Option<&str>) -
             v
         })
         .collect();
-    json!({ "cache": cache.path(), "cache_unusable": unusable, "profiles": profiles })
+    let storage = view.storage();
+    json!({
+        "cache": cache.path(),
+        "cache_unusable": unusable,
+        "secret_storage": {
+            "policy": cache.storage_policy().to_string(),
+            "storage": storage.map(Storage::as_str),
+            "store": storage.map(|s| cache.describe_storage(s)),
+        },
+        "profiles": profiles,
+    })
+}
+
+/// Where the file's refresh tokens are kept, in a sentence (empty when none is decided yet).
+fn storage_note(cache: &TokenCache, view: &CacheView) -> String {
+    match view.storage() {
+        None => String::new(),
+        Some(Storage::File) => {
+            format!("\nRefresh tokens are kept in clear in {} (mode 0600).\n", cache.path().display())
+        }
+        Some(s @ Storage::Keychain) => {
+            format!("\nRefresh tokens are sealed in the cache file with a key held by {}.\n", cache.describe_storage(s))
+        }
+        Some(s @ Storage::Keyring) => format!(
+            "\nRefresh tokens are sealed in the cache file with a key held by {}; it is emptied at reboot, \
+             and the profiles then sign in again.\n",
+            cache.describe_storage(s)
+        ),
+    }
 }
 
 fn first_line(s: &str) -> &str {

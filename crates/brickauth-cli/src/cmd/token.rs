@@ -65,7 +65,10 @@ pub fn run(cx: &Context, args: &TokenArgs) -> Result<ExitCode> {
         tracing::warn!("--include-refresh-token has no effect without -o json: the refresh token is not printed");
     }
     let source = cx.source(profile, context::interaction(args.no_browser))?;
-    let t = context::acquire(&source, opts)?;
+    let mut t = context::acquire(&source, opts)?;
+    if args.include_refresh_token && args.output == Some(TokenFormat::Json) {
+        t.refresh_token = source.refresh_token(&t)?; // a sealed one is opened only when asked for
+    }
     let profile = source.profile();
     let lifetime = t.access_token.expires_on.saturating_sub(brickauth_core::now());
     if args.min_validity.is_some() && u64::try_from(lifetime).unwrap_or(0) < opts.min_validity.as_secs() {

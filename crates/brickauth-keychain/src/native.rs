@@ -1,0 +1,62 @@
+//! The keychain of macOS (the login Keychain, a generic password) and of Windows (the Credential
+//! Manager, a generic credential), through the `keyring` crate's native stores.
+//!
+//! Entries are filed under service [`SERVICE`] and account `<name>` (on Windows the target
+//! `<name>.brickauth`). Both are encrypted at rest under the user's login and survive reboots.
+
+use secrecy::SecretSlice;
+
+use crate::{KeyStore, SERVICE, StoreError, StoreKind, TIMEOUT};
+
+#[cfg(target_os = "macos")]
+const STORE: &str = "the macOS Keychain";
+#[cfg(windows)]
+const STORE: &str = "the Windows Credential Manager";
+
+/// The platform's keychain.
+#[derive(Debug)]
+pub(crate) struct Native;
+
+impl KeyStore for Native {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Keychain
+    }
+
+    fn describe(&self) -> &'static str {
+        STORE
+    }
+
+    fn get(&self, name: &str) -> Result<Option<SecretSlice<u8>>, StoreError> {
+        let name = name.to_owned();
+        crate::bounded(STORE, TIMEOUT, move || match entry(&name)?.get_secret() {
+            Ok(secret) => Ok(Some(SecretSlice::from(secret))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(classify(e)),
+        })
+    }
+
+    fn set(&self, name: &str, _label: &str, secret: &[u8]) -> Result<(), StoreError> {
+        let (name, secret) = (name.to_owned(), secret.to_vec());
+        crate::bounded(STORE, TIMEOUT, move || entry(&name)?.set_secret(&secret).map_err(classify))
+    }
+
+    fn delete(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        crate::bounded(STORE, TIMEOUT, move || match entry(&name)?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring::Error::NoEntry) => Ok(false),
+            Err(e) => Err(classify(e)),
+        })
+    }
+}
+
+fn entry(name: &str) -> Result<keyring::Entry, StoreError> {
+    keyring::Entry::new(SERVICE, name).map_err(classify)
+}
+
+fn classify(e: keyring::Error) -> StoreError {
+    match e {
+        keyring::Error::NoStorageAccess(inner) => StoreError::Unavailable { store: STORE, reason: inner.to_string() },
+        other => StoreError::Failed { store: STORE, reason: other.to_string() },
+    }
+}
