@@ -124,7 +124,7 @@ impl Context {
 pub fn implicit(auth: &Auth, host: &str, origin: Origin) -> Result<Profile> {
     let normalised = brickauth_databricks::client::normalise(host)
         .map_err(|e| Reported::usage(format!("{}: `{host}`: {e}", origin_name(&origin))))?;
-    let name = format!("{IMPLICIT}{normalised}");
+    let name = format!("{}{normalised}", crate::report::IMPLICIT);
     let flow =
         if brickauth_flows::authorization_code::browser_possible() { "authorization-code" } else { "device-code" };
     let mut profile = Profile::implicit(&name, flow, &normalised, origin)?;
@@ -132,9 +132,6 @@ pub fn implicit(auth: &Auth, host: &str, origin: Origin) -> Result<Profile> {
     tracing::info!("no profile file: signing in to {normalised} with the {flow} flow (profile `{name}`)");
     Ok(profile)
 }
-
-/// What an implicit profile's name starts with.
-pub const IMPLICIT: &str = "@";
 
 fn origin_name(origin: &Origin) -> String {
     match origin {

@@ -206,6 +206,10 @@ fn auth_code(a: &AuthError) -> Exit {
     }
 }
 
+/// What the name of an implicit profile (a workspace with no profile file) starts with, before
+/// the workspace URL.
+pub const IMPLICIT: &str = "@";
+
 /// What the user should run next, when the error says a person must sign in: the library says
 /// which profile, the CLI names its own command.
 pub fn next_step(err: &anyhow::Error) -> Option<String> {
@@ -215,7 +219,7 @@ pub fn next_step(err: &anyhow::Error) -> Option<String> {
                 .and_then(ProviderError::needs_login)
                 .or_else(|| c.downcast_ref::<brickauth::Error>().and_then(brickauth::Error::needs_login))
         })
-        .map(|profile| match profile.strip_prefix(crate::context::IMPLICIT) {
+        .map(|profile| match profile.strip_prefix(IMPLICIT) {
             // A workspace with no profile file: sign in to it the same way.
             Some(host) => {
                 format!("run `brickauth --host {} login` on a terminal", shell_word(host))
