@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use clap_complete::ArgValueCompleter;
 
 use crate::cmd::{
@@ -89,4 +89,14 @@ pub enum Command {
     Account(account::AccountCommand),
     /// Print the version
     Version(version::VersionArgs),
+}
+
+/// Answer a completion request and exit, when the shell is asking for one (`BRICKAUTH_COMPLETE`
+/// set); otherwise return at once (one environment lookup: the hot path does not notice).
+pub fn answer_if_asked() {
+    if std::env::var_os(complete::VAR).is_none() {
+        return;
+    }
+    brickauth_flows::link();
+    clap_complete::CompleteEnv::with_factory(Cli::command).var(complete::VAR).complete();
 }

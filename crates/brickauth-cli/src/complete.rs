@@ -14,25 +14,13 @@ use std::time::Duration;
 
 use anyhow::Result;
 use brickauth_core::Settings;
-use clap::CommandFactory;
 use clap_complete::CompletionCandidate;
 use clap_complete::env::Shells;
 
-use crate::cli::Cli;
 use crate::context::Context;
 
 /// The variable the completion scripts set when they call the binary.
 pub const VAR: &str = "BRICKAUTH_COMPLETE";
-
-/// Answer a completion request and exit, when the shell is asking for one (`BRICKAUTH_COMPLETE`
-/// set); otherwise return at once (one environment lookup: the hot path does not notice).
-pub fn answer_if_asked() {
-    if std::env::var_os(VAR).is_none() {
-        return;
-    }
-    brickauth_flows::link();
-    clap_complete::CompleteEnv::with_factory(Cli::command).var(VAR).complete();
-}
 
 /// `brickauth completions SHELL`: the registration script for `shell`. It calls this binary by
 /// the name it was started with when that was a bare name (found on `$PATH`), else by its path.

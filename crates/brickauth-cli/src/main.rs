@@ -34,7 +34,7 @@ use crate::context::Context;
 
 fn main() -> ExitCode {
     harden::no_core_dumps();
-    complete::answer_if_asked();
+    cli::answer_if_asked();
     let cli = Cli::parse();
     report::init_tracing(cli.verbose);
     brickauth_flows::link();
