@@ -99,7 +99,7 @@ fn metadata() -> Result<Value> {
 fn cargo_metadata(extra: &[&str]) -> Result<Value> {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root())
-        .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["metadata", "--format-version", "1"])
         .args(extra)
         .output()
         .context("running cargo metadata")?;
