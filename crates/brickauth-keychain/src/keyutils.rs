@@ -31,9 +31,11 @@ impl KeyStore for KernelKeyring {
         let description = description(name);
         crate::bounded(STORE, TIMEOUT, move || {
             let ring = user_keyring()?;
-            match ring.search(&description) {
-                Ok(key) => key.read_to_vec().map(|v| Some(SecretSlice::from(v))).map_err(failed),
-                Err(KeyError::KeyDoesNotExist) => Ok(None),
+            // An invalidated, revoked or expired key lingers until the kernel collects it: it is
+            // as gone as one that never was (a sign-in follows, never an error on every call).
+            match ring.search(&description).and_then(|key| key.read_to_vec()) {
+                Ok(v) => Ok(Some(SecretSlice::from(v))),
+                Err(e) if gone(&e) => Ok(None),
                 Err(e) => Err(failed(e)),
             }
         })
@@ -56,13 +58,19 @@ impl KeyStore for KernelKeyring {
         let description = description(name);
         crate::bounded(STORE, TIMEOUT, move || {
             let ring = user_keyring()?;
-            match ring.search(&description) {
-                Ok(key) => key.invalidate().map(|()| true).map_err(failed),
-                Err(KeyError::KeyDoesNotExist) => Ok(false),
+            match ring.search(&description).and_then(|key| key.invalidate()) {
+                Ok(()) => Ok(true),
+                Err(e) if gone(&e) => Ok(false),
                 Err(e) => Err(failed(e)),
             }
         })
     }
+}
+
+/// Whether the key is not there to use: never added, or invalidated, revoked or expired and not
+/// yet collected.
+fn gone(e: &KeyError) -> bool {
+    matches!(e, KeyError::KeyDoesNotExist | KeyError::KeyRevoked | KeyError::KeyExpired)
 }
 
 fn description(name: &str) -> String {
