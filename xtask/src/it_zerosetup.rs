@@ -69,6 +69,7 @@ pub fn cases(shared: &World, s: &mut Suite) {
         let o = w.run(&["--host", &host, "-v", "login"], &env, None)?;
         expect_code(&o, 0)?;
         expect_contains(&o.stderr, "no profile file: signing in to", "stderr at -v")?;
+        expect_contains(&o.stderr, "To use it without --host: brickauth profiles add NAME --flow", "the offer to save it")?;
         let before = w.entra.token_request_count();
         let o = w.run(&["--host", &host, "token"], &env, None)?;
         expect_code(&o, 0)?;

@@ -34,5 +34,16 @@ pub fn run(cx: &Context, args: &LoginArgs) -> Result<ExitCode> {
         output::local_with_zone(expires_on),
         output::relative(expires_on - brickauth_core::now()),
     );
+    // Signed in with no profile file: the next call needs the same `--host`; a profile makes it
+    // the default (the workspace's tenant is found again from the host, or remembered).
+    if profile.name().starts_with(crate::report::IMPLICIT)
+        && let Some(host) = profile.get("host")
+    {
+        eprintln!(
+            "To use it without --host: brickauth profiles add NAME --flow {} --set host={} --default",
+            profile.flow().name,
+            crate::report::shell_word(host)
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
