@@ -76,15 +76,28 @@ pub fn cases(w: &World, s: &mut Suite) {
 
     s.case("polish: clusters list fits 80 columns; --name glob, --state, --sort, --limit, --no-headers", || {
         db.set_cluster_count(250);
-        let o = run(&["clusters", "list"], &[("COLUMNS", "80")]);
+        let piped = run(&["clusters", "list"], &[("COLUMNS", "80")]);
+        let cache = w.path("cache").display().to_string();
+        let terminal = [("COLUMNS", "80"), ("ALICE_PASSWORD", ALICE_PASSWORD)];
+        let o = pty(w, &config, &["-p", "alice", "clusters", "list"], &cache, true, &terminal);
         let filtered = run(&["clusters", "list", "--name", "*-DEV-1?", "--no-headers", "--limit", "3"], &[]);
         let state = run(&["clusters", "list", "--state", "terminated", "--sort", "name", "--limit", "3"], &[]);
         db.set_cluster_count(3);
-        let (o, filtered, state) = (o?, filtered?, state?);
-        expect_code(&o, 0)?;
-        ensure!(o.stdout.lines().count() == 251, "expected header + 250 rows");
-        ensure!(o.stdout.lines().all(|l| l.chars().count() <= 80), "a line is wider than 80:\n{}", o.stdout);
-        expect_contains(&o.stdout, "…", "the 80-column table")?;
+        let (piped, filtered, state) = (piped?, filtered?, state?);
+        // A pipe gets every character, whatever $COLUMNS says (as gh does).
+        expect_code(&piped, 0)?;
+        ensure!(!piped.stdout.contains('…'), "a piped table was cut:\n{}", piped.stdout);
+        expect_contains(&piped.stdout, "Standard_DS3_v2", "the piped table")?;
+        // A terminal of 80 columns: every line fits, and NAME — the column a person reads — whole.
+        if let Some(o) = o? {
+            expect_code(&o, 0)?;
+            let rows: Vec<&str> = o.stdout.lines().filter(|l| l.contains("1125-")).collect();
+            ensure!(rows.len() == 250, "expected 250 rows on the terminal, got {}", rows.len());
+            ensure!(o.stdout.lines().all(|l| l.chars().count() <= 80), "a line is wider than 80:\n{}", o.stdout);
+            for name in ["shared-etl-249", "alice-dev-100", "ml-training-248"] {
+                ensure!(rows.iter().any(|r| r.contains(&format!(" {name} "))), "{name} cut:\n{}", o.stdout);
+            }
+        }
         expect_code(&filtered, 0)?;
         let rows: Vec<&str> = filtered.stdout.lines().collect();
         ensure!(rows.len() == 3, "--limit 3: {rows:?}");
@@ -96,6 +109,41 @@ pub fn cases(w: &World, s: &mut Suite) {
         let mut sorted = names.clone();
         sorted.sort_by_key(|s| s.to_lowercase());
         ensure!(names == sorted, "--sort name: {names:?}");
+        Ok(())
+    });
+
+    s.case("polish: a cluster's name and creator reach the terminal cleaned, JSON exact (issue 19 #5)", || {
+        let hostile = serde_json::json!({ "clusters": [{
+            "cluster_id": "1125-101010-evil0001",
+            "cluster_name": "\u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}evil\u{9b}31m-name",
+            "state": "RUNNING",
+            "creator_user_name": "mallory\u{1b}[8m@contoso.com",
+            "num_workers": 1,
+        }]})
+        .to_string();
+        let page = || Failure::Status {
+            status: 200,
+            retry_after: None,
+            body: hostile.clone(),
+            content_type: "application/json".to_owned(),
+        };
+        db.fail_next(vec![page()]);
+        let table = run(&["clusters", "list"], &[]);
+        db.fail_next(vec![page()]);
+        let json = run(&["clusters", "list", "-o", "json"], &[]);
+        db.clear_failures();
+        let (table, json) = (table?, json?);
+        expect_code(&table, 0)?;
+        expect_contains(&table.stdout, "evil-name", "the table")?;
+        expect_contains(&table.stdout, "mallory@contoso.com", "the table")?;
+        ensure!(
+            !table.stdout.contains(['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}']),
+            "escape sequences reached the terminal: {:?}",
+            table.stdout
+        );
+        expect_code(&json, 0)?;
+        let v: Value = serde_json::from_str(&json.stdout).context("stdout is not JSON")?;
+        ensure!(v[0]["cluster_name"] == "\u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}evil\u{9b}31m-name", "JSON altered: {v}");
         Ok(())
     });
 
@@ -234,8 +282,8 @@ pub fn cases(w: &World, s: &mut Suite) {
             w.entra.set_device_interval(1);
             w.entra.script_device(vec![DeviceStep::Pending, DeviceStep::Pending]);
             let cache = w.path(if no_color { "cache-pty-plain" } else { "cache-pty-colour" });
-            let o = pty(w, &config, &["-p", "device", "login"], &cache.display().to_string(), no_color)?;
-            outputs.push(o);
+            let o = pty(w, &config, &["-p", "device", "login"], &cache.display().to_string(), no_color, &[])?;
+            outputs.extend(o);
         }
         let (colour, plain) = (&outputs[0], &outputs[1]);
         for o in [colour, plain] {
@@ -263,8 +311,11 @@ pub fn cases(w: &World, s: &mut Suite) {
         ensure!(n == 1, "AADSTS70043 appears {n} times:\n{}", o.stderr);
         // The error label and the tracing layer's WARN follow the same rule.
         let cache = w.path("cache-pty-error").display().to_string();
-        let colour = pty(w, &config, &["-p", "alice", "token", "--include-refresh-token"], &cache, false)?;
-        let plain = pty(w, &config, &["-p", "alice", "token", "--include-refresh-token"], &cache, true)?;
+        let args = ["-p", "alice", "token", "--include-refresh-token"];
+        let (Some(colour), Some(plain)) = (pty(w, &config, &args, &cache, false, &[])?, pty(w, &config, &args, &cache, true, &[])?)
+        else {
+            return Ok(());
+        };
         // No ALICE_PASSWORD here: the warning, then an error naming the variable.
         for o in [&colour, &plain] {
             ensure!(o.code != 0, "exit 0");
@@ -286,8 +337,19 @@ fn has_sgr(text: &str) -> bool {
     })
 }
 
-/// Run the binary on a pseudo-terminal (`script -qec`); what the terminal showed is `stdout`.
-fn pty(w: &World, config: &str, args: &[&str], cache: &str, no_color: bool) -> Result<Output> {
+/// Run the binary on a pseudo-terminal (`script -qec`) with `extra` variables; what the terminal
+/// showed is `stdout`. `None` when util-linux `script` is missing.
+fn pty(
+    w: &World,
+    config: &str,
+    args: &[&str],
+    cache: &str,
+    no_color: bool,
+    extra: &[(&str, &str)],
+) -> Result<Option<Output>> {
+    if Command::new("script").arg("--version").output().is_err() {
+        return Ok(None);
+    }
     let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
     let mut line = quote(&w.bin.display().to_string());
     for a in ["--config", config].iter().chain(args) {
@@ -306,6 +368,7 @@ fn pty(w: &World, config: &str, args: &[&str], cache: &str, no_color: bool) -> R
     if no_color {
         cmd.env("NO_COLOR", "1");
     }
+    cmd.envs(extra.iter().copied());
     let start = std::time::Instant::now();
     let out = cmd.output().context("running script")?;
     let o = Output {
@@ -315,7 +378,7 @@ fn pty(w: &World, config: &str, args: &[&str], cache: &str, no_color: bool) -> R
         elapsed: start.elapsed(),
     };
     w.transcript.lock().map_err(|_| anyhow::anyhow!("transcript lock poisoned"))?.push((line, o.clone()));
-    Ok(o)
+    Ok(Some(o))
 }
 
 /// Ask bash for completions of `words` (the last one being completed) with brickauth's script.

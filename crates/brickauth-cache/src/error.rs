@@ -98,7 +98,7 @@ pub enum ProviderError {
     /// Nothing was cached.
     #[error(
         "profile `{profile}` expects {expected}, but the sign-in returned {}; nothing was cached — sign in as {expected}",
-        .actual.as_deref().unwrap_or("an account without a user name")
+        shown_account(.actual.as_deref())
     )]
     WrongAccount {
         /// The profile.
@@ -108,6 +108,15 @@ pub enum ProviderError {
         /// The username the token endpoint answered for.
         actual: Option<String>,
     },
+}
+
+/// The account a token endpoint named, cleaned for a person (it is server text: escape
+/// sequences and control characters removed).
+fn shown_account(actual: Option<&str>) -> String {
+    match actual {
+        Some(a) => brickauth_core::text::ServerText::default().clean(a),
+        None => "an account without a user name".to_owned(),
+    }
 }
 
 impl ProviderError {
@@ -153,6 +162,12 @@ mod tests {
         };
         let s = e.to_string();
         assert!(s.contains("alice@contoso.com") && s.contains("bob@contoso.com") && s.contains("nothing was cached"));
+        let hostile = ProviderError::WrongAccount {
+            profile: "ci".into(),
+            expected: "alice@contoso.com".into(),
+            actual: Some("bob\u{1b}]0;t\u{7}\u{1b}[2J\u{202e}@contoso.com".into()),
+        };
+        assert!(hostile.to_string().contains("returned bob@contoso.com;"), "{hostile}");
         assert_eq!(e.class(), ErrorClass::Auth);
         assert_eq!(e.needs_login(), None);
     }
