@@ -210,6 +210,58 @@ pub fn cases(w: &World, s: &mut Suite) {
         Ok(())
     });
 
+    s.case("polish: uneven failures made even: HTML from Entra, a non-workspace host, a cut body, a 502 page", || {
+        let html = |status: u16, title: &str| Failure::Status {
+            status,
+            retry_after: None,
+            body: format!(
+                "<!DOCTYPE html><html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
+            ),
+            content_type: "text/html".to_owned(),
+        };
+        // An HTML page with 200 from the token endpoint: named, with a hint.
+        let fresh = w.path("cache-polish-html").display().to_string();
+        w.entra.fail_next(vec![html(200, "Sign in to your account")]);
+        let token = run(&["-p", "alice", "token"], &[("BRICKAUTH_CACHE_DIR", fresh.as_str())]);
+        w.entra.clear_failures();
+        let token = token?;
+        expect_code(&token, 1)?;
+        expect_contains(&token.stderr, "an HTML page (\"Sign in to your account\")", "stderr")?;
+        expect_contains(&token.stderr, "hint: the answer was not Entra ID's JSON", "stderr")?;
+        ensure!(!token.stderr.contains("expected value"), "{}", token.stderr);
+        // A web server that is not a workspace: exit 2, the host to check.
+        db.fail_next(vec![html(404, "Error response")]);
+        let other = run(&["whoami"], &[]);
+        db.clear_failures();
+        let other = other?;
+        expect_code(&other, 2)?;
+        expect_contains(&other.stderr, "does not look like a Databricks workspace", "stderr")?;
+        expect_contains(&other.stderr, "hint: check the profile's `host`", "stderr")?;
+        // A body cut mid-JSON is a broken transfer: exit 1, as a connection reset is.
+        db.fail_next(vec![Failure::Status {
+            status: 200,
+            retry_after: None,
+            body: r#"{"clusters":[{"cluster_id":"1125-"#.to_owned(),
+            content_type: "application/json".to_owned(),
+        }]);
+        let cut = run(&["clusters", "list"], &[]);
+        db.clear_failures();
+        let cut = cut?;
+        expect_code(&cut, 1)?;
+        expect_contains(&cut.stderr, "cut short", "stderr")?;
+        // A gateway's HTML 502 is retried, as the token endpoint's is.
+        db.fail_next(vec![Failure::html_bad_gateway()]);
+        let before = db.request_count();
+        let retried = run(&["clusters", "list"], &[]);
+        let sent = db.request_count() - before;
+        db.clear_failures();
+        let retried = retried?;
+        expect_code(&retried, 0)?;
+        ensure!(sent == 2, "{sent} requests for one 502 and one answer");
+        expect_contains(&retried.stdout, "shared-etl", "the table")?;
+        Ok(())
+    });
+
     s.case("polish: login names the time zone; a service principal is named by its client id", || {
         let alice = run(&["-p", "alice", "login"], &[])?;
         expect_code(&alice, 0)?;

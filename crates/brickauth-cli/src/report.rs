@@ -159,7 +159,9 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
 fn databricks_code(d: &DatabricksError) -> Option<Exit> {
     match d {
         DatabricksError::Token(_) => None,
-        DatabricksError::InvalidHost(_) | DatabricksError::InvalidResourceId(_) => Some(Exit::Usage),
+        DatabricksError::InvalidHost(_)
+        | DatabricksError::InvalidResourceId(_)
+        | DatabricksError::NotAWorkspace { .. } => Some(Exit::Usage),
         DatabricksError::Transport { .. } => Some(Exit::Failure),
         DatabricksError::RetriesExhausted { last, .. } => databricks_code(last),
         _ => Some(Exit::Databricks),
@@ -227,6 +229,24 @@ pub fn render(err: &anyhow::Error) -> String {
 pub fn hints(err: &anyhow::Error) -> Vec<String> {
     let mut out = Vec::new();
     for cause in err.chain() {
+        let auth = cause
+            .downcast_ref::<AuthError>()
+            .or_else(|| match cause.downcast_ref::<ProviderError>() {
+                Some(ProviderError::Auth(a)) => Some(a),
+                _ => None,
+            })
+            .map(|a| match a {
+                AuthError::RetriesExhausted { last, .. } => last,
+                a => a,
+            });
+        if let Some(AuthError::Response { source: brickauth_core::token::ResponseError::NotJson(_), .. }) = auth {
+            out.push(
+                "the answer was not Entra ID's JSON: check the profile's `authority_host` (and `cloud`) — the \
+                 authority is https://login.microsoftonline.com unless you sign in elsewhere — and that no proxy \
+                 or sign-in portal answers in its place"
+                    .to_owned(),
+            );
+        }
         let Some(d) = cause.downcast_ref::<DatabricksError>() else { continue };
         let d = match d {
             DatabricksError::RetriesExhausted { last, .. } => last,
@@ -244,6 +264,11 @@ pub fn hints(err: &anyhow::Error) -> Vec<String> {
                         .to_owned(),
                 );
             }
+            DatabricksError::NotAWorkspace { .. } => out.push(
+                "check the profile's `host`: it is the workspace URL, https://adb-<workspace-id>.<n>.azuredatabricks.net \
+                 (Azure portal: the workspace's Overview, \"URL\")"
+                    .to_owned(),
+            ),
             DatabricksError::Decode { message, .. }
                 if message.contains("HTML") || message.contains("expected value") =>
             {
@@ -295,6 +320,68 @@ mod tests {
         let other =
             anyhow::Error::from(DatabricksError::from_response(404, br#"{"error_code":"NOT_FOUND","message":"x"}"#));
         assert!(hints(&other).is_empty());
+    }
+
+    /// A web server that is not a workspace (`python -m http.server`'s 404 page): said so, exit 2,
+    /// with the `host` to check — not "Databricks API error 404: Error response Error response…".
+    #[test]
+    fn a_host_that_is_not_a_workspace() {
+        let page = b"<!DOCTYPE HTML>\n<html lang=\"en\">\n<head><title>Error response</title></head>\n<body>\n\
+                     <h1>Error response</h1>\n<p>Error code: 404</p>\n</body>\n</html>\n";
+        let answer = brickauth_core::http::Answer {
+            url: "http://127.0.0.1:8000/api/2.0/preview/scim/v2/Me".to_owned(),
+            status: 404,
+            retry_after: None,
+            body: page.to_vec(),
+            truncated: false,
+            text: brickauth_core::text::ServerText::default(),
+        };
+        let err = anyhow::Error::from(DatabricksError::from_answer_at(&answer.url, &answer));
+        let shown = render(&err);
+        assert!(shown.contains("an HTML page (\"Error response\")"), "{shown}");
+        assert!(shown.contains("does not look like a Databricks workspace"), "{shown}");
+        assert!(shown.contains("hint: check the profile's `host`"), "{shown}");
+        assert!(!shown.contains("Error response Error response"), "{shown}");
+        assert_eq!(exit_code(&err), Exit::Usage);
+    }
+
+    #[test]
+    fn broken_transfers_are_network_failures_everywhere() {
+        let cut = br#"{"clusters":[{"cluster_id":"1"#;
+        let e = serde_json::from_slice::<serde_json::Value>(cut).unwrap_err();
+        let api = anyhow::Error::from(DatabricksError::undecodable("https://h/api".to_owned(), cut, &e));
+        assert_eq!(exit_code(&api), Exit::Failure, "{api}");
+        assert!(api.to_string().contains("cut short"), "{api}");
+        let answer = brickauth_core::http::Answer {
+            url: "https://login.microsoftonline.com/t/oauth2/v2.0/token".to_owned(),
+            status: 200,
+            retry_after: None,
+            body: br#"{"token_type":"Bearer","access_token":"eyJ"#.to_vec(),
+            truncated: false,
+            text: brickauth_core::text::ServerText::default(),
+        };
+        let token = anyhow::Error::from(answer.token_response().unwrap_err());
+        assert_eq!(exit_code(&token), Exit::Failure, "{token}");
+        assert!(token.to_string().contains("cut short"), "{token}");
+    }
+
+    /// An HTML page with status 200 from the token endpoint: named, with a hint, as the workspace
+    /// side does — not "expected value at line 1 column 1".
+    #[test]
+    fn an_html_page_from_the_token_endpoint() {
+        let answer = brickauth_core::http::Answer {
+            url: "https://login.microsoftonline.com/t/oauth2/v2.0/token".to_owned(),
+            status: 200,
+            retry_after: None,
+            body: b"<!DOCTYPE html><html><head><title>Sign in to your account</title></head></html>".to_vec(),
+            truncated: false,
+            text: brickauth_core::text::ServerText::default(),
+        };
+        let err = anyhow::Error::from(answer.token_response().unwrap_err());
+        let shown = render(&err);
+        assert!(shown.contains("an HTML page (\"Sign in to your account\")"), "{shown}");
+        assert!(shown.contains("hint: the answer was not Entra ID's JSON"), "{shown}");
+        assert!(!shown.contains("expected value"), "{shown}");
     }
 }
 
