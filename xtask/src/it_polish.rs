@@ -283,6 +283,10 @@ pub fn cases(w: &World, s: &mut Suite) {
         ensure!(n == 1, "AADSTS appears {n} times:\n{}", o.stderr);
         let note = o.stderr.split("\nprofile `rt-bad`").nth(1).context("no profile note")?;
         ensure!(note.lines().all(|l| l.chars().count() <= 80), "the profile note is wider than 80:\n{note}");
+        // The advice does not loop: `login` would send the same dead token again.
+        expect_contains(&o.stderr, "hint: the refresh token from `refresh_token_file`", "stderr")?;
+        expect_contains(&o.stderr, "write a new refresh token to that file", "stderr")?;
+        ensure!(!o.stderr.contains("run `brickauth login"), "advice that loops:\n{}", o.stderr);
         // A cached refresh token rejected, then the configured (spent) one: still said once.
         let rt = w.entra.issue_refresh_token("alice@contoso.com");
         std::fs::write(&rt_file, format!("{rt}\n"))?;

@@ -239,6 +239,15 @@ pub fn hints(err: &anyhow::Error) -> Vec<String> {
                 AuthError::RetriesExhausted { last, .. } => last,
                 a => a,
             });
+        if let Some(AuthError::ConfiguredRefused { from, .. }) = auth {
+            out.push(refused_credential(from));
+        } else if let Some(a) = auth
+            && a.entra().and_then(|e| e.hint()) == Some(brickauth_core::hints::Hint::SignInAgain)
+            && next_step(err).is_none()
+            && !err.chain().any(|c| matches!(c.downcast_ref::<AuthError>(), Some(AuthError::ConfiguredRefused { .. })))
+        {
+            out.push("the sign-in has expired or was revoked: run `brickauth login` to sign in again".to_owned());
+        }
         if let Some(AuthError::Response { source: brickauth_core::token::ResponseError::NotJson(_), .. }) = auth {
             out.push(
                 "the answer was not Entra ID's JSON: check the profile's `authority_host` (and `cloud`) — the \
@@ -283,6 +292,24 @@ pub fn hints(err: &anyhow::Error) -> Vec<String> {
         }
     }
     out
+}
+
+/// The next step for a configured refresh token Entra refused: a new one where the profile reads
+/// it — never `brickauth login`, which would send the same one again.
+fn refused_credential(from: &str) -> String {
+    let put = if from.contains("_file`") {
+        "write a new refresh token to that file"
+    } else if from.contains("_command`") {
+        "make that command print a new refresh token"
+    } else if from.contains("_env`") || from.starts_with('$') {
+        "set that variable to a new refresh token"
+    } else {
+        "put a new refresh token in the profile"
+    };
+    format!(
+        "the refresh token from {from} is expired, revoked or already used: {put} (`brickauth login` would send \
+         the same one again); once redeemed, brickauth keeps the rotated one in its cache"
+    )
 }
 
 #[cfg(test)]

@@ -2,9 +2,42 @@
 //!
 //! Entra's documentation asks clients to react to the OAuth `error`, not the AADSTS number, so
 //! these are advice for a person reading the message, never used for control flow.
+//!
+//! Most hints are a fixed sentence ([`Hint::Text`]). Advice whose right words depend on what the
+//! library cannot know is a type the caller words: [`Hint::SignInAgain`] — an interactive
+//! profile signs in again, but a profile holding a refresh token must be given a new one where it
+//! reads it from (sending the same dead token again would fail the same way).
+
+/// What to do about an Entra error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    /// Advice that holds whatever the profile: printed as it is.
+    Text(&'static str),
+    /// The sign-in (the refresh token) expired or was revoked: a new one is needed. How to get
+    /// it depends on the profile (an interactive sign-in, or a new refresh token in the place the
+    /// profile reads it from), so the caller words it.
+    SignInAgain,
+}
+
+impl Hint {
+    /// The fixed words, for a [`Hint::Text`].
+    pub fn text(self) -> Option<&'static str> {
+        match self {
+            Hint::Text(t) => Some(t),
+            Hint::SignInAgain => None,
+        }
+    }
+}
 
 /// A hint for an AADSTS `code` (or, failing that, the OAuth `error`).
-pub fn hint(code: Option<u64>, error: &str) -> Option<&'static str> {
+pub fn hint(code: Option<u64>, error: &str) -> Option<Hint> {
+    if matches!(code, Some(70008 | 700082 | 50173 | 70043 | 700084)) {
+        return Some(Hint::SignInAgain);
+    }
+    text(code, error).map(Hint::Text)
+}
+
+fn text(code: Option<u64>, error: &str) -> Option<&'static str> {
     let by_code = code.and_then(|c| {
         Some(match c {
             50126 => "wrong username or password; check the password source of the profile (`password_env`, `password_file`, `password_command`)",
@@ -14,7 +47,7 @@ pub fn hint(code: Option<u64>, error: &str) -> Option<&'static str> {
             65001 => "the app lacks consent for Azure Databricks: sign in once interactively (`brickauth login` with the authorization-code flow) or ask an admin to grant admin consent",
             90094 | 90095 => "admin consent is required: ask a tenant administrator to grant consent to the app registration",
             650057 => "the app registration does not request the AzureDatabricks `user_impersonation` permission: add it under API permissions and grant consent",
-            500011 => "Azure Databricks is not provisioned in this tenant, or the tenant is wrong: check `tenant_id`",
+            500011 => "the resource asked for (the application of the scope: Azure Databricks unless `scopes` names another) is not in this tenant, or the tenant is wrong: check `scopes` and `tenant_id`",
             700016 => "the client id is not registered in this tenant: check `client_id` and `tenant_id` (and `cloud`)",
             7000218 => "public client flows are disabled for this app: enable \"Allow public client flows\" in the app registration, or use a confidential flow with a secret",
             700025 => "this is a public client: remove `client_secret` or use the client-credentials flow with a confidential app",
@@ -24,9 +57,6 @@ pub fn hint(code: Option<u64>, error: &str) -> Option<&'static str> {
             50053 => "the account is locked (too many failed sign-ins): wait, or ask an administrator to unlock it",
             50055 => "the password has expired: change it at https://mysignins.microsoft.com, then sign in again",
             50057 => "the account is disabled: ask an administrator",
-            70008 | 700082 | 50173 | 70043 | 700084 => {
-                "the sign-in has expired or was revoked: run `brickauth login` to sign in again"
-            }
             53003 | 53000 | 53001 | 530003 => {
                 "blocked by a Conditional Access policy: sign in interactively from a compliant device, or ask an administrator which policy applies"
             }
@@ -54,7 +84,7 @@ pub fn hint(code: Option<u64>, error: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::hint;
+    use super::{Hint, hint};
 
     #[test]
     fn every_listed_code_has_a_hint() {
@@ -64,7 +94,10 @@ mod tests {
         ] {
             assert!(hint(Some(code), "").is_some(), "no hint for AADSTS{code}");
         }
-        assert!(hint(Some(50076), "invalid_grant").unwrap().contains("authorization-code"));
+        assert!(hint(Some(50076), "invalid_grant").and_then(Hint::text).unwrap().contains("authorization-code"));
+        assert_eq!(hint(Some(70008), "invalid_grant"), Some(Hint::SignInAgain), "worded by the caller");
+        let other_resource = hint(Some(500011), "invalid_resource").and_then(Hint::text).unwrap();
+        assert!(other_resource.contains("`scopes`") && !other_resource.starts_with("Azure Databricks"));
         assert_eq!(hint(Some(1), "nothing"), None);
         assert!(hint(None, "interaction_required").is_some());
     }

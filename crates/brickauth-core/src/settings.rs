@@ -88,6 +88,12 @@ pub trait Settings: Send + Sync {
     fn secret(&self, key: &str) -> Result<Option<SecretString>, ConfigError>;
     /// Where `key`'s value came from (`profiles.toml:12`, `[defaults]`, `$ARM_CLIENT_ID`, …).
     fn origin(&self, key: &str) -> Option<String>;
+    /// The setting secret `key` is read from (`refresh_token_file`, `password_env`, …), when a
+    /// person should be told where to change it; `None` when unknown or `key` itself.
+    fn source_key(&self, key: &str) -> Option<String> {
+        let _ = key;
+        None
+    }
 
     /// A required plain value, or a [`ConfigError`] naming the key.
     fn require(&self, key: &str) -> Result<&str, ConfigError> {

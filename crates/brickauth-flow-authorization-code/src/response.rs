@@ -89,7 +89,7 @@ pub fn declined(error: &str, description: Option<&str>) -> AuthError {
         ..EntraError::default()
     };
     let mut msg = format!("sign-in was not completed: {} ({error})", e.summary());
-    if let Some(h) = e.hint() {
+    if let Some(h) = e.hint().and_then(brickauth_core::hints::Hint::text) {
         msg.push_str(&format!("\nhint: {h}"));
     }
     AuthError::Declined(msg)
