@@ -225,9 +225,31 @@ pub fn local_rfc3339(epoch: i64) -> String {
     zoned(epoch).map(|z| z.strftime("%Y-%m-%dT%H:%M:%S.%6f%:z").to_string()).unwrap_or_default()
 }
 
-/// Local time with its zone, for people: `2026-11-24 17:00:00 CET (+01:00)`.
+/// Local time with its zone, for people: `2026-11-24 17:00:00 CET (+01:00)`; the offset alone
+/// when the zone has no name (`… +05:30`), and `… UTC` / `… GMT` at offset zero (not
+/// `UTC (+00:00)`).
 pub fn local_with_zone(epoch: i64) -> String {
-    zoned(epoch).map(|z| z.strftime("%Y-%m-%d %H:%M:%S %Z (%:z)").to_string()).unwrap_or_default()
+    zoned(epoch)
+        .map(|z| {
+            with_zone(
+                &z.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                &z.strftime("%Z").to_string(),
+                &z.strftime("%:z").to_string(),
+            )
+        })
+        .unwrap_or_default()
+}
+
+fn with_zone(time: &str, name: &str, offset: &str) -> String {
+    if offset == "+00:00" && matches!(name, "UTC" | "GMT") {
+        format!("{time} {name}")
+    } else if offset == "+00:00" && matches!(name, "Z" | "") {
+        format!("{time} UTC")
+    } else if name.is_empty() || name.starts_with(['+', '-']) || name == offset {
+        format!("{time} {offset}")
+    } else {
+        format!("{time} {name} ({offset})")
+    }
 }
 
 /// A string a server or a token chose (an account name, a display name, a cluster's name or
@@ -449,7 +471,18 @@ mod tests {
     #[test]
     fn local_times_name_their_zone() {
         let t = local_with_zone(1_764_000_000);
-        assert!(t.ends_with(')') && t.contains("(+") || t.contains("(-"), "{t}");
+        assert!(
+            t.ends_with(')') && (t.contains("(+") || t.contains("(-"))
+                || t.ends_with(" UTC")
+                || t.contains(" +")
+                || t.contains(" -"),
+            "{t}"
+        );
+        assert_eq!(with_zone("2026-11-24 16:00:00", "UTC", "+00:00"), "2026-11-24 16:00:00 UTC");
+        assert_eq!(with_zone("2026-11-24 17:00:00", "CET", "+01:00"), "2026-11-24 17:00:00 CET (+01:00)");
+        assert_eq!(with_zone("2026-11-24 21:30:00", "+0530", "+05:30"), "2026-11-24 21:30:00 +05:30");
+        assert_eq!(with_zone("2026-11-24 16:00:00", "GMT", "+00:00"), "2026-11-24 16:00:00 GMT");
+        assert_eq!(with_zone("2026-11-24 16:00:00", "BST", "+01:00"), "2026-11-24 16:00:00 BST (+01:00)");
     }
 
     #[test]

@@ -16,6 +16,10 @@ use brickauth_profile::ProfileError;
 
 /// Set up `tracing` to stderr: warnings by default, `-v` info, `-vv` debug, `-vvv` trace.
 /// `BRICKAUTH_LOG` (an `EnvFilter` directive) overrides.
+///
+/// Without `-v` a warning is one line in the error's own shape, `brickauth: warning: …` (the
+/// label yellow when stderr is coloured), not the log format with its ` WARN` column; with `-v`
+/// and more, every line is the log format.
 pub fn init_tracing(verbose: u8) {
     use tracing_subscriber::filter::LevelFilter;
     let level = match verbose {
@@ -24,6 +28,14 @@ pub fn init_tracing(verbose: u8) {
         2 => LevelFilter::DEBUG,
         _ => LevelFilter::TRACE,
     };
+    if verbose == 0 && std::env::var("BRICKAUTH_LOG").ok().is_none_or(|d| d.is_empty()) {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(level)
+            .event_format(Labelled { colour: colour_stderr() })
+            .init();
+        return;
+    }
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(colour_stderr())
@@ -39,6 +51,37 @@ pub fn init_tracing(verbose: u8) {
             builder.with_env_filter(filter).init();
         }
         _ => builder.with_max_level(level).init(),
+    }
+}
+
+/// The default verbosity's line: `brickauth: warning: MESSAGE field=value`.
+struct Labelled {
+    colour: bool,
+}
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Labelled
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> fmt::Result {
+        let label = match *event.metadata().level() {
+            tracing::Level::ERROR => "error:",
+            tracing::Level::WARN => "warning:",
+            _ => "note:",
+        };
+        if self.colour {
+            write!(writer, "brickauth: \x1b[1m\x1b[33m{label}\x1b[0m ")?;
+        } else {
+            write!(writer, "brickauth: {label} ")?;
+        }
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
     }
 }
 
