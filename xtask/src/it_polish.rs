@@ -316,6 +316,42 @@ pub fn cases(w: &World, s: &mut Suite) {
         Ok(())
     });
 
+    s.case("polish: profiles add/list and completion: --host written, names checked, [DEFAULT] starred", || {
+        let file = w.path("polish-add.toml").display().to_string();
+        let _ = std::fs::remove_file(&file);
+        let tenant = ("tenant_id", "a1bc2d34-5e67-8f89-01ab-c2345d6c78de");
+        let client = ("client_id", "12a34b56-789c-0d12-e3fa-b456789c0123");
+        let set = |(k, v): (&str, &str)| format!("{k}={v}");
+        let (t, c) = (set(tenant), set(client));
+        let host = "https://adb-1234567890123456.7.azuredatabricks.net";
+        let add = |name: &str| {
+            let args = ["--config", &file, "--host", host, "profiles", "add", name, "--flow", "device-code"];
+            let mut all: Vec<&str> = args.to_vec();
+            all.extend(["--set", &t, "--set", &c]);
+            w.run(&all, &[], None)
+        };
+        let o = add("dev")?;
+        expect_code(&o, 0)?;
+        let written = std::fs::read_to_string(&file)?;
+        ensure!(written.contains(&format!("host = \"{host}\"")), "--host not written:\n{written}");
+        let bad = add("bad name")?;
+        expect_code(&bad, 2)?;
+        expect_contains(&bad.stderr, "'bad name' is not a usable profile name", "stderr")?;
+        // No TOML profile chosen; `[DEFAULT]` of the Databricks config file is what `token` uses.
+        let cfg = w.path("polish-databrickscfg");
+        std::fs::write(&cfg, format!("[DEFAULT]\nhost = {host}\n\n[analytics]\nhost = {host}\n"))?;
+        let cfg = cfg.display().to_string();
+        let none = w.path("polish-none.toml").display().to_string();
+        let list =
+            w.run(&["--config", &none, "profiles", "list"], &[("DATABRICKS_CONFIG_FILE", cfg.as_str())], None)?;
+        expect_code(&list, 0)?;
+        ensure!(list.stdout.lines().any(|l| l.starts_with("* DEFAULT")), "[DEFAULT] not starred:\n{}", list.stdout);
+        ensure!(list.stdout.lines().any(|l| l.starts_with("  analytics")), "{}", list.stdout);
+        let offered = complete(w, &none, &["brickauth", "-p", ""], &[("DATABRICKS_CONFIG_FILE", cfg.as_str())])?;
+        ensure!(offered.lines().any(|l| l == "analytics"), "sections not offered: {offered:?}");
+        Ok(())
+    });
+
     s.case("polish: meaningless flag combinations are warned about", || {
         let o = run(&["-p", "alice", "token", "--include-refresh-token"], &[])?;
         expect_code(&o, 0)?;
@@ -330,7 +366,7 @@ pub fn cases(w: &World, s: &mut Suite) {
         let o = run(&["-p", "alice", "token"], &[])?;
         expect_code(&o, 0)?;
         let before = w.entra.token_request_count();
-        let offered = complete(w, &config, &["brickauth", "clusters", "get", ""])?;
+        let offered = complete(w, &config, &["brickauth", "clusters", "get", ""], &[])?;
         let ids: Vec<&str> = offered.lines().filter(|l| !l.starts_with("--")).collect();
         ensure!(ids.len() == 3, "expected the 3 cluster ids, got {ids:?}");
         ensure!(w.entra.token_request_count() == before, "completing asked Entra for a token");
@@ -447,7 +483,7 @@ fn pty(
 }
 
 /// Ask bash for completions of `words` (the last one being completed) with brickauth's script.
-fn complete(w: &World, config: &str, words: &[&str]) -> Result<String> {
+fn complete(w: &World, config: &str, words: &[&str], extra: &[(&str, &str)]) -> Result<String> {
     let script = Command::new(&w.bin).args(["completions", "bash"]).output()?.stdout;
     let file = w.path("brickauth.bash");
     std::fs::write(&file, script)?;
@@ -468,6 +504,7 @@ fn complete(w: &World, config: &str, words: &[&str]) -> Result<String> {
         .env("HOME", w.path("home"))
         .env("BRICKAUTH_CACHE_DIR", w.path("cache"))
         .env("BRICKAUTH_CONFIG", config)
+        .envs(extra.iter().copied())
         .output()?;
     ensure!(out.status.success(), "bash: {}", String::from_utf8_lossy(&out.stderr));
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
