@@ -352,6 +352,40 @@ pub fn cases(w: &World, s: &mut Suite) {
         Ok(())
     });
 
+    s.case("polish: `eval \"$(brickauth serve &)\"`, as serve --help says, returns and serves", || {
+        let bin = w.bin.display().to_string();
+        // serve's stderr to a file: a pipe it holds open would keep this test's reader waiting.
+        let log = w.path("polish-serve.log").display().to_string();
+        let script = format!(
+            "eval \"$('{bin}' -p alice serve 2>>'{log}' &)\"\nprintf '%s\\n' \"$BRICKAUTH_SERVE_PID\" \"$DATABRICKS_METADATA_SERVICE_URL\""
+        );
+        let start = std::time::Instant::now();
+        let out = Command::new("timeout")
+            .args(["20", "bash", "--norc", "--noprofile", "-c", &script])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", w.path("home"))
+            .env("BRICKAUTH_CACHE_DIR", w.path("cache"))
+            .env("BRICKAUTH_CONFIG", &config)
+            .env("ALICE_PASSWORD", ALICE_PASSWORD)
+            .stdin(std::process::Stdio::null())
+            .output()?;
+        let elapsed = start.elapsed();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines = text.lines();
+        let pid = lines.next().unwrap_or_default().trim().to_owned();
+        let url = lines.next().unwrap_or_default().trim().to_owned();
+        let served = url.starts_with("http://127.0.0.1:") && http_ok(&url);
+        if !pid.is_empty() {
+            let _ = Command::new("kill").arg(&pid).status();
+        }
+        ensure!(out.status.success(), "the eval line did not return ({:?}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+        ensure!(elapsed < std::time::Duration::from_secs(10), "took {elapsed:?}");
+        ensure!(pid.parse::<u32>().is_ok(), "no BRICKAUTH_SERVE_PID: {text:?}");
+        ensure!(served, "the service at {url:?} did not answer after the eval");
+        Ok(())
+    });
+
     s.case("polish: meaningless flag combinations are warned about", || {
         let o = run(&["-p", "alice", "token", "--include-refresh-token"], &[])?;
         expect_code(&o, 0)?;
@@ -508,4 +542,18 @@ fn complete(w: &World, config: &str, words: &[&str], extra: &[(&str, &str)]) -> 
         .output()?;
     ensure!(out.status.success(), "bash: {}", String::from_utf8_lossy(&out.stderr));
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Whether a plain GET of `url` (loopback, no TLS) gets any HTTP answer.
+fn http_ok(url: &str) -> bool {
+    use std::io::{Read, Write};
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let (addr, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let Ok(mut conn) = std::net::TcpStream::connect(addr) else { return false };
+    let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut answer = String::new();
+    conn.write_all(request.as_bytes()).is_ok()
+        && conn.read_to_string(&mut answer).is_ok()
+        && answer.starts_with("HTTP/1.1 ")
 }
