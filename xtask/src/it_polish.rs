@@ -386,6 +386,16 @@ pub fn cases(w: &World, s: &mut Suite) {
         Ok(())
     });
 
+    s.case("polish: -vv logs each answer's status and time, never a body", || {
+        let o = run(&["-vv", "-p", "alice", "token", "--force-refresh"], &[])?;
+        expect_code(&o, 0)?;
+        let lines: Vec<&str> = o.stderr.lines().filter(|l| l.contains("HTTP answer")).collect();
+        ensure!(!lines.is_empty(), "no answer line at -vv:\n{}", o.stderr);
+        ensure!(lines.iter().all(|l| l.contains("status=200") && l.contains("elapsed_ms=")), "{lines:?}");
+        ensure!(!lines.iter().any(|l| l.contains("access_token") || l.contains("eyJ")), "{lines:?}");
+        Ok(())
+    });
+
     s.case("polish: meaningless flag combinations are warned about", || {
         let o = run(&["-p", "alice", "token", "--include-refresh-token"], &[])?;
         expect_code(&o, 0)?;

@@ -328,6 +328,14 @@ impl Answer {
         Ok(Answer { url, status, retry_after, body, truncated, text })
     }
 
+    /// One `-vv` (debug) line for this answer: its status, the milliseconds since `started` (the
+    /// request was sent), the body's size and the URL without query — never a body or a header
+    /// value.
+    pub fn log(&self, started: std::time::Instant) {
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::debug!(status = self.status, elapsed_ms, bytes = self.body.len(), url = %self.url, "HTTP answer");
+    }
+
     /// Whether the status is 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
@@ -503,8 +511,9 @@ pub async fn send(
         observer,
         &shown,
         |_| async {
+            let started = std::time::Instant::now();
             match build().send().await {
-                Ok(resp) => Answer::read(resp, TOKEN_BODY_LIMIT, text.clone()).await,
+                Ok(resp) => Answer::read(resp, TOKEN_BODY_LIMIT, text.clone()).await.inspect(|a| a.log(started)),
                 Err(e) => Err(Failure::from_reqwest(&shown, &e, "")),
             }
         },

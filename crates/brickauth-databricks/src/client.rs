@@ -305,8 +305,9 @@ impl WorkspaceClient {
         }
         tracing::debug!(%method, url = %shown, attempt, "Databricks request");
         let text = ServerText::new(secrets.iter().map(String::as_str));
+        let started = std::time::Instant::now();
         match req.send().await {
-            Ok(resp) => Answer::read(resp, BODY_LIMIT, text).await.map_err(Miss::Transport),
+            Ok(resp) => Answer::read(resp, BODY_LIMIT, text).await.inspect(|a| a.log(started)).map_err(Miss::Transport),
             Err(e) => Err(Miss::Transport(Failure::from_reqwest(shown, &e, ""))),
         }
     }
