@@ -190,7 +190,7 @@ fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
 }
 
 /// At most `cap` characters, `…` marking a cut. The cut falls between words when a word ends in
-/// the last [`WORD_SLACK`] characters, so an id or a URL is shown whole or not at all (an
+/// the last 48 characters (`WORD_SLACK`), so an id or a URL is shown whole or not at all (an
 /// AADSTS line cut mid-GUID sends a person searching for an id that does not exist).
 pub fn cap_chars(s: &str, cap: usize) -> String {
     match s.char_indices().nth(cap) {
