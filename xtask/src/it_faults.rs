@@ -109,7 +109,7 @@ pub fn cases(w: &World, s: &mut Suite) {
         w.entra.clear_failures();
         let o = o?;
         expect_code(&o, 1)?;
-        expect_contains(&o.stderr, "not a token response", "stderr")?;
+        expect_contains(&o.stderr, "the transfer was cut short", "stderr")?;
         cache_parses("fault-truncated")
     });
 

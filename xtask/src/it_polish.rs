@@ -76,15 +76,28 @@ pub fn cases(w: &World, s: &mut Suite) {
 
     s.case("polish: clusters list fits 80 columns; --name glob, --state, --sort, --limit, --no-headers", || {
         db.set_cluster_count(250);
-        let o = run(&["clusters", "list"], &[("COLUMNS", "80")]);
+        let piped = run(&["clusters", "list"], &[("COLUMNS", "80")]);
+        let cache = w.path("cache").display().to_string();
+        let terminal = [("COLUMNS", "80"), ("ALICE_PASSWORD", ALICE_PASSWORD)];
+        let o = pty(w, &config, &["-p", "alice", "clusters", "list"], &cache, true, &terminal);
         let filtered = run(&["clusters", "list", "--name", "*-DEV-1?", "--no-headers", "--limit", "3"], &[]);
         let state = run(&["clusters", "list", "--state", "terminated", "--sort", "name", "--limit", "3"], &[]);
         db.set_cluster_count(3);
-        let (o, filtered, state) = (o?, filtered?, state?);
-        expect_code(&o, 0)?;
-        ensure!(o.stdout.lines().count() == 251, "expected header + 250 rows");
-        ensure!(o.stdout.lines().all(|l| l.chars().count() <= 80), "a line is wider than 80:\n{}", o.stdout);
-        expect_contains(&o.stdout, "…", "the 80-column table")?;
+        let (piped, filtered, state) = (piped?, filtered?, state?);
+        // A pipe gets every character, whatever $COLUMNS says (as gh does).
+        expect_code(&piped, 0)?;
+        ensure!(!piped.stdout.contains('…'), "a piped table was cut:\n{}", piped.stdout);
+        expect_contains(&piped.stdout, "Standard_DS3_v2", "the piped table")?;
+        // A terminal of 80 columns: every line fits, and NAME — the column a person reads — whole.
+        if let Some(o) = o? {
+            expect_code(&o, 0)?;
+            let rows: Vec<&str> = o.stdout.lines().filter(|l| l.contains("1125-")).collect();
+            ensure!(rows.len() == 250, "expected 250 rows on the terminal, got {}", rows.len());
+            ensure!(o.stdout.lines().all(|l| l.chars().count() <= 80), "a line is wider than 80:\n{}", o.stdout);
+            for name in ["shared-etl-249", "alice-dev-100", "ml-training-248"] {
+                ensure!(rows.iter().any(|r| r.contains(&format!(" {name} "))), "{name} cut:\n{}", o.stdout);
+            }
+        }
         expect_code(&filtered, 0)?;
         let rows: Vec<&str> = filtered.stdout.lines().collect();
         ensure!(rows.len() == 3, "--limit 3: {rows:?}");
@@ -96,6 +109,41 @@ pub fn cases(w: &World, s: &mut Suite) {
         let mut sorted = names.clone();
         sorted.sort_by_key(|s| s.to_lowercase());
         ensure!(names == sorted, "--sort name: {names:?}");
+        Ok(())
+    });
+
+    s.case("polish: a cluster's name and creator reach the terminal cleaned, JSON exact (issue 19 #5)", || {
+        let hostile = serde_json::json!({ "clusters": [{
+            "cluster_id": "1125-101010-evil0001",
+            "cluster_name": "\u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}evil\u{9b}31m-name",
+            "state": "RUNNING",
+            "creator_user_name": "mallory\u{1b}[8m@contoso.com",
+            "num_workers": 1,
+        }]})
+        .to_string();
+        let page = || Failure::Status {
+            status: 200,
+            retry_after: None,
+            body: hostile.clone(),
+            content_type: "application/json".to_owned(),
+        };
+        db.fail_next(vec![page()]);
+        let table = run(&["clusters", "list"], &[]);
+        db.fail_next(vec![page()]);
+        let json = run(&["clusters", "list", "-o", "json"], &[]);
+        db.clear_failures();
+        let (table, json) = (table?, json?);
+        expect_code(&table, 0)?;
+        expect_contains(&table.stdout, "evil-name", "the table")?;
+        expect_contains(&table.stdout, "mallory@contoso.com", "the table")?;
+        ensure!(
+            !table.stdout.contains(['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}']),
+            "escape sequences reached the terminal: {:?}",
+            table.stdout
+        );
+        expect_code(&json, 0)?;
+        let v: Value = serde_json::from_str(&json.stdout).context("stdout is not JSON")?;
+        ensure!(v[0]["cluster_name"] == "\u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}evil\u{9b}31m-name", "JSON altered: {v}");
         Ok(())
     });
 
@@ -162,11 +210,64 @@ pub fn cases(w: &World, s: &mut Suite) {
         Ok(())
     });
 
+    s.case("polish: uneven failures made even: HTML from Entra, a non-workspace host, a cut body, a 502 page", || {
+        let html = |status: u16, title: &str| Failure::Status {
+            status,
+            retry_after: None,
+            body: format!(
+                "<!DOCTYPE html><html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
+            ),
+            content_type: "text/html".to_owned(),
+        };
+        // An HTML page with 200 from the token endpoint: named, with a hint.
+        let fresh = w.path("cache-polish-html").display().to_string();
+        w.entra.fail_next(vec![html(200, "Sign in to your account")]);
+        let token = run(&["-p", "alice", "token"], &[("BRICKAUTH_CACHE_DIR", fresh.as_str())]);
+        w.entra.clear_failures();
+        let token = token?;
+        expect_code(&token, 1)?;
+        expect_contains(&token.stderr, "an HTML page (\"Sign in to your account\")", "stderr")?;
+        expect_contains(&token.stderr, "hint: the answer was not Entra ID's JSON", "stderr")?;
+        ensure!(!token.stderr.contains("expected value"), "{}", token.stderr);
+        // A web server that is not a workspace: exit 2, the host to check.
+        db.fail_next(vec![html(404, "Error response")]);
+        let other = run(&["whoami"], &[]);
+        db.clear_failures();
+        let other = other?;
+        expect_code(&other, 2)?;
+        expect_contains(&other.stderr, "does not look like a Databricks workspace", "stderr")?;
+        expect_contains(&other.stderr, "hint: check the profile's `host`", "stderr")?;
+        // A body cut mid-JSON is a broken transfer: exit 1, as a connection reset is.
+        db.fail_next(vec![Failure::Status {
+            status: 200,
+            retry_after: None,
+            body: r#"{"clusters":[{"cluster_id":"1125-"#.to_owned(),
+            content_type: "application/json".to_owned(),
+        }]);
+        let cut = run(&["clusters", "list"], &[]);
+        db.clear_failures();
+        let cut = cut?;
+        expect_code(&cut, 1)?;
+        expect_contains(&cut.stderr, "cut short", "stderr")?;
+        // A gateway's HTML 502 is retried, as the token endpoint's is.
+        db.fail_next(vec![Failure::html_bad_gateway()]);
+        let before = db.request_count();
+        let retried = run(&["clusters", "list"], &[]);
+        let sent = db.request_count() - before;
+        db.clear_failures();
+        let retried = retried?;
+        expect_code(&retried, 0)?;
+        ensure!(sent == 2, "{sent} requests for one 502 and one answer");
+        expect_contains(&retried.stdout, "shared-etl", "the table")?;
+        Ok(())
+    });
+
     s.case("polish: login names the time zone; a service principal is named by its client id", || {
         let alice = run(&["-p", "alice", "login"], &[])?;
         expect_code(&alice, 0)?;
         expect_contains(&alice.stderr, "Signed in as alice@contoso.com", "stderr")?;
-        expect_contains(&alice.stderr, "UTC (+00:00)", "stderr")?;
+        expect_contains(&alice.stderr, " UTC (in ", "stderr")?;
+        ensure!(!alice.stderr.contains("UTC (+00:00)"), "{}", alice.stderr);
         let sp = run(&["-p", "sp", "login"], &[("SP_SECRET", SP_CLIENT_SECRET)])?;
         expect_code(&sp, 0)?;
         expect_contains(&sp.stderr, &format!("Signed in as the service principal {SP_CLIENT_ID}"), "stderr")?;
@@ -183,6 +284,10 @@ pub fn cases(w: &World, s: &mut Suite) {
         ensure!(n == 1, "AADSTS appears {n} times:\n{}", o.stderr);
         let note = o.stderr.split("\nprofile `rt-bad`").nth(1).context("no profile note")?;
         ensure!(note.lines().all(|l| l.chars().count() <= 80), "the profile note is wider than 80:\n{note}");
+        // The advice does not loop: `login` would send the same dead token again.
+        expect_contains(&o.stderr, "hint: the refresh token from `refresh_token_file`", "stderr")?;
+        expect_contains(&o.stderr, "write a new refresh token to that file", "stderr")?;
+        ensure!(!o.stderr.contains("run `brickauth login"), "advice that loops:\n{}", o.stderr);
         // A cached refresh token rejected, then the configured (spent) one: still said once.
         let rt = w.entra.issue_refresh_token("alice@contoso.com");
         std::fs::write(&rt_file, format!("{rt}\n"))?;
@@ -204,6 +309,93 @@ pub fn cases(w: &World, s: &mut Suite) {
         Ok(())
     });
 
+    s.case("polish: a cache directory that cannot be made is named as such, with its variable", || {
+        let o = run(&["-p", "alice", "token"], &[("BRICKAUTH_CACHE_DIR", "/dev/null/x")])?;
+        expect_code(&o, 1)?;
+        expect_contains(&o.stderr, "token cache directory /dev/null/x (from $BRICKAUTH_CACHE_DIR)", "stderr")?;
+        Ok(())
+    });
+
+    s.case("polish: profiles add/list and completion: --host written, names checked, [DEFAULT] starred", || {
+        let file = w.path("polish-add.toml").display().to_string();
+        let _ = std::fs::remove_file(&file);
+        let tenant = ("tenant_id", "a1bc2d34-5e67-8f89-01ab-c2345d6c78de");
+        let client = ("client_id", "12a34b56-789c-0d12-e3fa-b456789c0123");
+        let set = |(k, v): (&str, &str)| format!("{k}={v}");
+        let (t, c) = (set(tenant), set(client));
+        let host = "https://adb-1234567890123456.7.azuredatabricks.net";
+        let add = |name: &str| {
+            let args = ["--config", &file, "--host", host, "profiles", "add", name, "--flow", "device-code"];
+            let mut all: Vec<&str> = args.to_vec();
+            all.extend(["--set", &t, "--set", &c]);
+            w.run(&all, &[], None)
+        };
+        let o = add("dev")?;
+        expect_code(&o, 0)?;
+        let written = std::fs::read_to_string(&file)?;
+        ensure!(written.contains(&format!("host = \"{host}\"")), "--host not written:\n{written}");
+        let bad = add("bad name")?;
+        expect_code(&bad, 2)?;
+        expect_contains(&bad.stderr, "'bad name' is not a usable profile name", "stderr")?;
+        // No TOML profile chosen; `[DEFAULT]` of the Databricks config file is what `token` uses.
+        let cfg = w.path("polish-databrickscfg");
+        std::fs::write(&cfg, format!("[DEFAULT]\nhost = {host}\n\n[analytics]\nhost = {host}\n"))?;
+        let cfg = cfg.display().to_string();
+        let none = w.path("polish-none.toml").display().to_string();
+        let list =
+            w.run(&["--config", &none, "profiles", "list"], &[("DATABRICKS_CONFIG_FILE", cfg.as_str())], None)?;
+        expect_code(&list, 0)?;
+        ensure!(list.stdout.lines().any(|l| l.starts_with("* DEFAULT")), "[DEFAULT] not starred:\n{}", list.stdout);
+        ensure!(list.stdout.lines().any(|l| l.starts_with("  analytics")), "{}", list.stdout);
+        let offered = complete(w, &none, &["brickauth", "-p", ""], &[("DATABRICKS_CONFIG_FILE", cfg.as_str())])?;
+        ensure!(offered.lines().any(|l| l == "analytics"), "sections not offered: {offered:?}");
+        Ok(())
+    });
+
+    s.case("polish: `eval \"$(brickauth serve &)\"`, as serve --help says, returns and serves", || {
+        let bin = w.bin.display().to_string();
+        // serve's stderr to a file: a pipe it holds open would keep this test's reader waiting.
+        let log = w.path("polish-serve.log").display().to_string();
+        let script = format!(
+            "eval \"$('{bin}' -p alice serve 2>>'{log}' &)\"\nprintf '%s\\n' \"$BRICKAUTH_SERVE_PID\" \"$DATABRICKS_METADATA_SERVICE_URL\""
+        );
+        let start = std::time::Instant::now();
+        let out = Command::new("timeout")
+            .args(["20", "bash", "--norc", "--noprofile", "-c", &script])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", w.path("home"))
+            .env("BRICKAUTH_CACHE_DIR", w.path("cache"))
+            .env("BRICKAUTH_CONFIG", &config)
+            .env("ALICE_PASSWORD", ALICE_PASSWORD)
+            .stdin(std::process::Stdio::null())
+            .output()?;
+        let elapsed = start.elapsed();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines = text.lines();
+        let pid = lines.next().unwrap_or_default().trim().to_owned();
+        let url = lines.next().unwrap_or_default().trim().to_owned();
+        let served = url.starts_with("http://127.0.0.1:") && http_ok(&url);
+        if !pid.is_empty() {
+            let _ = Command::new("kill").arg(&pid).status();
+        }
+        ensure!(out.status.success(), "the eval line did not return ({:?}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+        ensure!(elapsed < std::time::Duration::from_secs(10), "took {elapsed:?}");
+        ensure!(pid.parse::<u32>().is_ok(), "no BRICKAUTH_SERVE_PID: {text:?}");
+        ensure!(served, "the service at {url:?} did not answer after the eval");
+        Ok(())
+    });
+
+    s.case("polish: -vv logs each answer's status and time, never a body", || {
+        let o = run(&["-vv", "-p", "alice", "token", "--force-refresh"], &[])?;
+        expect_code(&o, 0)?;
+        let lines: Vec<&str> = o.stderr.lines().filter(|l| l.contains("HTTP answer")).collect();
+        ensure!(!lines.is_empty(), "no answer line at -vv:\n{}", o.stderr);
+        ensure!(lines.iter().all(|l| l.contains("status=200") && l.contains("elapsed_ms=")), "{lines:?}");
+        ensure!(!lines.iter().any(|l| l.contains("access_token") || l.contains("eyJ")), "{lines:?}");
+        Ok(())
+    });
+
     s.case("polish: meaningless flag combinations are warned about", || {
         let o = run(&["-p", "alice", "token", "--include-refresh-token"], &[])?;
         expect_code(&o, 0)?;
@@ -218,7 +410,7 @@ pub fn cases(w: &World, s: &mut Suite) {
         let o = run(&["-p", "alice", "token"], &[])?;
         expect_code(&o, 0)?;
         let before = w.entra.token_request_count();
-        let offered = complete(w, &config, &["brickauth", "clusters", "get", ""])?;
+        let offered = complete(w, &config, &["brickauth", "clusters", "get", ""], &[])?;
         let ids: Vec<&str> = offered.lines().filter(|l| !l.starts_with("--")).collect();
         ensure!(ids.len() == 3, "expected the 3 cluster ids, got {ids:?}");
         ensure!(w.entra.token_request_count() == before, "completing asked Entra for a token");
@@ -234,8 +426,8 @@ pub fn cases(w: &World, s: &mut Suite) {
             w.entra.set_device_interval(1);
             w.entra.script_device(vec![DeviceStep::Pending, DeviceStep::Pending]);
             let cache = w.path(if no_color { "cache-pty-plain" } else { "cache-pty-colour" });
-            let o = pty(w, &config, &["-p", "device", "login"], &cache.display().to_string(), no_color)?;
-            outputs.push(o);
+            let o = pty(w, &config, &["-p", "device", "login"], &cache.display().to_string(), no_color, &[])?;
+            outputs.extend(o);
         }
         let (colour, plain) = (&outputs[0], &outputs[1]);
         for o in [colour, plain] {
@@ -261,14 +453,18 @@ pub fn cases(w: &World, s: &mut Suite) {
         expect_contains(&o.stderr, "brickauth login -p device", "stderr")?;
         let n = o.stderr.matches("AADSTS70043").count();
         ensure!(n == 1, "AADSTS70043 appears {n} times:\n{}", o.stderr);
-        // The error label and the tracing layer's WARN follow the same rule.
+        // The error label and the warning label follow the same colour rule, in one shape.
         let cache = w.path("cache-pty-error").display().to_string();
-        let colour = pty(w, &config, &["-p", "alice", "token", "--include-refresh-token"], &cache, false)?;
-        let plain = pty(w, &config, &["-p", "alice", "token", "--include-refresh-token"], &cache, true)?;
+        let args = ["-p", "alice", "token", "--include-refresh-token"];
+        let (Some(colour), Some(plain)) = (pty(w, &config, &args, &cache, false, &[])?, pty(w, &config, &args, &cache, true, &[])?)
+        else {
+            return Ok(());
+        };
         // No ALICE_PASSWORD here: the warning, then an error naming the variable.
         for o in [&colour, &plain] {
             ensure!(o.code != 0, "exit 0");
-            expect_contains(&o.stdout, "WARN", "terminal")?;
+            expect_contains(&o.stdout, "warning:", "terminal")?;
+            ensure!(!o.stdout.contains(" WARN "), "a log-format line at the default verbosity:\n{}", o.stdout);
             expect_contains(&o.stdout, "error:", "terminal")?;
         }
         ensure!(colour.stdout.contains("\x1b[1m\x1b[31merror:"), "error: not coloured:\n{:?}", colour.stdout);
@@ -286,8 +482,19 @@ fn has_sgr(text: &str) -> bool {
     })
 }
 
-/// Run the binary on a pseudo-terminal (`script -qec`); what the terminal showed is `stdout`.
-fn pty(w: &World, config: &str, args: &[&str], cache: &str, no_color: bool) -> Result<Output> {
+/// Run the binary on a pseudo-terminal (`script -qec`) with `extra` variables; what the terminal
+/// showed is `stdout`. `None` when util-linux `script` is missing.
+fn pty(
+    w: &World,
+    config: &str,
+    args: &[&str],
+    cache: &str,
+    no_color: bool,
+    extra: &[(&str, &str)],
+) -> Result<Option<Output>> {
+    if Command::new("script").arg("--version").output().is_err() {
+        return Ok(None);
+    }
     let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
     let mut line = quote(&w.bin.display().to_string());
     for a in ["--config", config].iter().chain(args) {
@@ -306,6 +513,7 @@ fn pty(w: &World, config: &str, args: &[&str], cache: &str, no_color: bool) -> R
     if no_color {
         cmd.env("NO_COLOR", "1");
     }
+    cmd.envs(extra.iter().copied());
     let start = std::time::Instant::now();
     let out = cmd.output().context("running script")?;
     let o = Output {
@@ -315,11 +523,11 @@ fn pty(w: &World, config: &str, args: &[&str], cache: &str, no_color: bool) -> R
         elapsed: start.elapsed(),
     };
     w.transcript.lock().map_err(|_| anyhow::anyhow!("transcript lock poisoned"))?.push((line, o.clone()));
-    Ok(o)
+    Ok(Some(o))
 }
 
 /// Ask bash for completions of `words` (the last one being completed) with brickauth's script.
-fn complete(w: &World, config: &str, words: &[&str]) -> Result<String> {
+fn complete(w: &World, config: &str, words: &[&str], extra: &[(&str, &str)]) -> Result<String> {
     let script = Command::new(&w.bin).args(["completions", "bash"]).output()?.stdout;
     let file = w.path("brickauth.bash");
     std::fs::write(&file, script)?;
@@ -340,7 +548,22 @@ fn complete(w: &World, config: &str, words: &[&str]) -> Result<String> {
         .env("HOME", w.path("home"))
         .env("BRICKAUTH_CACHE_DIR", w.path("cache"))
         .env("BRICKAUTH_CONFIG", config)
+        .envs(extra.iter().copied())
         .output()?;
     ensure!(out.status.success(), "bash: {}", String::from_utf8_lossy(&out.stderr));
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Whether a plain GET of `url` (loopback, no TLS) gets any HTTP answer.
+fn http_ok(url: &str) -> bool {
+    use std::io::{Read, Write};
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let (addr, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let Ok(mut conn) = std::net::TcpStream::connect(addr) else { return false };
+    let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut answer = String::new();
+    conn.write_all(request.as_bytes()).is_ok()
+        && conn.read_to_string(&mut answer).is_ok()
+        && answer.starts_with("HTTP/1.1 ")
 }

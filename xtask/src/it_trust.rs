@@ -211,7 +211,7 @@ pub fn cases(w: &World, s: &mut Suite) {
         let o = run(&cache, &["-p", "alice", "login"], &[])?;
         expect_code(&o, 0)?;
         expect_contains(&o.stderr, "Signed in as alice@contoso.com with profile `alice`", "stderr")?;
-        expect_contains(&o.stderr, " UTC (+00:00) (in ", "stderr: a zone and a relative time")?;
+        expect_contains(&o.stderr, " UTC (in ", "stderr: a zone and a relative time")?;
         let o = run(&cache, &["-p", "sp", "login"], &[])?;
         expect_code(&o, 0)?;
         let sp = format!("Signed in as the service principal {}", brickauth_mock::SP_CLIENT_ID);

@@ -78,7 +78,7 @@ impl fmt::Debug for CachedToken {
 
 impl CachedToken {
     /// A token that is not kept in the cache (its flow's tokens are another tool's).
-    pub(crate) fn uncached(access_token: AccessToken, account: Account, identity: Identity) -> CachedToken {
+    pub fn uncached(access_token: AccessToken, account: Account, identity: Identity) -> CachedToken {
         CachedToken { access_token, refresh_token: None, refresh_token_storage: None, account, identity, sealed: None }
     }
 

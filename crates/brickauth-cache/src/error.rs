@@ -37,6 +37,28 @@ pub enum CacheError {
         #[source]
         source: io::Error,
     },
+    /// The cache directory itself could not be created or inspected: named as the token cache
+    /// directory, with the variable that chose it.
+    #[error(
+        "cannot {action} the token cache directory {} (from {origin}): {source}; {}",
+        .path.display(),
+        if .origin.starts_with('$') {
+            format!("point {} at a directory you can write, or unset it", .origin)
+        } else {
+            "set BRICKAUTH_CACHE_DIR to a directory you can write".to_owned()
+        }
+    )]
+    Directory {
+        /// What was being done (`create`, `inspect`).
+        action: &'static str,
+        /// The directory.
+        path: PathBuf,
+        /// What chose it: `$BRICKAUTH_CACHE_DIR`, `$XDG_CACHE_HOME`, or `the default (~/.cache/brickauth)`.
+        origin: String,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
     /// Another process held the cache lock for longer than the lock timeout.
     #[error(
         "timed out after {} s waiting for the token cache lock {}{}: another brickauth process is \
@@ -121,8 +143,30 @@ fn hint(storage: Storage, source: &StoreError) -> String {
 
 impl CacheError {
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        CacheError::Io { action, path: path.into(), source }
+        let path = path.into();
+        if let Some(origin) = dir_origin(&path, &|k| std::env::var_os(k)) {
+            let action = action.strip_suffix(" directory").unwrap_or(action);
+            return CacheError::Directory { action, path, origin, source };
+        }
+        CacheError::Io { action, path, source }
     }
+}
+
+/// Which setting chose `path` as the cache directory (see `cache::default_dir`); `None` when
+/// `path` is not the cache directory.
+fn dir_origin(path: &std::path::Path, var: &dyn Fn(&str) -> Option<std::ffi::OsString>) -> Option<String> {
+    let set = |k: &str| var(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if set("BRICKAUTH_CACHE_DIR").is_some_and(|d| d == path) {
+        return Some("$BRICKAUTH_CACHE_DIR".to_owned());
+    }
+    for name in ["XDG_CACHE_HOME", "LOCALAPPDATA"] {
+        if set(name).is_some_and(|d| d.join("brickauth") == path) {
+            return Some(format!("${name}"));
+        }
+    }
+    set("HOME")
+        .is_some_and(|h| h.join(".cache").join("brickauth") == path)
+        .then(|| "the default, ~/.cache/brickauth".to_owned())
 }
 
 /// Why [`TokenProvider`](crate::TokenProvider) could not produce a token.
@@ -151,7 +195,7 @@ pub enum ProviderError {
     /// Nothing was cached.
     #[error(
         "profile `{profile}` expects {expected}, but the sign-in returned {}; nothing was cached — sign in as {expected}",
-        .actual.as_deref().unwrap_or("an account without a user name")
+        shown_account(.actual.as_deref())
     )]
     WrongAccount {
         /// The profile.
@@ -161,6 +205,15 @@ pub enum ProviderError {
         /// The username the token endpoint answered for.
         actual: Option<String>,
     },
+}
+
+/// The account a token endpoint named, cleaned for a person (it is server text: escape
+/// sequences and control characters removed).
+fn shown_account(actual: Option<&str>) -> String {
+    match actual {
+        Some(a) => brickauth_core::text::ServerText::default().clean(a),
+        None => "an account without a user name".to_owned(),
+    }
 }
 
 impl ProviderError {
@@ -198,6 +251,28 @@ mod tests {
     }
 
     #[test]
+    fn a_cache_directory_that_cannot_be_made_names_its_variable() {
+        let var = |k: &str| (k == "BRICKAUTH_CACHE_DIR").then(|| std::ffi::OsString::from("/dev/null/x"));
+        assert_eq!(dir_origin(std::path::Path::new("/dev/null/x"), &var).as_deref(), Some("$BRICKAUTH_CACHE_DIR"));
+        assert_eq!(dir_origin(std::path::Path::new("/dev/null/x/tokens.json"), &var), None, "a file in it");
+        let home = |k: &str| (k == "HOME").then(|| std::ffi::OsString::from("/home/a"));
+        let default = dir_origin(std::path::Path::new("/home/a/.cache/brickauth"), &home);
+        assert!(default.is_some_and(|d| d.starts_with("the default")));
+        let e = CacheError::Directory {
+            action: "create",
+            path: "/dev/null/x".into(),
+            origin: "$BRICKAUTH_CACHE_DIR".into(),
+            source: io::Error::from_raw_os_error(20),
+        };
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with("cannot create the token cache directory /dev/null/x (from $BRICKAUTH_CACHE_DIR): "),
+            "{shown}"
+        );
+        assert!(shown.ends_with("point $BRICKAUTH_CACHE_DIR at a directory you can write, or unset it"), "{shown}");
+    }
+
+    #[test]
     fn wrong_account_names_both() {
         let e = ProviderError::WrongAccount {
             profile: "ci".into(),
@@ -206,6 +281,12 @@ mod tests {
         };
         let s = e.to_string();
         assert!(s.contains("alice@contoso.com") && s.contains("bob@contoso.com") && s.contains("nothing was cached"));
+        let hostile = ProviderError::WrongAccount {
+            profile: "ci".into(),
+            expected: "alice@contoso.com".into(),
+            actual: Some("bob\u{1b}]0;t\u{7}\u{1b}[2J\u{202e}@contoso.com".into()),
+        };
+        assert!(hostile.to_string().contains("returned bob@contoso.com;"), "{hostile}");
         assert_eq!(e.class(), ErrorClass::Auth);
         assert_eq!(e.needs_login(), None);
     }

@@ -318,12 +318,8 @@ impl TokenProvider {
                 Ok(())
             }
             actual => {
-                tracing::warn!(
-                    profile = %self.name,
-                    expected = %expected,
-                    actual = actual.unwrap_or("(none)"),
-                    "refusing a sign-in for another account"
-                );
+                // The error says it (cleaned); a warning would repeat it, raw.
+                tracing::debug!(profile = %self.name, "refusing a sign-in for another account");
                 Err(ProviderError::WrongAccount {
                     profile: self.name.clone(),
                     expected: expected.clone(),
@@ -400,7 +396,8 @@ impl TokenProvider {
                         Err(e) if e.entra().is_some_and(|x| x.error == "interaction_required") => {
                             // Conditional access wants the user again; the refresh token itself
                             // may still be good for other policies, so keep it.
-                            tracing::warn!("refreshing the token for {} needs the user: {e}", self.identity);
+                            // The error that follows says it; at -v it is logged once.
+                            tracing::info!("refreshing the token for {} needs the user: {e}", self.identity);
                             format!(
                                 "the identity provider asks for a new sign-in ({})",
                                 e.entra().map(|x| x.summary()).unwrap_or_default()

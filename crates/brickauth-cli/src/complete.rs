@@ -89,14 +89,12 @@ fn context() -> Context {
     Context::new(config_flag(), profile_flag(), None, None)
 }
 
-/// Profile names of the file in use, each with its flow as help.
+/// Profile names — the TOML file's and the `~/.databrickscfg` sections no TOML profile hides, as
+/// `-p` finds them — each with its flow as help.
 pub fn profiles(current: &OsStr) -> Vec<CompletionCandidate> {
-    let Ok(file) = context().file() else { return Vec::new() };
-    let names: Vec<(String, Option<String>)> = file
-        .names()
-        .into_iter()
-        .map(|n| (n.to_owned(), file.profile(n).ok().map(|p| p.flow().name.to_owned())))
-        .collect();
+    let Ok(sources) = context().sources() else { return Vec::new() };
+    let names: Vec<(String, Option<String>)> =
+        sources.list().into_iter().map(|(n, p)| (n, p.ok().map(|p| p.flow().name.to_owned()))).collect();
     candidates(current, names.iter().map(|(n, h)| (n.as_str(), h.clone())))
 }
 

@@ -1,4 +1,6 @@
-//! Printing tokens: `-o raw|json|env` and the Databricks CLI's `auth token` shape.
+//! Printing tokens (`-o raw|json|env` and the Databricks CLI's `auth token` shape), and what every
+//! command shows a person: server text made safe ([`shown`], [`who`]) and the width a table fits
+//! ([`table_width`], [`cut`]).
 
 use brickauth_cache::CachedToken;
 use brickauth_core::jwt;
@@ -249,9 +251,69 @@ pub fn local_rfc3339(epoch: i64) -> String {
     zoned(epoch).map(|z| z.strftime("%Y-%m-%dT%H:%M:%S.%6f%:z").to_string()).unwrap_or_default()
 }
 
-/// Local time with its zone, for people: `2026-11-24 17:00:00 CET (+01:00)`.
+/// Local time with its zone, for people: `2026-11-24 17:00:00 CET (+01:00)`; the offset alone
+/// when the zone has no name (`… +05:30`), and `… UTC` / `… GMT` at offset zero (not
+/// `UTC (+00:00)`).
 pub fn local_with_zone(epoch: i64) -> String {
-    zoned(epoch).map(|z| z.strftime("%Y-%m-%d %H:%M:%S %Z (%:z)").to_string()).unwrap_or_default()
+    zoned(epoch)
+        .map(|z| {
+            with_zone(
+                &z.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                &z.strftime("%Z").to_string(),
+                &z.strftime("%:z").to_string(),
+            )
+        })
+        .unwrap_or_default()
+}
+
+fn with_zone(time: &str, name: &str, offset: &str) -> String {
+    if offset == "+00:00" && matches!(name, "UTC" | "GMT") {
+        format!("{time} {name}")
+    } else if offset == "+00:00" && matches!(name, "Z" | "") {
+        format!("{time} UTC")
+    } else if name.is_empty() || name.starts_with(['+', '-']) || name == offset {
+        format!("{time} {offset}")
+    } else {
+        format!("{time} {name} ({offset})")
+    }
+}
+
+/// A string a server or a token chose (an account name, a display name, a cluster's name or
+/// creator, a SCIM field), made safe to show a person: escape sequences, C0/C1 control characters
+/// and bidirectional overrides removed, whitespace folded, at most
+/// [`brickauth_core::text::SHOWN_CHARS`] characters. Terminal text only: JSON output carries the
+/// server's value exactly.
+pub fn shown(raw: &str) -> String {
+    brickauth_core::text::ServerText::default().clean(raw)
+}
+
+/// The width a table is fitted to, or `None` for no limit. A pipe or a file gets every character
+/// (as `gh` does: a script reading the table must not see `…`), whatever `$COLUMNS` says; on a
+/// terminal, `$COLUMNS` when it is a positive number, else the terminal's width.
+pub fn table_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    let terminal = std::io::stdout().is_terminal();
+    width_for(terminal, std::env::var("COLUMNS").ok().as_deref(), || {
+        terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
+    })
+}
+
+/// [`table_width`] for a given terminal state, `$COLUMNS` and terminal size.
+fn width_for(terminal: bool, columns: Option<&str>, size: impl FnOnce() -> Option<usize>) -> Option<usize> {
+    if !terminal {
+        return None;
+    }
+    columns.and_then(|c| c.trim().parse::<usize>().ok()).filter(|&n| n > 0).or_else(size).filter(|&n| n > 0)
+}
+
+/// `text` cut to `width` characters, the last one `…` when cut.
+pub fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
+    s.push('…');
+    s
 }
 
 /// `in 59 min`, `expired 3 min ago`.
@@ -271,8 +333,13 @@ pub fn relative(secs: i64) -> String {
 }
 
 /// Who a token belongs to, for people: the user name; for a service principal (no user name),
-/// its client id and, when the token carries it, its display name.
+/// its client id and, when the token carries it, its display name. Cleaned by [`shown`]: the
+/// names come from the token endpoint and the token's claims.
 pub fn who(t: &CachedToken, client_id: Option<&str>) -> String {
+    shown(&who_raw(t, client_id))
+}
+
+fn who_raw(t: &CachedToken, client_id: Option<&str>) -> String {
     let claims = jwt::decode(t.access_token.expose()).ok().map(|j| j.claims);
     let claim = |k: &str| claims.as_ref().and_then(|c| c.get(k)?.as_str().map(str::to_owned)).filter(|v| !v.is_empty());
     let app = claim("appid").or_else(|| claim("azp")).or_else(|| client_id.map(str::to_owned));
@@ -397,10 +464,66 @@ mod tests {
         );
     }
 
+    /// A hostile account name as a token endpoint could send it: a window-title OSC, a screen
+    /// clear, a C1 CSI and a right-to-left override.
+    const HOSTILE: &str = "evil\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\u{202e}moc.osotnoc@ecila";
+
+    fn token_for(username: Option<&str>) -> CachedToken {
+        CachedToken::uncached(
+            brickauth_core::AccessToken {
+                secret: "not-a-jwt".to_owned().into(),
+                expires_on: 1_764_000_000,
+                refresh_on: None,
+                token_type: "Bearer".to_owned(),
+                scopes: Vec::new(),
+            },
+            brickauth_core::Account { username: username.map(str::to_owned), ..Default::default() },
+            brickauth_cache::Identity {
+                environment: "login.microsoftonline.com".to_owned(),
+                tenant: "contoso.com".to_owned(),
+                client_id: "00000000-0000-0000-0000-000000000001".to_owned(),
+                scopes: Vec::new(),
+            },
+        )
+    }
+
+    #[test]
+    fn who_shows_no_escape_sequence() {
+        let shown = who(&token_for(Some(HOSTILE)), None);
+        assert_eq!(shown, "evilmoc.osotnoc@ecila");
+        let sp = who(&token_for(None), Some("app\u{1b}[2J-id"));
+        assert_eq!(sp, "the service principal app-id");
+        assert_eq!(super::shown("a\u{9d}0;t\u{9c}b\u{2066}c"), "abc");
+    }
+
+    #[test]
+    fn tables_are_cut_only_on_a_terminal() {
+        let size = || Some(120);
+        assert_eq!(width_for(false, Some("80"), size), None, "a pipe gets every character");
+        assert_eq!(width_for(true, Some("80"), size), Some(80));
+        assert_eq!(width_for(true, Some(" 0"), size), Some(120));
+        assert_eq!(width_for(true, Some("wide"), size), Some(120));
+        assert_eq!(width_for(true, None, || Some(0)), None, "a terminal of unknown size");
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("abcd", 4), "abcd");
+        assert_eq!(cut("ééééé", 3), "éé…");
+    }
+
     #[test]
     fn local_times_name_their_zone() {
         let t = local_with_zone(1_764_000_000);
-        assert!(t.ends_with(')') && t.contains("(+") || t.contains("(-"), "{t}");
+        assert!(
+            t.ends_with(')') && (t.contains("(+") || t.contains("(-"))
+                || t.ends_with(" UTC")
+                || t.contains(" +")
+                || t.contains(" -"),
+            "{t}"
+        );
+        assert_eq!(with_zone("2026-11-24 16:00:00", "UTC", "+00:00"), "2026-11-24 16:00:00 UTC");
+        assert_eq!(with_zone("2026-11-24 17:00:00", "CET", "+01:00"), "2026-11-24 17:00:00 CET (+01:00)");
+        assert_eq!(with_zone("2026-11-24 21:30:00", "+0530", "+05:30"), "2026-11-24 21:30:00 +05:30");
+        assert_eq!(with_zone("2026-11-24 16:00:00", "GMT", "+00:00"), "2026-11-24 16:00:00 GMT");
+        assert_eq!(with_zone("2026-11-24 16:00:00", "BST", "+01:00"), "2026-11-24 16:00:00 BST (+01:00)");
     }
 
     #[test]

@@ -17,6 +17,10 @@ use brickauth_profile::ProfileError;
 
 /// Set up `tracing` to stderr: warnings by default, `-v` info, `-vv` debug, `-vvv` trace.
 /// `BRICKAUTH_LOG` (an `EnvFilter` directive) overrides.
+///
+/// Without `-v` a warning is one line in the error's own shape, `brickauth: warning: …` (the
+/// label yellow when stderr is coloured), not the log format with its ` WARN` column; with `-v`
+/// and more, every line is the log format.
 pub fn init_tracing(verbose: u8) {
     use tracing_subscriber::filter::LevelFilter;
     let level = match verbose {
@@ -25,6 +29,14 @@ pub fn init_tracing(verbose: u8) {
         2 => LevelFilter::DEBUG,
         _ => LevelFilter::TRACE,
     };
+    if verbose == 0 && std::env::var("BRICKAUTH_LOG").ok().is_none_or(|d| d.is_empty()) {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(level)
+            .event_format(Labelled { colour: colour_stderr() })
+            .init();
+        return;
+    }
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(colour_stderr())
@@ -40,6 +52,37 @@ pub fn init_tracing(verbose: u8) {
             builder.with_env_filter(filter).init();
         }
         _ => builder.with_max_level(level).init(),
+    }
+}
+
+/// The default verbosity's line: `brickauth: warning: MESSAGE field=value`.
+struct Labelled {
+    colour: bool,
+}
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Labelled
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> fmt::Result {
+        let label = match *event.metadata().level() {
+            tracing::Level::ERROR => "error:",
+            tracing::Level::WARN => "warning:",
+            _ => "note:",
+        };
+        if self.colour {
+            write!(writer, "brickauth: \x1b[1m\x1b[33m{label}\x1b[0m ")?;
+        } else {
+            write!(writer, "brickauth: {label} ")?;
+        }
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
     }
 }
 
@@ -191,7 +234,9 @@ fn provider_code(p: &ProviderError) -> Exit {
 fn databricks_code(d: &DatabricksError) -> Option<Exit> {
     match d {
         DatabricksError::Token(_) => None,
-        DatabricksError::InvalidHost(_) | DatabricksError::InvalidResourceId(_) => Some(Exit::Usage),
+        DatabricksError::InvalidHost(_)
+        | DatabricksError::InvalidResourceId(_)
+        | DatabricksError::NotAWorkspace { .. } => Some(Exit::Usage),
         DatabricksError::Transport { .. } => Some(Exit::Failure),
         DatabricksError::RetriesExhausted { last, .. } => databricks_code(last),
         _ => Some(Exit::Databricks),
@@ -273,8 +318,34 @@ pub fn render(err: &anyhow::Error) -> String {
 pub fn hints(err: &anyhow::Error) -> Vec<String> {
     let mut out = Vec::new();
     for cause in err.chain() {
-        if let Some(h) = sign_in_hint(cause).filter(|h| !out.contains(h)) {
+        let auth = cause
+            .downcast_ref::<AuthError>()
+            .or_else(|| match cause.downcast_ref::<ProviderError>() {
+                Some(ProviderError::Auth(a)) => Some(a),
+                _ => None,
+            })
+            .or_else(|| match cause.downcast_ref::<brickauth::Error>() {
+                Some(brickauth::Error::Token(ProviderError::Auth(a))) => Some(a),
+                _ => None,
+            })
+            .map(|a| match a {
+                AuthError::RetriesExhausted { last, .. } => last,
+                a => a,
+            });
+        if let Some(AuthError::ConfiguredRefused { from, .. }) = auth {
+            out.push(refused_credential(from));
+        } else if let Some(h) = sign_in_hint(cause).filter(|h| !out.contains(h))
+            && !err.chain().any(|c| matches!(c.downcast_ref::<AuthError>(), Some(AuthError::ConfiguredRefused { .. })))
+        {
             out.push(h);
+        }
+        if let Some(AuthError::Response { source: brickauth_core::token::ResponseError::NotJson(_), .. }) = auth {
+            out.push(
+                "the answer was not Entra ID's JSON: check the profile's `authority_host` (and `cloud`) — the \
+                 authority is https://login.microsoftonline.com unless you sign in elsewhere — and that no proxy \
+                 or sign-in portal answers in its place"
+                    .to_owned(),
+            );
         }
         let d = cause.downcast_ref::<DatabricksError>().or(match cause.downcast_ref::<brickauth::Error>() {
             Some(brickauth::Error::Databricks(d)) => Some(d),
@@ -297,6 +368,11 @@ pub fn hints(err: &anyhow::Error) -> Vec<String> {
                         .to_owned(),
                 );
             }
+            DatabricksError::NotAWorkspace { .. } => out.push(
+                "check the profile's `host`: it is the workspace URL, https://adb-<workspace-id>.<n>.azuredatabricks.net \
+                 (Azure portal: the workspace's Overview, \"URL\")"
+                    .to_owned(),
+            ),
             DatabricksError::Decode { message, .. }
                 if message.contains("HTML") || message.contains("expected value") =>
             {
@@ -340,6 +416,24 @@ fn sign_in_hint(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// The next step for a configured refresh token Entra refused: a new one where the profile reads
+/// it — never `brickauth login`, which would send the same one again.
+fn refused_credential(from: &str) -> String {
+    let put = if from.contains("_file`") {
+        "write a new refresh token to that file"
+    } else if from.contains("_command`") {
+        "make that command print a new refresh token"
+    } else if from.contains("_env`") || from.starts_with('$') {
+        "set that variable to a new refresh token"
+    } else {
+        "put a new refresh token in the profile"
+    };
+    format!(
+        "the refresh token from {from} is expired, revoked or already used: {put} (`brickauth login` would send \
+         the same one again); once redeemed, brickauth keeps the rotated one in its cache"
+    )
 }
 
 #[cfg(test)]
@@ -402,6 +496,68 @@ mod tests {
         let other =
             anyhow::Error::from(DatabricksError::from_response(404, br#"{"error_code":"NOT_FOUND","message":"x"}"#));
         assert!(hints(&other).is_empty());
+    }
+
+    /// A web server that is not a workspace (`python -m http.server`'s 404 page): said so, exit 2,
+    /// with the `host` to check — not "Databricks API error 404: Error response Error response…".
+    #[test]
+    fn a_host_that_is_not_a_workspace() {
+        let page = b"<!DOCTYPE HTML>\n<html lang=\"en\">\n<head><title>Error response</title></head>\n<body>\n\
+                     <h1>Error response</h1>\n<p>Error code: 404</p>\n</body>\n</html>\n";
+        let answer = brickauth_core::http::Answer {
+            url: "http://127.0.0.1:8000/api/2.0/preview/scim/v2/Me".to_owned(),
+            status: 404,
+            retry_after: None,
+            body: page.to_vec(),
+            truncated: false,
+            text: brickauth_core::text::ServerText::default(),
+        };
+        let err = anyhow::Error::from(DatabricksError::from_answer_at(&answer.url, &answer));
+        let shown = render(&err);
+        assert!(shown.contains("an HTML page (\"Error response\")"), "{shown}");
+        assert!(shown.contains("does not look like a Databricks workspace"), "{shown}");
+        assert!(shown.contains("hint: check the profile's `host`"), "{shown}");
+        assert!(!shown.contains("Error response Error response"), "{shown}");
+        assert_eq!(exit_code(&err), Exit::Usage);
+    }
+
+    #[test]
+    fn broken_transfers_are_network_failures_everywhere() {
+        let cut = br#"{"clusters":[{"cluster_id":"1"#;
+        let e = serde_json::from_slice::<serde_json::Value>(cut).unwrap_err();
+        let api = anyhow::Error::from(DatabricksError::undecodable("https://h/api".to_owned(), cut, &e));
+        assert_eq!(exit_code(&api), Exit::Failure, "{api}");
+        assert!(api.to_string().contains("cut short"), "{api}");
+        let answer = brickauth_core::http::Answer {
+            url: "https://login.microsoftonline.com/t/oauth2/v2.0/token".to_owned(),
+            status: 200,
+            retry_after: None,
+            body: br#"{"token_type":"Bearer","access_token":"eyJ"#.to_vec(),
+            truncated: false,
+            text: brickauth_core::text::ServerText::default(),
+        };
+        let token = anyhow::Error::from(answer.token_response().unwrap_err());
+        assert_eq!(exit_code(&token), Exit::Failure, "{token}");
+        assert!(token.to_string().contains("cut short"), "{token}");
+    }
+
+    /// An HTML page with status 200 from the token endpoint: named, with a hint, as the workspace
+    /// side does — not "expected value at line 1 column 1".
+    #[test]
+    fn an_html_page_from_the_token_endpoint() {
+        let answer = brickauth_core::http::Answer {
+            url: "https://login.microsoftonline.com/t/oauth2/v2.0/token".to_owned(),
+            status: 200,
+            retry_after: None,
+            body: b"<!DOCTYPE html><html><head><title>Sign in to your account</title></head></html>".to_vec(),
+            truncated: false,
+            text: brickauth_core::text::ServerText::default(),
+        };
+        let err = anyhow::Error::from(answer.token_response().unwrap_err());
+        let shown = render(&err);
+        assert!(shown.contains("an HTML page (\"Sign in to your account\")"), "{shown}");
+        assert!(shown.contains("hint: the answer was not Entra ID's JSON"), "{shown}");
+        assert!(!shown.contains("expected value"), "{shown}");
     }
 }
 

@@ -68,6 +68,19 @@ pub enum AuthError {
         /// What is wrong with the answer.
         source: ResponseError,
     },
+    /// The credential the settings hold (a configured refresh token — not one the cache kept) was
+    /// refused as expired, revoked or spent: sending it again fails the same way; a new one must
+    /// replace it where the settings read it from.
+    #[error("{source}")]
+    ConfiguredRefused {
+        /// The setting (`refresh_token`).
+        key: &'static str,
+        /// Where its value came from, for a person: the source key and its origin
+        /// (`` `refresh_token_file` (profiles.toml:12) ``, `$BRICKAUTH_REFRESH_TOKEN`).
+        from: String,
+        /// The refusal.
+        source: Box<AuthError>,
+    },
     /// The flow needs a person, and none is at the keyboard.
     #[error("{0}")]
     NeedsUser(String),
@@ -93,6 +106,7 @@ impl AuthError {
                 ErrorClass::Usage => ErrorClass::Usage,
                 _ => ErrorClass::Other,
             },
+            AuthError::ConfiguredRefused { source, .. } => source.class(),
             _ => ErrorClass::Other,
         }
     }
@@ -100,7 +114,11 @@ impl AuthError {
     /// Whether the server rejected the grant itself (`invalid_grant`): a refresh token that is
     /// expired, revoked or already used. The caller should drop it and sign in again.
     pub fn is_invalid_grant(&self) -> bool {
-        matches!(self, AuthError::Entra(e) if e.error == "invalid_grant")
+        match self {
+            AuthError::Entra(e) => e.error == "invalid_grant",
+            AuthError::ConfiguredRefused { source, .. } => source.is_invalid_grant(),
+            _ => false,
+        }
     }
 
     /// The Entra error, if this is one.
@@ -108,6 +126,7 @@ impl AuthError {
         match self {
             AuthError::Entra(e) => Some(e),
             AuthError::RetriesExhausted { last, .. } => last.entra(),
+            AuthError::ConfiguredRefused { source, .. } => source.entra(),
             _ => None,
         }
     }

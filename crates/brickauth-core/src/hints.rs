@@ -159,7 +159,8 @@ impl Hint {
                 "the app registration does not request the AzureDatabricks `user_impersonation` permission: add it under API permissions and grant consent"
             }
             Hint::NotProvisioned => {
-                "Azure Databricks is not provisioned in this tenant, or the tenant is wrong: check `tenant_id`"
+                "the resource asked for (the application of the scope: Azure Databricks unless `scopes` names \
+                 another) is not in this tenant, or the tenant is wrong: check `scopes` and `tenant_id`"
             }
             Hint::UnknownClient => {
                 "the client id is not registered in this tenant: check `client_id` and `tenant_id` (and `cloud`)"

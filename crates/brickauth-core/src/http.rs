@@ -37,7 +37,7 @@ pub use crate::retry::RetryPolicy;
 use crate::retry::{self, GaveUp, Observer, RetryKind, Verdict};
 use crate::settings::ConfigError;
 use crate::text::ServerText;
-use crate::token::TokenResponse;
+use crate::token::{ResponseError, TokenResponse};
 
 /// The most of an error answer that is read (the rest is dropped unread).
 pub const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -337,6 +337,14 @@ impl Answer {
         Ok(Answer { url, status, retry_after, body, truncated, text })
     }
 
+    /// One `-vv` (debug) line for this answer: its status, the milliseconds since `started` (the
+    /// request was sent), the body's size and the URL without query — never a body or a header
+    /// value.
+    pub fn log(&self, started: std::time::Instant) {
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::debug!(status = self.status, elapsed_ms, bytes = self.body.len(), url = %self.url, "HTTP answer");
+    }
+
     /// Whether the status is 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
@@ -359,8 +367,21 @@ impl Answer {
     /// A token endpoint's answer: the token, or a typed error.
     pub fn token_response(&self) -> Result<TokenResponse, AuthError> {
         if self.is_success() {
-            TokenResponse::parse(&self.body, crate::now())
-                .map_err(|source| AuthError::Response { url: self.url.clone(), source: source.cleaned(&self.text) })
+            TokenResponse::parse(&self.body, crate::now()).map_err(|source| {
+                let url = self.url.clone();
+                if !matches!(source, ResponseError::Malformed(_)) {
+                    return AuthError::Response { url, source };
+                }
+                if let Some(what) = not_json(&self.body) {
+                    return AuthError::Response { url, source: ResponseError::NotJson(what) };
+                }
+                match serde_json::from_slice::<serde_json::Value>(&self.body) {
+                    Err(e) if cut_short(&self.body, &e) => {
+                        AuthError::Transport { url, message: ended_early(&self.body) }
+                    }
+                    _ => AuthError::Response { url, source: source.cleaned(&self.text) },
+                }
+            })
         } else {
             Err(self.error())
         }
@@ -385,8 +406,14 @@ pub struct Failure {
 impl Failure {
     /// Classify a `reqwest` error.
     pub fn from_reqwest(url: &str, e: &reqwest::Error, prefix: &str) -> Failure {
-        let url = e.url().map(strip).unwrap_or_else(|| url.to_owned());
-        let fatal = e.is_builder() || e.is_redirect() || e.is_decode() || tls_config_problem(e);
+        let shown = e.url().map(strip).unwrap_or_else(|| url.to_owned());
+        // Nothing listens on that loopback port: a server being restarted is no reason to
+        // wait out a retry budget on every call, and a loopback address has no network between.
+        let refused_here = e.is_connect()
+            && e.url().is_some_and(is_loopback)
+            && transport_message(e).to_ascii_lowercase().contains("refused");
+        let fatal = e.is_builder() || e.is_redirect() || e.is_decode() || tls_config_problem(e) || refused_here;
+        let url = shown;
         Failure {
             url,
             message: format!("{prefix}{}", transport_message(e)),
@@ -464,8 +491,17 @@ pub fn classify(busy: &'static [u16]) -> impl Fn(&Result<Answer, Failure>) -> Ve
     }
 }
 
-/// The statuses a token endpoint is retried on.
-pub const TOKEN_BUSY: &[u16] = &[429, 500, 502, 503, 504];
+/// The statuses retried as a busy or failing server, for every endpoint (the token endpoint; the
+/// workspace for idempotent requests): throttling (429), and a server or gateway that failed
+/// (500, 502, 503, 504 — often an HTML page from a proxy).
+pub const BUSY: &[u16] = &[429, 500, 502, 503, 504];
+
+/// The statuses a token endpoint is retried on ([`BUSY`]).
+pub const TOKEN_BUSY: &[u16] = BUSY;
+
+/// The statuses that promise the request was not processed (throttled, unavailable): retried
+/// even for a request that must not run twice (a workspace `POST`).
+pub const NOT_PROCESSED: &[u16] = &[429, 503];
 
 /// Send the request `build` makes, retrying per `policy` on `busy` statuses and connection
 /// errors, and read the answer. A give-up becomes [`AuthError::RetriesExhausted`] naming the
@@ -484,8 +520,9 @@ pub async fn send(
         observer,
         &shown,
         |_| async {
+            let started = std::time::Instant::now();
             match build().send().await {
-                Ok(resp) => Answer::read(resp, TOKEN_BODY_LIMIT, text.clone()).await,
+                Ok(resp) => Answer::read(resp, TOKEN_BODY_LIMIT, text.clone()).await.inspect(|a| a.log(started)),
                 Err(e) => Err(Failure::from_reqwest(&shown, &e, "")),
             }
         },
@@ -585,6 +622,40 @@ pub fn snippet_with(body: &[u8], text: &ServerText) -> String {
     }
     let s = text.clean(&out);
     if s.is_empty() { "(empty body)".to_owned() } else { s }
+}
+
+/// What a body that should have been JSON is, for a message, when it is recognisably something
+/// else: `an HTML page ("TITLE")` (a sign-in portal, a proxy, a web server that is not the API),
+/// or `an empty body`. `None` for anything else (broken JSON, say), whose parser error says more.
+pub fn not_json(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    let start = text.trim_start().get(..15).unwrap_or(text.trim_start()).to_ascii_lowercase();
+    if start.starts_with("<!doctype html") || start.starts_with("<html") || start.starts_with("<head") {
+        let lower = text.to_ascii_lowercase();
+        let title = lower
+            .find("<title>")
+            .and_then(|i| text.get(i + "<title>".len()..))
+            .and_then(|rest| rest.split('<').next())
+            .map(|t| ServerText::default().clean(t))
+            .filter(|t| !t.is_empty())
+            .map(|t| crate::text::cap_chars(&t, 80));
+        return Some(match title {
+            Some(t) => format!("an HTML page (\"{t}\")"),
+            None => "an HTML page".to_owned(),
+        });
+    }
+    body.iter().all(u8::is_ascii_whitespace).then(|| "an empty body".to_owned())
+}
+
+/// The message for a body [`cut_short`].
+pub fn ended_early(body: &[u8]) -> String {
+    format!("the answer ended after {} bytes, in the middle of its JSON (the transfer was cut short)", body.len())
+}
+
+/// Whether a JSON parser's error means the body ended early: a transfer cut short, which is a
+/// network failure like a connection reset, not an answer to report.
+pub fn cut_short(body: &[u8], error: &serde_json::Error) -> bool {
+    error.is_eof() && !body.iter().all(u8::is_ascii_whitespace)
 }
 
 /// A form body whose secret fields stay redacted in `Debug` and logs.
@@ -810,6 +881,33 @@ pub fn request_id() -> String {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    /// Nothing listening on a loopback port: final at once, no connect budget spent.
+    #[tokio::test]
+    async fn a_refused_loopback_connection_is_not_retried() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap();
+        let url = format!("http://127.0.0.1:{port}/token");
+        let err = reqwest::Client::new().get(&url).send().await.unwrap_err();
+        let f = Failure::from_reqwest(&url, &err, "");
+        assert_eq!(f.kind, None, "{}", f.message);
+        assert!(f.unsent);
+        assert!(matches!(classify(TOKEN_BUSY)(&Err(f)), Verdict::Final));
+    }
+
+    #[test]
+    fn what_a_body_is_when_it_is_not_json() {
+        assert_eq!(
+            not_json(b"\n<!DOCTYPE html><html><head><TITLE>Sign\nin</TITLE>").as_deref(),
+            Some("an HTML page (\"Sign in\")")
+        );
+        assert_eq!(not_json(b"<html><body>x</body></html>").as_deref(), Some("an HTML page"));
+        assert_eq!(not_json(b"  \n").as_deref(), Some("an empty body"));
+        assert_eq!(not_json(br#"{"a":"#), None);
+        let cut = serde_json::from_slice::<serde_json::Value>(br#"{"a":"#).unwrap_err();
+        assert!(cut_short(br#"{"a":"#, &cut));
+        let bad = serde_json::from_slice::<serde_json::Value>(b"nope").unwrap_err();
+        assert!(!cut_short(b"nope", &bad));
+    }
 
     #[test]
     fn retry_after_forms() {

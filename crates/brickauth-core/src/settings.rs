@@ -105,6 +105,12 @@ pub trait Settings: Send + Sync {
     fn secret(&self, key: &str) -> Result<Option<SecretString>, ConfigError>;
     /// Where `key`'s value came from (`profiles.toml:12`, `[defaults]`, `$ARM_CLIENT_ID`, …).
     fn origin(&self, key: &str) -> Option<String>;
+    /// The setting secret `key` is read from (`refresh_token_file`, `password_env`, …), when a
+    /// person should be told where to change it; `None` when unknown or `key` itself.
+    fn source_key(&self, key: &str) -> Option<String> {
+        let _ = key;
+        None
+    }
 
     /// The name the token cache binds this profile's own sign-ins under (its *binding*: which
     /// account a profile naming no `username` is served). By default the profile's name. Settings

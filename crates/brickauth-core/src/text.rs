@@ -189,17 +189,29 @@ fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
     }
 }
 
-/// At most `cap` characters, `…` marking a cut.
+/// At most `cap` characters, `…` marking a cut. The cut falls between words when a word ends in
+/// the last 48 characters (`WORD_SLACK`), so an id or a URL is shown whole or not at all (an
+/// AADSTS line cut mid-GUID sends a person searching for an id that does not exist).
 pub fn cap_chars(s: &str, cap: usize) -> String {
     match s.char_indices().nth(cap) {
         None => s.to_owned(),
-        Some((i, _)) => {
-            let mut t = s[..i].trim_end().to_owned();
+        Some((i, next)) => {
+            let mut end = i;
+            if !next.is_whitespace() {
+                let floor = s[..i].char_indices().rev().nth(WORD_SLACK).map_or(0, |(j, _)| j);
+                if let Some((j, _)) = s[floor..i].char_indices().rev().find(|(_, c)| c.is_whitespace()) {
+                    end = floor + j;
+                }
+            }
+            let mut t = s[..end].trim_end().to_owned();
             t.push('…');
             t
         }
     }
 }
+
+/// How far back [`cap_chars`] looks for the end of a word.
+const WORD_SLACK: usize = 48;
 
 #[cfg(test)]
 mod tests {
@@ -229,6 +241,18 @@ mod tests {
         assert!(shown.ends_with('…'));
         assert_eq!(t.clean_full(long.as_bytes()).chars().count(), 10_000);
         assert_eq!(t.clean_full("x".repeat(FULL_CHARS * 2).as_bytes()).chars().count(), FULL_CHARS + 1);
+    }
+
+    #[test]
+    fn cuts_between_words() {
+        let id = "7c1f3a2e-52b4-4b8e-9d3f-0a1b2c3d4e5f";
+        let line = format!("AADSTS500011: {} Trace ID: {id} Correlation ID: {id}", "word ".repeat(50));
+        let cap = line.find("Trace ID: ").unwrap() + "Trace ID: ".len() + 10;
+        let shown = cap_chars(&line, cap);
+        assert!(shown.ends_with("Trace ID:…"), "{shown}");
+        assert!(!shown.contains("7c1f"), "an id cut in two: {shown}");
+        // No word end near the cut: cut where the cap falls.
+        assert_eq!(cap_chars(&"x".repeat(100), 10).chars().count(), 11);
     }
 
     #[test]

@@ -116,6 +116,9 @@ pub enum ResponseError {
     /// The body is not the JSON object a token endpoint returns.
     #[error("the token endpoint answered with a body that is not a token response: {0}")]
     Malformed(String),
+    /// The body is recognisably not JSON: an HTML page (with its title) or an empty body.
+    #[error("the token endpoint answered with {0} instead of a JSON token response")]
+    NotJson(String),
     /// A required field is missing or empty.
     #[error("the token response has no `{0}`")]
     Missing(&'static str),

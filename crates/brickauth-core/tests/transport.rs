@@ -118,9 +118,20 @@ async fn give_up_names_status_budget_and_variable_and_redacts() {
     assert!(text.contains("BRICKAUTH_RETRY_BUDGET"), "{text}");
     assert!(text.contains("password=[REDACTED]") && !text.contains("pw-secret-value"), "{text}");
 
-    // Connection errors have their own budget, named too.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // Connection errors have their own budget, named too (a server that hangs up at once: a
+    // refused loopback port is final, not retried).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            drop(conn);
+        }
+    });
     let dead = Url::parse(&format!("http://127.0.0.1:{port}/token")).unwrap();
     let err = client.token(&dead, &form(), true).await.unwrap_err().to_string();
     assert!(err.contains("connection errors are retried for 0 s; BRICKAUTH_CONNECT_RETRY_BUDGET sets it"), "{err}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let refused = Url::parse(&format!("http://127.0.0.1:{port}/token")).unwrap();
+    let err = client.token(&refused, &form(), true).await.unwrap_err();
+    assert!(matches!(err, AuthError::Transport { .. }), "a refused loopback port is final: {err:?}");
 }

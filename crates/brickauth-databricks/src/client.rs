@@ -7,7 +7,9 @@
 //! - `X-Databricks-Azure-Workspace-Resource-Id: <id>` when a [`ResourceId`] is set;
 //! - `User-Agent: brickauth/<version>` and `Accept: application/json`.
 //!
-//! Retries go through core's one engine ([`brickauth_core::retry`]): 429 and 503 are retried,
+//! Retries go through core's one engine ([`brickauth_core::retry`]): 429, 500, 502, 503 and 504
+//! are retried as the token endpoint's are (for a `POST` only 429 and 503, which promise the
+//! request was not processed),
 //! honouring `Retry-After` (seconds or an HTTP date), otherwise with exponential backoff and
 //! jitter, within the busy budget (300 s by default, `BRICKAUTH_RETRY_BUDGET`); connection errors
 //! within their own short budget (10 s, `BRICKAUTH_CONNECT_RETRY_BUDGET`) — for idempotent methods
@@ -42,11 +44,8 @@ pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(300);
 /// The most of a successful answer that is read (a page of a listing is far smaller).
 pub const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
-/// The statuses retried as busy answers.
-const BUSY: &[u16] = &[429, 503];
-
 /// The default retry policy: 12 attempts; connection errors within 10 s
-/// (`BRICKAUTH_CONNECT_RETRY_BUDGET`), 429/503 within 300 s (`BRICKAUTH_RETRY_BUDGET`).
+/// (`BRICKAUTH_CONNECT_RETRY_BUDGET`), busy answers (429, 5xx) within 300 s (`BRICKAUTH_RETRY_BUDGET`).
 pub fn default_policy() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 12,
@@ -111,7 +110,7 @@ impl WorkspaceClient {
         self
     }
 
-    /// The total time one request and its retries of busy answers (429/503) may take
+    /// The total time one request and its retries of busy answers (429, 5xx) may take
     /// (default 300 s, `BRICKAUTH_RETRY_BUDGET`).
     pub fn with_retry_budget(mut self, budget: Duration) -> Self {
         self.policy.busy.limit = budget;
@@ -264,7 +263,7 @@ impl WorkspaceClient {
             if answer.is_success() {
                 return Ok((shown, answer.body, answer.text));
             }
-            let err = DatabricksError::from_answer(&answer);
+            let err = DatabricksError::from_answer_at(&shown, &answer);
             if answer.status == 401 && !force_refresh && gave_up.is_none() {
                 tracing::info!("workspace rejected the token ({err}); fetching a fresh one");
                 force_refresh = true;
@@ -306,18 +305,21 @@ impl WorkspaceClient {
         }
         tracing::debug!(%method, url = %shown, attempt, "Databricks request");
         let text = ServerText::new(secrets.iter().map(String::as_str));
+        let started = std::time::Instant::now();
         match req.send().await {
-            Ok(resp) => Answer::read(resp, BODY_LIMIT, text).await.map_err(Miss::Transport),
+            Ok(resp) => Answer::read(resp, BODY_LIMIT, text).await.inspect(|a| a.log(started)).map_err(Miss::Transport),
             Err(e) => Err(Miss::Transport(Failure::from_reqwest(shown, &e, ""))),
         }
     }
 }
 
-/// The classify callback: 429/503 are busy; connection errors retry for idempotent methods only;
-/// everything else is final.
+/// The classify callback, the token endpoint's rule: 429, 500, 502, 503, 504 are busy (an HTML
+/// 502 from a gateway too) — for a `POST` only 429 and 503, which promise the request was not
+/// processed; connection errors retry for idempotent methods only; everything else is final.
 fn classify(outcome: &std::result::Result<Answer, Miss>, idempotent: bool) -> Verdict {
+    let busy = if idempotent { brickauth_core::http::BUSY } else { brickauth_core::http::NOT_PROCESSED };
     match outcome {
-        Ok(a) if BUSY.contains(&a.status) => {
+        Ok(a) if busy.contains(&a.status) => {
             Verdict::Retry { kind: RetryKind::Busy, after: a.retry_after, reason: format!("HTTP {}", a.status) }
         }
         Ok(_) | Err(Miss::Token(_)) => Verdict::Final,
@@ -443,5 +445,37 @@ impl std::str::FromStr for ResourceId {
     type Err = DatabricksError;
     fn from_str(s: &str) -> Result<Self> {
         Self::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> std::result::Result<Answer, Miss> {
+        Ok(Answer {
+            url: "https://adb-1.2.azuredatabricks.net/api/2.1/clusters/list".to_owned(),
+            status,
+            retry_after: None,
+            body: body.as_bytes().to_vec(),
+            truncated: false,
+            text: ServerText::default(),
+        })
+    }
+
+    /// A gateway's HTML 502 is retried as the token endpoint retries it; a `POST` only on the
+    /// answers that promise it was not processed.
+    #[test]
+    fn retried_as_the_token_endpoint_is() {
+        let page = "<html><head><title>502 Bad Gateway</title></head></html>";
+        for status in [429, 500, 502, 503, 504] {
+            assert!(matches!(classify(&answer(status, page), true), Verdict::Retry { .. }), "GET {status}");
+            let token = brickauth_core::http::classify(brickauth_core::http::TOKEN_BUSY);
+            let same = Ok(Answer { status, ..answer(status, page).ok().unwrap() });
+            assert!(matches!(token(&same), Verdict::Retry { .. }), "token endpoint {status}");
+        }
+        assert!(matches!(classify(&answer(502, page), false), Verdict::Final), "POST 502");
+        assert!(matches!(classify(&answer(503, page), false), Verdict::Retry { .. }), "POST 503");
+        assert!(matches!(classify(&answer(404, "{}"), true), Verdict::Final));
     }
 }

@@ -37,6 +37,17 @@ pub enum DatabricksError {
         /// What went wrong.
         message: String,
     },
+    /// The host answered an API path with a non-JSON 404 or 405: it is some web server, not a
+    /// Databricks workspace (a wrong `host`).
+    #[error("{url} answered HTTP {status} with {what}: the host does not look like a Databricks workspace")]
+    NotAWorkspace {
+        /// The URL, without its query.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// What the body was (`an HTML page ("Error response")`, or its start), cleaned.
+        what: String,
+    },
     /// A successful answer whose body is not what the API promises.
     #[error("unexpected answer from {url}: {message}")]
     Decode {
@@ -89,27 +100,15 @@ impl DatabricksError {
 
     /// [`DatabricksError::Decode`] for a successful answer whose body did not decode: an HTML page
     /// (a sign-in portal, a proxy, a wrong host) is named as such, with its title, rather than
-    /// as the JSON parser's "expected value at line 1 column 1".
+    /// as the JSON parser's "expected value at line 1 column 1". A body that ends in the middle of
+    /// its JSON is a transfer cut short: [`DatabricksError::Transport`], like a connection reset.
     pub fn undecodable(url: String, body: &[u8], error: &serde_json::Error) -> Self {
-        let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
-        let start = text.trim_start().get(..15).unwrap_or(text.trim_start()).to_ascii_lowercase();
-        let message = if start.starts_with("<!doctype html") || start.starts_with("<html") || start.starts_with("<head")
-        {
-            let title = text
-                .split_once("<title>")
-                .or_else(|| text.split_once("<TITLE>"))
-                .and_then(|(_, rest)| rest.split('<').next())
-                .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
-                .filter(|t| !t.is_empty())
-                .map(|t| t.chars().filter(|c| !c.is_control()).take(80).collect::<String>());
-            match title {
-                Some(t) => format!("an HTML page (\"{t}\") instead of JSON"),
-                None => "an HTML page instead of JSON".to_owned(),
-            }
-        } else if body.iter().all(u8::is_ascii_whitespace) {
-            "an empty body instead of JSON".to_owned()
-        } else {
-            format!("not the JSON expected: {error}")
+        if brickauth_core::http::cut_short(body, error) {
+            return DatabricksError::Transport { url, message: brickauth_core::http::ended_early(body) };
+        }
+        let message = match brickauth_core::http::not_json(body) {
+            Some(what) => format!("{what} instead of JSON"),
+            None => format!("not the JSON expected: {error}"),
         };
         DatabricksError::Decode { url, message }
     }
@@ -129,6 +128,19 @@ impl DatabricksError {
     fn from_body(status: u16, body: &[u8], text: &ServerText) -> Self {
         let (error_code, message, details) = parse_body(body, text);
         DatabricksError::Api { status, error_code, message, details }
+    }
+
+    /// As [`DatabricksError::from_answer`], but a 404 or 405 whose body is not one of Databricks'
+    /// JSON errors is [`DatabricksError::NotAWorkspace`]: every path the client calls exists on
+    /// a workspace, and a workspace answers even an unknown one in JSON.
+    pub fn from_answer_at(url: &str, answer: &brickauth_core::http::Answer) -> Self {
+        let json = serde_json::from_slice::<Value>(&answer.body).is_ok_and(|v| v.is_object());
+        if matches!(answer.status, 404 | 405) && !json {
+            let what = brickauth_core::http::not_json(&answer.body)
+                .unwrap_or_else(|| format!("\"{}\"", brickauth_core::http::snippet_with(&answer.body, &answer.text)));
+            return DatabricksError::NotAWorkspace { url: url.to_owned(), status: answer.status, what };
+        }
+        Self::from_answer(answer)
     }
 }
 

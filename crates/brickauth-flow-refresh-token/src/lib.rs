@@ -46,6 +46,8 @@ pub struct RefreshTokenOptions {
 /// The refresh-token flow.
 pub struct RefreshTokenFlow {
     options: RefreshTokenOptions,
+    /// Where the refresh token came from, for the error when Entra refuses it.
+    from: String,
 }
 
 impl std::fmt::Debug for RefreshTokenFlow {
@@ -60,14 +62,20 @@ impl std::fmt::Debug for RefreshTokenFlow {
 impl RefreshTokenFlow {
     /// A refresh-token flow with these options.
     pub fn new(options: RefreshTokenOptions) -> Self {
-        RefreshTokenFlow { options }
+        RefreshTokenFlow { options, from: "the refresh token given".to_owned() }
     }
 
     /// Build from profile settings: the common keys plus the `refresh_token` secret.
     pub fn from_settings(s: &dyn Settings) -> Result<Self, ConfigError> {
         let app = AppConfig::from_settings(s)?;
         let refresh_token = s.require_secret("refresh_token")?;
-        Ok(RefreshTokenFlow::new(RefreshTokenOptions { app, refresh_token }))
+        let key = s.source_key("refresh_token").unwrap_or_else(|| "refresh_token".to_owned());
+        let from = match s.origin("refresh_token") {
+            Some(origin) if origin.starts_with('$') => origin,
+            Some(origin) => format!("`{key}` ({origin})"),
+            None => format!("`{key}`"),
+        };
+        Ok(RefreshTokenFlow { options: RefreshTokenOptions { app, refresh_token }, from })
     }
 }
 
@@ -84,7 +92,15 @@ impl GrantFlow for RefreshTokenFlow {
     fn acquire<'a>(&'a self, cx: &'a FlowContext<'a>) -> BoxFuture<'a, Result<TokenResponse, AuthError>> {
         Box::pin(async move {
             tracing::info!(authority = %self.options.app.authority.host(), "refresh-token grant with the configured refresh token");
-            brickauth_core::grants::refresh(cx.client, &self.options.app, &self.options.refresh_token).await
+            let answer =
+                brickauth_core::grants::refresh(cx.client, &self.options.app, &self.options.refresh_token).await;
+            // Sending the same token again cannot help: say it is the configured one.
+            answer.map_err(|e| match e.is_invalid_grant() {
+                true => {
+                    AuthError::ConfiguredRefused { key: "refresh_token", from: self.from.clone(), source: Box::new(e) }
+                }
+                false => e,
+            })
         })
     }
 }
@@ -138,10 +154,12 @@ mod tests {
             form.get("scope").map(String::as_str),
             Some("2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default offline_access openid profile")
         );
-        // Entra rotates refresh tokens: the configured one is spent.
+        // Entra rotates refresh tokens: the configured one is spent, and the error says it is
+        // the configured one (signing in "again" with it would only send it again).
         let again = flow.acquire(&cx).await.unwrap_err();
         assert!(again.is_invalid_grant());
         assert_eq!(again.entra().and_then(|e| e.code()), Some(70008));
+        assert!(matches!(&again, AuthError::ConfiguredRefused { key: "refresh_token", .. }), "{again:?}");
     }
 
     #[test]

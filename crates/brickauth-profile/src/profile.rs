@@ -491,6 +491,11 @@ impl Settings for Profile {
     }
 
     /// For a secret, the origin of whichever source key is set.
+    fn source_key(&self, key: &str) -> Option<String> {
+        secret_of(Some(self.flow), key)?;
+        Source::ALL.iter().map(|s| s.key(key)).find(|k| k != key && self.values.contains_key(k))
+    }
+
     fn origin(&self, key: &str) -> Option<String> {
         let entry = self.values.get(key).or_else(|| {
             secret_of(Some(self.flow), key)

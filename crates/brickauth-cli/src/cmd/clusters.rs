@@ -2,12 +2,21 @@
 //! as JSON.
 //!
 //! Rows are printed page by page as the pages arrive (`--sort` is the exception: it needs every
-//! row first), so a large workspace shows its first clusters at once and memory stays flat. The
-//! table fits `$COLUMNS`, else the terminal's width, by truncating the wide free-text columns
-//! (`NAME`, `RUNTIME`, `NODE TYPE`, `CREATOR`) with `…`; the cluster id, the state and the worker
-//! count are never cut, as they are what scripts and `clusters get` need. Not a terminal and no
-//! `$COLUMNS`: nothing is cut. `--wide` never cuts. Column widths are decided from the first page
-//! and kept, so later pages line up with it.
+//! row first), so a large workspace shows its first clusters at once and memory stays flat.
+//!
+//! On a terminal the table fits `$COLUMNS`, else the terminal's width (`output::table_width`). The
+//! cluster id, the state and the worker count are never cut: they are what scripts and `clusters
+//! get` need. The free-text columns are cut with `…` and kept in order of use, as `gh` and the
+//! Databricks CLI keep a list's name: each first gets its minimum, then the width left goes to
+//! `NAME` (whole if it fits), then `CREATOR`, `RUNTIME`, `NODE TYPE`; while `NAME` would still be
+//! cut, `NODE TYPE`, then `RUNTIME`, then `CREATOR` are hidden (the Databricks CLI's table shows
+//! only id, name and state). A pipe or a file is never cut, `$COLUMNS` or
+//! not (a script reading the table must not see `…`), and neither is `--wide`. Column widths are
+//! decided from the first page and kept, so later pages line up with it.
+//!
+//! Every cell is server text: it is shown cleaned (`output::shown`: no escape sequence, control
+//! character or bidirectional override reaches the terminal). JSON carries the server's values
+//! exactly.
 //!
 //! JSON output is one array of the server's objects, passed through unparsed, and is valid JSON
 //! whatever happens: nothing is written before the first page has arrived (a failed first request
@@ -24,6 +33,7 @@ use serde_json::value::RawValue;
 
 use crate::context::{Context, run};
 use crate::output::print;
+use crate::output::{cut, shown};
 
 /// `brickauth clusters …`.
 #[derive(Debug, Subcommand)]
@@ -116,7 +126,7 @@ fn list(cx: &Context, args: &ListArgs) -> Result<ExitCode> {
     let filter = Filter::new(args);
     let (client, profile) = cx.client()?;
     let mut pages = client.clusters().list(ListOptions { page_size: Some(100), ..ListOptions::default() });
-    let width = if args.wide { None } else { terminal_width() };
+    let width = if args.wide { None } else { crate::output::table_width() };
     let mut out = Output::new(args, width);
     let result: Result<()> = run(&profile, async {
         let mut kept = 0usize;
@@ -257,14 +267,6 @@ fn sort_key(c: &ClusterDetails, key: SortKey) -> (SortValue, String) {
     (value, c.cluster_id.clone().unwrap_or_default())
 }
 
-/// The width to fit: `$COLUMNS`, else the terminal's (stdout); `None` when neither is known.
-fn terminal_width() -> Option<usize> {
-    if let Some(n) = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()).filter(|&n| n > 0) {
-        return Some(n);
-    }
-    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
-}
-
 /// Where the rows go: a table or a JSON array, written page by page.
 struct Output {
     out: std::io::BufWriter<std::io::StdoutLock<'static>>,
@@ -312,7 +314,7 @@ impl Output {
             let cells: Vec<[String; 7]> = rows.iter().map(|c| row(&c.details)).collect();
             let header = self.widths.is_none() && self.headers;
             let widths = *self.widths.get_or_insert_with(|| fit(&cells, self.width));
-            render(header.then_some(&HEADERS), &cells, &widths)
+            render(header.then_some(&HEADERS), &cells, &widths, self.width.is_some())
         };
         self.write(text.as_bytes())?;
         Ok(self.closed)
@@ -346,16 +348,21 @@ impl Output {
 }
 
 const HEADERS: [&str; 7] = ["CLUSTER ID", "NAME", "STATE", "RUNTIME", "NODE TYPE", "WORKERS", "CREATOR"];
-/// Columns that may be cut to fit, in the order they give up width (widest first among them).
-const SHRINKABLE: [usize; 4] = [1, 3, 4, 6];
+/// Columns that may be cut to fit, most useful first: the width left after every column's
+/// minimum goes to them in this order (`NAME`, `CREATOR`, `RUNTIME`, `NODE TYPE`).
+const BY_USE: [usize; 4] = [1, 6, 3, 4];
 /// No column is cut narrower than this (or its header).
 const MIN_WIDTH: usize = 6;
-/// Columns hidden, in this order, when the table cannot fit otherwise.
-const HIDE_ORDER: [usize; 2] = [4, 3];
+/// Columns hidden, in this order, while `NAME` would be cut (the Databricks CLI's own table shows
+/// only id, name and state).
+const HIDE_ORDER: [usize; 3] = [4, 3, 6];
 const GAP: usize = 2;
+/// Spare width `NAME` takes first on a terminal, for the longer names of later pages: widths are
+/// decided by the first page.
+const NAME_SLACK: usize = 4;
 
 fn row(c: &ClusterDetails) -> [String; 7] {
-    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    let s = |v: &Option<String>| shown(v.as_deref().unwrap_or_default());
     [
         s(&c.cluster_id),
         s(&c.cluster_name),
@@ -371,62 +378,60 @@ fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
-/// Column widths for `rows` in `width` columns (0: the column is hidden). Each column gets its
-/// natural width; when even the shrinkable columns at their minimum would not fit, the least
-/// needed columns are hidden (`NODE TYPE`, then `RUNTIME`); then the widest shrinkable column is
-/// cut by one until the line fits.
+/// Column widths for `rows` in `width` columns (0: the column is hidden): the natural widths when
+/// they fit; else [`allot`], hiding `NODE TYPE`, then `RUNTIME`, then `CREATOR` while `NAME` would
+/// be cut.
 fn fit(rows: &[[String; 7]], width: Option<usize>) -> [usize; 7] {
-    let mut widths = HEADERS.map(chars);
+    let mut natural = HEADERS.map(chars);
     for r in rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
+        for (w, cell) in natural.iter_mut().zip(r) {
             *w = (*w).max(chars(cell));
         }
     }
-    let Some(width) = width else { return widths };
-    let min = |i: usize, w: &[usize; 7]| {
-        if SHRINKABLE.contains(&i) { w[i].min(MIN_WIDTH.max(chars(HEADERS[i]))) } else { w[i] }
-    };
-    let total = |w: &[usize; 7]| {
-        let shown: Vec<usize> = w.iter().copied().filter(|&x| x > 0).collect();
-        shown.iter().sum::<usize>() + GAP * shown.len().saturating_sub(1)
-    };
+    let Some(width) = width else { return natural };
+    let mut visible = natural;
+    let mut widths = allot(&visible, width);
     for hide in HIDE_ORDER {
-        let minimal: [usize; 7] = std::array::from_fn(|i| min(i, &widths));
-        if total(&minimal) <= width {
+        if widths[1] >= natural[1] {
             break;
         }
-        widths[hide] = 0;
-    }
-    while total(&widths) > width {
-        let widest = SHRINKABLE
-            .iter()
-            .copied()
-            .filter(|&i| widths[i] > 0 && widths[i] > MIN_WIDTH.max(chars(HEADERS[i])))
-            .max_by_key(|&i| (widths[i], std::cmp::Reverse(i)));
-        match widest {
-            Some(i) => widths[i] -= 1,
-            None => break,
-        }
+        visible[hide] = 0;
+        widths = allot(&visible, width);
     }
     widths
 }
 
-/// `text` cut to `width` characters, the last one `…` when cut.
-fn cut(text: &str, width: usize) -> String {
-    if chars(text) <= width {
-        return text.to_owned();
+/// Widths for the shown columns of `natural` (0: hidden) in `width`: the columns that are never
+/// cut whole, each [`BY_USE`] column its minimum, then what is left to the [`BY_USE`] columns in
+/// that order, each up to its natural width. Narrower than the minimums: the line is wider than
+/// `width` rather than an id cut.
+fn allot(natural: &[usize; 7], width: usize) -> [usize; 7] {
+    let mut widths = *natural;
+    for i in BY_USE {
+        widths[i] = natural[i].min(MIN_WIDTH.max(chars(HEADERS[i])));
     }
-    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
-    s.push('…');
-    s
+    let shown = widths.iter().filter(|&&w| w > 0).count();
+    let used = widths.iter().sum::<usize>() + GAP * shown.saturating_sub(1);
+    let mut left = width.saturating_sub(used);
+    for i in BY_USE {
+        // NAME asks for room for the longer names of later pages (`shared-etl-100` after
+        // `shared-etl-99`) too.
+        let want = if i == 1 && natural[i] > 0 { natural[i] + NAME_SLACK } else { natural[i] };
+        let more = (want - widths[i]).min(left);
+        widths[i] += more;
+        left -= more;
+    }
+    widths
 }
 
-fn render(header: Option<&[&str; 7]>, rows: &[[String; 7]], widths: &[usize; 7]) -> String {
+/// The lines of `rows` in columns of `widths`; a cell wider than its column is cut only when
+/// `cut_cells` (a terminal), else printed whole (a later page's longer name in a pipe).
+fn render(header: Option<&[&str; 7]>, rows: &[[String; 7]], widths: &[usize; 7], cut_cells: bool) -> String {
     let mut text = String::new();
     let mut line = |cells: [&str; 7]| {
         let mut l = String::new();
         for (cell, &w) in cells.iter().zip(widths).filter(|(_, w)| **w > 0) {
-            let cell = cut(cell, w);
+            let cell = if cut_cells { cut(cell, w) } else { (*cell).to_owned() };
             l.push_str(&cell);
             l.extend(std::iter::repeat_n(' ', w.saturating_sub(chars(&cell)) + GAP));
         }
@@ -484,7 +489,7 @@ mod tests {
 
     fn table(width: Option<usize>) -> String {
         let rows = sample();
-        render(Some(&HEADERS), &rows, &fit(&rows, width))
+        render(Some(&HEADERS), &rows, &fit(&rows, width), width.is_some())
     }
 
     #[test]
@@ -497,9 +502,25 @@ mod tests {
     #[test]
     fn table_at_200_columns_is_not_cut() {
         let t = table(Some(200));
-        assert_eq!(t, table(None));
+        let words = |t: &str| t.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(words(&t), words(&table(None)));
         assert!(t.contains("shared-autoscaling-analytics-production") && !t.contains('…'), "{t}");
         insta::assert_snapshot!(t);
+    }
+
+    #[test]
+    fn later_pages_keep_their_longer_names() {
+        let first = sample();
+        let mut later = sample();
+        later[1][1] = "alice-dev-with-a-much-longer-name-than-page-one-had".to_owned();
+        // A pipe: the first page's widths, but nothing cut.
+        let piped = render(None, &later, &fit(&first, None), false);
+        assert!(piped.contains("alice-dev-with-a-much-longer-name-than-page-one-had"), "{piped}");
+        // A terminal: a name a little longer than the first page's still shows whole.
+        let rows = vec![cluster("1", "shared-etl-99", "RUNNING", "15.4.x-scala2.12", "Standard_DS3_v2", "1", "a@b.c")];
+        let next = vec![cluster("2", "shared-etl-100", "RUNNING", "15.4.x-scala2.12", "Standard_DS3_v2", "1", "a@b.c")];
+        let t = render(None, &next, &fit(&rows, Some(80)), true);
+        assert!(t.contains("shared-etl-100 "), "{t}");
     }
 
     #[test]
@@ -521,9 +542,47 @@ mod tests {
     }
 
     #[test]
-    fn cut_marks_the_cut() {
-        assert_eq!(cut("abcdef", 4), "abc…");
-        assert_eq!(cut("abcd", 4), "abcd");
-        assert_eq!(cut("ééééé", 3), "éé…");
+    fn name_is_kept_longest() {
+        // As a workspace names them: a common prefix, the telling part at the end.
+        let rows: Vec<[String; 7]> = (0..3)
+            .map(|i| {
+                cluster(
+                    &format!("1125-101010-abcd{i:04}"),
+                    &format!("cluster-{i:04}-nightly-etl-orders"),
+                    "RUNNING",
+                    "15.4.x-scala2.12",
+                    "Standard_DS3_v2",
+                    "2-8 (autoscale)",
+                    "data-platform-team@contoso.com",
+                )
+            })
+            .collect();
+        for width in [80, 100] {
+            let t = render(Some(&HEADERS), &rows, &fit(&rows, Some(width)), true);
+            assert!(t.lines().all(|l| chars(l) <= width), "{t}");
+            assert!(t.contains("cluster-0002-nightly-etl-orders"), "NAME cut at {width}:\n{t}");
+        }
+        // Too narrow for every name: NAME still gets more than any other cut column.
+        for width in [60, 80, 100, 120] {
+            let widths = fit(&sample(), Some(width));
+            assert!(BY_USE[1..].iter().all(|&i| widths[1] > widths[i]), "{width}: {widths:?}");
+        }
+    }
+
+    #[test]
+    fn cells_are_cleaned_of_escape_sequences() {
+        let hostile = serde_json::json!({
+            "cluster_id": "1125-101010-abcd1234",
+            "cluster_name": "\u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}evil\u{9b}31m-name",
+            "state": "RUNNING",
+            "creator_user_name": "bob\u{1b}[8m@contoso.com",
+            "num_workers": 1,
+        });
+        let details: ClusterDetails = serde_json::from_value(hostile).unwrap();
+        let r = row(&details);
+        assert_eq!(r[1], "evil-name");
+        assert_eq!(r[6], "bob@contoso.com");
+        let t = render(Some(&HEADERS), &[r], &fit(&[row(&details)], Some(80)), true);
+        assert!(!t.contains(['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}']), "{t:?}");
     }
 }

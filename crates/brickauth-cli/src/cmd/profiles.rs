@@ -56,10 +56,13 @@ pub fn run(cx: &Context, c: &ProfilesCommand) -> Result<ExitCode> {
             if sources.toml.is_none() && sources.databrickscfg.is_none() {
                 cx.file()?; // "no profile file here", with how to create one
             }
-            let default = sources.toml.as_ref().and_then(|f| f.default_profile());
+            // The star marks the profile a command would use here (`[DEFAULT]` of
+            // `~/.databrickscfg` included), by the one selection rule.
+            let used = sources.select(cx.profile.as_deref(), &|k| std::env::var(k).ok()).ok();
+            let default = used.as_ref().map(|p| p.name().to_owned());
             let mut out = String::new();
             for (name, result) in sources.list() {
-                let mark = if default == Some(name.as_str()) { "*" } else { " " };
+                let mark = if default.as_deref() == Some(name.as_str()) { "*" } else { " " };
                 let from = match &result {
                     Ok(p) => p.path().map(brickauth_profile::display_path).unwrap_or_default(),
                     Err(_) => String::new(),

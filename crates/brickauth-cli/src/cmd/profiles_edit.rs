@@ -72,6 +72,14 @@ pub fn add(cx: &Context, args: &AddArgs) -> Result<ExitCode> {
         };
         values.push((k.trim().to_owned(), v.to_owned()));
     }
+    // The global `--host` names the new profile's workspace here: accepted and written, never
+    // ignored.
+    if let Some(h) = &cx.host {
+        if values.iter().any(|(k, _)| k == "host") {
+            return Err(usage("the host is given twice: with --host and with --set host=…".to_owned()));
+        }
+        values.push(("host".to_owned(), h.clone()));
+    }
     let draft = Draft { name: args.name.clone(), flow, values, make_default: args.default };
     let path = config_path(cx)?;
     let written = write(&path, &draft)?;
@@ -147,16 +155,35 @@ fn ask_required(input: &mut dyn BufRead, question: &str) -> Result<String> {
 /// The questions of `init`, the answers read from `input`.
 fn interview(cx: &Context, args: &InitArgs, input: &mut dyn BufRead) -> Result<Draft> {
     let existing = cx.file().ok();
+    let taken = |n: &str| existing.as_ref().is_some_and(|f| f.names().contains(&n));
     let name = match &args.name {
         Some(n) => n.clone(),
         None => {
-            let suggested = if existing.as_ref().is_some_and(|f| !f.names().is_empty()) { "" } else { "default" };
-            let a = ask(input, &format!("Profile name [{suggested}]"))?.unwrap_or_default();
-            if a.is_empty() && !suggested.is_empty() { suggested.to_owned() } else { a }
+            // A suggestion only when there is one to make (no `[]`); Enter takes it, else asks again.
+            let suggested = (!taken("default")).then_some("default");
+            let question = match suggested {
+                Some(s) => format!("Profile name [{s}]"),
+                None => "Profile name".to_owned(),
+            };
+            let mut chosen = None;
+            for _ in 0..3 {
+                let Some(a) = ask(input, &question)? else { break };
+                let a = if a.is_empty() { suggested.unwrap_or_default().to_owned() } else { a };
+                match name_problem(&a) {
+                    _ if a.is_empty() => eprintln!("  (an answer is needed)"),
+                    Some(p) => eprintln!("  {p}"),
+                    None if taken(&a) => eprintln!("  profile `{a}` exists already: choose another name"),
+                    None => {
+                        chosen = Some(a);
+                        break;
+                    }
+                }
+            }
+            chosen.ok_or_else(|| usage("profiles init: a profile needs a name; nothing was written".to_owned()))?
         }
     };
-    if name.is_empty() {
-        return Err(usage("profiles init: a profile needs a name; nothing was written".to_owned()));
+    if let Some(p) = name_problem(&name) {
+        return Err(usage(p));
     }
     let flows = brickauth_core::flow::flows();
     eprintln!("Grant flows:");
@@ -205,19 +232,27 @@ fn interview(cx: &Context, args: &InitArgs, input: &mut dyn BufRead) -> Result<D
     }
     // Whatever validation still finds missing (tenant_id and client_id for Entra flows, say).
     let text = std::fs::read_to_string(config_path(cx)?).unwrap_or_default();
+    // A bad answer is asked again, with the reason; the other answers are kept.
     for _ in 0..8 {
         let candidate = edit(&text, &draft)?;
-        match check(Path::new("profiles.toml"), &candidate, &draft.name) {
-            Err(e) => match missing_key(&e) {
-                Some(key) if !draft.values.iter().any(|(k, _)| *k == key) => {
-                    let spec = flow.keys.iter().chain(COMMON_KEYS).find(|k| k.name == key).copied();
-                    let spec = spec.unwrap_or(KeySpec::required("", ""));
-                    ask_key(input, &KeySpec { name: leak(key), ..spec }, &mut draft)?;
-                }
-                _ => break,
-            },
-            Ok(()) => break,
-        }
+        let Err(e) = check(Path::new("profiles.toml"), &candidate, &draft.name) else { break };
+        let key = match missing_key(&e) {
+            Some(key) if !draft.values.iter().any(|(k, _)| *k == key) => key,
+            _ => {
+                let shown = e.to_string();
+                let Some(bad) = draft.values.iter().map(|(k, _)| k.clone()).find(|k| shown.contains(&format!("`{k}`")))
+                else {
+                    break;
+                };
+                eprintln!("  {}", shown.lines().next().unwrap_or_default());
+                draft.values.retain(|(k, _)| *k != bad);
+                // A secret's source key (`password_env`) is asked as its secret.
+                SECRET_SUFFIXES.iter().find_map(|s| bad.strip_suffix(s)).map(str::to_owned).unwrap_or(bad)
+            }
+        };
+        let spec = flow.keys.iter().chain(COMMON_KEYS).find(|k| k.name == key).copied();
+        let spec = spec.unwrap_or(KeySpec::required("", ""));
+        ask_key(input, &KeySpec { name: leak(key), ..spec }, &mut draft)?;
     }
     if existing.as_ref().is_none_or(|f| f.default_profile().is_none()) {
         let a = ask(input, &format!("Make `{}` the default profile? [Y/n]", draft.name))?.unwrap_or_default();
@@ -254,6 +289,20 @@ fn ask_key(input: &mut dyn BufRead, key: &KeySpec, draft: &mut Draft) -> Result<
     Ok(())
 }
 
+/// Why `name` cannot be a new profile's name: it must be one plain word — a letter or digit, then
+/// letters, digits, `-`, `_` or `@` — so that `-p NAME`, a `~/.databrickscfg` section and a shell
+/// line all take it as it is.
+fn name_problem(name: &str) -> Option<String> {
+    let plain = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_@".contains(c));
+    (!plain).then(|| {
+        format!(
+            "{} is not a usable profile name: use one word of letters, digits, `-`, `_` and `@`",
+            crate::report::shell_word(name)
+        )
+    })
+}
+
 /// The key a "missing required key" error names.
 fn missing_key(e: &anyhow::Error) -> Option<String> {
     let text = e.to_string();
@@ -278,7 +327,7 @@ impl Written {
             if d.make_default { ", now the default" } else { "" }
         );
         let next = if d.flow.interactive { "login" } else { "token" };
-        s.push_str(&format!("\nNext: brickauth {next} -p {}", d.name));
+        s.push_str(&format!("\nNext: brickauth {next} -p {}", crate::report::shell_word(&d.name)));
         s
     }
 }
@@ -300,8 +349,8 @@ fn write(path: &Path, draft: &Draft) -> Result<Written> {
 
 /// Keys the flow accepts, and no literal secret.
 fn check_values(draft: &Draft) -> Result<()> {
-    if draft.name.is_empty() || draft.name.contains(['.', '"', '[', ']']) || draft.name.trim() != draft.name {
-        return Err(usage(format!("`{}` is not a usable profile name: use letters, digits, `-` and `_`", draft.name)));
+    if let Some(p) = name_problem(&draft.name) {
+        return Err(usage(p));
     }
     for (key, _) in &draft.values {
         if key == "flow" {
@@ -493,6 +542,40 @@ flow = "authorization-code"
         let out = edit(EXISTING, &d).expect("edit");
         let e = check(Path::new("profiles.toml"), &out, "ci").expect_err("no username");
         assert_eq!(missing_key(&e).as_deref(), Some("username"), "{e}");
+    }
+
+    #[test]
+    fn names_are_one_plain_word() {
+        for bad in ["bad name", "", "-x", "a.b", "x\ny", "[s]", "é"] {
+            let mut d = draft("password", &[("username", "u@contoso.com"), ("password_env", "PW")], false);
+            d.name = bad.to_owned();
+            let e = check_values(&d).expect_err(bad).to_string();
+            assert!(e.contains("not a usable profile name"), "{bad:?}: {e}");
+        }
+        assert_eq!(name_problem("svc-etl_2@prod"), None);
+        assert!(name_problem("bad name").is_some_and(|p| p.starts_with("'bad name'")));
+    }
+
+    #[test]
+    fn init_asks_again_and_keeps_the_other_answers() {
+        brickauth_flows::link();
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("profiles.toml");
+        std::fs::write(&path, EXISTING).expect("existing file");
+        let cx = Context::new(Some(path), None, None, None);
+        // Enter at the name (no suggestion: asked again), a bad tenant id (asked again), the rest kept.
+        let answers = "\nci\npassword\n\nsvc@contoso.com\n1\nCI_PASSWORD\nnot-a-tenant!\n\
+                       a1bc2d34-5e67-8f89-01ab-c2345d6c78de\nn\n";
+        let mut input = std::io::Cursor::new(answers.as_bytes());
+        let mut existing =
+            EXISTING.replace("tenant_id = \"a1bc2d34-5e67-8f89-01ab-c2345d6c78de\"   # the Contoso tenant\n", "");
+        existing.push_str("\n[profiles.default]\nflow = \"authorization-code\"\n");
+        std::fs::write(cx.config.as_deref().expect("path"), &existing).expect("existing file");
+        let d = interview(&cx, &InitArgs { name: None }, &mut input).expect("interview");
+        assert_eq!(d.name, "ci");
+        let tenant = d.values.iter().find(|(k, _)| k == "tenant_id").map(|(_, v)| v.as_str());
+        assert_eq!(tenant, Some("a1bc2d34-5e67-8f89-01ab-c2345d6c78de"));
+        assert!(d.values.iter().any(|(k, v)| k == "username" && v == "svc@contoso.com"), "{:?}", d.values);
     }
 
     #[test]

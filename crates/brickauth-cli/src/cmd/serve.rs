@@ -25,7 +25,8 @@ pub struct ServeArgs {
 /// `serve` output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum ServeFormat {
-    /// `export DATABRICKS_HOST=…` lines for `eval "$(brickauth serve &)"`-style shells
+    /// `export …` lines, then stdout is closed: `eval "$(brickauth serve &)"` returns once the
+    /// service listens, leaving it in the background (stop it with `kill $BRICKAUTH_SERVE_PID`)
     #[default]
     Env,
     /// One JSON object of the same variables
@@ -46,7 +47,11 @@ pub fn run(cx: &Context, args: &ServeArgs) -> Result<ExitCode> {
     let mut vars: Vec<(&str, String)> = service.env().into_iter().collect();
     vars.extend(cx.auth().child_ca_env().into_iter().map(|(k, p)| (k, p.display().to_string())));
     let text = match args.output {
-        ServeFormat::Env => vars.iter().map(|(k, v)| format!("export {k}={}\n", shell_quote(v))).collect(),
+        ServeFormat::Env => {
+            let mut lines: String = vars.iter().map(|(k, v)| format!("export {k}={}\n", shell_quote(v))).collect();
+            lines.push_str(&format!("export BRICKAUTH_SERVE_PID={}\n", std::process::id()));
+            lines
+        }
         ServeFormat::Json => {
             let map: serde_json::Map<String, serde_json::Value> =
                 vars.into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
@@ -60,12 +65,30 @@ pub fn run(cx: &Context, args: &ServeArgs) -> Result<ExitCode> {
         service.local_addr()
     );
     print(&text)?;
+    // Nothing more comes on stdout: close it, so a reader waiting for its end — `$(…)` in
+    // `eval "$(brickauth serve &)"` — gets the lines and goes on while the service runs.
+    release_stdout();
     brickauth::block_on(async {
         let stop = stop_signal()?;
         service.serve(stop).await.context("the metadata service failed")
     })??;
     eprintln!("brickauth: metadata service stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Point stdout at `/dev/null` (Unix): the pipe a caller reads reaches its end. Best effort — if
+/// `/dev/null` cannot be opened, stdout stays open and only `$(…)` callers wait.
+#[allow(unsafe_code)] // dup2(2): see the SAFETY comment
+fn release_stdout() {
+    #[cfg(unix)]
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        use std::os::fd::AsRawFd;
+        // SAFETY: dup2(2) on two descriptors this process owns: `null` is open for the call,
+        // and fd 1 is replaced atomically; no Rust object holds fd 1's old file description.
+        unsafe {
+            libc::dup2(null.as_raw_fd(), libc::STDOUT_FILENO);
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM (Unix).

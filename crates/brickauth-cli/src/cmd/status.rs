@@ -6,6 +6,9 @@
 //! no command run, no key store contacted. A profile bound through a configured credential (a refresh-token profile) is
 //! shown as bound even if that credential has changed since: checking would mean resolving it.
 //!
+//! The text table fits the terminal (not a pipe: see `output::table_width`) and shows account
+//! names cleaned of escape sequences; `-o json` carries them exactly.
+//!
 //! `--check` prints nothing and only sets the exit code: 0 when every profile is usable without
 //! a person (a valid access token, or a refresh token to renew it), 3 when some profile needs a
 //! sign-in, 2 when some profile is invalid (2 wins over 3).
@@ -102,7 +105,9 @@ pub fn status(cx: &Context, args: &StatusArgs) -> Result<ExitCode> {
         });
     }
     let out = match args.output {
-        StatusFormat::Text => text(&rows, now, view.unusable()) + &storage_note(&cache, &view),
+        StatusFormat::Text => {
+            text(&rows, now, view.unusable(), crate::output::table_width()) + &storage_note(&cache, &view)
+        }
         StatusFormat::Json => {
             let mut s = serde_json::to_string_pretty(&to_json(&rows, now, &cache, &view))?;
             s.push('\n');
@@ -152,51 +157,130 @@ fn signed_in(t: &CachedToken) -> State {
     }
 }
 
-fn text(rows: &[Row], now: i64, unusable: Option<&str>) -> String {
-    let mut table: Vec<[String; 5]> =
-        vec![["PROFILE".into(), "FLOW".into(), "ACCOUNT".into(), "ACCESS TOKEN".into(), "REFRESH TOKEN".into()]];
+/// The table: `PROFILE FLOW ACCOUNT ACCESS TOKEN REFRESH TOKEN`, fitted to `width` (see
+/// [`fit`]); the notes after it are wrapped to `width`. Account names are server text, shown
+/// cleaned.
+fn text(rows: &[Row], now: i64, unusable: Option<&str>, width: Option<usize>) -> String {
+    let table = fit(rows, now, width);
+    let mut out = String::new();
+    for line in &table.lines {
+        out.push_str(&line_of(line, &table.widths));
+        out.push('\n');
+    }
+    let mut notes = Vec::new();
+    for r in rows {
+        if let State::Invalid(e) = &r.state {
+            notes.push(format!("profile `{}` is invalid: {}", r.name, first_line(e)));
+        }
+    }
+    if let Some(why) = unusable {
+        notes.push(format!("The token cache is unusable ({why}); the next sign-in moves it aside."));
+    }
+    for note in notes {
+        out.push('\n');
+        out.push_str(&wrap(&note, width));
+    }
+    out
+}
+
+/// The table's cells and column widths.
+struct Table {
+    lines: Vec<[String; 5]>,
+    widths: [usize; 5],
+}
+
+/// The table in `width` columns: the full one when it fits (or `width` is `None`: not a
+/// terminal). Else, in turn, until it fits: the expiry as a relative time only (`in 59 min`) under
+/// shorter headers, then `ACCOUNT` cut with `…` (down to 12 characters); `PROFILE` — what `-p`
+/// takes — is never cut.
+fn fit(rows: &[Row], now: i64, width: Option<usize>) -> Table {
+    let full = table(rows, now, false);
+    let Some(width) = width else { return full };
+    if full.total() <= width {
+        return full;
+    }
+    let mut compact = table(rows, now, true);
+    let over = compact.total().saturating_sub(width);
+    compact.widths[ACCOUNT] =
+        compact.widths[ACCOUNT].saturating_sub(over).max(ACCOUNT_MIN.min(compact.widths[ACCOUNT]));
+    compact
+}
+
+const ACCOUNT: usize = 2;
+/// `ACCOUNT` is never cut narrower.
+const ACCOUNT_MIN: usize = 12;
+
+impl Table {
+    /// The widest line's width.
+    fn total(&self) -> usize {
+        self.widths.iter().sum::<usize>() + 2 * (self.widths.len() - 1)
+    }
+}
+
+fn table(rows: &[Row], now: i64, compact: bool) -> Table {
+    let headers = if compact {
+        ["PROFILE", "FLOW", "ACCOUNT", "EXPIRES", "REFRESH"]
+    } else {
+        ["PROFILE", "FLOW", "ACCOUNT", "ACCESS TOKEN", "REFRESH TOKEN"]
+    };
+    let mut lines: Vec<[String; 5]> = vec![headers.map(str::to_owned)];
     for r in rows {
         let name = format!("{}{}", if r.default { "*" } else { " " }, r.name);
         let flow = r.flow.unwrap_or("-").to_owned();
-        table.push(match &r.state {
+        lines.push(match &r.state {
             State::Invalid(_) => [name, flow, "(invalid profile: see below)".into(), String::new(), String::new()],
             State::SignedOut => [name, flow, "(not signed in)".into(), "-".into(), "-".into()],
             State::SignedIn { account, service_principal, expires_on, refresh_token } => [
                 name,
                 flow,
-                if *service_principal { format!("service principal {account}") } else { account.clone() },
-                expiry(*expires_on, now),
+                crate::output::shown(&if *service_principal {
+                    format!("service principal {account}")
+                } else {
+                    account.clone()
+                }),
+                if compact { relative(expires_on - now) } else { expiry(*expires_on, now) },
                 refresh_token.map_or("no".into(), |s| format!("yes ({s})")),
             ],
         });
     }
     let mut widths = [0usize; 5];
-    for line in &table {
+    for line in &lines {
         for (w, cell) in widths.iter_mut().zip(line) {
             *w = (*w).max(cell.chars().count());
         }
     }
+    Table { lines, widths }
+}
+
+fn line_of(cells: &[String; 5], widths: &[usize; 5]) -> String {
+    let mut l = String::new();
+    for (cell, &w) in cells.iter().zip(widths) {
+        let cell = crate::output::cut(cell, w);
+        let pad = w.saturating_sub(cell.chars().count()) + 2;
+        l.push_str(&cell);
+        l.extend(std::iter::repeat_n(' ', pad));
+    }
+    l.trim_end().to_owned()
+}
+
+/// `text` broken at spaces into lines of at most `width` characters (a longer word stays whole).
+fn wrap(text: &str, width: Option<usize>) -> String {
+    let Some(width) = width else { return format!("{text}\n") };
     let mut out = String::new();
-    for line in &table {
-        let mut l = String::new();
-        for (i, (cell, w)) in line.iter().zip(widths).enumerate() {
-            if i + 1 == line.len() {
-                l.push_str(cell);
-            } else {
-                l.push_str(&format!("{cell:<w$}  "));
-            }
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
         }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    }
-    for r in rows {
-        if let State::Invalid(e) = &r.state {
-            out.push_str(&format!("\nprofile `{}` is invalid: {}\n", r.name, first_line(e)));
+        if !line.is_empty() {
+            line.push(' ');
         }
+        line.push_str(word);
     }
-    if let Some(why) = unusable {
-        out.push_str(&format!("\nThe token cache is unusable ({why}); the next sign-in moves it aside.\n"));
-    }
+    out.push_str(&line);
+    out.push('\n');
     out
 }
 
@@ -290,5 +374,62 @@ mod tests {
     fn local_time_has_a_zone() {
         let t = local_time(1_764_000_000);
         assert!(t.starts_with("2025-11-2") && t.len() > "2025-11-24 16:00:00 ".len(), "{t}");
+    }
+
+    fn signed_in_row(name: &str, account: &str, service_principal: bool) -> Row {
+        Row {
+            name: name.to_owned(),
+            default: name == "alice",
+            flow: Some("authorization-code"),
+            state: State::SignedIn {
+                account: account.to_owned(),
+                service_principal,
+                expires_on: 1_764_003_540,
+                refresh_token: Some(brickauth_cache::Storage::File),
+            },
+        }
+    }
+
+    fn rows() -> Vec<Row> {
+        vec![
+            signed_in_row("alice", "alice.longname-of-the-data-platform-team@contoso.onmicrosoft.com", false),
+            signed_in_row("etl-nightly", "3f2a1b4c-0000-4a5b-9c8d-112233445566", true),
+            Row {
+                name: "broken".to_owned(),
+                default: false,
+                flow: None,
+                state: State::Invalid(
+                    "profiles.toml:12:1: profile `broken`: unknown key `usernme` for flow `password` (did you \
+                     mean `username`?)"
+                        .to_owned(),
+                ),
+            },
+            Row { name: "device".to_owned(), default: false, flow: Some("device-code"), state: State::SignedOut },
+        ]
+    }
+
+    #[test]
+    fn the_table_fits_80_columns() {
+        let now = 1_764_000_000;
+        let t = text(&rows(), now, Some("version 9 is newer than this brickauth"), Some(80));
+        assert!(t.lines().all(|l| l.chars().count() <= 80), "{t}");
+        assert!(t.contains("*alice") && t.contains(" etl-nightly") && t.contains("in 59 min"), "{t}");
+        assert!(t.contains("did you mean `username`?"), "the note is wrapped, not cut:\n{t}");
+        let full = text(&rows(), now, None, None);
+        assert!(full.lines().any(|l| l.chars().count() > 80), "{full}");
+        assert!(full.contains("alice.longname-of-the-data-platform-team@contoso.onmicrosoft.com"), "{full}");
+        assert_eq!(text(&rows(), now, None, Some(400)), full);
+    }
+
+    #[test]
+    fn account_names_are_cleaned_in_text_only() {
+        let hostile = "eve\u{1b}]0;title\u{7}\u{1b}[2J\u{202e}@contoso.com";
+        let rows = vec![signed_in_row("eve", hostile, false)];
+        let t = text(&rows, 1_764_000_000, None, None);
+        assert!(t.contains("eve@contoso.com") && !t.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{t:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::at(dir.path());
+        let json = to_json(&rows, 1_764_000_000, &cache, &cache.read().unwrap());
+        assert_eq!(json["profiles"][0]["account"], hostile, "JSON stays exact");
     }
 }
