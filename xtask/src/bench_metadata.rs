@@ -39,9 +39,12 @@ pub(crate) fn figures(b: &Bench, r: &mut Report) -> Result<()> {
     let ours = crate::bench::stat(&latencies);
     let p90 = percentile(&latencies, 0.9);
 
-    let helper = "brickauth auth token --host (helper process)";
-    let m =
-        measure(&b.scratch, b.runs, &[Cmd::new(helper, &[&b.bin_s, "auth", "token", "--host", &host], &b.base_env)])?;
+    let helper = "brickauth auth token --profile (helper process)";
+    let m = measure(
+        &b.scratch,
+        b.runs,
+        &[Cmd::new(helper, &[&b.bin_s, "auth", "token", "--profile", "bench", "--host", &host], &b.base_env)],
+    )?;
     let theirs = m.get(helper).wall;
     let speedup = theirs.median / ours.median;
     r.rows.push(Row {
@@ -56,7 +59,7 @@ pub(crate) fn figures(b: &Bench, r: &mut Report) -> Result<()> {
         "Metadata service: {REQUESTS} requests (after {WARMUP_REQUESTS} warm-up ones) to `brickauth serve`, each on a \
          new loopback TCP connection with `X-Databricks-Metadata-Version: 1` and `X-Databricks-Host`, timed from \
          connect to the end of the answer; no token request reached the mock. The helper figure is whole \
-         processes of `brickauth auth token --host H`, as the SDKs' `databricks-cli` auth starts them."
+         processes of `brickauth auth token --profile P --host H`, as the SDKs' `databricks-cli` auth starts them."
     ));
     Ok(())
 }

@@ -601,7 +601,13 @@ flow = "authorization-code"
         let dir = tempfile::tempdir().expect("dir");
         let cx = Context::new(Some(dir.path().join("profiles.toml")), None, None, None);
         // A certificate: the second choice, after a wrong answer.
-        let answers = "sp\nclient-credentials\n\n7\n2\n/etc/sp.pem\n                       a1bc2d34-5e67-8f89-01ab-c2345d6c78de\n12a34b56-789c-0d12-e3fa-b456789c0123\nn\n";
+        // init checks that the certificate file can be read and holds a key: the fixture's.
+        let cert = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/certs/sp-combined.pem");
+        let answers = format!(
+            "sp\nclient-credentials\n\n7\n2\n{}\na1bc2d34-5e67-8f89-01ab-c2345d6c78de\n\
+             12a34b56-789c-0d12-e3fa-b456789c0123\nn\n",
+            cert.display()
+        );
         let mut input = std::io::Cursor::new(answers.as_bytes());
         let d = interview(&cx, &InitArgs { name: None }, &mut input).expect("interview");
         let keys: Vec<&str> = d.values.iter().map(|(k, _)| k.as_str()).collect();
