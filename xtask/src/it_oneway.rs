@@ -80,6 +80,44 @@ pub fn cases(w: &World, s: &mut Suite) {
         Ok(())
     });
 
+    s.case(
+        "one way in: every option does what it says: whoami -o json, --flow … status, $DATABRICKS_HOST at -v",
+        || {
+            let toml = w.write_profiles(
+                "oneway-options.toml",
+                &brickauth_mock::constants::password_profile("dev", "ALICE_PASSWORD", true),
+            )?;
+            let toml = toml.display().to_string();
+            let env = [("BRICKAUTH_CONFIG", toml.as_str()), ("ALICE_PASSWORD", ALICE_PASSWORD)];
+            let o = w.run(&["whoami", "-o", "json"], &env, None)?;
+            expect_code(&o, 0)?;
+            let me: serde_json::Value = serde_json::from_str(&o.stdout).context("whoami -o json prints JSON")?;
+            ensure!(me["userName"] == "alice@contoso.com", "whoami -o json: {me}");
+            // The profile's own host wins over the variable, and -v says so.
+            let mut with_var = env.to_vec();
+            with_var.push(("DATABRICKS_HOST", "https://adb-9999999999999999.9.azuredatabricks.net"));
+            let o = w.run(&["-v", "token"], &with_var, None)?;
+            expect_code(&o, 0)?;
+            expect_contains(
+                &o.stderr,
+                "$DATABRICKS_HOST (https://adb-9999999999999999.9.azuredatabricks.net) is not used",
+                "-v",
+            )?;
+            // The environment-only mode has a status too: the one profile it would use.
+            let sp = [
+                ("ARM_TENANT_ID", TENANT_ID),
+                ("ARM_CLIENT_ID", SP_CLIENT_ID),
+                ("ARM_CLIENT_SECRET", SP_CLIENT_SECRET),
+                ("BRICKAUTH_CONFIG", missing.as_str()),
+                ("AZURE_AUTHORITY_HOST", authority.as_str()),
+            ];
+            expect_code(&w.run(&["--flow", "client-credentials", "token"], &sp, None)?, 0)?;
+            let o = w.run(&["--flow", "client-credentials", "status", "--check"], &sp, None)?;
+            expect_code(&o, 0)?;
+            Ok(())
+        },
+    );
+
     s.case("one way in: BRICKAUTH_HTTP_TIMEOUT=abc is a usage error (exit 2) naming the variable", || {
         let env = [
             ("ARM_TENANT_ID", TENANT_ID),

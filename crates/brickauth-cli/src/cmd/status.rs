@@ -17,7 +17,6 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use brickauth_cache::{AccountHint, CacheView, CachedToken, Identity, Storage, TokenCache};
-use brickauth_core::Settings;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
@@ -139,8 +138,8 @@ fn row(
             return r;
         }
     };
-    let username = profile.get("username").map(str::trim).filter(|u| !u.is_empty());
-    let hint = AccountHint { username: username.map(str::to_owned), profile: name.to_owned() };
+    // The binding the provider itself uses (per flow in the environment-only mode).
+    let hint = AccountHint::of(&profile);
     if let Some(t) = view.lookup(&Identity::of(&app), &hint) {
         r.state = signed_in(&t);
     }
