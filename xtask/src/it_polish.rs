@@ -342,8 +342,9 @@ pub fn cases(w: &World, s: &mut Suite) {
         std::fs::write(&cfg, format!("[DEFAULT]\nhost = {host}\n\n[analytics]\nhost = {host}\n"))?;
         let cfg = cfg.display().to_string();
         let none = w.path("polish-none.toml").display().to_string();
-        let list =
-            w.run(&["--config", &none, "profiles", "list"], &[("DATABRICKS_CONFIG_FILE", cfg.as_str())], None)?;
+        // No TOML file: $BRICKAUTH_CONFIG may name one that does not exist yet (`--config` may not).
+        let env = [("DATABRICKS_CONFIG_FILE", cfg.as_str()), ("BRICKAUTH_CONFIG", none.as_str())];
+        let list = w.run(&["profiles", "list"], &env, None)?;
         expect_code(&list, 0)?;
         ensure!(list.stdout.lines().any(|l| l.starts_with("* DEFAULT")), "[DEFAULT] not starred:\n{}", list.stdout);
         ensure!(list.stdout.lines().any(|l| l.starts_with("  analytics")), "{}", list.stdout);
