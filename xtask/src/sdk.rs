@@ -149,7 +149,8 @@ fn two_accounts_on_one_host(w: &World, python: &std::path::Path, bin: &std::path
     };
     let exported = run(&["profiles", "export", "--databrickscfg"])?;
     std::fs::write(home.join(".databrickscfg"), &exported)?;
-    let bob = run(&["-p", "bob", "whoami"])?.trim().to_owned();
+    // `whoami` prints "userName (displayName)"; the SDK script prints the userName.
+    let bob = run(&["-p", "bob", "whoami"])?.trim().split(" (").next().unwrap_or_default().to_owned();
     ensure!(!bob.is_empty() && !bob.contains("alice"), "bob's whoami says {bob:?}");
     let script = w.path("sdk_bob.py");
     std::fs::write(
