@@ -86,6 +86,22 @@ pub const DATABRICKS_SCOPE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.defaul
 /// token needs no app registration.
 pub const DEVELOPER_SIGN_ON_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 
+/// `client_id` for a flow that signs a person in: optional, the developer sign-on client when
+/// unset. An interactive flow lists it among its keys to need no app registration.
+pub const SIGN_ON_CLIENT_ID_KEY: crate::KeySpec = crate::KeySpec::optional(
+    "client_id",
+    "your own app registration; without it the developer sign-on client, no registration needed",
+)
+.with_default(DEVELOPER_SIGN_ON_CLIENT_ID);
+
+/// `tenant_id` for a flow that signs a person in: optional, the workspace's tenant (found from
+/// `host` by the caller) or `organizations` without a host.
+pub const SIGN_ON_TENANT_ID_KEY: crate::KeySpec = crate::KeySpec::optional(
+    "tenant_id",
+    "directory (tenant) id; without it the workspace's tenant (from host), else organizations",
+)
+.with_default("organizations");
+
 /// Whether `s` is a GUID in its 8-4-4-4-12 hexadecimal form.
 pub fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();

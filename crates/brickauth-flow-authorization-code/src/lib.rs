@@ -452,16 +452,8 @@ const PROMPTS: &[&str] = &["login", "consent", "select_account", "none", "create
 /// defaults here — the developer sign-on client, and the workspace's tenant (found from `host` by
 /// the caller) or `organizations` without a host — so a profile needs no app registration.
 pub const KEYS: &[KeySpec] = &[
-    KeySpec::optional(
-        "client_id",
-        "your own app registration; without it the developer sign-on client, no registration needed",
-    )
-    .with_default(brickauth_core::app::DEVELOPER_SIGN_ON_CLIENT_ID),
-    KeySpec::optional(
-        "tenant_id",
-        "directory (tenant) id; without it the workspace's tenant (from host), else organizations",
-    )
-    .with_default("organizations"),
+    brickauth_core::app::SIGN_ON_CLIENT_ID_KEY,
+    brickauth_core::app::SIGN_ON_TENANT_ID_KEY,
     KeySpec::optional(
         "redirect_uri",
         "loopback redirect registered for the app (default http://localhost: any free port)",

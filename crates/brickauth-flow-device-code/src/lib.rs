@@ -228,16 +228,8 @@ impl GrantFlow for DeviceCodeFlow {
 /// (found from `host` by the caller) or `organizations` without a host — so a profile needs no
 /// app registration.
 pub const KEYS: &[KeySpec] = &[
-    KeySpec::optional(
-        "client_id",
-        "your own app registration; without it the developer sign-on client, no registration needed",
-    )
-    .with_default(brickauth_core::app::DEVELOPER_SIGN_ON_CLIENT_ID),
-    KeySpec::optional(
-        "tenant_id",
-        "directory (tenant) id; without it the workspace's tenant (from host), else organizations",
-    )
-    .with_default("organizations"),
+    brickauth_core::app::SIGN_ON_CLIENT_ID_KEY,
+    brickauth_core::app::SIGN_ON_TENANT_ID_KEY,
 ];
 
 /// The cache identity: the common keys with [`KEYS`]' defaults.
