@@ -227,10 +227,7 @@ impl GrantFlow for DeviceCodeFlow {
 /// `tenant_id` have defaults here — the developer sign-on client, and the workspace's tenant
 /// (found from `host` by the caller) or `organizations` without a host — so a profile needs no
 /// app registration.
-pub const KEYS: &[KeySpec] = &[
-    brickauth_core::app::SIGN_ON_CLIENT_ID_KEY,
-    brickauth_core::app::SIGN_ON_TENANT_ID_KEY,
-];
+pub const KEYS: &[KeySpec] = &[brickauth_core::app::SIGN_ON_CLIENT_ID_KEY, brickauth_core::app::SIGN_ON_TENANT_ID_KEY];
 
 /// The cache identity: the common keys with [`KEYS`]' defaults.
 fn app(s: &dyn Settings) -> Result<AppConfig, ConfigError> {
