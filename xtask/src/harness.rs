@@ -135,11 +135,34 @@ pub struct Output {
 
 impl World {
     pub fn start(bin: PathBuf) -> Result<World> {
+        World::start_with(bin, brickauth_mock::MockConfig::default())
+    }
+
+    /// A world whose mock Entra has `config` (other clients, other users).
+    pub fn start_with(bin: PathBuf, config: brickauth_mock::MockConfig) -> Result<World> {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        let entra = rt.block_on(MockEntra::start());
+        let entra = rt.block_on(MockEntra::start_with(config));
         let databricks = rt.block_on(MockDatabricks::start(entra.registry()));
         let dir = tempfile::tempdir()?;
         Ok(World { rt, entra, databricks, dir, bin, transcript: Default::default() })
+    }
+
+    /// The leak scan of a world of its own: no token the mock issued (nor any of `extra`) on any
+    /// run's stderr, no refresh token (nor `extra`) on its stdout. How many runs it scanned.
+    pub fn scan_for_leaks(&self, extra: &[&str]) -> Result<usize> {
+        let mut secrets: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        secrets.extend(self.entra.issued_refresh_tokens());
+        let tokens = self.entra.issued_access_tokens();
+        let transcript = self.transcript.lock().map_err(|_| anyhow::anyhow!("transcript lock poisoned"))?;
+        for (args, o) in transcript.iter() {
+            for t in secrets.iter().chain(&tokens) {
+                anyhow::ensure!(!o.stderr.contains(t.as_str()), "`brickauth {args}` leaked a secret on stderr");
+            }
+            for t in &secrets {
+                anyhow::ensure!(!o.stdout.contains(t.as_str()), "`brickauth {args}` printed a refresh token");
+            }
+        }
+        Ok(transcript.len())
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

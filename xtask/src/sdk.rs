@@ -133,17 +133,22 @@ fn two_accounts_on_one_host(w: &World, python: &std::path::Path, bin: &std::path
     )?;
     let home = w.path("home-two-accounts");
     std::fs::create_dir_all(&home)?;
-    let run = |args: &[&str]| -> Result<String> {
-        let out = Command::new(bin)
-            .args(args)
-            .env_clear()
+    // brickauth, and the SDK with brickauth as its helper, see the same files and secrets.
+    let isolated = |program: &std::path::Path| {
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", &home)
+            .env("NO_PROXY", "127.0.0.1,localhost")
             .env("BRICKAUTH_CONFIG", &profiles)
             .env("BRICKAUTH_CACHE_DIR", w.path("cache-two-accounts"))
             .env("ALICE_PASSWORD", brickauth_mock::ALICE_PASSWORD)
             .env("BOB_SECRET", brickauth_mock::SP_CLIENT_SECRET)
-            .output()?;
+            .stdin(Stdio::null());
+        cmd
+    };
+    let run = |args: &[&str]| -> Result<String> {
+        let out = isolated(bin).args(args).output()?;
         ensure!(out.status.success(), "brickauth {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     };
@@ -157,19 +162,7 @@ fn two_accounts_on_one_host(w: &World, python: &std::path::Path, bin: &std::path
         &script,
         "from databricks.sdk import WorkspaceClient\nprint(WorkspaceClient(profile=\"bob\").current_user.me().user_name)\n",
     )?;
-    let out = Command::new(python)
-        .arg(&script)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &home)
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("BRICKAUTH_CONFIG", &profiles)
-        .env("BRICKAUTH_CACHE_DIR", w.path("cache-two-accounts"))
-        .env("ALICE_PASSWORD", brickauth_mock::ALICE_PASSWORD)
-        .env("BOB_SECRET", brickauth_mock::SP_CLIENT_SECRET)
-        .stdin(Stdio::null())
-        .output()
-        .context("running the SDK as bob")?;
+    let out = isolated(python).arg(&script).output().context("running the SDK as bob")?;
     ensure!(out.status.success(), "the SDK as bob failed:\n{}", String::from_utf8_lossy(&out.stderr));
     let seen = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     ensure!(seen == bob, "WorkspaceClient(profile=\"bob\") was served {seen:?}, not bob ({bob:?})");
