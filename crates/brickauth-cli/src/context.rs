@@ -93,6 +93,12 @@ impl Context {
         }
     }
 
+    /// The name of the profile the one selection rule picks among `sources` (already read), for
+    /// the star of `profiles list` and `status`; `None` when it picks none.
+    pub fn selected_name(&self, sources: &Sources) -> Option<String> {
+        sources.select(self.profile.as_deref(), &|k| std::env::var(k).ok()).ok().map(|p| p.name().to_owned())
+    }
+
     /// Profile `name` from either file, with `--host` and `$DATABRICKS_HOST` applied.
     pub fn named(&self, name: &str) -> Result<Profile> {
         Ok(self.auth.named(name)?)
@@ -143,6 +149,14 @@ fn origin_name(origin: &Origin) -> String {
 
 /// Tokens handed to workspace commands and child processes are valid for at least this long.
 pub const MIN_VALIDITY: Duration = Duration::from_secs(300);
+
+/// Azure Databricks rejects tokens with 30 s or less left; no token is handed out closer than this.
+const FLOOR: Duration = Duration::from_secs(40);
+
+/// A `--min-validity SECS` option: [`MIN_VALIDITY`] when not given, never under [`FLOOR`].
+pub fn min_validity(secs: Option<u64>) -> Duration {
+    secs.map_or(MIN_VALIDITY, Duration::from_secs).max(FLOOR)
+}
 
 /// Whether a person can answer a prompt here.
 pub fn interaction(no_browser: bool) -> Interaction {

@@ -19,16 +19,6 @@ use brickauth_profile::Profile;
 
 use crate::context::Context;
 
-/// The default renewal margin, and the floor below which no token is handed out (Azure
-/// Databricks rejects tokens with 30 s or less left).
-const DEFAULT_MIN_VALIDITY: u64 = 300;
-const FLOOR: u64 = 40;
-
-/// `--min-validity`, defaulted and floored.
-pub fn min_validity(secs: Option<u64>) -> Duration {
-    Duration::from_secs(secs.unwrap_or(DEFAULT_MIN_VALIDITY).max(FLOOR))
-}
-
 /// The metadata service for `ws`, handing out `profile`'s tokens with at least `min_validity`
 /// left; its provider never prompts (an expired sign-in is a 502 naming `brickauth login`).
 pub fn service(

@@ -62,7 +62,7 @@ pub fn run(cx: &Context, args: &ExecArgs) -> Result<ExitCode> {
         let status = cmd.status().map_err(cannot_run)?;
         return Ok(ExitCode::from(exit_status_code(status)));
     }
-    let min_validity = service::min_validity(args.min_validity);
+    let min_validity = context::min_validity(args.min_validity);
     let service = service::service(cx, &ws, &profile, min_validity)?;
     for (k, v) in service.env() {
         cmd.env(k, v);

@@ -58,8 +58,7 @@ pub fn run(cx: &Context, c: &ProfilesCommand) -> Result<ExitCode> {
             }
             // The star marks the profile a command would use here (`[DEFAULT]` of
             // `~/.databrickscfg` included), by the one selection rule.
-            let used = sources.select(cx.profile.as_deref(), &|k| std::env::var(k).ok()).ok();
-            let default = used.as_ref().map(|p| p.name().to_owned());
+            let default = cx.selected_name(&sources);
             let mut out = String::new();
             for (name, result) in sources.list() {
                 let mark = if default.as_deref() == Some(name.as_str()) { "*" } else { " " };

@@ -37,7 +37,7 @@ pub enum ServeFormat {
 pub fn run(cx: &Context, args: &ServeArgs) -> Result<ExitCode> {
     let profile = cx.profile()?;
     let ws = brickauth::workspace_config(&profile)?;
-    let min_validity = service::min_validity(args.min_validity);
+    let min_validity = context::min_validity(args.min_validity);
     // The first token now, while a person may answer a prompt; the service itself never prompts.
     let source = cx.source(profile, context::interaction(false))?;
     context::acquire(&source, TokenOptions { force_refresh: false, min_validity })?;

@@ -89,7 +89,7 @@ pub fn status(cx: &Context, args: &StatusArgs) -> Result<ExitCode> {
             cx.file()?; // "no profile file here", with how to create one
         }
         // The star marks what `brickauth token` would use.
-        let default = cx.profile().ok().map(|p| p.name().to_owned());
+        let default = cx.selected_name(&sources);
         sources.list().into_iter().map(|(name, p)| row(&view, &name, default.as_deref() == Some(&name), p)).collect()
     };
 

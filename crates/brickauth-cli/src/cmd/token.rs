@@ -2,7 +2,6 @@
 //! az's TSV.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Result;
 use brickauth::TokenOptions;
@@ -13,9 +12,6 @@ use crate::az::{self, AzTokenArgs};
 use crate::context::{self, Context};
 use crate::output::{self, print};
 use crate::report::{Exit, Reported};
-
-/// Azure Databricks rejects tokens with 30 s or less left; never hand out one closer than this.
-const FLOOR: u64 = 40;
 
 /// `brickauth token`.
 #[derive(Debug, Args)]
@@ -57,10 +53,8 @@ pub enum TokenFormat {
 pub fn run(cx: &Context, args: &TokenArgs) -> Result<ExitCode> {
     let mut profile = cx.profile()?;
     az::overrides(&mut profile, &args.az);
-    let opts = TokenOptions {
-        force_refresh: args.force_refresh,
-        min_validity: Duration::from_secs(args.min_validity.unwrap_or(context::MIN_VALIDITY.as_secs()).max(FLOOR)),
-    };
+    let opts =
+        TokenOptions { force_refresh: args.force_refresh, min_validity: context::min_validity(args.min_validity) };
     if args.include_refresh_token && args.output != Some(TokenFormat::Json) {
         tracing::warn!("--include-refresh-token has no effect without -o json: the refresh token is not printed");
     }
