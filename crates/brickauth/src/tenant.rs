@@ -91,9 +91,16 @@ fn host_error(profile: &Profile, e: brickauth_databricks::DatabricksError) -> Er
     )
 }
 
-/// One `/aad/auth` request, on the process's runtime (the cached path never gets here).
+/// One `/aad/auth` request, on the process's runtime (the cached path never gets here). Called
+/// from a thread that runs an async program's runtime (`auth.profile()` inside `async fn`), the
+/// request is made from a thread of its own rather than refused: building a source then waits
+/// for one request, as a blocking constructor would.
 fn discover(auth: &Auth, profile: &Profile, host: &str) -> Result<String> {
-    crate::block_on(discover_async(auth, profile, host))?
+    if tokio::runtime::Handle::try_current().is_err() {
+        return crate::block_on(discover_async(auth, profile, host))?;
+    }
+    std::thread::scope(|s| s.spawn(|| crate::block_on(discover_async(auth, profile, host))).join())
+        .map_err(|_| Error::Runtime(std::io::Error::other("the tenant discovery thread panicked")))??
 }
 
 async fn discover_async(auth: &Auth, profile: &Profile, host: &str) -> Result<String> {

@@ -112,3 +112,19 @@ async fn the_one_profile_marked_default_for_host_is_picked() {
     let p = auth(dir.path(), path).for_host("ADB-1111111111111111.11.azuredatabricks.net/").unwrap();
     assert_eq!(p.name(), "alice2");
 }
+
+/// An async program builds a source for a profile with a workspace but no `tenant_id`: the
+/// tenant is asked for (from a thread of the library's own), not refused as a blocking call.
+#[tokio::test]
+async fn a_host_only_profile_is_resolved_inside_an_async_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let entra = MockEntra::start().await;
+    let workspace = MockDatabricks::start(entra.registry()).await;
+    let path = profiles(dir.path(), &entra, &workspace.uri());
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace(&format!("tenant_id = \"{TENANT_ID}\"\n"), "")).unwrap();
+    let source = auth(dir.path(), path).profile("alice").unwrap();
+    assert_eq!(source.profile().get("tenant_id"), Some(TENANT_ID));
+    let token = source.token().await.unwrap();
+    assert_eq!(token.account.username.as_deref(), Some(ALICE));
+}
