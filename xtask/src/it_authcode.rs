@@ -163,6 +163,23 @@ pub fn cases(w: &World, s: &mut Suite) {
         Ok(())
     });
 
+    s.case("authorization-code: a browser that shows nothing ($BROWSER=/bin/false) says it waits; Enter switches to paste mode", || {
+        let cache = dir("cache-ac-silent");
+        let before = w.entra.token_request_count();
+        let Some(o) = silent_browser(w, &args("ac", &["login"]), &cache)? else {
+            return Ok(()); // util-linux `script` missing: no pseudo-terminal to test on
+        };
+        expect_code(&o, 0)?;
+        expect_contains(&o.stdout, "Waiting up to 300 s for the sign-in in the browser", "the terminal")?;
+        expect_contains(&o.stdout, "Press Enter to sign in by pasting instead", "the terminal")?;
+        expect_contains(&o.stdout, "Switching to paste mode.", "the terminal")?;
+        expect_contains(&o.stdout, "alice@contoso.com", "the terminal")?;
+        ensure!(w.entra.token_request_count() == before + 1, "expected one token request");
+        let authorize = last_authorize(w)?;
+        ensure!(authorize.get("response_mode").map(String::as_str) == Some("query"), "{authorize:?}");
+        Ok(())
+    });
+
     s.case("authorization-code: no response within login_timeout (2 s) → exit 3, clear message", || {
         let cache = dir("cache-ac-timeout");
         // A "browser" that accepts the URL and does nothing with it.
@@ -245,4 +262,83 @@ fn paste(w: &World, args: &[String], cache: &str, edit: impl Fn(&str) -> String)
         bail!("the binary printed no authorize URL:\n{}", o.stderr);
     }
     Ok(o)
+}
+
+/// Run `login` on a pseudo-terminal (util-linux `script`) with a `$BROWSER` that starts and shows
+/// nothing: wait for the line offering paste mode, press Enter, follow the paste-mode URL as the
+/// user's browser would, and paste the redirected address. What the terminal showed is `stdout`.
+/// `None` when `script` is missing.
+fn silent_browser(w: &World, args: &[String], cache: &str) -> Result<Option<Output>> {
+    if Command::new("script").arg("--version").output().is_err() {
+        return Ok(None);
+    }
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let line = std::iter::once(w.bin.display().to_string())
+        .chain(args.iter().cloned())
+        .map(|a| quote(&a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", w.path("home"))
+        .env("BRICKAUTH_CACHE_DIR", cache)
+        .env("BRICKAUTH_SECRET_STORAGE", "file")
+        .env("BROWSER", "/bin/false")
+        .env("NO_COLOR", "1")
+        .env("TERM", "dumb")
+        .env("TZ", "UTC")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd.spawn().context("starting script")?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
+            let line = String::from_utf8_lossy(&line).trim_end_matches('\r').to_owned();
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let mut stdin = child.stdin.take().context("stdin")?;
+    let mut step = || -> Result<()> {
+        let wait_for = |what: &dyn Fn(&str) -> bool| -> Result<String> {
+            loop {
+                let line = rx.recv_timeout(Duration::from_secs(20)).context("the terminal went quiet")?;
+                if what(&line) {
+                    return Ok(line);
+                }
+            }
+        };
+        wait_for(&|l| l.contains("Press Enter"))?;
+        stdin.write_all(b"\n")?;
+        wait_for(&|l| l.contains("Switching to paste mode"))?;
+        let line = wait_for(&|l| l.contains("http://") && l.contains("/oauth2/v2.0/authorize?"))?;
+        let url = line[line.find("http://").unwrap_or(0)..].trim();
+        let pasted = crate::browse::redirect_of(url)?;
+        stdin.write_all(format!("{pasted}\n").as_bytes())?;
+        Ok(())
+    };
+    let stepped = step();
+    if stepped.is_err() {
+        let _ = child.kill();
+    }
+    drop(stdin);
+    let out = child.wait_with_output()?;
+    let shown = reader.join().unwrap_or_default();
+    let o = Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: shown,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: start.elapsed(),
+    };
+    w.transcript.lock().map_err(|_| anyhow::anyhow!("transcript lock poisoned"))?.push((line, o.clone()));
+    stepped.with_context(|| format!("driving the sign-in on a terminal; it showed:\n{}", o.stdout))?;
+    Ok(Some(o))
 }

@@ -77,6 +77,18 @@ pub trait Prompt: Send + Sync {
     /// refused.
     fn notice(&self, message: &str);
 
+    /// A browser was started with the sign-in URL and the flow now waits, up to `timeout`, for it
+    /// to deliver the answer. A browser command can start and still show nothing (`$BROWSER`
+    /// pointing at a program that fails, a browser on another display), so the person needs to
+    /// see that the flow is waiting, and a way out: the returned future resolves when the person
+    /// asks to sign in by pasting instead (the CLI: Enter on a terminal). The flow drops it as
+    /// soon as the browser answered or the wait timed out, which must end whatever it shows.
+    /// The default shows nothing and never resolves.
+    fn browser_waiting<'a>(&'a self, timeout: Duration) -> BoxFuture<'a, ()> {
+        let _ = timeout;
+        Box::pin(std::future::pending())
+    }
+
     /// Paste mode: show `request` and read the pasted answer; `Ok(None)` when there is no more
     /// input (stdin closed, the dialog dismissed). The answer is a secret (it holds a code).
     fn read_pasted<'a>(&'a self, request: &'a PasteRequest<'a>)
@@ -103,6 +115,11 @@ impl Prompt for Stderr {
         eprintln!("{message}");
     }
 
+    fn browser_waiting<'a>(&'a self, timeout: Duration) -> BoxFuture<'a, ()> {
+        eprintln!("{}", browser_wait_line(timeout, false));
+        Box::pin(std::future::pending())
+    }
+
     fn read_pasted<'a>(
         &'a self,
         request: &'a PasteRequest<'a>,
@@ -113,6 +130,17 @@ impl Prompt for Stderr {
             eprintln!("Paste the address again (attempt {} of {}):", request.attempt, MAX_PASTE_ATTEMPTS);
         }
         Box::pin(read_line())
+    }
+}
+
+/// The line shown while a browser sign-in is awaited; with `can_switch`, it says how to switch
+/// to paste mode (press Enter).
+pub fn browser_wait_line(timeout: Duration, can_switch: bool) -> String {
+    let wait = format!("Waiting up to {} s for the sign-in in the browser (login_timeout).", timeout.as_secs());
+    if can_switch {
+        format!("{wait} No browser, or nothing happened? Press Enter to sign in by pasting instead.")
+    } else {
+        wait
     }
 }
 

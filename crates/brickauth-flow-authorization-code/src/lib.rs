@@ -318,8 +318,21 @@ impl AuthorizationCodeFlow {
                 return self.paste(cx).await;
             }
         }
-        let code = listener.wait(&attempt.state, o.login_timeout).await?;
-        self.redeem(cx.client, &attempt, &code).await
+        // A started browser may still show nothing: wait for it, and let the person switch to
+        // paste mode meanwhile (the prompt decides how: Enter on a terminal in the CLI).
+        let switched = tokio::select! {
+            code = listener.wait(&attempt.state, o.login_timeout) => Some(code?),
+            () = cx.prompt.browser_waiting(o.login_timeout) => None,
+        };
+        match switched {
+            Some(code) => self.redeem(cx.client, &attempt, &code).await,
+            None => {
+                // The listener went with its future: the port is closed again.
+                tracing::info!("the person asked for paste mode while the browser sign-in was awaited");
+                cx.prompt.notice("Switching to paste mode.");
+                self.paste(cx).await
+            }
+        }
     }
 
     /// Sign in by pasting: the prompt shows the URL and reads the pasted address (stdin in the

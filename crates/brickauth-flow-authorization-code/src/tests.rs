@@ -305,6 +305,8 @@ fn debug_redacts_code_and_verifier() {
 struct Scripted {
     /// One answer per attempt: `None` follows the URL and pastes the genuine address.
     answers: Vec<Option<&'static str>>,
+    /// Whether the person asks for paste mode while a browser sign-in is awaited.
+    switch: bool,
     notices: std::sync::Mutex<Vec<String>>,
     attempts: std::sync::Mutex<Vec<u32>>,
 }
@@ -314,6 +316,10 @@ impl brickauth_core::Prompt for Scripted {
     fn sign_in_url(&self, _: &str, _: bool) {}
     fn notice(&self, message: &str) {
         self.notices.lock().unwrap().push(message.to_owned());
+    }
+    fn browser_waiting<'a>(&'a self, timeout: std::time::Duration) -> BoxFuture<'a, ()> {
+        self.notices.lock().unwrap().push(format!("waiting {} s", timeout.as_secs()));
+        if self.switch { Box::pin(async {}) } else { Box::pin(std::future::pending()) }
     }
     fn read_pasted<'a>(
         &'a self,
@@ -336,7 +342,7 @@ impl brickauth_core::Prompt for Scripted {
 }
 
 fn scripted(answers: Vec<Option<&'static str>>) -> Scripted {
-    Scripted { answers, notices: Default::default(), attempts: Default::default() }
+    Scripted { answers, switch: false, notices: Default::default(), attempts: Default::default() }
 }
 
 const PASTE: Interaction = Interaction { terminal: true, browser: false };
@@ -371,4 +377,32 @@ async fn paste_mode_gives_up_after_three_wrong_answers() {
     assert!(matches!(e, AuthError::Declined(_)) && e.to_string().contains("bare code"), "{e}");
     assert_eq!(*prompt.attempts.lock().unwrap(), [1, 2, 3]);
     assert_eq!(mock.token_request_count(), 0);
+}
+
+/// A browser that "opened" but shows nothing (`BROWSER=/bin/false`): the flow says it waits, and
+/// the person's request for paste mode ends the wait and signs in by pasting (issue 23).
+#[tokio::test]
+async fn a_silent_browser_can_be_left_for_paste_mode() {
+    let mock = MockEntra::start().await;
+    let flow = flow_with(&mock, settings(&mock), Browser::Idle);
+    let client = TokenClient::new().unwrap();
+    let prompt = Scripted { switch: true, ..scripted(vec![None]) };
+    let r = flow.acquire(&FlowContext::new(&client, BROWSER).with_prompt(&prompt)).await.unwrap();
+    assert!(r.refresh_token.is_some());
+    assert_eq!(*prompt.attempts.lock().unwrap(), [1]);
+    let notices = prompt.notices.lock().unwrap();
+    assert_eq!(*notices, ["waiting 300 s", "Switching to paste mode."]);
+    assert_eq!(mock.token_request_count(), 1);
+}
+
+/// Without a request to switch, the browser's answer is what counts, and the wait was shown.
+#[tokio::test]
+async fn the_wait_for_the_browser_is_shown() {
+    let mock = MockEntra::start().await;
+    let flow = flow_with(&mock, settings(&mock), Browser::Follow);
+    let client = TokenClient::new().unwrap();
+    let prompt = scripted(vec![]);
+    flow.acquire(&FlowContext::new(&client, BROWSER).with_prompt(&prompt)).await.unwrap();
+    assert_eq!(*prompt.notices.lock().unwrap(), ["waiting 300 s"]);
+    assert!(prompt.attempts.lock().unwrap().is_empty());
 }
