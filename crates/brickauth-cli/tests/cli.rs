@@ -323,3 +323,15 @@ fn bash_completes_profile_and_flow_names() {
     let offered = bash_completion(&["brickauth", "-p", "dev", "clusters", "get", ""], config);
     assert!(offered.lines().all(|l| l.starts_with("--")), "only flags, no cluster ids: {offered}");
 }
+
+/// Every problem of a profile, not only the first (issue 23): a misspelt key, two sources of one
+/// secret, a missing required key, and two values of the wrong format.
+#[test]
+fn validate_lists_every_problem_of_a_profile() {
+    let r = brickauth(&["--config", "many-problems.toml", "profiles", "validate"], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    for needle in ["usrname", "password_command", "`username`", "`client_id`", "`host`"] {
+        assert!(r.stdout.contains(needle), "{needle} not reported:\n{}", r.stdout);
+    }
+    insta::assert_snapshot!(r.stdout);
+}

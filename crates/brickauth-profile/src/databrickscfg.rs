@@ -314,6 +314,16 @@ impl DatabricksCfg {
 
     /// Section `[name]` as a validated profile.
     pub fn profile(&self, name: &str) -> Result<Profile, ProfileError> {
+        let (profile, problems) = self.profile_and_problems(name)?;
+        match problems.into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(profile),
+        }
+    }
+
+    /// Section `[name]` as [`DatabricksCfg::profile`] builds it, with every problem it has
+    /// instead of the first as an error; an error only where no profile can be built at all.
+    pub fn profile_and_problems(&self, name: &str) -> Result<(Profile, Vec<ProfileError>), ProfileError> {
         let mapped = self.mapped(name)?;
         let mut values = BTreeMap::new();
         values.insert("flow".to_owned(), Entry { value: mapped.flow.name.to_owned(), origin: self.flow_origin(name) });
@@ -322,7 +332,8 @@ impl DatabricksCfg {
             let stored = if k.secret { Source::Literal.key(&k.key) } else { k.key.clone() };
             values.insert(stored, Entry { value: k.value.clone(), origin });
         }
-        Profile::build(name, Some(self.path.clone()), mapped.flow, values).map_err(|e| match e {
+        let profile = Profile::assemble(name, Some(self.path.clone()), mapped.flow, values);
+        let explain = |e| match e {
             // Name the Databricks keys that would set the missing one.
             ProfileError::MissingKey { path, profile, key, hint } => {
                 let from: Vec<String> = COMMON
@@ -343,7 +354,9 @@ impl DatabricksCfg {
                 ProfileError::MissingKey { path, profile, key, hint }
             }
             other => other,
-        })
+        };
+        let problems = profile.problems().into_iter().map(explain).collect();
+        Ok((profile, problems))
     }
 
     /// The `flow` entry's origin: the `auth_type` line, else the section header.
@@ -595,6 +608,23 @@ impl Sources {
     /// and never reads `~/.databrickscfg`.
     pub fn toml_choice(&self, flag: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Option<String> {
         toml_choice(flag, var, self.toml.as_ref()?)
+    }
+
+    /// Profile `name` as [`Sources::named`] finds it, with every problem it has instead of the
+    /// first as an error (`brickauth profiles validate`).
+    pub fn named_and_problems(&self, name: &str) -> Result<(Profile, Vec<ProfileError>), ProfileError> {
+        if let Some(toml) = &self.toml
+            && toml.names().contains(&name)
+        {
+            return toml.profile_and_problems(name);
+        }
+        if let Some(cfg) = &self.databrickscfg
+            && cfg.has(name)
+        {
+            return cfg.profile_and_problems(name);
+        }
+        // Not found: the same error as `named`.
+        self.named(name).map(|p| (p, Vec::new()))
     }
 
     /// Profile `name`: the TOML file's, else the Databricks config file's section.

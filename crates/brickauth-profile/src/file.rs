@@ -152,6 +152,17 @@ impl ProfileFile {
     /// profile, `password_env` in the defaults: the file is used). `[defaults]` keys that the
     /// profile's flow does not accept are left out: the defaults serve many flows.
     pub fn profile(&self, name: &str) -> Result<Profile, ProfileError> {
+        let (profile, problems) = self.profile_and_problems(name)?;
+        match problems.into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(profile),
+        }
+    }
+
+    /// Profile `name` as [`ProfileFile::profile`] builds it, with every problem it has
+    /// ([`Profile::problems`]) instead of the first as an error; an error only where no profile
+    /// can be built at all (no such profile, no or an unknown `flow`).
+    pub fn profile_and_problems(&self, name: &str) -> Result<(Profile, Vec<ProfileError>), ProfileError> {
         let Some(own) = self.profiles.get(name) else {
             let known: Box<[String]> = self.profiles.keys().cloned().collect();
             let suggestion = brickauth_core::nearest(name, known.iter().map(String::as_str)).map(str::to_owned);
@@ -191,7 +202,9 @@ impl ProfileFile {
             .map(|(key, entry)| (key.clone(), entry.clone()))
             .collect();
         values.extend(own.iter().map(|(key, entry)| (key.clone(), entry.clone())));
-        Profile::build(name, Some(self.path.clone()), spec, values)
+        let profile = Profile::assemble(name, Some(self.path.clone()), spec, values);
+        let problems = profile.problems();
+        Ok((profile, problems))
     }
 
     /// The one profile whose `host` (its own or from `[defaults]`) is `host`, for

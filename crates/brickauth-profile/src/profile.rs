@@ -71,10 +71,20 @@ impl Profile {
         flow: &'static FlowSpec,
         values: BTreeMap<String, Entry>,
     ) -> Result<Profile, ProfileError> {
-        let profile =
-            Profile { name: name.to_owned(), path, flow, values, from_env: false, warned: Mutex::new(BTreeSet::new()) };
+        let profile = Profile::assemble(name, path, flow, values);
         profile.validate()?;
         Ok(profile)
+    }
+
+    /// A profile from already merged values, not yet validated: [`Profile::problems`] says
+    /// what is wrong with it.
+    pub(crate) fn assemble(
+        name: &str,
+        path: Option<Arc<Path>>,
+        flow: &'static FlowSpec,
+        values: BTreeMap<String, Entry>,
+    ) -> Profile {
+        Profile { name: name.to_owned(), path, flow, values, from_env: false, warned: Mutex::new(BTreeSet::new()) }
     }
 
     /// The profile's name (`env` for the environment-only profile).
@@ -220,7 +230,17 @@ impl Profile {
     ///
     /// Loading already validates; call this again after [`Profile::set`].
     pub fn validate(&self) -> Result<(), ProfileError> {
-        // Report problems in file order: the first error is the first line to fix.
+        match self.problems().into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem [`Profile::validate`] finds, not only the first (`brickauth profiles validate`
+    /// lists them all), in file order.
+    pub fn problems(&self) -> Vec<ProfileError> {
+        // In file order: the first problem is the first line to fix.
+        let mut problems = Vec::new();
         let mut keys: Vec<(&String, &Entry)> = self.values.iter().collect();
         keys.sort_by_key(|(key, entry)| (position(&entry.origin), key.as_str()));
 
@@ -229,18 +249,19 @@ impl Profile {
                 let names = self.flow.key_names();
                 let suggestion = brickauth_core::nearest(key, names.iter().map(String::as_str)).map(str::to_owned);
                 let (path, at) = self.locate(&entry.origin);
-                return Err(ProfileError::UnknownKey {
+                problems.push(ProfileError::UnknownKey {
                     path,
                     profile: Some(self.name.clone()),
                     key: (*key).clone(),
                     at,
                     suggestion,
                 });
+                continue;
             }
             if URL_KEYS.contains(&key.as_str()) && has_userinfo(&entry.value) {
                 // The value is never repeated: the user name or password in it may be real.
                 let (path, at) = self.locate(&entry.origin);
-                return Err(ProfileError::InvalidValue {
+                problems.push(ProfileError::InvalidValue {
                     path,
                     profile: Some(self.name.clone()),
                     key: (*key).clone(),
@@ -249,16 +270,18 @@ impl Profile {
                               brickauth never sends credentials in a URL"
                         .into(),
                 });
+                continue;
             }
             if secret_of(Some(self.flow), key).is_some() && entry.value.trim().is_empty() {
                 let (path, at) = self.locate(&entry.origin);
-                return Err(ProfileError::InvalidValue {
+                problems.push(ProfileError::InvalidValue {
                     path,
                     profile: Some(self.name.clone()),
                     key: (*key).clone(),
                     at,
                     message: "is empty".into(),
                 });
+                continue;
             }
         }
 
@@ -273,7 +296,7 @@ impl Profile {
             set.sort_by_key(|(key, e)| (position(&e.origin), key.clone()));
             if let [_, second, ..] = set.as_slice() {
                 let (path, at) = self.locate(&second.1.origin);
-                return Err(ProfileError::AmbiguousSecret {
+                problems.push(ProfileError::AmbiguousSecret {
                     path,
                     profile: Some(self.name.clone()),
                     key: spec.name.to_owned(),
@@ -289,7 +312,7 @@ impl Profile {
                 let hint = spec.secret.then(|| {
                     format!("set `{k}_env`, `{k}_file` or `{k}_command` (or a literal `{k}`, not recommended)")
                 });
-                return Err(ProfileError::MissingKey {
+                problems.push(ProfileError::MissingKey {
                     path: self.path.clone(),
                     profile: Some(self.name.clone()),
                     key: k.to_owned(),
@@ -309,7 +332,7 @@ impl Profile {
             let ways = members.iter().map(|k| sources(k)).collect::<Vec<_>>().join(", or ");
             match set.as_slice() {
                 [] => {
-                    return Err(ProfileError::MissingKey {
+                    problems.push(ProfileError::MissingKey {
                         path: self.path.clone(),
                         profile: Some(self.name.clone()),
                         key: members.first().map_or(group, |k| k.name).to_owned(),
@@ -322,7 +345,7 @@ impl Profile {
                         Some(origin) => self.locate(&origin),
                         None => (self.path.clone(), None),
                     };
-                    return Err(ProfileError::InvalidValue {
+                    problems.push(ProfileError::InvalidValue {
                         path,
                         profile: Some(self.name.clone()),
                         key: second.name.to_owned(),
@@ -335,7 +358,7 @@ impl Profile {
                 }
             }
         }
-        Ok(())
+        problems
     }
 
     /// Whether `spec` is set, through any of its sources for a secret.

@@ -375,6 +375,28 @@ fn set_overrides_with_its_origin() {
     assert_eq!(dev.flow().name, "test-secret");
 }
 
+#[test]
+fn every_problem_is_listed_in_file_order_and_the_first_is_the_load_error() {
+    let text =
+        "[profiles.p]\nflow = \"test-password\"\nusrname = \"ada\"\npassword_env = \"P\"\npassword_file = \"/p\"\n";
+    let file = parse(text).unwrap();
+    let (profile, problems) = file.profile_and_problems("p").unwrap();
+    let kinds: Vec<&str> = problems
+        .iter()
+        .map(|p| match p {
+            ProfileError::UnknownKey { .. } => "unknown",
+            ProfileError::AmbiguousSecret { .. } => "ambiguous",
+            ProfileError::MissingKey { .. } => "missing",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["unknown", "ambiguous", "missing"], "{problems:?}");
+    assert_eq!(profile.problems().len(), 3);
+    // Loading reports the first, as before.
+    let first = file.profile("p").unwrap_err();
+    assert_eq!(first.to_string(), problems[0].to_string());
+}
+
 // ---------------------------------------------------------------- secrets
 
 #[test]

@@ -137,13 +137,20 @@ fn validate(cx: &Context, name: Option<&str>) -> Result<ExitCode> {
     let mut failures = Vec::new();
     let mut out = String::new();
     for n in &names {
-        let result = sources.named(n).map_err(anyhow::Error::from).and_then(|p| {
-            check_identity(&p)?;
-            Ok(p)
-        });
-        match result {
-            Ok(p) => {
-                let problems = format_problems(&p);
+        // Every problem of a profile, not only the first: structure (keys, sources, required
+        // keys), then the identity it signs in as, then the formats of its values.
+        match sources.named_and_problems(n) {
+            Ok((p, structural)) => {
+                let mut problems: Vec<String> = structural.iter().map(ToString::to_string).collect();
+                let formats = format_problems(&p);
+                if problems.is_empty()
+                    && let Err(e) = check_identity(&p)
+                    // The same key's format problem says it better.
+                    && !e.key.as_ref().is_some_and(|k| formats.iter().any(|f| f.contains(&format!("`{k}` "))))
+                {
+                    problems.push(e.to_string());
+                }
+                problems.extend(formats);
                 warnings.extend(key_permission_warnings(&p));
                 if problems.is_empty() {
                     out.push_str(&format!("ok       {n} ({})\n", p.flow().name));
@@ -175,7 +182,7 @@ fn validate(cx: &Context, name: Option<&str>) -> Result<ExitCode> {
 
 /// The profile's cache identity can be computed — or will be: a missing `tenant_id` is not a
 /// fault when the profile has a `host`, whose tenant every command finds (and remembers) first.
-pub(crate) fn check_identity(profile: &Profile) -> Result<()> {
+pub(crate) fn check_identity(profile: &Profile) -> Result<(), brickauth_core::ConfigError> {
     match brickauth_core::flow::app_config(profile) {
         Err(e)
             if e.key.as_deref() == Some("tenant_id") && profile.get("host").is_some_and(|h| !h.trim().is_empty()) =>
@@ -263,7 +270,17 @@ fn expand(path: &str) -> PathBuf {
 /// certificates, which must parse as PEM.
 pub fn format_problems(profile: &Profile) -> Vec<String> {
     let mut problems = Vec::new();
-    let mut problem = |key: &str, message: String| problems.push(format!("`{key}` {message}"));
+    // Each problem says where its value came from (file:line:column, a variable), as load errors do.
+    let origins: std::collections::BTreeMap<String, brickauth_profile::Origin> =
+        profile.entries().into_iter().map(|(key, _, origin)| (key, origin)).collect();
+    let mut problem = |key: &str, message: String| {
+        problems.push(match origins.get(key) {
+            Some(origin) if !matches!(origin, brickauth_profile::Origin::Default) => {
+                format!("{origin}: `{key}` {message}")
+            }
+            _ => format!("`{key}` {message}"),
+        })
+    };
     if let Some(id) = profile.get("azure_workspace_resource_id")
         && let Err(e) = resource_id(id)
     {
