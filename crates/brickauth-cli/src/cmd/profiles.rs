@@ -190,9 +190,9 @@ pub(crate) fn check_identity(profile: &Profile) -> Result<(), brickauth_core::Co
             // Whatever else is missing or wrong is still a fault: check with a stand-in tenant.
             let mut probe = profile.clone();
             probe.set("tenant_id", "organizations", brickauth_profile::Origin::Default);
-            brickauth_core::flow::app_config(&probe).map(|_| ()).map_err(Into::into)
+            brickauth_core::flow::app_config(&probe).map(|_| ())
         }
-        other => other.map(|_| ()).map_err(Into::into),
+        other => other.map(|_| ()),
     }
 }
 
