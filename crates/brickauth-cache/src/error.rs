@@ -184,7 +184,7 @@ pub enum ProviderError {
     Config(#[from] ConfigError),
     /// No usable token, and getting one needs a person where there is none (an interactive flow
     /// without a terminal). The caller says how to sign in (the CLI names its `login` command).
-    #[error("{reason}; profile `{profile}` needs an interactive sign-in")]
+    #[error("{reason}; {} needs an interactive sign-in", whose(profile))]
     NeedsLogin {
         /// The profile to sign in with.
         profile: String,
@@ -300,5 +300,14 @@ mod tests {
         };
         let s = e.to_string();
         assert!(s.contains("/c/tokens.lock") && s.contains("process 42") && s.contains("120 s"), "{s}");
+    }
+}
+
+/// "profile `NAME`", or, for the environment-only profile, what it is to the user.
+fn whose(profile: &str) -> String {
+    if profile == brickauth_core::settings::ENV_PROFILE {
+        "the flow named by --flow".to_owned()
+    } else {
+        format!("profile `{profile}`")
     }
 }

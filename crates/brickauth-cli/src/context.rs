@@ -212,6 +212,9 @@ fn profile_note(profile: &Profile) -> String {
     const WIDTH: usize = 80;
     let mut note = match profile.path() {
         Some(path) => format!("\nprofile `{}` ({}):", profile.name(), tilde(path)),
+        None if profile.name() == brickauth_core::settings::ENV_PROFILE => {
+            format!("\nsettings from the environment (--flow {}):", profile.flow().name)
+        }
         None => format!("\nprofile `{}`:", profile.name()),
     };
     for (key, value, origin) in profile.entries() {

@@ -269,6 +269,10 @@ pub fn next_step(err: &anyhow::Error) -> Option<String> {
             Some(host) => {
                 format!("run `brickauth --host {} login` on a terminal", shell_word(host))
             }
+            // No profile file: the settings come from --flow and the variables.
+            None if profile == brickauth_core::settings::ENV_PROFILE => {
+                "run `brickauth --flow FLOW login` on a terminal, with the same variables".to_owned()
+            }
             None => format!("run `brickauth login -p {}`", shell_word(profile)),
         })
 }

@@ -335,3 +335,29 @@ fn validate_lists_every_problem_of_a_profile() {
     }
     insta::assert_snapshot!(r.stdout);
 }
+
+/// `--flow` takes every setting from the environment: errors name the variables, never the
+/// internal profile name `env` (issue 23), and the next step names `--flow`, not `-p env`.
+#[test]
+fn environment_only_errors_name_variables_not_the_internal_profile() {
+    let runs = [
+        brickauth(&["--flow", "client-credentials", "token"], &[]),
+        brickauth(
+            &["--flow", "client-credentials", "token"],
+            &[
+                ("AZURE_CLIENT_ID", "nope"),
+                ("AZURE_TENANT_ID", "a1bc2d34-5e67-8f89-01ab-c2345d6c78de"),
+                ("AZURE_CLIENT_SECRET", "x"),
+            ],
+        ),
+        brickauth(&["--flow", "device-code", "token"], &[]),
+    ];
+    for r in &runs {
+        assert_ne!(r.code, 0, "{}", r.stderr);
+        assert!(!r.stderr.contains("`env`") && !r.stderr.contains("-p env"), "{}", r.stderr);
+    }
+    assert!(runs[0].stderr.contains("$AZURE_CLIENT_SECRET"), "{}", runs[0].stderr);
+    assert!(runs[1].stderr.contains("$AZURE_CLIENT_ID: key `client_id`"), "{}", runs[1].stderr);
+    assert!(runs[2].stderr.contains("brickauth --flow FLOW login"), "{}", runs[2].stderr);
+    assert!(runs[2].stderr.contains("settings from the environment (--flow device-code)"), "{}", runs[2].stderr);
+}

@@ -92,6 +92,11 @@ impl KeySpec {
     }
 }
 
+/// The name of the profile built from environment variables alone (`brickauth --flow NAME`, CI
+/// pipelines). It is a name for caches and listings, not one a user wrote: messages leave it out
+/// and name the variables instead ([`ConfigError`] does so itself).
+pub const ENV_PROFILE: &str = "env";
+
 /// Read access to a resolved profile.
 ///
 /// Implemented by `brickauth-profile`'s `Profile`, by the CLI's environment-only mode, and by
@@ -252,7 +257,10 @@ impl ConfigError {
             s.push_str(origin);
             s.push_str(": ");
         }
-        match (&self.profile, &self.key) {
+        // The environment-only profile is no profile the user knows: the key (and its origin,
+        // the variable) say it all.
+        let profile = self.profile.as_deref().filter(|p| *p != ENV_PROFILE);
+        match (profile, &self.key) {
             (Some(p), Some(k)) => s.push_str(&format!("profile `{p}`, key `{k}`: ")),
             (Some(p), None) => s.push_str(&format!("profile `{p}`: ")),
             (None, Some(k)) => s.push_str(&format!("key `{k}`: ")),

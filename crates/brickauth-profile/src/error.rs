@@ -250,7 +250,7 @@ impl fmt::Display for ProfileError {
                 }
             }
             Secret { profile, key, message } => {
-                write!(f, "profile `{profile}`: cannot resolve secret `{key}`: {message}")
+                write!(f, "{}cannot resolve secret `{key}`: {message}", scope(&Some(profile.clone())))
             }
             Unsupported { path, section, key, at: pos, message } => {
                 write!(f, "{}: section [{section}], key `{key}`: {message}", at(&Some(path.clone()), pos))
@@ -303,6 +303,7 @@ impl From<ProfileError> for ConfigError {
         let (profile, origin) = match profile.as_deref() {
             None => (None, location),
             Some("[defaults]") => (None, location.map(|l| format!("[defaults] at {l}"))),
+            Some(brickauth_core::settings::ENV_PROFILE) => (None, location),
             Some(name) => (Some(name.to_owned()), location),
         };
         ConfigError { profile, key: Some(key.to_owned()), origin, message }
@@ -326,6 +327,9 @@ fn scope(profile: &Option<String>) -> String {
     match profile.as_deref() {
         None => String::new(),
         Some("[defaults]") => "[defaults]: ".to_owned(),
+        // The environment-only profile: its location ("environment") and the variables named
+        // in the message say where the settings come from.
+        Some(brickauth_core::settings::ENV_PROFILE) => String::new(),
         Some(name) => format!("profile `{name}`: "),
     }
 }

@@ -198,7 +198,7 @@ impl Profile {
     /// flow is built. Keys the flow does not accept are skipped. `flow` has origin `--flow`.
     /// A missing key is reported with the variables that would set it, not the profile key.
     pub fn from_env(flow: &str, vars: &dyn Fn(&str) -> Option<String>) -> Result<Profile, ProfileError> {
-        const NAME: &str = "env";
+        const NAME: &str = brickauth_core::settings::ENV_PROFILE;
         let spec = find(flow).map_err(|e| flow_error(e, None, NAME, None))?;
 
         let mut values = BTreeMap::new();
