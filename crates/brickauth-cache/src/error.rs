@@ -237,6 +237,15 @@ impl ProviderError {
     }
 }
 
+/// "profile `NAME`", or, for the environment-only profile, what it is to the user.
+fn whose(profile: &str) -> String {
+    if profile == brickauth_core::settings::ENV_PROFILE {
+        "the flow named by --flow".to_owned()
+    } else {
+        format!("profile `{profile}`")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,14 +309,5 @@ mod tests {
         };
         let s = e.to_string();
         assert!(s.contains("/c/tokens.lock") && s.contains("process 42") && s.contains("120 s"), "{s}");
-    }
-}
-
-/// "profile `NAME`", or, for the environment-only profile, what it is to the user.
-fn whose(profile: &str) -> String {
-    if profile == brickauth_core::settings::ENV_PROFILE {
-        "the flow named by --flow".to_owned()
-    } else {
-        format!("profile `{profile}`")
     }
 }
