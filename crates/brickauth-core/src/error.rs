@@ -263,6 +263,39 @@ mod tests {
         assert!(AuthError::Entra(Box::new(e)).is_invalid_grant());
     }
 
+    /// Entra's own wording and layout (AADSTS700016 from its error reference; trace lines with
+    /// `\r\n`, as login.microsoftonline.com sends them): the summary and the ids come whole —
+    /// no GUID is cut in two, wherever the caps fall.
+    #[test]
+    fn a_long_entra_body_keeps_every_id_whole() {
+        let app = "12a34b56-789c-0d12-e3fa-b456789c0123";
+        let (trace, correlation) = ("0d8f2b7e-3c4a-4b5d-9e6f-7a8b9c0d1e2f", "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9");
+        let description = format!(
+            "AADSTS700016: Application with identifier '{app}' was not found in the directory 'Contoso'. This can \
+             happen if the application has not been installed by the administrator of the tenant or consented to by \
+             any user in the tenant. You may have sent your authentication request to the wrong tenant.\r\nTrace ID: \
+             {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: 2026-12-07 18:00:00Z"
+        );
+        let body = serde_json::json!({
+            "error": "unauthorized_client",
+            "error_description": description,
+            "error_codes": [700016],
+            "timestamp": "2026-12-07 18:00:00Z",
+            "trace_id": trace,
+            "correlation_id": correlation,
+            "error_uri": "https://login.microsoftonline.com/error?code=700016",
+        });
+        let e = EntraError::parse(400, body.to_string().as_bytes()).unwrap();
+        assert!(e.summary().starts_with("AADSTS700016: Application with identifier"), "{}", e.summary());
+        let shown = e.to_string();
+        for id in [app, trace, correlation] {
+            // Each id is either shown whole or not at all.
+            let prefix = &id[..8];
+            assert!(!shown.contains(prefix) || shown.contains(id), "{id} cut in: {shown}");
+        }
+        assert!(shown.contains(app), "{shown}");
+    }
+
     #[test]
     fn server_text_is_cleaned() {
         let body = br#"{"error":"invalid_grant\u001b[31m","error_description":"AADSTS50126: you sent password=hunter2-secret\u001b]0;owned\u0007\r\nTrace ID: 1","trace_id":"\u001b[2Jt"}"#;
