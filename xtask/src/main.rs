@@ -36,10 +36,12 @@ mod it_transport;
 mod it_trust;
 mod it_trust_files;
 mod it_zerosetup;
+mod release;
 mod sdk;
 mod soak;
 mod test;
 mod tidy;
+mod wheel;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +78,29 @@ enum Task {
         /// Put it in DIR instead.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+    },
+    /// The `pip install brickauth` wheel (maturin, pinned), installed into a fresh venv and used
+    /// with the mock and the Databricks SDK for Python -> target/wheel/dist/.
+    Wheel {
+        /// Put the wheel in DIR instead.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// The release configuration (workflow, Homebrew formula, winget manifests), checked; with
+    /// --archives, the formula and manifests rendered with the archives' SHA-256.
+    ReleaseCheck {
+        /// The release archives (brickauth-VERSION-TARGET.tar.gz/.zip) to hash.
+        #[arg(long, value_name = "DIR")]
+        archives: Option<PathBuf>,
+        /// Where to write the rendered formula and manifests (default target/release-check/).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The repository URL the download links point into (default: Cargo.toml's `repository`).
+        #[arg(long, value_name = "URL")]
+        repository: Option<String>,
+        /// Fail unless this tag is `v` + the version in Cargo.toml.
+        #[arg(long, value_name = "TAG")]
+        tag: Option<String>,
     },
     /// Run every fuzz target (cargo-fuzz, stable).
     Fuzz(FuzzArgs),
@@ -181,6 +206,10 @@ fn main() -> ExitCode {
         Task::Bench(args) => bench::run(&args),
         Task::BenchRunner { spec } => bench::runner(&spec),
         Task::Dist { out } => dist::run(out.as_deref()),
+        Task::Wheel { out } => wheel::run(out.as_deref()),
+        Task::ReleaseCheck { archives, out, repository, tag } => {
+            release::run(&release::Args { archives, out, repository, tag })
+        }
         Task::Fuzz(args) => fuzz::run(&args),
         Task::Soak(args) => soak::run(&args),
         Task::Sdk => sdk::run(),
