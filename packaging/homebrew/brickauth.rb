@@ -1,6 +1,7 @@
 # Homebrew formula for brickauth (a template). At release time `cargo xtask release-check --archives DIR
 # --out DIR` fills in the version, the repository and each archive's SHA-256 and checks the result
-# (`ruby -c` where Ruby is installed); the rendered file goes to a tap as Formula/brickauth.rb.
+# (`ruby -c` where Ruby is installed). Homebrew installs formulae only from a tap: the rendered file
+# goes to the tap repository (`homebrew-tap`) as Formula/brickauth.rb (docs/architecture.md).
 class Brickauth < Formula
   desc "Entra ID tokens for Azure Databricks, cached and refreshed silently"
   homepage "{{repository}}"

@@ -153,7 +153,7 @@ fn build(maturin: &Path, out: &Path, version: &str) -> Result<PathBuf> {
     println!("wheel: maturin build --release ({})…", link.describe());
     let mut cmd = Command::new(maturin);
     cmd.current_dir(root())
-        .args(["build", "--release", "--quiet", "--auditwheel", "check"])
+        .args(["build", "--release", "--locked", "--quiet", "--auditwheel", "check"])
         .arg("--manifest-path")
         .arg(root().join("crates/brickauth-cli/Cargo.toml"))
         .arg("--out")
