@@ -33,7 +33,7 @@ use crate::harness::{Link, World, expect_code, root};
 pub const MATURIN: &str = "1.16.0";
 
 /// The platform tag maturin is asked for on Linux (the wheel's file name carries its long form,
-/// `manylinux_2_17_x86_64.manylinux2014_x86_64`).
+/// `manylinux2014_x86_64.manylinux_2_17_x86_64`).
 const COMPATIBILITY: &str = "manylinux2014";
 
 /// Prints each step's wall time and keeps the total.
