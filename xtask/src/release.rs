@@ -148,8 +148,10 @@ pub fn run(args: &Args) -> Result<()> {
         Some(tool) => {
             validate(&tool, &["--builtin-schema", "vendor.github-workflows"], &workflow)?;
             println!("release-check: {} is valid against the GitHub workflow schema", workflow.display());
+            // The schemas go to a scratch directory: `--out` is what the release attaches.
+            let scratch = tempfile::tempdir()?;
             for (kind, path) in &winget {
-                let schema = out.join(format!("winget-{}.schema.json", kind.manifest_type));
+                let schema = scratch.path().join(format!("winget-{}.schema.json", kind.manifest_type));
                 std::fs::write(&schema, serde_json::to_string_pretty(&winget_schema(kind.manifest_type))?)?;
                 validate(&tool, &["--schemafile", &schema.display().to_string()], path)?;
             }
