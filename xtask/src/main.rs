@@ -7,6 +7,9 @@
 //! - `tidy`: the architecture invariants (crate dependencies, no flow names outside flow crates,
 //!   no unused dependency); also a `#[test]`.
 //! - `demo`: the README's first command — a real token flow end to end against the bundled mock.
+//! - `wheel`: the `pip install brickauth` wheel, built with maturin and tested in a fresh venv.
+//! - `release-check`: the release workflow, Homebrew formula and winget manifests, rendered and
+//!   validated.
 //!
 //! Every task's arguments are parsed here, by one `clap` parser; each module's `run` takes its
 //! typed arguments. Nothing here sends traffic anywhere but loopback.
