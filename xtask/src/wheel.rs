@@ -3,14 +3,15 @@
 //! — built, then installed and used the way a user would.
 //!
 //! 1. maturin, pinned ([`MATURIN`]), from PyPI into `target/wheel/maturin-venv` (once).
-//! 2. `maturin build --release --auditwheel check` into `target/wheel/dist` (or `DIR`). On Linux
-//!    the final crate is linked as `cargo xtask dist` links it ([`Link::lean`]: static, non-PIE),
-//!    so no dynamic loader and no shared library is needed: the binary runs on any x86_64 Linux,
-//!    whatever its C library. The tag is `manylinux_2_17` (= manylinux2014), the oldest maturin
-//!    builds for and the broadest a glibc target can carry (maturin refuses to mix manylinux and
-//!    musllinux tags for one wheel); docs/performance.md, "The wheel".
+//! 2. `maturin build --release --auditwheel check` (into `target/wheel/build`, then copied to
+//!    `target/wheel/dist` or `DIR`). On Linux the final crate is linked as `cargo xtask dist`
+//!    links it ([`Link::lean`]: static, non-PIE), so no dynamic loader and no shared library is
+//!    needed: the binary runs on any x86_64 Linux, whatever its C library. The tag is
+//!    `manylinux_2_17` (= manylinux2014), the oldest maturin builds for and the broadest a glibc
+//!    target can carry (maturin refuses to mix manylinux and musllinux tags for one wheel);
+//!    docs/performance.md, "The wheel".
 //! 3. The wheel's name, `WHEEL` and `METADATA` are checked (version = the crate's, the tag), and
-//!    the binary inside is checked to have no ELF interpreter.
+//!    the binary pip installed from it is checked to have no ELF interpreter.
 //! 4. A fresh virtual environment (`target/wheel/test-venv`): `pip install --no-index` of the
 //!    wheel, `brickauth --version` from the venv's `bin/`, a password-flow token from the bundled
 //!    mock with that installed binary (and a second call answered from the cache), then the
@@ -64,7 +65,11 @@ pub fn run(out: Option<&Path>) -> Result<()> {
     clock.lap(&format!("maturin {MATURIN} ready"));
 
     let version = crate::release::version()?;
-    let wheel = build(&maturin, out.map(Path::to_path_buf).unwrap_or_else(|| dir.join("dist")).as_path(), &version)?;
+    let built = build(&maturin, &dir.join("build"), &version)?;
+    let out = out.map(Path::to_path_buf).unwrap_or_else(|| dir.join("dist"));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let wheel = out.join(built.file_name().context("the wheel has no file name")?);
+    std::fs::copy(&built, &wheel).with_context(|| format!("copying {} to {}", built.display(), wheel.display()))?;
     let size = std::fs::metadata(&wheel)?.len() as f64 / 1048576.0;
     clock.lap(&format!("built {} ({size:.1} MB)", wheel.display()));
 
@@ -140,14 +145,10 @@ fn pip(python: &Path, args: &[&str], paths: &[&std::ffi::OsStr]) -> Result<()> {
     Ok(())
 }
 
-/// `maturin build` of the CLI's wheel into `out` (emptied of older wheels first); its path.
+/// `maturin build` of the CLI's wheel into `out` (made anew: xtask's own directory); its path.
 fn build(maturin: &Path, out: &Path, version: &str) -> Result<PathBuf> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    for entry in std::fs::read_dir(out)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "whl") {
-            std::fs::remove_file(&path).with_context(|| format!("removing the old wheel {}", path.display()))?;
-        }
+    if out.exists() {
+        std::fs::remove_dir_all(out).with_context(|| format!("removing {}", out.display()))?;
     }
     let link = Link::lean();
     println!("wheel: maturin build --release ({})…", link.describe());
