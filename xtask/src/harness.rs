@@ -50,7 +50,7 @@ impl Link {
     }
 
     /// The flags for the final crate.
-    fn rustc_flags(self) -> &'static [&'static str] {
+    pub fn rustc_flags(self) -> &'static [&'static str] {
         match self {
             Link::Pie => &[],
             Link::NonPie => &["-C", "relocation-model=static"],

@@ -7,6 +7,9 @@
 //! - `tidy`: the architecture invariants (crate dependencies, no flow names outside flow crates,
 //!   no unused dependency); also a `#[test]`.
 //! - `demo`: the README's first command — a real token flow end to end against the bundled mock.
+//! - `wheel`: the `pip install brickauth` wheel, built with maturin and tested in a fresh venv.
+//! - `release-check`: the release workflow, Homebrew formula and winget manifests, rendered and
+//!   validated.
 //!
 //! Every task's arguments are parsed here, by one `clap` parser; each module's `run` takes its
 //! typed arguments. Nothing here sends traffic anywhere but loopback.
@@ -36,10 +39,12 @@ mod it_transport;
 mod it_trust;
 mod it_trust_files;
 mod it_zerosetup;
+mod release;
 mod sdk;
 mod soak;
 mod test;
 mod tidy;
+mod wheel;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +81,29 @@ enum Task {
         /// Put it in DIR instead.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+    },
+    /// The `pip install brickauth` wheel (maturin, pinned), installed into a fresh venv and used
+    /// with the mock and the Databricks SDK for Python -> target/wheel/dist/.
+    Wheel {
+        /// Put the wheel in DIR instead.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// The release configuration (workflow, Homebrew formula, winget manifests), checked; with
+    /// --archives, the formula and manifests rendered with the archives' SHA-256.
+    ReleaseCheck {
+        /// The release archives (brickauth-VERSION-TARGET.tar.gz/.zip) to hash.
+        #[arg(long, value_name = "DIR")]
+        archives: Option<PathBuf>,
+        /// Where to write the rendered formula and manifests (default target/release-check/).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The repository URL the download links point into (default: Cargo.toml's `repository`).
+        #[arg(long, value_name = "URL")]
+        repository: Option<String>,
+        /// Fail unless this tag is `v` + the version in Cargo.toml.
+        #[arg(long, value_name = "TAG")]
+        tag: Option<String>,
     },
     /// Run every fuzz target (cargo-fuzz, stable).
     Fuzz(FuzzArgs),
@@ -181,6 +209,10 @@ fn main() -> ExitCode {
         Task::Bench(args) => bench::run(&args),
         Task::BenchRunner { spec } => bench::runner(&spec),
         Task::Dist { out } => dist::run(out.as_deref()),
+        Task::Wheel { out } => wheel::run(out.as_deref()),
+        Task::ReleaseCheck { archives, out, repository, tag } => {
+            release::run(&release::Args { archives, out, repository, tag })
+        }
         Task::Fuzz(args) => fuzz::run(&args),
         Task::Soak(args) => soak::run(&args),
         Task::Sdk => sdk::run(),

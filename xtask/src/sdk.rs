@@ -13,7 +13,8 @@ use anyhow::{Context, Result, bail, ensure};
 
 use crate::harness::{World, build_binary, root};
 
-const SCRIPT: &str = r#"
+/// Lists the clusters of the `[mock]` workspace and reads SCIM Me; prints the count and the user name.
+pub const SCRIPT: &str = r#"
 import sys
 from databricks.sdk import WorkspaceClient
 w = WorkspaceClient(profile="mock")
