@@ -32,6 +32,26 @@ username = "alice@contoso.com"
 password_env = "ALICE_PASSWORD"
 "#;
 
+/// Profiles whose password is an entry of the keychain (`password_keychain`): filed by
+/// `secret-tool` under `account`, by the `keyring` libraries under `username`, or not at all.
+const KEYCHAIN_SECRET_PROFILES: &str = r#"
+[defaults]
+flow = "password"
+tenant_id = "{TENANT}"
+client_id = "{CLIENT}"
+authority_host = "{AUTHORITY}"
+username = "alice@contoso.com"
+
+[profiles.kc]
+password_keychain = "brickauth-test/alice"
+
+[profiles.kc-username]
+password_keychain = "brickauth-test/alice-by-username"
+
+[profiles.kc-missing]
+password_keychain = "brickauth-test/nobody"
+"#;
+
 /// A private session bus with gnome-keyring's Secret Service on it, unlocked.
 struct Bus {
     address: String,
@@ -122,6 +142,20 @@ impl Bus {
         Ok(String::from_utf8_lossy(&o.stdout).contains("boolean true"))
     }
 
+    /// File `secret` in the keychain under `service` and `attribute = account`, as a person
+    /// would with `secret-tool store` (the secret on stdin, never in argv).
+    fn store(&self, service: &str, attribute: &str, account: &str, secret: &str) -> Result<()> {
+        let mut child = self
+            .command("secret-tool")
+            .args(["store", "--label=brickauth test secret", "service", service, attribute, account])
+            .stdin(Stdio::piped())
+            .spawn()
+            .context("starting secret-tool store")?;
+        child.stdin.take().context("secret-tool's stdin")?.write_all(secret.as_bytes())?;
+        ensure!(child.wait()?.success(), "secret-tool store {service} {attribute} {account} failed");
+        Ok(())
+    }
+
     /// The secret the keychain holds for brickauth's `key`, if any (`secret-tool lookup`).
     fn lookup(&self, key: &str) -> Result<Option<String>> {
         let o = self
@@ -201,6 +235,11 @@ pub fn cases(w: &World, s: &mut Suite) {
         return;
     };
     let config = config.display().to_string();
+    let Ok(secret_config) = w.write_profiles("keychain-secrets.toml", KEYCHAIN_SECRET_PROFILES) else {
+        s.case("keychain: write the profile file", || bail!("cannot write keychain-secrets.toml"));
+        return;
+    };
+    let secret_config = secret_config.display().to_string();
     let bus = match Bus::start(&w.path("keychain-bus")) {
         Ok(Ok(bus)) => Some(bus),
         Ok(Err(why)) => {
@@ -212,9 +251,9 @@ pub fn cases(w: &World, s: &mut Suite) {
             None
         }
     };
-    // `brickauth ARGS` on cache `cache`, with `storage`, on the bus or without one.
-    let run = |cache: &Path, storage: &str, on_bus: bool, args: &[&str]| -> Result<Output> {
-        let mut all = vec!["--config", config.as_str()];
+    // `brickauth --config CONFIG ARGS` on cache `cache`, with `storage`, on the bus or without one.
+    let run_in = |config: &str, cache: &Path, storage: &str, on_bus: bool, args: &[&str]| -> Result<Output> {
+        let mut all = vec!["--config", config];
         all.extend_from_slice(args);
         let cache = cache.display().to_string();
         let mut env: Vec<(&str, String)> = vec![
@@ -228,6 +267,7 @@ pub fn cases(w: &World, s: &mut Suite) {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         w.run(&all, &env, None)
     };
+    let run = |cache: &Path, storage: &str, on_bus: bool, args: &[&str]| run_in(&config, cache, storage, on_bus, args);
 
     if let Some(bus) = &bus {
         let cache = w.path("keychain-cache");
@@ -340,6 +380,57 @@ pub fn cases(w: &World, s: &mut Suite) {
             expect_code(&run(&cache, "auto", true, &["logout"])?, 0)
         });
     }
+
+    if let Some(bus) = &bus {
+        s.case("keychain: password_keychain signs in with the password a person filed (account or username)", || {
+            bus.store("brickauth-test", "account", "alice", ALICE_PASSWORD)?;
+            bus.store("brickauth-test", "username", "alice-by-username", ALICE_PASSWORD)?;
+            for profile in ["kc", "kc-username"] {
+                let cache = w.path(&format!("keychain-secret-{profile}"));
+                let o = run_in(&secret_config, &cache, "file", true, &["-p", profile, "token"])?;
+                expect_code(&o, 0)?;
+                let form = w.token_requests().pop().unwrap_or_default();
+                ensure!(form.get("grant_type").map(String::as_str) == Some("password"), "{:?}", form.get("grant_type"));
+                ensure!(
+                    form.get("password").map(String::as_str) == Some(ALICE_PASSWORD),
+                    "not the keychain's password"
+                );
+                // The cached path reads no secret: a second call answers with the keychain gone.
+                let o = run_in(&secret_config, &cache, "file", false, &["-p", profile, "token"])?;
+                expect_code(&o, 0)?;
+            }
+            Ok(())
+        });
+
+        s.case("keychain: a missing password_keychain entry names profile, key, entry and store", || {
+            let o = run_in(
+                &secret_config,
+                &w.path("keychain-secret-missing"),
+                "file",
+                true,
+                &["-p", "kc-missing", "token"],
+            )?;
+            ensure!(o.code != 0, "exit 0 without the entry");
+            for needle in [
+                "kc-missing",
+                "password_keychain",
+                "service `brickauth-test`, account `nobody`",
+                "the Secret Service (D-Bus) has no entry",
+            ] {
+                expect_contains(&o.stderr, needle, "stderr")?;
+            }
+            Ok(())
+        });
+    }
+
+    s.case("keychain: password_keychain without a session bus is a clear error naming the store", || {
+        let o = run_in(&secret_config, &w.path("keychain-secret-nobus"), "file", false, &["-p", "kc", "token"])?;
+        ensure!(o.code != 0, "exit 0 without a keychain\n{}", o.stderr);
+        for needle in ["`kc`", "password_keychain", "service `brickauth-test`, account `alice`", "D-Bus"] {
+            expect_contains(&o.stderr, needle, "stderr")?;
+        }
+        Ok(())
+    });
 
     s.case("keychain: BRICKAUTH_SECRET_STORAGE=keychain without a bus fails closed, non-zero", || {
         let cache = w.path("keychain-closed");

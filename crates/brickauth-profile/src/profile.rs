@@ -18,10 +18,11 @@ use std::sync::{Arc, Mutex};
 use brickauth_core::SecretString;
 use brickauth_core::flow::{FlowSpec, RegistryError, find};
 use brickauth_core::settings::{COMMON_KEYS, ConfigError, KeySpec, Settings};
+use brickauth_keychain::Passwords;
 
 use crate::error::ProfileError;
 use crate::origin::{Origin, Position};
-use crate::secret::{Source, resolve, secret_of};
+use crate::secret::{Source, keychain_entry, resolve, secret_of};
 
 /// One key's value and where it came from.
 #[derive(Debug, Clone)]
@@ -61,6 +62,8 @@ pub struct Profile {
     from_env: bool,
     /// Literal secrets already warned about (warn once per key, not on every resolution).
     warned: Mutex<BTreeSet<String>>,
+    /// Where `K_keychain` entries are read; `None`: the user's keychain.
+    keychain: Option<Arc<dyn Passwords>>,
 }
 
 impl Profile {
@@ -71,10 +74,24 @@ impl Profile {
         flow: &'static FlowSpec,
         values: BTreeMap<String, Entry>,
     ) -> Result<Profile, ProfileError> {
-        let profile =
-            Profile { name: name.to_owned(), path, flow, values, from_env: false, warned: Mutex::new(BTreeSet::new()) };
+        let profile = Profile {
+            name: name.to_owned(),
+            path,
+            flow,
+            values,
+            from_env: false,
+            warned: Mutex::new(BTreeSet::new()),
+            keychain: None,
+        };
         profile.validate()?;
         Ok(profile)
+    }
+
+    /// The same profile, reading `K_keychain` entries from `store` instead of the user's keychain
+    /// (tests pass a [`brickauth_keychain::Memory`]; a program may bring its own store).
+    pub fn with_keychain(mut self, store: Arc<dyn Passwords>) -> Profile {
+        self.keychain = Some(store);
+        self
     }
 
     /// The profile's name (`env` for the environment-only profile).
@@ -250,6 +267,19 @@ impl Profile {
                         .into(),
                 });
             }
+            if let Some((_, Source::Keychain)) = secret_of(Some(self.flow), key)
+                && !entry.value.trim().is_empty()
+                && let Err(message) = keychain_entry(&entry.value)
+            {
+                let (path, at) = self.locate(&entry.origin);
+                return Err(ProfileError::InvalidValue {
+                    path,
+                    profile: Some(self.name.clone()),
+                    key: (*key).clone(),
+                    at,
+                    message,
+                });
+            }
             if secret_of(Some(self.flow), key).is_some() && entry.value.trim().is_empty() {
                 let (path, at) = self.locate(&entry.origin);
                 return Err(ProfileError::InvalidValue {
@@ -287,7 +317,10 @@ impl Profile {
             if !self.is_set(spec) {
                 let k = spec.name;
                 let hint = spec.secret.then(|| {
-                    format!("set `{k}_env`, `{k}_file` or `{k}_command` (or a literal `{k}`, not recommended)")
+                    format!(
+                        "set `{k}_env`, `{k}_file`, `{k}_command` or `{k}_keychain` (or a literal `{k}`, not \
+                         recommended)"
+                    )
                 });
                 return Err(ProfileError::MissingKey {
                     path: self.path.clone(),
@@ -364,7 +397,7 @@ impl Profile {
                 if source == Source::Literal {
                     self.warn_literal(key, &entry.origin);
                 }
-                return resolve(&self.name, key, source, &entry.value).map(Some);
+                return resolve(&self.name, key, source, &entry.value, self.keychain.as_deref()).map(Some);
             }
         }
         Ok(None)
@@ -376,7 +409,7 @@ impl Profile {
         if first {
             tracing::warn!(
                 "profile `{}`: secret `{key}` is written literally at {origin}; \
-                 prefer `{key}_env`, `{key}_file` or `{key}_command`",
+                 prefer `{key}_env`, `{key}_file`, `{key}_command` or `{key}_keychain`",
                 self.name
             );
         }
@@ -405,7 +438,7 @@ fn position(origin: &Origin) -> (usize, usize) {
 /// How a key is set, for a hint: `` `k` `` or, for a secret, its source keys.
 fn sources(spec: &KeySpec) -> String {
     let k = spec.name;
-    if spec.secret { format!("`{k}_env`, `{k}_file` or `{k}_command`") } else { format!("`{k}`") }
+    if spec.secret { format!("`{k}_env`, `{k}_file`, `{k}_command` or `{k}_keychain`") } else { format!("`{k}`") }
 }
 
 fn env_hint(flow: &FlowSpec, key: &str) -> Option<String> {
@@ -516,6 +549,7 @@ impl Clone for Profile {
             values: self.values.clone(),
             from_env: self.from_env,
             warned: Mutex::new(warned),
+            keychain: self.keychain.clone(),
         }
     }
 }
