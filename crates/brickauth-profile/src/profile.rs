@@ -64,6 +64,8 @@ pub struct Profile {
     warned: Mutex<BTreeSet<String>>,
     /// Where `K_keychain` entries are read; `None`: the user's keychain.
     keychain: Option<Arc<dyn Passwords>>,
+    /// The profile file's top-level `secret_storage`, if it has one.
+    secret_storage: Option<Entry>,
 }
 
 impl Profile {
@@ -82,6 +84,7 @@ impl Profile {
             from_env: false,
             warned: Mutex::new(BTreeSet::new()),
             keychain: None,
+            secret_storage: None,
         };
         profile.validate()?;
         Ok(profile)
@@ -92,6 +95,22 @@ impl Profile {
     pub fn with_keychain(mut self, store: Arc<dyn Passwords>) -> Profile {
         self.keychain = Some(store);
         self
+    }
+
+    /// The same profile under the TOML profile file's `secret_storage` (a section of
+    /// `~/.databrickscfg` takes the TOML file's, when there is one).
+    pub(crate) fn with_secret_storage(mut self, setting: Option<Entry>) -> Profile {
+        self.secret_storage = setting;
+        self
+    }
+
+    /// Where the token cache is to keep refresh tokens, as the profile file's top-level
+    /// `secret_storage` says (one of [`SECRET_STORAGE_VALUES`](crate::SECRET_STORAGE_VALUES)),
+    /// with where it is written; `None` when the file does not say (and for the
+    /// environment-only profile, which reads no file). `$BRICKAUTH_SECRET_STORAGE` overrides it:
+    /// the caller building the cache decides.
+    pub fn secret_storage(&self) -> Option<(&str, &Origin)> {
+        self.secret_storage.as_ref().map(|e| (e.value.as_str(), &e.origin))
     }
 
     /// The profile's name (`env` for the environment-only profile).
@@ -550,6 +569,7 @@ impl Clone for Profile {
             from_env: self.from_env,
             warned: Mutex::new(warned),
             keychain: self.keychain.clone(),
+            secret_storage: self.secret_storage.clone(),
         }
     }
 }

@@ -526,6 +526,37 @@ fn a_keychain_source_must_name_service_and_account() {
 }
 
 #[test]
+fn secret_storage_is_a_top_level_setting_every_profile_carries() {
+    let text = "default_profile = \"p\"\nsecret_storage = \"Keychain\"\n\n[profiles.p]\nflow = \"test-password\"\n\
+                username = \"u\"\npassword_env = \"PW\"\n";
+    let file = parse(text).unwrap();
+    assert_eq!(file.secret_storage(), Some(("keychain", &at(2, 1))));
+    let p = file.profile("p").unwrap();
+    assert_eq!(p.secret_storage(), Some(("keychain", &at(2, 1))));
+    assert_eq!(p.clone().secret_storage().map(|(v, _)| v), Some("keychain"));
+    assert_eq!(password_profile("password_env = \"PW\"\n").unwrap().secret_storage(), None);
+    for word in crate::SECRET_STORAGE_VALUES {
+        let file = parse(&format!("secret_storage = \"{word}\"\n")).unwrap();
+        assert_eq!(file.secret_storage().map(|(v, _)| v), Some(word));
+    }
+}
+
+#[test]
+fn a_bad_secret_storage_is_an_error_at_its_line() {
+    let err = parse("default_profile = \"p\"\nsecret_storage = \"vault\"\n").unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "profiles.toml:2:18: key `secret_storage`: expected \"auto\", \"keychain\", \"keyring\" or \"file\": where \
+         refresh tokens are kept (docs/cache.md)"
+    );
+    let err = parse("secret_storage = true\n").unwrap_err().to_string();
+    assert!(err.starts_with("profiles.toml:1:18: key `secret_storage`: expected"), "{err}");
+    // Inside a profile it is not a profile key: the storage is one for the whole cache.
+    let err = password_profile("password_env = \"PW\"\nsecret_storage = \"file\"\n").unwrap_err().to_string();
+    assert!(err.contains("unknown key `secret_storage`"), "{err}");
+}
+
+#[test]
 fn literal_secret_works_and_warns_once() {
     let p = password_profile("password = \"hunter2\"\n").unwrap();
     let (secret, warnings) = capture(|| {
