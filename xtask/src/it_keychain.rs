@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use brickauth_mock::ALICE_PASSWORD;
+use brickauth_mock::{ALICE_PASSWORD, SP_CLIENT_ID, SP_CLIENT_SECRET, TENANT_ID};
 use serde_json::Value;
 
 use crate::harness::{Output, Suite, World, expect_code, expect_contains};
@@ -32,8 +32,29 @@ username = "alice@contoso.com"
 password_env = "ALICE_PASSWORD"
 "#;
 
-/// A private session bus with gnome-keyring's Secret Service on it, unlocked.
-struct Bus {
+/// Profiles whose password is an entry of the keychain (`password_keychain`): filed by
+/// `secret-tool` under `account`, by the `keyring` libraries under `username`, or not at all.
+const KEYCHAIN_SECRET_PROFILES: &str = r#"
+[defaults]
+flow = "password"
+tenant_id = "{TENANT}"
+client_id = "{CLIENT}"
+authority_host = "{AUTHORITY}"
+username = "alice@contoso.com"
+
+[profiles.kc]
+password_keychain = "brickauth-test/alice"
+
+[profiles.kc-username]
+password_keychain = "brickauth-test/alice-by-username"
+
+[profiles.kc-missing]
+password_keychain = "brickauth-test/nobody"
+"#;
+
+/// A private session bus with gnome-keyring's Secret Service on it, unlocked (also used by
+/// `cargo xtask soak --secret-storage keychain`).
+pub(crate) struct Bus {
     address: String,
     home: PathBuf,
     runtime: PathBuf,
@@ -42,7 +63,7 @@ struct Bus {
 
 impl Bus {
     /// Start one, or say why it cannot be (a program is missing).
-    fn start(dir: &Path) -> Result<std::result::Result<Bus, String>> {
+    pub(crate) fn start(dir: &Path) -> Result<std::result::Result<Bus, String>> {
         for tool in ["dbus-daemon", "dbus-send", "gnome-keyring-daemon", "secret-tool"] {
             if !on_path(tool) {
                 return Ok(Err(format!("`{tool}` is not installed (.ci/run installs it with apt-get)")));
@@ -94,7 +115,7 @@ impl Bus {
     }
 
     /// The variables that point a process at this bus.
-    fn env(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
         let mut v = vec![
             ("HOME", self.home.display().to_string()),
             ("XDG_RUNTIME_DIR", self.runtime.display().to_string()),
@@ -120,6 +141,20 @@ impl Bus {
             .stdout(Stdio::piped())
             .output()?;
         Ok(String::from_utf8_lossy(&o.stdout).contains("boolean true"))
+    }
+
+    /// File `secret` in the keychain under `service` and `attribute = account`, as a person
+    /// would with `secret-tool store` (the secret on stdin, never in argv).
+    fn store(&self, service: &str, attribute: &str, account: &str, secret: &str) -> Result<()> {
+        let mut child = self
+            .command("secret-tool")
+            .args(["store", "--label=brickauth test secret", "service", service, attribute, account])
+            .stdin(Stdio::piped())
+            .spawn()
+            .context("starting secret-tool store")?;
+        child.stdin.take().context("secret-tool's stdin")?.write_all(secret.as_bytes())?;
+        ensure!(child.wait()?.success(), "secret-tool store {service} {attribute} {account} failed");
+        Ok(())
     }
 
     /// The secret the keychain holds for brickauth's `key`, if any (`secret-tool lookup`).
@@ -201,6 +236,11 @@ pub fn cases(w: &World, s: &mut Suite) {
         return;
     };
     let config = config.display().to_string();
+    let Ok(secret_config) = w.write_profiles("keychain-secrets.toml", KEYCHAIN_SECRET_PROFILES) else {
+        s.case("keychain: write the profile file", || bail!("cannot write keychain-secrets.toml"));
+        return;
+    };
+    let secret_config = secret_config.display().to_string();
     let bus = match Bus::start(&w.path("keychain-bus")) {
         Ok(Ok(bus)) => Some(bus),
         Ok(Err(why)) => {
@@ -212,9 +252,9 @@ pub fn cases(w: &World, s: &mut Suite) {
             None
         }
     };
-    // `brickauth ARGS` on cache `cache`, with `storage`, on the bus or without one.
-    let run = |cache: &Path, storage: &str, on_bus: bool, args: &[&str]| -> Result<Output> {
-        let mut all = vec!["--config", config.as_str()];
+    // `brickauth --config CONFIG ARGS` on cache `cache`, with `storage`, on the bus or without one.
+    let run_in = |config: &str, cache: &Path, storage: &str, on_bus: bool, args: &[&str]| -> Result<Output> {
+        let mut all = vec!["--config", config];
         all.extend_from_slice(args);
         let cache = cache.display().to_string();
         let mut env: Vec<(&str, String)> = vec![
@@ -228,6 +268,7 @@ pub fn cases(w: &World, s: &mut Suite) {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         w.run(&all, &env, None)
     };
+    let run = |cache: &Path, storage: &str, on_bus: bool, args: &[&str]| run_in(&config, cache, storage, on_bus, args);
 
     if let Some(bus) = &bus {
         let cache = w.path("keychain-cache");
@@ -340,6 +381,162 @@ pub fn cases(w: &World, s: &mut Suite) {
             expect_code(&run(&cache, "auto", true, &["logout"])?, 0)
         });
     }
+
+    if let Some(bus) = &bus {
+        s.case("keychain: password_keychain signs in with the password a person filed (account or username)", || {
+            bus.store("brickauth-test", "account", "alice", ALICE_PASSWORD)?;
+            bus.store("brickauth-test", "username", "alice-by-username", ALICE_PASSWORD)?;
+            for profile in ["kc", "kc-username"] {
+                let cache = w.path(&format!("keychain-secret-{profile}"));
+                let o = run_in(&secret_config, &cache, "file", true, &["-p", profile, "token"])?;
+                expect_code(&o, 0)?;
+                let form = w.token_requests().pop().unwrap_or_default();
+                ensure!(form.get("grant_type").map(String::as_str) == Some("password"), "{:?}", form.get("grant_type"));
+                ensure!(
+                    form.get("password").map(String::as_str) == Some(ALICE_PASSWORD),
+                    "not the keychain's password"
+                );
+                // The cached path reads no secret: a second call answers with the keychain gone.
+                let o = run_in(&secret_config, &cache, "file", false, &["-p", profile, "token"])?;
+                expect_code(&o, 0)?;
+            }
+            Ok(())
+        });
+
+        s.case("keychain: a missing password_keychain entry names profile, key, entry and store", || {
+            let o = run_in(
+                &secret_config,
+                &w.path("keychain-secret-missing"),
+                "file",
+                true,
+                &["-p", "kc-missing", "token"],
+            )?;
+            ensure!(o.code != 0, "exit 0 without the entry");
+            for needle in [
+                "kc-missing",
+                "password_keychain",
+                "service `brickauth-test`, account `nobody`",
+                "the Secret Service (D-Bus) has no entry",
+            ] {
+                expect_contains(&o.stderr, needle, "stderr")?;
+            }
+            Ok(())
+        });
+    }
+
+    // `profiles import --databrickscfg --secrets keychain`: a service principal's literal secret.
+    let import_cfg = w.path("keychain-import-databrickscfg");
+    let import_toml = w.path("keychain-import.toml");
+    let imported = std::fs::write(
+        &import_cfg,
+        format!(
+            "[sp-kc]\nhost = {}\nazure_tenant_id = {TENANT_ID}\nazure_client_id = {SP_CLIENT_ID}\n\
+             azure_client_secret = {SP_CLIENT_SECRET}\nauthority_host = {}\n",
+            w.databricks.uri(),
+            w.entra.uri()
+        ),
+    );
+    let import = |on_bus: bool| -> Result<Output> {
+        let (cfg, toml) = (import_cfg.display().to_string(), import_toml.display().to_string());
+        let args =
+            ["--config", toml.as_str(), "profiles", "import", "--databrickscfg", cfg.as_str(), "--secrets", "keychain"];
+        let env: Vec<(&str, String)> = if on_bus { bus.as_ref().map(Bus::env).unwrap_or_default() } else { Vec::new() };
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        w.run(&args, &env, None)
+    };
+
+    s.case("keychain: profiles import --secrets keychain without a keychain fails and writes nothing", || {
+        imported.as_ref().map_err(|e| anyhow::anyhow!("cannot write the Databricks config file: {e}"))?;
+        let o = import(false)?;
+        ensure!(o.code != 0, "exit 0 without a keychain\n{}", o.stderr);
+        expect_contains(&o.stderr, "cannot use the keychain", "stderr")?;
+        expect_contains(&o.stderr, "D-Bus", "stderr")?;
+        expect_contains(&o.stderr, "nothing was written", "stderr")?;
+        ensure!(!import_toml.exists(), "{} was written", import_toml.display());
+        Ok(())
+    });
+
+    if let Some(bus) = &bus {
+        s.case("keychain: profiles import --secrets keychain moves the literal secret into the keychain", || {
+            imported.as_ref().map_err(|e| anyhow::anyhow!("cannot write the Databricks config file: {e}"))?;
+            let o = import(true)?;
+            expect_code(&o, 0)?;
+            expect_contains(&o.stderr, "kept in the keychain as brickauth/sp-kc", "stderr")?;
+            let toml = std::fs::read_to_string(&import_toml)?;
+            ensure!(toml.contains("client_secret_keychain = \"brickauth/sp-kc\""), "{toml}");
+            ensure!(!toml.contains(SP_CLIENT_SECRET), "the secret was copied into the profile file");
+            let held = bus.lookup("sp-kc")?.context("the keychain holds no entry brickauth/sp-kc")?;
+            ensure!(held == SP_CLIENT_SECRET, "the keychain holds another secret");
+            // The imported profile gets a token with the secret from the keychain.
+            let o = run_in(
+                &import_toml.display().to_string(),
+                &w.path("keychain-import-cache"),
+                "file",
+                true,
+                &["-p", "sp-kc", "token"],
+            )?;
+            expect_code(&o, 0)?;
+            let form = w.token_requests().pop().unwrap_or_default();
+            ensure!(
+                form.get("client_secret").map(String::as_str) == Some(SP_CLIENT_SECRET),
+                "not the keychain's secret"
+            );
+            // Again: the profile exists now and is kept; the keychain entry is not touched.
+            let o = import(true)?;
+            expect_code(&o, 0)?;
+            expect_contains(&o.stderr, "kept     [sp-kc]", "stderr")?;
+            Ok(())
+        });
+    }
+
+    // `secret_storage` at the top of the profile file, with the variable unset (empty) or set.
+    let storage_config =
+        w.write_profiles("keychain-storage.toml", &format!("secret_storage = \"keychain\"\n{PROFILES}"));
+    let storage_config = storage_config.map(|p| p.display().to_string());
+    s.case("keychain: secret_storage in the profile file decides the store; the variable overrides it", || {
+        let config = storage_config.as_ref().map_err(|e| anyhow::anyhow!("cannot write the profile file: {e}"))?;
+        // No bus: the file's `keychain` fails closed ...
+        let cache = w.path("keychain-setting-nobus");
+        let o = run_in(config, &cache, "", false, &["token"])?;
+        ensure!(o.code != 0, "exit 0 without a keychain\n{}", o.stderr);
+        expect_contains(&o.stderr, "keychain", "stderr")?;
+        no_clear_refresh_token(w, &cache)?;
+        // ... unless the variable says otherwise.
+        let o = run_in(config, &cache, "file", false, &["token"])?;
+        expect_code(&o, 0)?;
+        ensure!(recorded(&cache)?.0 == "file", "the variable did not win: {:?}", recorded(&cache)?);
+        let Some(bus) = &bus else {
+            println!("      (no session bus here: the keychain half was not checked)");
+            return Ok(());
+        };
+        // On the bus the file's `keychain` seals the refresh token; status reports the policy.
+        let cache = w.path("keychain-setting-bus");
+        expect_code(&run_in(config, &cache, "", true, &["token"])?, 0)?;
+        let (storage, key) = recorded(&cache)?;
+        ensure!(storage == "keychain" && bus.lookup(&key)?.is_some(), "recorded: {storage} {key}");
+        no_clear_refresh_token(w, &cache)?;
+        let o = run_in(config, &cache, "", true, &["status", "-o", "json"])?;
+        let v: Value = serde_json::from_str(&o.stdout)?;
+        ensure!(v["secret_storage"]["policy"] == "keychain" && v["secret_storage"]["storage"] == "keychain", "{v}");
+        expect_code(&run_in(config, &cache, "", true, &["logout"])?, 0)
+    });
+
+    s.case("keychain: a bad secret_storage in the profile file is an error at its line", || {
+        let config =
+            w.write_profiles("keychain-bad-setting.toml", &format!("secret_storage = \"vault\"\n{PROFILES}"))?;
+        let o = run_in(&config.display().to_string(), &w.path("keychain-bad-setting"), "", false, &["token"])?;
+        expect_code(&o, 2)?;
+        expect_contains(&o.stderr, "keychain-bad-setting.toml:1:18: key `secret_storage`: expected \"auto\"", "stderr")
+    });
+
+    s.case("keychain: password_keychain without a session bus is a clear error naming the store", || {
+        let o = run_in(&secret_config, &w.path("keychain-secret-nobus"), "file", false, &["-p", "kc", "token"])?;
+        ensure!(o.code != 0, "exit 0 without a keychain\n{}", o.stderr);
+        for needle in ["`kc`", "password_keychain", "service `brickauth-test`, account `alice`", "D-Bus"] {
+            expect_contains(&o.stderr, needle, "stderr")?;
+        }
+        Ok(())
+    });
 
     s.case("keychain: BRICKAUTH_SECRET_STORAGE=keychain without a bus fails closed, non-zero", || {
         let cache = w.path("keychain-closed");

@@ -197,6 +197,10 @@ pub struct SoakArgs {
     /// Soak this binary instead of building one.
     #[arg(long, value_name = "PATH")]
     pub bin: Option<PathBuf>,
+    /// Run with BRICKAUTH_SECRET_STORAGE set to this; `keychain` starts a private session bus with
+    /// gnome-keyring's Secret Service for the run [default: the variable unset]
+    #[arg(long, value_name = "STORAGE", value_parser = ["auto", "keychain", "keyring", "file"])]
+    pub secret_storage: Option<String>,
 }
 
 fn main() -> ExitCode {

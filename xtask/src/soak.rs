@@ -1,5 +1,5 @@
 //! `cargo xtask soak [--processes N] [--calls M] [--lifetime SECS] [--max-seconds S]
-//! [--every-call-refreshes] [--release]`: N concurrent workers, each running `brickauth token`
+//! [--every-call-refreshes] [--release] [--secret-storage STORAGE]`: N concurrent workers, each running `brickauth token`
 //! M times as separate processes, against the mock with short-lived tokens and rotating refresh
 //! tokens (defaults 64 × 50, 5 s, at most 60 s).
 //!
@@ -20,6 +20,12 @@
 //! no other error); exactly one password grant; no refresh token redeemed twice; token requests
 //! ≤ calls and, unless every call refreshes, ≤ elapsed / lifetime + 3; no issued refresh token
 //! appears in any call's stderr.
+//!
+//! `--secret-storage S` sets `BRICKAUTH_SECRET_STORAGE=S` for every call; `keychain` runs them all
+//! on a private session bus with gnome-keyring's Secret Service (it_keychain.rs's [`Bus`]), so
+//! every rotation seals the new refresh token with the key the keychain holds. The run then also
+//! passes only when the cache file records that storage and holds no issued refresh token in
+//! clear.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -31,6 +37,7 @@ use brickauth_mock::ALICE_PASSWORD;
 use brickauth_mock::constants::password_profile;
 
 use crate::harness::{World, build_binary};
+use crate::it_keychain::Bus;
 
 const FLOOR_SECS: i64 = 40;
 
@@ -48,6 +55,17 @@ pub fn run(o: &crate::SoakArgs) -> Result<()> {
         None => build_binary(o.release)?,
     };
     let w = World::start(bin.clone())?;
+    let bus = match o.secret_storage.as_deref() {
+        Some("keychain") => match Bus::start(&w.path("soak-bus"))? {
+            Ok(bus) => Some(bus),
+            Err(why) => bail!("--secret-storage keychain needs a session bus with a Secret Service: {why}"),
+        },
+        _ => None,
+    };
+    let mut extra_env: Vec<(&str, String)> = bus.as_ref().map(Bus::env).unwrap_or_default();
+    if let Some(storage) = &o.secret_storage {
+        extra_env.push(("BRICKAUTH_SECRET_STORAGE", storage.clone()));
+    }
     w.write_profiles("profiles.toml", &password_profile("soak", "SOAK_PASSWORD", true))?;
     let issued_lifetime = if o.every_call_refreshes { o.lifetime as i64 } else { o.lifetime as i64 + FLOOR_SECS };
     w.entra.set_token_lifetime(issued_lifetime);
@@ -55,12 +73,15 @@ pub fn run(o: &crate::SoakArgs) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(o.max_seconds);
     println!(
         "soak: {} processes × {} calls, tokens issued for {issued_lifetime} s (usable {} s above the {FLOOR_SECS}-s floor), \
-         {} ms between calls, at most {} s",
+         {} ms between calls, at most {} s, secret storage {}",
         o.processes,
         o.calls,
         if o.every_call_refreshes { 0 } else { o.lifetime },
         interval.as_millis(),
-        o.max_seconds
+        o.max_seconds,
+        o.secret_storage.as_deref().map_or("unset (auto)".to_owned(), |s| {
+            if bus.is_some() { format!("{s} (gnome-keyring on a private bus)") } else { s.to_owned() }
+        })
     );
 
     let registry = w.entra.registry();
@@ -73,7 +94,7 @@ pub fn run(o: &crate::SoakArgs) -> Result<()> {
     std::thread::scope(|s| {
         for worker in 0..o.processes {
             let (tally, registry, bin) = (&tally, &registry, &bin);
-            let (cache, config, home, path) = (&cache, &config, &home, &path);
+            let (cache, config, home, path, extra_env) = (&cache, &config, &home, &path, &extra_env);
             s.spawn(move || {
                 for call in 0..o.calls {
                     if Instant::now() >= deadline {
@@ -89,6 +110,7 @@ pub fn run(o: &crate::SoakArgs) -> Result<()> {
                         .env("BRICKAUTH_CONFIG", config)
                         .env("SOAK_PASSWORD", ALICE_PASSWORD)
                         .env("TZ", "UTC")
+                        .envs(extra_env.iter().map(|(k, v)| (*k, v.as_str())))
                         .stdin(Stdio::null())
                         .output();
                     let took = t0.elapsed();
@@ -211,6 +233,15 @@ pub fn run(o: &crate::SoakArgs) -> Result<()> {
     if leaked > 0 {
         problems.push(format!("{leaked} secrets leaked to stderr"));
     }
+    if let Some(storage) = &o.secret_storage {
+        match sealed_in(&cache, &issued_rts) {
+            Ok(recorded) if recorded == *storage || storage == "auto" => {
+                println!("  secret storage   {recorded}, as the cache file records; no refresh token in clear")
+            }
+            Ok(recorded) => problems.push(format!("the cache file records storage `{recorded}`, not `{storage}`")),
+            Err(e) => problems.push(format!("{e:#}")),
+        }
+    }
     if calls < o.processes * o.calls {
         println!("  note: stopped at the {} s bound after {calls} of {} calls", o.max_seconds, o.processes * o.calls);
     }
@@ -220,4 +251,16 @@ pub fn run(o: &crate::SoakArgs) -> Result<()> {
     } else {
         bail!("soak failed: {}", problems.join("; "))
     }
+}
+
+/// The storage the cache file in `cache` records; an error when an issued refresh token is in
+/// clear in the file while that storage seals them.
+fn sealed_in(cache: &std::path::Path, issued: &[String]) -> Result<String> {
+    let text = std::fs::read_to_string(cache.join("tokens.json"))?;
+    let v: serde_json::Value = serde_json::from_str(&text)?;
+    let recorded = v["secrets"]["storage"].as_str().unwrap_or("none").to_owned();
+    if recorded != "file" && issued.iter().any(|rt| text.contains(rt.as_str())) {
+        bail!("the cache file records `{recorded}` yet holds an issued refresh token in clear");
+    }
+    Ok(recorded)
 }

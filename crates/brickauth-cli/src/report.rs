@@ -431,6 +431,8 @@ fn refused_credential(from: &str) -> String {
         "make that command print a new refresh token"
     } else if from.contains("_env`") || from.starts_with('$') {
         "set that variable to a new refresh token"
+    } else if from.contains("_keychain`") {
+        "store a new refresh token in that keychain entry"
     } else {
         "put a new refresh token in the profile"
     };

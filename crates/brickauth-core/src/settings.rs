@@ -41,7 +41,8 @@ pub const COMMON_KEYS: &[KeySpec] = &[
 ];
 
 /// The suffixes that name a secret's source: `password_env = "VAR"`, `password_file = "~/.pw"`, …
-pub const SECRET_SUFFIXES: &[&str] = &["_env", "_file", "_command"];
+/// (`_keychain = "service/account"`: an entry of the user's keychain.)
+pub const SECRET_SUFFIXES: &[&str] = &["_env", "_file", "_command", "_keychain"];
 
 /// One key a flow (or every profile) reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +51,8 @@ pub struct KeySpec {
     pub name: &'static str,
     /// Whether the flow refuses to build without it.
     pub required: bool,
-    /// Whether the value is a secret: then `name_env`, `name_file` and `name_command` are accepted too.
+    /// Whether the value is a secret: then `name_env`, `name_file`, `name_command` and
+    /// `name_keychain` are accepted too.
     pub secret: bool,
     /// One line for `brickauth flows` and the profile reference.
     pub help: &'static str,

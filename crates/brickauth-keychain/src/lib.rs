@@ -19,6 +19,12 @@
 //! [`StoreError::Timeout`] instead of hanging the caller. The helper thread is left to finish on
 //! its own; it holds nothing but the request.
 //!
+//! The keychain also holds secrets a person put there — a password, a client secret — filed
+//! under a service and an account the way other tools file theirs; [`Passwords`] reads and
+//! writes them as text, and [`passwords`] is the keychain's. The kernel keyring is not offered
+//! for those: it forgets everything at reboot, has no unlock, and no tool a person uses to keep
+//! passwords writes to it.
+//!
 //! What this crate is not: it knows nothing of tokens, caches or profiles, and never prints.
 #![warn(missing_docs)]
 
@@ -27,7 +33,7 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::Duration;
 
-pub use secrecy::{ExposeSecret, SecretSlice};
+pub use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 #[cfg(target_os = "linux")]
 mod keyutils;
@@ -69,6 +75,31 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     fn set(&self, name: &str, label: &str, secret: &[u8]) -> Result<(), StoreError>;
     /// Delete the entry `name`; whether there was one.
     fn delete(&self, name: &str) -> Result<bool, StoreError>;
+}
+
+/// A person's secrets in the keychain, by service and account: a password or a client secret
+/// kept there instead of in a file, read and written as text.
+///
+/// Linux: a Secret Service item whose attributes are `service` and `account` (`secret-tool
+/// store --label=… service S account A`) or `service` and `username` (Python's and Go's
+/// `keyring`); one written here carries all three. macOS: the generic password of service `S`
+/// and account `A`. Windows: the generic credential `A.S`, as the `keyring` libraries file it.
+pub trait Passwords: Send + Sync + fmt::Debug {
+    /// The store, for messages: `the Secret Service (D-Bus)`, `the macOS Keychain`.
+    fn store(&self) -> &'static str;
+    /// The secret of `service` and `account`, or `None` when there is no such entry.
+    fn password(&self, service: &str, account: &str) -> Result<Option<SecretString>, StoreError>;
+    /// Store `password` for `service` and `account`, replacing any earlier one; `label` is what
+    /// a keychain shows a person browsing it.
+    fn set_password(
+        &self,
+        service: &str,
+        account: &str,
+        label: &str,
+        password: &SecretString,
+    ) -> Result<(), StoreError>;
+    /// Delete the entry of `service` and `account`; whether there was one.
+    fn delete_password(&self, service: &str, account: &str) -> Result<bool, StoreError>;
 }
 
 /// Why a store operation failed. Never carries a secret.
@@ -128,6 +159,33 @@ pub fn keychain() -> Box<dyn KeyStore> {
     }
 }
 
+/// The user's keychain as a store of [`Passwords`] (see there for how entries are filed).
+/// Cheap: nothing is contacted until an operation is called.
+pub fn passwords() -> Box<dyn Passwords> {
+    #[cfg(target_os = "linux")]
+    {
+        Box::new(secret_service::SecretService)
+    }
+    #[cfg(any(target_os = "macos", windows))]
+    {
+        Box::new(native::Native)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+    {
+        Box::new(Absent { store: "the keychain", reason: "brickauth knows no keychain on this operating system" })
+    }
+}
+
+/// A secret read from a store as text: UTF-8, or a [`StoreError::Failed`] that says so (and
+/// holds nothing of the bytes, which are zeroed).
+pub(crate) fn text(store: &'static str, bytes: Vec<u8>) -> Result<SecretString, StoreError> {
+    use secrecy::zeroize::Zeroize;
+    String::from_utf8(bytes).map(SecretString::from).map_err(|e| {
+        e.into_bytes().zeroize();
+        StoreError::Failed { store, reason: "the entry's secret is not UTF-8 text".into() }
+    })
+}
+
 /// The Linux kernel's user keyring; elsewhere a store that is always
 /// [`Unavailable`](StoreError::Unavailable).
 pub fn kernel_keyring() -> Box<dyn KeyStore> {
@@ -164,6 +222,22 @@ impl KeyStore for Absent {
         Err(self.error())
     }
     fn delete(&self, _: &str) -> Result<bool, StoreError> {
+        Err(self.error())
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+impl Passwords for Absent {
+    fn store(&self) -> &'static str {
+        self.store
+    }
+    fn password(&self, _: &str, _: &str) -> Result<Option<SecretString>, StoreError> {
+        Err(self.error())
+    }
+    fn set_password(&self, _: &str, _: &str, _: &str, _: &SecretString) -> Result<(), StoreError> {
+        Err(self.error())
+    }
+    fn delete_password(&self, _: &str, _: &str) -> Result<bool, StoreError> {
         Err(self.error())
     }
 }
@@ -223,6 +297,33 @@ impl KeyStore for Memory {
     fn delete(&self, name: &str) -> Result<bool, StoreError> {
         self.check()?;
         Ok(lock(&self.entries).remove(name).is_some())
+    }
+}
+
+/// Passwords are entries named `service/account`.
+impl Passwords for Memory {
+    fn store(&self) -> &'static str {
+        "the in-memory store"
+    }
+    fn password(&self, service: &str, account: &str) -> Result<Option<SecretString>, StoreError> {
+        self.check()?;
+        let found = lock(&self.entries).get(&format!("{service}/{account}")).cloned();
+        found.map(|bytes| text(self.store(), bytes)).transpose()
+    }
+    fn set_password(
+        &self,
+        service: &str,
+        account: &str,
+        _label: &str,
+        password: &SecretString,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        lock(&self.entries).insert(format!("{service}/{account}"), password.expose_secret().as_bytes().to_vec());
+        Ok(())
+    }
+    fn delete_password(&self, service: &str, account: &str) -> Result<bool, StoreError> {
+        self.check()?;
+        Ok(lock(&self.entries).remove(&format!("{service}/{account}")).is_some())
     }
 }
 
@@ -293,6 +394,21 @@ mod tests {
         assert!(m.delete("k").unwrap());
         assert!(!m.delete("k").unwrap());
         assert!(m.names().is_empty());
+    }
+
+    #[test]
+    fn memory_passwords_by_service_and_account() {
+        let m = Memory::new();
+        assert!(m.password("svc", "alice").unwrap().is_none());
+        m.set_password("svc", "alice", "label", &SecretString::from("pw")).unwrap();
+        assert_eq!(m.password("svc", "alice").unwrap().unwrap().expose_secret(), "pw");
+        assert!(m.password("svc", "bob").unwrap().is_none());
+        assert!(m.password("other", "alice").unwrap().is_none());
+        m.set("svc/raw", "label", &[0xff, 0xfe]).unwrap();
+        let e = m.password("svc", "raw").unwrap_err();
+        assert!(e.to_string().contains("not UTF-8") && !e.is_unavailable(), "{e}");
+        assert!(m.delete_password("svc", "alice").unwrap());
+        assert!(!m.delete_password("svc", "alice").unwrap());
     }
 
     #[test]

@@ -3,10 +3,15 @@
 //!
 //! Entries are filed under service [`SERVICE`] and account `<name>` (on Windows the target
 //! `<name>.brickauth`). Both are encrypted at rest under the user's login and survive reboots.
+//!
+//! A user's password ([`Passwords`]) is the generic password (macOS) or generic credential
+//! (Windows) of `service` and `account`, read and written as text the way `keyring`-based tools
+//! (Python's and Go's `keyring`, the Databricks CLI) do: UTF-8 on macOS, UTF-16 on Windows, whose
+//! target is `<account>.<service>`.
 
-use secrecy::SecretSlice;
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
-use crate::{KeyStore, SERVICE, StoreError, StoreKind, TIMEOUT};
+use crate::{KeyStore, Passwords, SERVICE, StoreError, StoreKind, TIMEOUT};
 
 #[cfg(target_os = "macos")]
 const STORE: &str = "the macOS Keychain";
@@ -50,8 +55,50 @@ impl KeyStore for Native {
     }
 }
 
+impl Passwords for Native {
+    fn store(&self) -> &'static str {
+        STORE
+    }
+
+    fn password(&self, service: &str, account: &str) -> Result<Option<SecretString>, StoreError> {
+        let (service, account) = (service.to_owned(), account.to_owned());
+        crate::bounded(STORE, TIMEOUT, move || match entry_of(&service, &account)?.get_password() {
+            Ok(password) => Ok(Some(SecretString::from(password))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(classify(e)),
+        })
+    }
+
+    fn set_password(
+        &self,
+        service: &str,
+        account: &str,
+        _label: &str,
+        password: &SecretString,
+    ) -> Result<(), StoreError> {
+        let (service, account) = (service.to_owned(), account.to_owned());
+        let password = password.clone();
+        crate::bounded(STORE, TIMEOUT, move || {
+            entry_of(&service, &account)?.set_password(password.expose_secret()).map_err(classify)
+        })
+    }
+
+    fn delete_password(&self, service: &str, account: &str) -> Result<bool, StoreError> {
+        let (service, account) = (service.to_owned(), account.to_owned());
+        crate::bounded(STORE, TIMEOUT, move || match entry_of(&service, &account)?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring::Error::NoEntry) => Ok(false),
+            Err(e) => Err(classify(e)),
+        })
+    }
+}
+
 fn entry(name: &str) -> Result<keyring::Entry, StoreError> {
-    keyring::Entry::new(SERVICE, name).map_err(classify)
+    entry_of(SERVICE, name)
+}
+
+fn entry_of(service: &str, account: &str) -> Result<keyring::Entry, StoreError> {
+    keyring::Entry::new(service, account).map_err(classify)
 }
 
 fn classify(e: keyring::Error) -> StoreError {

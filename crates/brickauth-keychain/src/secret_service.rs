@@ -5,6 +5,10 @@
 //! `account = <name>` (what `secret-tool lookup service brickauth account <name>` finds). The
 //! secret travels over the bus encrypted with a Diffie-Hellman session key.
 //!
+//! A user's password ([`Passwords`]) is an item with `service` and `account` (as `secret-tool
+//! store` files it) or `service` and `username` (as Python's and Go's `keyring` libraries and the
+//! Databricks CLI file theirs); one written here carries both, so either kind of tool finds it.
+//!
 //! Each operation opens its own connection on a helper thread with a single-threaded Tokio
 //! runtime, bounded by [`TIMEOUT`](crate::TIMEOUT). Where no session bus is configured
 //! (`DBUS_SESSION_BUS_ADDRESS` unset and no `$XDG_RUNTIME_DIR/bus`), nothing is attempted: the
@@ -14,10 +18,10 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 
-use secrecy::SecretSlice;
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use secret_service::{EncryptionType, Error, SecretService as Ss};
 
-use crate::{KeyStore, SERVICE, StoreError, StoreKind, TIMEOUT};
+use crate::{KeyStore, Passwords, SERVICE, StoreError, StoreKind, TIMEOUT};
 
 const STORE: &str = "the Secret Service (D-Bus)";
 
@@ -35,54 +39,109 @@ impl KeyStore for SecretService {
     }
 
     fn get(&self, name: &str) -> Result<Option<SecretSlice<u8>>, StoreError> {
-        let name = name.to_owned();
-        let found = run(move || async move {
-            let ss = Ss::connect(EncryptionType::Dh).await?;
-            let items = ss.search_items(attributes(&name)).await?;
+        Ok(find(vec![attributes(SERVICE, "account", name)])?.map(SecretSlice::from))
+    }
+
+    fn set(&self, name: &str, label: &str, secret: &[u8]) -> Result<(), StoreError> {
+        store(attributes(SERVICE, "account", name), label, secret.to_vec())
+    }
+
+    fn delete(&self, name: &str) -> Result<bool, StoreError> {
+        remove(vec![attributes(SERVICE, "account", name)])
+    }
+}
+
+impl Passwords for SecretService {
+    fn store(&self) -> &'static str {
+        STORE
+    }
+
+    fn password(&self, service: &str, account: &str) -> Result<Option<SecretString>, StoreError> {
+        let Some(bytes) = find(lookups(service, account))? else { return Ok(None) };
+        crate::text(STORE, bytes).map(Some)
+    }
+
+    fn set_password(
+        &self,
+        service: &str,
+        account: &str,
+        label: &str,
+        password: &SecretString,
+    ) -> Result<(), StoreError> {
+        let mut attributes = attributes(service, "account", account);
+        attributes.insert("username".into(), account.to_owned());
+        store(attributes, label, password.expose_secret().as_bytes().to_vec())
+    }
+
+    fn delete_password(&self, service: &str, account: &str) -> Result<bool, StoreError> {
+        remove(lookups(service, account))
+    }
+}
+
+type Attributes = HashMap<String, String>;
+
+fn attributes(service: &str, kind: &str, name: &str) -> Attributes {
+    HashMap::from([("service".to_owned(), service.to_owned()), (kind.to_owned(), name.to_owned())])
+}
+
+/// A user's password is found by `account` (secret-tool) or by `username` (the keyring libraries).
+fn lookups(service: &str, account: &str) -> Vec<Attributes> {
+    vec![attributes(service, "account", account), attributes(service, "username", account)]
+}
+
+fn borrowed(a: &Attributes) -> HashMap<&str, &str> {
+    a.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// The secret of the first item matching one of `searches`, in order; unlocked if need be.
+fn find(searches: Vec<Attributes>) -> Result<Option<Vec<u8>>, StoreError> {
+    run(move || async move {
+        let ss = Ss::connect(EncryptionType::Dh).await?;
+        for search in &searches {
+            let items = ss.search_items(borrowed(search)).await?;
             let item = match (items.unlocked.first(), items.locked.first()) {
                 (Some(item), _) => item,
                 (None, Some(item)) => {
                     item.unlock().await?;
                     item
                 }
-                (None, None) => return Ok(None),
+                (None, None) => continue,
             };
-            Ok(Some(item.get_secret().await?))
-        })?;
-        Ok(found.map(SecretSlice::from))
-    }
+            return Ok(Some(item.get_secret().await?));
+        }
+        Ok(None)
+    })
+}
 
-    fn set(&self, name: &str, label: &str, secret: &[u8]) -> Result<(), StoreError> {
-        let (name, label, secret) = (name.to_owned(), label.to_owned(), secret.to_vec());
-        run(move || async move {
-            let ss = Ss::connect(EncryptionType::Dh).await?;
-            let collection = match ss.get_default_collection().await {
-                Err(Error::NoResult) => ss.get_any_collection().await?,
-                other => other?,
-            };
-            collection.ensure_unlocked().await?;
-            collection.create_item(&label, attributes(&name), &secret, true, "text/plain").await?;
-            Ok(())
-        })
-    }
+/// Create (or replace) the item with exactly `attributes` in the default collection.
+fn store(attributes: Attributes, label: &str, secret: Vec<u8>) -> Result<(), StoreError> {
+    let label = label.to_owned();
+    run(move || async move {
+        let ss = Ss::connect(EncryptionType::Dh).await?;
+        let collection = match ss.get_default_collection().await {
+            Err(Error::NoResult) => ss.get_any_collection().await?,
+            other => other?,
+        };
+        collection.ensure_unlocked().await?;
+        collection.create_item(&label, borrowed(&attributes), &secret, true, "text/plain").await?;
+        Ok(())
+    })
+}
 
-    fn delete(&self, name: &str) -> Result<bool, StoreError> {
-        let name = name.to_owned();
-        run(move || async move {
-            let ss = Ss::connect(EncryptionType::Dh).await?;
-            let items = ss.search_items(attributes(&name)).await?;
-            let mut deleted = false;
+/// Delete every item matching any of `searches`; whether there was one.
+fn remove(searches: Vec<Attributes>) -> Result<bool, StoreError> {
+    run(move || async move {
+        let ss = Ss::connect(EncryptionType::Dh).await?;
+        let mut deleted = false;
+        for search in &searches {
+            let items = ss.search_items(borrowed(search)).await?;
             for item in items.unlocked.iter().chain(&items.locked) {
                 item.delete().await?;
                 deleted = true;
             }
-            Ok(deleted)
-        })
-    }
-}
-
-fn attributes(name: &str) -> HashMap<&str, &str> {
-    HashMap::from([("service", SERVICE), ("account", name)])
+        }
+        Ok(deleted)
+    })
 }
 
 /// Run one operation against the bus: unavailable at once without a session bus, else on a

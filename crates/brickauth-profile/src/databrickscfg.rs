@@ -591,7 +591,7 @@ impl Sources {
             return self.named(&name);
         }
         match self.databrickscfg.as_ref().and_then(|c| c.default_section().map(|s| (c, s))) {
-            Some((cfg, section)) => cfg.profile(section),
+            Some((cfg, section)) => self.section(cfg, section),
             None => match &self.toml {
                 Some(toml) if !toml.names().is_empty() => Err(ProfileError::NoProfileSelected {
                     path: toml.path().into(),
@@ -637,7 +637,7 @@ impl Sources {
         if let Some(cfg) = &self.databrickscfg
             && cfg.has(name)
         {
-            return cfg.profile(name);
+            return self.section(cfg, name);
         }
         match (&self.toml, &self.databrickscfg) {
             (Some(toml), cfg) => {
@@ -661,11 +661,18 @@ impl Sources {
                     known: known.into(),
                 })
             }
-            (None, Some(cfg)) => cfg.profile(name),
+            (None, Some(cfg)) => self.section(cfg, name),
             (None, None) => Err(ProfileError::NotFound {
                 path: self.toml_path.clone().unwrap_or_else(|| PathBuf::from("profiles.toml")).into(),
             }),
         }
+    }
+
+    /// Section `name` of `cfg` as a profile, under the TOML file's `secret_storage` (the token
+    /// cache is one for both files).
+    fn section(&self, cfg: &DatabricksCfg, name: &str) -> Result<Profile, ProfileError> {
+        let setting = self.toml.as_ref().and_then(|t| t.secret_storage_entry());
+        Ok(cfg.profile(name)?.with_secret_storage(setting))
     }
 
     /// Every profile name of both files with where it is from, TOML first; a section that a TOML
@@ -680,7 +687,7 @@ impl Sources {
         if let Some(cfg) = &self.databrickscfg {
             for name in cfg.names() {
                 if !out.iter().any(|(n, _)| n == name) {
-                    out.push((name.to_owned(), cfg.profile(name)));
+                    out.push((name.to_owned(), self.section(cfg, name)));
                 }
             }
         }

@@ -22,7 +22,11 @@ use crate::profile::{Entry, Profile, flow_error};
 use crate::secret::secret_of;
 
 /// The keys allowed at the top of the file.
-const TOP_LEVEL_KEYS: &[&str] = &["default_profile", "defaults", "profiles"];
+const TOP_LEVEL_KEYS: &[&str] = &["default_profile", "secret_storage", "defaults", "profiles"];
+
+/// The values of the top-level `secret_storage` (any case): where the token cache keeps refresh
+/// tokens, as `brickauth-cache`'s `StoragePolicy` reads them (`$BRICKAUTH_SECRET_STORAGE` wins).
+pub const SECRET_STORAGE_VALUES: [&str; 4] = ["auto", "keychain", "keyring", "file"];
 
 /// A parsed profile file: `default_profile`, the `[defaults]` table and the `[profiles.NAME]`
 /// tables, each value with its position.
@@ -31,6 +35,7 @@ const TOP_LEVEL_KEYS: &[&str] = &["default_profile", "defaults", "profiles"];
 pub struct ProfileFile {
     path: Arc<Path>,
     default_profile: Option<String>,
+    secret_storage: Option<Entry>,
     defaults: BTreeMap<String, Entry>,
     profiles: BTreeMap<String, BTreeMap<String, Entry>>,
 }
@@ -62,6 +67,7 @@ impl ProfileFile {
         let mut file = ProfileFile {
             path: path.clone(),
             default_profile: None,
+            secret_storage: None,
             defaults: BTreeMap::new(),
             profiles: BTreeMap::new(),
         };
@@ -71,6 +77,20 @@ impl ProfileFile {
                     DeValue::String(name) => file.default_profile = Some(name.to_string()),
                     _ => return Err(parser.invalid("", "default_profile", value, "expected a string: a profile name")),
                 },
+                "secret_storage" => {
+                    let word = match value.get_ref() {
+                        DeValue::String(word) => word.trim().to_ascii_lowercase(),
+                        _ => String::new(),
+                    };
+                    if !SECRET_STORAGE_VALUES.contains(&word.as_str()) {
+                        let expected = "expected \"auto\", \"keychain\", \"keyring\" or \"file\": where refresh tokens \
+                                        are kept (docs/cache.md)";
+                        return Err(parser.invalid("", "secret_storage", value, expected));
+                    }
+                    let (line, column) = parser.lines.position(key.span().start);
+                    let origin = Origin::File { path: path.to_path_buf(), line, column };
+                    file.secret_storage = Some(Entry { value: word, origin });
+                }
                 "defaults" => {
                     let table = parser.table(value, "", "defaults", "expected a table: [defaults]")?;
                     file.defaults = parser.entries(table, Scope::Defaults)?;
@@ -112,6 +132,17 @@ impl ProfileFile {
     /// The file's `default_profile`, if set.
     pub fn default_profile(&self) -> Option<&str> {
         self.default_profile.as_deref()
+    }
+
+    /// The file's `secret_storage` (one of [`SECRET_STORAGE_VALUES`], lower case) and where it is
+    /// written, if set. It holds for every profile: the token cache keeps all refresh tokens in
+    /// one store.
+    pub fn secret_storage(&self) -> Option<(&str, &Origin)> {
+        self.secret_storage.as_ref().map(|e| (e.value.as_str(), &e.origin))
+    }
+
+    pub(crate) fn secret_storage_entry(&self) -> Option<Entry> {
+        self.secret_storage.clone()
     }
 
     /// Every profile name, sorted.
@@ -202,7 +233,8 @@ impl ProfileFile {
             .map(|(key, entry)| (key.clone(), entry.clone()))
             .collect();
         values.extend(own.iter().map(|(key, entry)| (key.clone(), entry.clone())));
-        let profile = Profile::assemble(name, Some(self.path.clone()), spec, values);
+        let profile = Profile::assemble(name, Some(self.path.clone()), spec, values)
+            .with_secret_storage(self.secret_storage.clone());
         let problems = profile.problems();
         Ok((profile, problems))
     }
@@ -242,6 +274,7 @@ impl std::fmt::Debug for ProfileFile {
         f.debug_struct("ProfileFile")
             .field("path", &self.path)
             .field("default_profile", &self.default_profile)
+            .field("secret_storage", &self.secret_storage.as_ref().map(|e| &e.value))
             .field("defaults", &self.defaults.keys().collect::<Vec<_>>())
             .field(
                 "profiles",

@@ -2,6 +2,7 @@
 //!
 //! ```toml
 //! default_profile = "dev"
+//! secret_storage = "keychain"       # where refresh tokens are kept: auto, keychain, keyring, file
 //!
 //! [defaults]                        # merged under every profile; a profile's own key wins
 //! tenant_id = "a1bc2d34-5e67-8f89-01ab-c2345d6c78de"
@@ -45,7 +46,7 @@ mod tests;
 
 pub use databrickscfg::{DatabricksCfg, Mapped, MappedKey, Sources, databrickscfg_path, toml_choice};
 pub use error::ProfileError;
-pub use file::ProfileFile;
+pub use file::{ProfileFile, SECRET_STORAGE_VALUES};
 pub use origin::{Origin, Position, display_path};
 pub use path::config_path;
 pub use profile::{DisplayValue, Profile};

@@ -18,10 +18,11 @@ use std::sync::{Arc, Mutex};
 use brickauth_core::SecretString;
 use brickauth_core::flow::{FlowSpec, RegistryError, find};
 use brickauth_core::settings::{COMMON_KEYS, ConfigError, KeySpec, Settings};
+use brickauth_keychain::Passwords;
 
 use crate::error::ProfileError;
 use crate::origin::{Origin, Position};
-use crate::secret::{Source, resolve, secret_of};
+use crate::secret::{Source, keychain_entry, resolve, secret_of};
 
 /// One key's value and where it came from.
 #[derive(Debug, Clone)]
@@ -61,6 +62,10 @@ pub struct Profile {
     from_env: bool,
     /// Literal secrets already warned about (warn once per key, not on every resolution).
     warned: Mutex<BTreeSet<String>>,
+    /// Where `K_keychain` entries are read; `None`: the user's keychain.
+    keychain: Option<Arc<dyn Passwords>>,
+    /// The profile file's top-level `secret_storage`, if it has one.
+    secret_storage: Option<Entry>,
 }
 
 impl Profile {
@@ -84,7 +89,39 @@ impl Profile {
         flow: &'static FlowSpec,
         values: BTreeMap<String, Entry>,
     ) -> Profile {
-        Profile { name: name.to_owned(), path, flow, values, from_env: false, warned: Mutex::new(BTreeSet::new()) }
+        Profile {
+            name: name.to_owned(),
+            path,
+            flow,
+            values,
+            from_env: false,
+            warned: Mutex::new(BTreeSet::new()),
+            keychain: None,
+            secret_storage: None,
+        }
+    }
+
+    /// The same profile, reading `K_keychain` entries from `store` instead of the user's keychain
+    /// (tests pass a [`brickauth_keychain::Memory`]; a program may bring its own store).
+    pub fn with_keychain(mut self, store: Arc<dyn Passwords>) -> Profile {
+        self.keychain = Some(store);
+        self
+    }
+
+    /// The same profile under the TOML profile file's `secret_storage` (a section of
+    /// `~/.databrickscfg` takes the TOML file's, when there is one).
+    pub(crate) fn with_secret_storage(mut self, setting: Option<Entry>) -> Profile {
+        self.secret_storage = setting;
+        self
+    }
+
+    /// Where the token cache is to keep refresh tokens, as the profile file's top-level
+    /// `secret_storage` says (one of [`SECRET_STORAGE_VALUES`](crate::SECRET_STORAGE_VALUES)),
+    /// with where it is written; `None` when the file does not say (and for the
+    /// environment-only profile, which reads no file). `$BRICKAUTH_SECRET_STORAGE` overrides it:
+    /// the caller building the cache decides.
+    pub fn secret_storage(&self) -> Option<(&str, &Origin)> {
+        self.secret_storage.as_ref().map(|e| (e.value.as_str(), &e.origin))
     }
 
     /// The profile's name (`env` for the environment-only profile).
@@ -272,6 +309,20 @@ impl Profile {
                 });
                 continue;
             }
+            if let Some((_, Source::Keychain)) = secret_of(Some(self.flow), key)
+                && !entry.value.trim().is_empty()
+                && let Err(message) = keychain_entry(&entry.value)
+            {
+                let (path, at) = self.locate(&entry.origin);
+                problems.push(ProfileError::InvalidValue {
+                    path,
+                    profile: Some(self.name.clone()),
+                    key: (*key).clone(),
+                    at,
+                    message,
+                });
+                continue;
+            }
             if secret_of(Some(self.flow), key).is_some() && entry.value.trim().is_empty() {
                 let (path, at) = self.locate(&entry.origin);
                 problems.push(ProfileError::InvalidValue {
@@ -310,7 +361,10 @@ impl Profile {
             if !self.is_set(spec) {
                 let k = spec.name;
                 let hint = spec.secret.then(|| {
-                    format!("set `{k}_env`, `{k}_file` or `{k}_command` (or a literal `{k}`, not recommended)")
+                    format!(
+                        "set `{k}_env`, `{k}_file`, `{k}_command` or `{k}_keychain` (or a literal `{k}`, not \
+                         recommended)"
+                    )
                 });
                 problems.push(ProfileError::MissingKey {
                     path: self.path.clone(),
@@ -387,7 +441,7 @@ impl Profile {
                 if source == Source::Literal {
                     self.warn_literal(key, &entry.origin);
                 }
-                return resolve(&self.name, key, source, &entry.value).map(Some);
+                return resolve(&self.name, key, source, &entry.value, self.keychain.as_deref()).map(Some);
             }
         }
         Ok(None)
@@ -399,7 +453,7 @@ impl Profile {
         if first {
             tracing::warn!(
                 "profile `{}`: secret `{key}` is written literally at {origin}; \
-                 prefer `{key}_env`, `{key}_file` or `{key}_command`",
+                 prefer `{key}_env`, `{key}_file`, `{key}_command` or `{key}_keychain`",
                 self.name
             );
         }
@@ -428,7 +482,7 @@ fn position(origin: &Origin) -> (usize, usize) {
 /// How a key is set, for a hint: `` `k` `` or, for a secret, its source keys.
 fn sources(spec: &KeySpec) -> String {
     let k = spec.name;
-    if spec.secret { format!("`{k}_env`, `{k}_file` or `{k}_command`") } else { format!("`{k}`") }
+    if spec.secret { format!("`{k}_env`, `{k}_file`, `{k}_command` or `{k}_keychain`") } else { format!("`{k}`") }
 }
 
 fn env_hint(flow: &FlowSpec, key: &str) -> Option<String> {
@@ -539,6 +593,8 @@ impl Clone for Profile {
             values: self.values.clone(),
             from_env: self.from_env,
             warned: Mutex::new(warned),
+            keychain: self.keychain.clone(),
+            secret_storage: self.secret_storage.clone(),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Secret sources: a literal `K`, `K_env`, `K_file` or `K_command`, resolved only when asked.
+//! Secret sources: a literal `K`, `K_env`, `K_file`, `K_command` or `K_keychain`, resolved only
+//! when asked.
 //!
 //! Nothing here runs at load time: [`Profile::secret`](brickauth_core::settings::Settings::secret)
 //! calls [`resolve`] when a flow is actually built, so the cached-token path never reads a secret
@@ -11,12 +12,14 @@ use std::process::{Command, Stdio};
 use brickauth_core::SecretString;
 use brickauth_core::flow::{FlowSpec, flows};
 use brickauth_core::settings::{COMMON_KEYS, KeySpec};
+use brickauth_keychain::Passwords;
+use secrecy::ExposeSecret;
 use secrecy::zeroize::Zeroize;
 
 use crate::error::ProfileError;
 use crate::path::expand_tilde;
 
-/// How a secret key `K` is given: one of `K`, `K_env`, `K_file`, `K_command`.
+/// How a secret key `K` is given: one of `K`, `K_env`, `K_file`, `K_command`, `K_keychain`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Source {
     /// `K = "…"`: the secret itself, in the file (accepted with a warning).
@@ -27,11 +30,13 @@ pub(crate) enum Source {
     File,
     /// `K_command = "…"`.
     Command,
+    /// `K_keychain = "service/account"`: an entry of the user's keychain.
+    Keychain,
 }
 
 impl Source {
     /// Every source, in the order messages list them.
-    pub(crate) const ALL: [Source; 4] = [Source::Literal, Source::Env, Source::File, Source::Command];
+    pub(crate) const ALL: [Source; 5] = [Source::Literal, Source::Env, Source::File, Source::Command, Source::Keychain];
 
     fn suffix(self) -> &'static str {
         match self {
@@ -39,6 +44,7 @@ impl Source {
             Source::Env => "_env",
             Source::File => "_file",
             Source::Command => "_command",
+            Source::Keychain => "_keychain",
         }
     }
 
@@ -50,7 +56,7 @@ impl Source {
     /// Split a key into the secret it may belong to and its source: `password_env` →
     /// (`password`, Env). Purely syntactic; see [`secret_of`] for whether `base` is a secret.
     fn split(key: &str) -> (&str, Source) {
-        for source in [Source::Env, Source::File, Source::Command] {
+        for source in [Source::Env, Source::File, Source::Command, Source::Keychain] {
             if let Some(base) = key.strip_suffix(source.suffix()) {
                 return (base, source);
             }
@@ -73,10 +79,17 @@ fn is_secret_name(flow: Option<&FlowSpec>, name: &str) -> bool {
     declares(COMMON_KEYS) || flow.is_some_and(|f| declares(f.keys)) || flows().iter().any(|f| declares(f.keys))
 }
 
-/// Resolve secret `key` of `profile` from `source`, whose profile value is `value`.
+/// Resolve secret `key` of `profile` from `source`, whose profile value is `value`; a
+/// `K_keychain` entry is read from `keychain` (the user's keychain when `None`).
 ///
 /// The literal case needs no work (and its warning is the profile's business, as it warns once).
-pub(crate) fn resolve(profile: &str, key: &str, source: Source, value: &str) -> Result<SecretString, ProfileError> {
+pub(crate) fn resolve(
+    profile: &str,
+    key: &str,
+    source: Source,
+    value: &str,
+    keychain: Option<&dyn Passwords>,
+) -> Result<SecretString, ProfileError> {
     let fail = |message: String| ProfileError::Secret { profile: profile.to_owned(), key: key.to_owned(), message };
     let source_key = source.key(key);
     match source {
@@ -93,6 +106,31 @@ pub(crate) fn resolve(profile: &str, key: &str, source: Source, value: &str) -> 
         },
         Source::File => from_file(&expand_tilde(Path::new(value)), &source_key).map_err(fail),
         Source::Command => from_command(value, &source_key).map_err(fail),
+        Source::Keychain => match keychain {
+            Some(store) => from_keychain(store, value, &source_key),
+            None => from_keychain(brickauth_keychain::passwords().as_ref(), value, &source_key),
+        }
+        .map_err(fail),
+    }
+}
+
+/// `service/account` split at its first `/`; the error says what is wrong with the value (which
+/// names an entry, not a secret, and may be shown).
+pub(crate) fn keychain_entry(value: &str) -> Result<(&str, &str), String> {
+    match value.split_once('/') {
+        Some((service, account)) if !service.trim().is_empty() && !account.trim().is_empty() => Ok((service, account)),
+        _ => Err(format!("`{value}` is not `service/account`: name the keychain entry's service and account")),
+    }
+}
+
+fn from_keychain(store: &dyn Passwords, value: &str, source_key: &str) -> Result<SecretString, String> {
+    let (service, account) = keychain_entry(value)?;
+    let what = format!("service `{service}`, account `{account}` (named by `{source_key}`)");
+    match store.password(service, account) {
+        Ok(Some(secret)) if !secret.expose_secret().trim().is_empty() => Ok(secret),
+        Ok(Some(_)) => Err(format!("the entry of {what} in {} is empty", store.store())),
+        Ok(None) => Err(format!("{} has no entry for {what}", store.store())),
+        Err(e) => Err(format!("cannot read {what}: {e}")),
     }
 }
 
@@ -188,5 +226,16 @@ mod tests {
         assert_eq!(Source::split("refresh_token_file"), ("refresh_token", Source::File));
         assert_eq!(Source::split("client_secret_command"), ("client_secret", Source::Command));
         assert_eq!(Source::split("password"), ("password", Source::Literal));
+        assert_eq!(Source::split("client_secret_keychain"), ("client_secret", Source::Keychain));
+    }
+
+    #[test]
+    fn keychain_entries_are_service_slash_account() {
+        assert_eq!(keychain_entry("brickauth-test/alice"), Ok(("brickauth-test", "alice")));
+        assert_eq!(keychain_entry("svc/team/alice"), Ok(("svc", "team/alice")));
+        for bad in ["alice", "/alice", "svc/", " / "] {
+            let e = keychain_entry(bad).unwrap_err();
+            assert!(e.contains("service/account") && e.contains(bad), "{e}");
+        }
     }
 }

@@ -183,7 +183,8 @@ fn a_flow_with_alternative_credentials_needs_exactly_one() {
     assert_eq!(
         err.to_string(),
         "profiles.toml: profile `sp`: missing required key `client_secret`; flow `test-sp` needs a credential: \
-         set `client_secret_env`, `client_secret_file` or `client_secret_command`, or `client_certificate`"
+         set `client_secret_env`, `client_secret_file`, `client_secret_command` or `client_secret_keychain`, or \
+         `client_certificate`"
     );
     for one in
         ["client_secret_env = \"S\"\n", "client_secret_command = \"pass sp\"\n", "client_certificate = \"c.pem\"\n"]
@@ -493,6 +494,88 @@ fn command_printing_nothing_is_an_error() {
     let p = password_profile("password_command = \"true\"\n").unwrap();
     let err = p.resolve_secret("password").unwrap_err().to_string();
     assert!(err.ends_with("the output of command `true` (from `password_command`) is empty"), "{err}");
+}
+
+#[test]
+fn secret_from_the_keychain_is_read_when_asked_and_never_shown() {
+    use brickauth_keychain::{Memory, Passwords, StoreError};
+    let store = Arc::new(Memory::new());
+    let p = password_profile("password_keychain = \"brickauth-test/alice\"\n").unwrap().with_keychain(store.clone());
+    // Loading and showing the profile read nothing from the store.
+    assert_eq!(p.get("password_keychain"), None);
+    assert_eq!(p.source_key("password").as_deref(), Some("password_keychain"));
+    let shown: Vec<String> = p.entries().iter().map(|(k, v, _)| format!("{k}={v}")).collect();
+    assert!(shown.contains(&"password_keychain=brickauth-test/alice".to_owned()), "{shown:?}");
+
+    let err = p.resolve_secret("password").unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "profile `p`: cannot resolve secret `password`: the in-memory store has no entry for service \
+         `brickauth-test`, account `alice` (named by `password_keychain`)"
+    );
+
+    store.set_password("brickauth-test", "alice", "label", &"s3cret-from-keychain".to_owned().into()).unwrap();
+    assert_eq!(p.secret("password").unwrap().unwrap().expose_secret(), "s3cret-from-keychain");
+    let clone = p.clone();
+    assert_eq!(clone.secret("password").unwrap().unwrap().expose_secret(), "s3cret-from-keychain");
+    assert!(!format!("{p:?}").contains("s3cret"));
+
+    store.fail_with(Some(StoreError::Unavailable {
+        store: "the Secret Service (D-Bus)",
+        reason: "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)".into(),
+    }));
+    let err = p.secret("password").unwrap_err().to_string();
+    assert!(
+        err.contains("profile `p`")
+            && err.contains("`password`")
+            && err.contains("service `brickauth-test`, account `alice` (named by `password_keychain`)")
+            && err.contains("the Secret Service (D-Bus) is not available: no D-Bus session bus")
+            && !err.contains("s3cret"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_keychain_source_must_name_service_and_account() {
+    let err = password_profile("password_keychain = \"alice\"\n").unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "profiles.toml:4:1: profile `p`: key `password_keychain`: `alice` is not `service/account`: name the \
+         keychain entry's service and account"
+    );
+    let err = password_profile("password_keychain = \"svc/a\"\npassword_env = \"PW\"\n").unwrap_err();
+    assert!(matches!(err, ProfileError::AmbiguousSecret { .. }), "{err:?}");
+}
+
+#[test]
+fn secret_storage_is_a_top_level_setting_every_profile_carries() {
+    let text = "default_profile = \"p\"\nsecret_storage = \"Keychain\"\n\n[profiles.p]\nflow = \"test-password\"\n\
+                username = \"u\"\npassword_env = \"PW\"\n";
+    let file = parse(text).unwrap();
+    assert_eq!(file.secret_storage(), Some(("keychain", &at(2, 1))));
+    let p = file.profile("p").unwrap();
+    assert_eq!(p.secret_storage(), Some(("keychain", &at(2, 1))));
+    assert_eq!(p.clone().secret_storage().map(|(v, _)| v), Some("keychain"));
+    assert_eq!(password_profile("password_env = \"PW\"\n").unwrap().secret_storage(), None);
+    for word in crate::SECRET_STORAGE_VALUES {
+        let file = parse(&format!("secret_storage = \"{word}\"\n")).unwrap();
+        assert_eq!(file.secret_storage().map(|(v, _)| v), Some(word));
+    }
+}
+
+#[test]
+fn a_bad_secret_storage_is_an_error_at_its_line() {
+    let err = parse("default_profile = \"p\"\nsecret_storage = \"vault\"\n").unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "profiles.toml:2:18: key `secret_storage`: expected \"auto\", \"keychain\", \"keyring\" or \"file\": where \
+         refresh tokens are kept (docs/cache.md)"
+    );
+    let err = parse("secret_storage = true\n").unwrap_err().to_string();
+    assert!(err.starts_with("profiles.toml:1:18: key `secret_storage`: expected"), "{err}");
+    // Inside a profile it is not a profile key: the storage is one for the whole cache.
+    let err = password_profile("password_env = \"PW\"\nsecret_storage = \"file\"\n").unwrap_err().to_string();
+    assert!(err.contains("unknown key `secret_storage`"), "{err}");
 }
 
 #[test]

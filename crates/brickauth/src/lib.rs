@@ -141,19 +141,37 @@ impl Auth {
         Auth { options }
     }
 
-    /// The token cache ([`Options::cache_dir`], else the environment's).
+    /// The token cache ([`Options::cache_dir`], else the environment's), keeping refresh tokens
+    /// where `$BRICKAUTH_SECRET_STORAGE` says (else `auto`).
     pub fn cache(&self) -> Result<brickauth_cache::TokenCache> {
-        Ok(match &self.options.cache_dir {
-            // Refresh tokens kept where `$BRICKAUTH_SECRET_STORAGE` says, as for the default directory.
-            Some(dir) => {
-                let policy = match std::env::var(brickauth_cache::STORAGE_VARIABLE) {
-                    Ok(v) if !v.trim().is_empty() => v.parse()?,
-                    _ => brickauth_cache::StoragePolicy::Auto,
-                };
-                brickauth_cache::TokenCache::at(dir).with_storage(policy)
-            }
+        self.cache_with(None)
+    }
+
+    /// The token cache for `profile`: as [`Auth::cache`], with the profile file's
+    /// `secret_storage` where `$BRICKAUTH_SECRET_STORAGE` is not set. Reads no file.
+    pub fn cache_for(&self, profile: &Profile) -> Result<brickauth_cache::TokenCache> {
+        self.cache_with(profile.secret_storage())
+    }
+
+    /// The token cache, refresh tokens kept as `$BRICKAUTH_SECRET_STORAGE` says, else as
+    /// `setting` (a profile file's `secret_storage` and where it is written), else `auto`.
+    pub fn cache_with(&self, setting: Option<(&str, &Origin)>) -> Result<brickauth_cache::TokenCache> {
+        let cache = match &self.options.cache_dir {
+            Some(dir) => brickauth_cache::TokenCache::at(dir),
+            // Reads `$BRICKAUTH_SECRET_STORAGE` too: a bad value is an error naming it.
             None => brickauth_cache::TokenCache::from_env()?,
-        })
+        };
+        let policy = match (std::env::var(brickauth_cache::STORAGE_VARIABLE), setting) {
+            (Ok(v), _) if !v.trim().is_empty() => v.parse()?,
+            (_, Some((value, origin))) => value.parse().map_err(|_| {
+                Error::Profile(ProfileError::Other(format!(
+                    "{origin}: `secret_storage = \"{value}\"` is none of {}",
+                    brickauth_profile::SECRET_STORAGE_VALUES.join(", ")
+                )))
+            })?,
+            _ => brickauth_cache::StoragePolicy::Auto,
+        };
+        Ok(cache.with_storage(policy))
     }
 
     /// The options in force.

@@ -148,7 +148,7 @@ impl Source {
 
 impl Current {
     fn new(auth: &Auth, profile: Profile, interaction: Interaction) -> Result<Current> {
-        let cache = auth.cache()?;
+        let cache = auth.cache_for(&profile)?;
         let profile = Arc::new(profile);
         // Cheap: the HTTP client is built on the first request, never on the cached path.
         let mut client = TokenClient::from_config(auth.http_config()?);

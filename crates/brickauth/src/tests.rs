@@ -128,3 +128,35 @@ async fn a_host_only_profile_is_resolved_inside_an_async_program() {
     let token = source.token().await.unwrap();
     assert_eq!(token.account.username.as_deref(), Some(ALICE));
 }
+
+#[test]
+fn the_profile_files_secret_storage_words_are_the_cache_policies() {
+    for word in brickauth_profile::SECRET_STORAGE_VALUES {
+        let policy: brickauth_cache::StoragePolicy = word.parse().unwrap();
+        assert_eq!(policy.to_string(), word);
+    }
+}
+
+#[test]
+fn the_cache_keeps_refresh_tokens_where_the_profile_file_says_unless_the_variable_does() {
+    use brickauth_cache::{Storage, StoragePolicy};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("profiles.toml");
+    std::fs::write(
+        &config,
+        "secret_storage = \"keyring\"\n[profiles.p]\nflow = \"password\"\ntenant_id = \"t\"\nclient_id = \"c\"\n\
+         username = \"u\"\npassword_env = \"PW\"\n",
+    )
+    .unwrap();
+    let auth = auth(dir.path(), config);
+    let profile = auth.named("p").unwrap();
+    let policy = auth.cache_for(&profile).unwrap().storage_policy();
+    // The variable wins when the environment of this test run sets it.
+    match std::env::var(brickauth_cache::STORAGE_VARIABLE).ok().filter(|v| !v.trim().is_empty()) {
+        None => {
+            assert_eq!(policy, StoragePolicy::Only(Storage::Keyring));
+            assert_eq!(auth.cache().unwrap().storage_policy(), StoragePolicy::Auto);
+        }
+        Some(v) => assert_eq!(policy, v.parse::<StoragePolicy>().unwrap()),
+    }
+}

@@ -62,7 +62,7 @@ fn management_provider(auth: &Auth, profile: &Profile, scope: &'static str) -> R
     if let Some(observer) = &auth.options().observer {
         client = client.with_observer(observer.clone());
     }
-    Ok(TokenProvider::new(auth.cache()?, account, Box::new(flow)).with_client(client))
+    Ok(TokenProvider::new(auth.cache_for(profile)?, account, Box::new(flow)).with_client(client))
 }
 
 /// The client-credentials flow, asked for the management token instead of the profile's scopes.

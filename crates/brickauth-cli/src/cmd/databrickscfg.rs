@@ -4,7 +4,12 @@
 //! - **import** writes one `[profiles.NAME]` table per section brickauth can serve, through
 //!   `toml_edit`, so an existing file keeps its comments and layout. It never writes a secret:
 //!   a secret becomes `KEY_env = "BRICKAUTH_<SECTION>_<KEY>"`, and stderr says which value to put
-//!   in that variable (or to change the line to `KEY_command`). Profiles that exist already and
+//!   in that variable (or to change the line to `KEY_command`). With `--secrets keychain` the
+//!   secret is moved into the user's keychain instead (service `brickauth`, account the profile's
+//!   name) and the profile reads it from there (`KEY_keychain = "brickauth/NAME"`): the keychain
+//!   is asked first whether it is reachable and holds no such entry yet, the entries are stored
+//!   only once the new file validates, and if storing one or writing the file fails, the entries
+//!   stored are deleted again — nothing is left half-written. Profiles that exist already and
 //!   sections brickauth cannot serve are left alone, with a line saying so. What was written is
 //!   validated before the command succeeds.
 //! - **export** prints, for each TOML profile with a `host`, a section that points the
@@ -24,6 +29,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
+use brickauth_cache::keychain::{Passwords, SecretString};
 use brickauth_core::Settings;
 use brickauth_profile::{DatabricksCfg, ProfileFile};
 use clap::Args;
@@ -44,7 +50,23 @@ pub struct ImportArgs {
     /// Print the TOML that would be written instead of writing it
     #[arg(long)]
     pub dry_run: bool,
+    /// Where a secret of the Databricks config file goes: a variable the profile names
+    /// (`KEY_env`), or the keychain (`KEY_keychain`, the value moved there)
+    #[arg(long, value_enum, value_name = "WHERE", default_value_t = SecretsTo::Env)]
+    pub secrets: SecretsTo,
 }
+
+/// Where `profiles import` puts a section's secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SecretsTo {
+    /// `KEY_env = "BRICKAUTH_<SECTION>_<KEY>"`: the value is left for you to put in that variable
+    Env,
+    /// Stored in the OS keychain under service `brickauth`; the profile gets `KEY_keychain`
+    Keychain,
+}
+
+/// The keychain service `profiles import --secrets keychain` files secrets under.
+const KEYCHAIN_SERVICE: &str = "brickauth";
 
 /// `brickauth profiles export`.
 #[derive(Debug, Args)]
@@ -56,6 +78,10 @@ pub struct ExportArgs {
 
 fn usage(message: String) -> anyhow::Error {
     Reported { code: crate::report::Exit::Usage, message }.into()
+}
+
+fn failure(message: String) -> anyhow::Error {
+    Reported { code: crate::report::Exit::Failure, message }.into()
 }
 
 /// `BRICKAUTH_DEV_CLIENT_SECRET` for section `dev`, key `client_secret`.
@@ -101,6 +127,7 @@ pub fn import(cx: &Context, args: &ImportArgs) -> Result<ExitCode> {
     };
     let mut imported = Vec::new();
     let mut notes = Vec::new();
+    let mut moves: Vec<Move> = Vec::new();
     for name in &names {
         if profiles.contains_key(name) {
             notes.push(format!("kept     [{name}]: the profile file already has profiles.{name}"));
@@ -117,8 +144,24 @@ pub fn import(cx: &Context, args: &ImportArgs) -> Result<ExitCode> {
         let mut table = toml_edit::Table::new();
         table.decor_mut().set_prefix(format!("\n# imported from {shown_cfg} [{name}]\n"));
         table.insert("flow", toml_edit::value(mapped.flow.name));
+        let secrets = mapped.keys.iter().filter(|k| k.secret).count();
         for k in &mapped.keys {
-            if k.secret {
+            if k.secret && args.secrets == SecretsTo::Keychain {
+                // One entry per profile; a section with two secrets names each by its key too.
+                let account = if secrets == 1 { name.clone() } else { format!("{name}/{}", k.key) };
+                let entry = format!("{KEYCHAIN_SERVICE}/{account}");
+                table.insert(&format!("{}_keychain", k.key), toml_edit::value(entry.as_str()));
+                notes.push(format!(
+                    "secret   [{name}] {} ({shown_cfg}:{}): kept in the keychain as {entry}; delete it from \
+                     {shown_cfg}",
+                    k.from, k.line
+                ));
+                moves.push(Move {
+                    account,
+                    label: format!("brickauth profile {name}: {}", k.key),
+                    secret: SecretString::from(k.value.clone()),
+                });
+            } else if k.secret {
                 let var = variable(name, &k.key);
                 table.insert(&format!("{}_env", k.key), toml_edit::value(var.as_str()));
                 notes.push(format!(
@@ -147,7 +190,12 @@ pub fn import(cx: &Context, args: &ImportArgs) -> Result<ExitCode> {
         for name in &imported {
             file.profile(name).with_context(|| format!("the imported profile `{name}` does not validate"))?;
         }
-        write(&toml_path, &out)?;
+        let keychain = brickauth_cache::keychain::passwords();
+        let stored = store_in_keychain(keychain.as_ref(), &moves)?;
+        if let Err(e) = write(&toml_path, &out) {
+            unstore(keychain.as_ref(), &stored);
+            return Err(e.context("the secrets stored in the keychain for it were deleted again"));
+        }
     }
     for n in &notes {
         eprintln!("{n}");
@@ -160,6 +208,63 @@ pub fn import(cx: &Context, args: &ImportArgs) -> Result<ExitCode> {
         if imported.is_empty() { String::new() } else { format!(": {}", imported.join(", ")) }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A literal secret of the Databricks config file on its way into the keychain.
+struct Move {
+    account: String,
+    label: String,
+    secret: SecretString,
+}
+
+/// Store every secret of `moves` in `keychain`, or none: the keychain is asked first whether it
+/// answers and holds none of the entries yet (an entry is never overwritten), and when storing
+/// one fails, those stored before it are deleted. Returns the accounts stored.
+fn store_in_keychain(keychain: &dyn Passwords, moves: &[Move]) -> Result<Vec<String>> {
+    let where_ = |account: &str| format!("service `{KEYCHAIN_SERVICE}`, account `{account}`");
+    for m in moves {
+        match keychain.password(KEYCHAIN_SERVICE, &m.account) {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                return Err(usage(format!(
+                    "{} already holds an entry for {}: remove it first, or import without --secrets keychain; \
+                     nothing was written",
+                    keychain.store(),
+                    where_(&m.account)
+                )));
+            }
+            Err(e) => {
+                return Err(failure(format!(
+                    "--secrets keychain: cannot use the keychain ({e}); import without it (the secrets then go to \
+                     variables); nothing was written"
+                )));
+            }
+        }
+    }
+    let mut stored = Vec::new();
+    for m in moves {
+        if let Err(e) = keychain.set_password(KEYCHAIN_SERVICE, &m.account, &m.label, &m.secret) {
+            unstore(keychain, &stored);
+            return Err(failure(format!(
+                "--secrets keychain: cannot store {} ({e}); nothing was written",
+                where_(&m.account)
+            )));
+        }
+        stored.push(m.account.clone());
+    }
+    Ok(stored)
+}
+
+/// Delete the entries this import stored (best effort: a failure is said, not hidden).
+fn unstore(keychain: &dyn Passwords, accounts: &[String]) {
+    for account in accounts {
+        if let Err(e) = keychain.delete_password(KEYCHAIN_SERVICE, account) {
+            eprintln!(
+                "warning: could not delete service `{KEYCHAIN_SERVICE}`, account `{account}` from the keychain \
+                 again ({e}): delete it by hand"
+            );
+        }
+    }
 }
 
 /// Write the profile file atomically (a temporary file in the same directory, then a rename),
@@ -324,6 +429,42 @@ mod tests {
         profile `dev`: `azure_workspace_resource_id` = "/s\rauth_type = pat" holds a newline or another control character, which would start a line of its own in ~/.databrickscfg (fix the value); nothing was printed
         profile `dev`: `host` = "https://h\u{1b}]0;x\u{7}" holds a newline or another control character, which would start a line of its own in ~/.databrickscfg (fix the value); nothing was printed
         "#);
+    }
+
+    #[test]
+    fn secrets_go_into_the_keychain_all_or_none_and_never_over_an_entry() {
+        use brickauth_cache::keychain::{ExposeSecret, Memory, StoreError};
+        let moves = |accounts: &[&str]| -> Vec<Move> {
+            accounts
+                .iter()
+                .map(|a| Move {
+                    account: (*a).to_owned(),
+                    label: "l".into(),
+                    secret: SecretString::from(format!("s-{a}")),
+                })
+                .collect()
+        };
+        let store = Memory::new();
+        assert_eq!(store_in_keychain(&store, &moves(&["dev", "prod"])).unwrap(), ["dev", "prod"]);
+        assert_eq!(store.password("brickauth", "prod").unwrap().unwrap().expose_secret(), "s-prod");
+
+        // An entry there already: refused before anything is stored, the entry untouched.
+        let e = store_in_keychain(&store, &moves(&["new", "dev"])).unwrap_err().to_string();
+        assert!(e.contains("already holds an entry for service `brickauth`, account `dev`"), "{e}");
+        assert!(store.password("brickauth", "new").unwrap().is_none());
+        assert_eq!(store.password("brickauth", "dev").unwrap().unwrap().expose_secret(), "s-dev");
+
+        // No keychain: a clear error, nothing stored.
+        let absent = Memory::new();
+        absent
+            .fail_with(Some(StoreError::Unavailable { store: "the Secret Service (D-Bus)", reason: "no bus".into() }));
+        let e = store_in_keychain(&absent, &moves(&["dev"])).unwrap_err().to_string();
+        assert!(e.contains("cannot use the keychain (the Secret Service (D-Bus) is not available: no bus)"), "{e}");
+        absent.fail_with(None);
+        assert!(absent.names().is_empty());
+
+        unstore(&store, &["dev".to_owned(), "prod".to_owned()]);
+        assert!(store.names().is_empty());
     }
 
     #[test]

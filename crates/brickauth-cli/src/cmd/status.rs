@@ -76,21 +76,30 @@ impl Row {
 /// `~/.databrickscfg` sections it does not hide); with `-p NAME` or `--flow`, only the profile
 /// every other command would use.
 pub fn status(cx: &Context, args: &StatusArgs) -> Result<ExitCode> {
-    let cache = TokenCache::from_env()?;
-    let view = cache.read()?;
     let now = brickauth_core::now();
-    let rows: Vec<Row> = if cx.profile.is_some() || cx.flow.is_some() {
+    // The cache under the profile file's `secret_storage` (unless `$BRICKAUTH_SECRET_STORAGE`).
+    let (cache, view, rows) = if cx.profile.is_some() || cx.flow.is_some() {
         let profile = cx.profile()?;
+        let cache = cx.auth().cache_for(&profile)?;
+        let view = cache.read()?;
         let name = profile.name().to_owned();
-        vec![row(&view, &name, true, Ok(profile))]
+        let rows = vec![row(&view, &name, true, Ok(profile))];
+        (cache, view, rows)
     } else {
         let sources = cx.sources()?;
         if sources.toml.is_none() && sources.databrickscfg.is_none() {
             cx.file()?; // "no profile file here", with how to create one
         }
+        let cache = cx.auth().cache_with(sources.toml.as_ref().and_then(|t| t.secret_storage()))?;
+        let view = cache.read()?;
         // The star marks what `brickauth token` would use.
         let default = cx.selected_name(&sources);
-        sources.list().into_iter().map(|(name, p)| row(&view, &name, default.as_deref() == Some(&name), p)).collect()
+        let rows: Vec<Row> = sources
+            .list()
+            .into_iter()
+            .map(|(name, p)| row(&view, &name, default.as_deref() == Some(&name), p))
+            .collect();
+        (cache, view, rows)
     };
 
     if args.check {
