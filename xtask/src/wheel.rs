@@ -250,7 +250,8 @@ fn inspect(python: &Path, wheel: &Path, version: &str) -> Result<()> {
     let script = format!("brickauth-{version}.data/scripts/brickauth{}", std::env::consts::EXE_SUFFIX);
     ensure!(names.contains(&script.as_str()), "the wheel has no {script}: {names:?}");
     let metadata = v["metadata"].as_str().unwrap_or_default();
-    for line in ["Name: brickauth".to_owned(), format!("Version: {version}")] {
+    let license = "License-Expression: MIT OR Apache-2.0";
+    for line in ["Name: brickauth".to_owned(), format!("Version: {version}"), license.to_owned()] {
         ensure!(metadata.lines().any(|l| l == line), "the wheel's METADATA lacks {line:?}:\n{metadata}");
     }
     let tags = v["wheel"].as_str().unwrap_or_default();
