@@ -681,10 +681,10 @@ fn from_env_says_which_variables_to_set() {
     let err = Profile::from_env("test-secret", &vars(&[("ARM_CLIENT_ID", "c")])).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "environment: profile `env`: missing required key `tenant_id`; set $ARM_TENANT_ID or $AZURE_TENANT_ID"
+        "environment: missing required key `tenant_id`; set $ARM_TENANT_ID or $AZURE_TENANT_ID"
     );
     let err = Profile::from_env("nope", &vars(&[])).unwrap_err();
-    assert!(err.to_string().starts_with("environment: profile `env`: unknown flow `nope`"), "{err}");
+    assert!(err.to_string().starts_with("environment: unknown flow `nope`"), "{err}");
 }
 
 #[test]
