@@ -277,7 +277,21 @@ impl TokenProvider {
     pub async fn login(&self) -> Result<CachedToken, ProviderError> {
         let _flight = self.flight.lock().await;
         let lock = self.cache.lock_async().await?;
-        self.run_flow(lock, "cannot sign in").await
+        self.run_flow(self.flow()?, lock, "cannot sign in").await
+    }
+
+    /// Run `flow` in place of the profile's own and store its result under this provider's
+    /// identity, binding the profile to the account, exactly as [`login`](Self::login) does: a
+    /// step-up, when the profile's flow was refused for multi-factor authentication and a person
+    /// chose to sign in another way. Later calls renew from the stored refresh token silently.
+    ///
+    /// `flow` must request tokens for this provider's identity (the caller builds it from the
+    /// same settings; a warning is logged otherwise), and an answer for another account than the
+    /// profile's `username` is refused as always.
+    pub async fn login_with(&self, flow: &dyn GrantFlow) -> Result<CachedToken, ProviderError> {
+        let _flight = self.flight.lock().await;
+        let lock = self.cache.lock_async().await?;
+        self.run_flow(flow, lock, "cannot sign in").await
     }
 
     /// Forget this profile's cached token (see [`TokenCache::remove`]): what was removed, and
@@ -450,7 +464,7 @@ impl TokenProvider {
                 }
             },
         };
-        self.run_flow(lock, &why).await
+        self.run_flow(self.flow()?, lock, &why).await
     }
 
     /// The cached refresh token of `entry` in clear, opening it with the data key from its key
@@ -475,10 +489,9 @@ impl TokenProvider {
         }
     }
 
-    /// Step (4): build the flow, run it, store the result. `why` says why we got here, for the
-    /// [`ProviderError::NeedsLogin`] message.
-    async fn run_flow(&self, lock: CacheLock, why: &str) -> Result<CachedToken, ProviderError> {
-        let flow = self.flow()?;
+    /// Step (4): run `flow` (the profile's, built by the caller), store the result. `why` says
+    /// why we got here, for the [`ProviderError::NeedsLogin`] message.
+    async fn run_flow(&self, flow: &dyn GrantFlow, lock: CacheLock, why: &str) -> Result<CachedToken, ProviderError> {
         let interactive = flow.interactive();
         if interactive && !self.interaction.terminal {
             return Err(ProviderError::NeedsLogin {

@@ -517,3 +517,24 @@ async fn a_changed_configured_credential_is_redeemed_not_answered_from_the_cache
     assert_eq!(s.flow.calls(), 2);
     assert_eq!(p.cached(Duration::from_secs(300)).unwrap().unwrap().access_token.expose(), "AT-BOB");
 }
+
+/// A step-up: another flow signs the profile in (its own was refused), the result is cached
+/// under the profile's identity and binding, and later calls use it and renew from its refresh
+/// token without building the profile's flow.
+#[tokio::test]
+async fn login_with_another_flow_caches_under_the_profile_and_renews_from_it() {
+    let s = Setup::new().await;
+    let (p, built) = s.provider();
+    let other = TestFlow::new(app(&s.server.uri()), body("alice", "AT-STEP-UP", Some("RT-STEP-UP"), 3599));
+    let t = p.login_with(&other).await.unwrap();
+    assert_eq!(t.access_token.expose(), "AT-STEP-UP");
+    assert_eq!((other.calls(), s.flow.calls(), built.load(Ordering::SeqCst)), (1, 0, 0));
+    let json: serde_json::Value = serde_json::from_str(&file_text(&s.cache)).unwrap();
+    assert_eq!(json["bindings"]["dev"].as_object().map(|b| b.len()), Some(1), "{json}");
+
+    assert_eq!(p.token(TokenOptions::default()).await.unwrap().access_token.expose(), "AT-STEP-UP");
+    refresh_mock(&s.server, "RT-STEP-UP", "AT-RENEWED", "RT-RENEWED", Duration::ZERO).await;
+    age(&s.cache, Some(Duration::from_secs(60)));
+    assert_eq!(p.token(FORCE).await.unwrap().access_token.expose(), "AT-RENEWED");
+    assert_eq!((s.requests().await, s.flow.calls(), built.load(Ordering::SeqCst)), (1, 0, 0));
+}

@@ -3,12 +3,13 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use brickauth_cache::{CachedToken, Identity, Removed, TokenOptions, TokenProvider};
+use brickauth_cache::{CachedToken, Identity, ProviderError, Removed, TokenOptions, TokenProvider};
+use brickauth_core::hints::Hint;
 use brickauth_core::source::SourceError;
-use brickauth_core::{AccessToken, BoxFuture, Interaction, TokenClient};
+use brickauth_core::{AccessToken, BoxFuture, ConfigError, Interaction, SecretString, Settings, TokenClient};
 use brickauth_profile::Profile;
 
-use crate::{Auth, Result};
+use crate::{Auth, Error, Result};
 
 /// A profile's token source: [`TokenProvider`] (the cache, single flight, the flow) for the
 /// profile as resolved — its tenant found from the workspace when it names none, and found again
@@ -143,6 +144,94 @@ impl Source {
     /// Forget the profile's sign-in: its account's tokens and the profile's binding.
     pub fn logout(&self) -> Result<Removed> {
         Ok(self.current().provider.logout()?)
+    }
+
+    /// When `err` (from this source's [`token_with`](Self::token_with) or [`login`](Self::login))
+    /// is the identity provider refusing the profile's flow, which signs in without a person, for
+    /// want of one — multi-factor authentication (AADSTS50076, 50079, 50158 …), Conditional
+    /// Access (53003 …) or `interaction_required` —: what a sign-in as a person would step up
+    /// to. `None` for any other error, and for a profile whose own flow is interactive already.
+    ///
+    /// The library asks nobody: the caller decides whether a person is there and which
+    /// interactive flow to offer ([`sign_in_with`](Self::sign_in_with)).
+    pub fn step_up(&self, err: &Error) -> Option<StepUp> {
+        let current = self.current();
+        if current.profile.flow().interactive {
+            return None;
+        }
+        let Error::Token(ProviderError::Auth(auth)) = err else { return None };
+        let hint = auth.entra()?.hint()?;
+        matches!(hint, Hint::MfaRequired | Hint::ConditionalAccess | Hint::InteractionRequired).then(|| StepUp {
+            profile: current.profile.name().to_owned(),
+            username: Settings::get(&*current.profile, "username").map(str::to_owned),
+            hint,
+        })
+    }
+
+    /// Sign in with the registered flow `flow` in place of the profile's own: built from the
+    /// profile's settings (the same tenant, client id, scopes and `username`, which an
+    /// interactive flow suggests as the account to sign in with), its token cached under the
+    /// profile's identity and the profile bound to the account, as [`login`](Self::login) does.
+    /// Later calls of the profile are then answered from that token and renewed silently with
+    /// its refresh token — a step-up ([`step_up`](Self::step_up)) lasts as long as the sign-in.
+    ///
+    /// Fails with [`Error::Usage`] when that flow would cache its tokens under another identity
+    /// than the profile's (its own default client id or tenant), and with [`Error::Config`]
+    /// when no such flow is registered.
+    pub async fn sign_in_with(&self, flow: &str) -> Result<CachedToken> {
+        let current = self.current();
+        let settings = WithFlow { profile: &current.profile, flow };
+        let built = brickauth_core::flow::build(&settings)?;
+        let ours = current.provider.identity();
+        if Identity::of(built.app()) != *ours {
+            return Err(Error::Usage(format!(
+                "profile `{}` caches its tokens under {ours}, but the {flow} flow would sign in as {}: set                  `client_id` and `tenant_id` in the profile",
+                current.profile.name(),
+                Identity::of(built.app())
+            )));
+        }
+        Ok(current.provider.login_with(&*built).await?)
+    }
+}
+
+/// The identity provider wants a person where the profile's flow signs in without one (see
+/// [`Source::step_up`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StepUp {
+    /// The profile.
+    pub profile: String,
+    /// The account to sign in as: the profile's `username`, when it names one.
+    pub username: Option<String>,
+    /// What the identity provider asked for (multi-factor authentication, Conditional Access, a
+    /// sign-in by a person).
+    pub hint: Hint,
+}
+
+/// A profile's settings with another flow: what [`Source::sign_in_with`] builds.
+struct WithFlow<'a> {
+    profile: &'a Profile,
+    flow: &'a str,
+}
+
+impl Settings for WithFlow<'_> {
+    fn profile_name(&self) -> &str {
+        Settings::profile_name(self.profile)
+    }
+    fn get(&self, key: &str) -> Option<&str> {
+        if key == "flow" { Some(self.flow) } else { Settings::get(self.profile, key) }
+    }
+    fn secret(&self, key: &str) -> std::result::Result<Option<SecretString>, ConfigError> {
+        Settings::secret(self.profile, key)
+    }
+    fn origin(&self, key: &str) -> Option<String> {
+        if key == "flow" { None } else { Settings::origin(self.profile, key) }
+    }
+    fn source_key(&self, key: &str) -> Option<String> {
+        Settings::source_key(self.profile, key)
+    }
+    fn binding_name(&self) -> std::borrow::Cow<'_, str> {
+        Settings::binding_name(self.profile)
     }
 }
 
