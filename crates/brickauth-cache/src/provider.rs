@@ -66,8 +66,8 @@ use crate::identity::{AccountHint, Identity, same_username};
 use crate::secure;
 use crate::{DEFAULT_MIN_VALIDITY, now_ms};
 
-/// How long before a call's start a token may have been received and still be returned instead
-/// of a renewal, forced or not (the coalescing rule of the [module documentation](self)).
+/// How long before a forced refresh started a token may have been received and still be
+/// returned instead of a renewal (the coalescing rule of the [module documentation](self)).
 pub const COALESCE_WINDOW: Duration = Duration::from_secs(5);
 
 /// [`COALESCE_WINDOW`] in milliseconds.
@@ -87,7 +87,8 @@ enum FlowSource {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TokenOptions {
     /// Renew the token even if the cached one is still valid (`--force-refresh`). Callers that
-    /// ask at the same moment still share one renewal.
+    /// ask at the same moment still share one renewal, and a token received within
+    /// [`COALESCE_WINDOW`] before the call started is taken as that renewal.
     pub force_refresh: bool,
     /// How long the returned token must stay valid at least (never less than 40 s is applied).
     pub min_validity: Duration,
@@ -489,7 +490,7 @@ impl TokenProvider {
         }
     }
 
-    /// Step (4): run `flow` (the profile's, built by the caller), store the result. `why` says
+    /// Step (4): run `flow` (the profile's, or a step-up's), store the result. `why` says
     /// why we got here, for the [`ProviderError::NeedsLogin`] message.
     async fn run_flow(&self, flow: &dyn GrantFlow, lock: CacheLock, why: &str) -> Result<CachedToken, ProviderError> {
         let interactive = flow.interactive();
