@@ -5,7 +5,10 @@
 //! before it started, or renewed while it waited for the cache lock, instead of asking Entra.
 //!
 //! Each case has its own cache directory, primed and then aged (a token from a minute ago), so
-//! every process of the burst starts out wanting a new token.
+//! every process of the burst starts out wanting a new token. The processes start 20 ms apart,
+//! over more than one renewal: without the window, those starting after the first renewal was
+//! stored would each renew again (measured with the window set to 0: 11 token requests for the 32
+//! helpers, 7 beside the service; with 5 s: 1 and 1).
 
 use std::path::Path;
 use std::time::Duration;
@@ -26,12 +29,14 @@ pub fn cases(w: &World, s: &mut Suite) {
         let cache = w.path("cache-coalesce");
         let env = env(&cache);
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let primed = w.run(&["-p", "alice", "token"], &env, None)?;
+        let env = env.as_slice();
+        let primed = w.run(&["-p", "alice", "token"], env, None)?;
         expect_code(&primed, 0)?;
         age_tokens(&cache)?;
         let before = w.entra.token_request_count();
         let outputs = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..32).map(|_| scope.spawn(|| w.run(HELPER, &env, None))).collect();
+            let handles: Vec<_> =
+                (0..32).map(|i| scope.spawn(move || staggered(i, || w.run(HELPER, env, None)))).collect();
             handles
                 .into_iter()
                 .map(|h| h.join().map_err(|_| anyhow::anyhow!("thread panicked"))?)
@@ -68,7 +73,9 @@ pub fn cases(w: &World, s: &mut Suite) {
             let before = w.entra.token_request_count();
             let (answers, outputs) = std::thread::scope(|scope| {
                 let gets: Vec<_> = (0..16).map(|_| scope.spawn(|| http_get(&serve.url, &headers))).collect();
-                let helpers: Vec<_> = (0..16).map(|_| scope.spawn(|| w.run(HELPER, &env, None))).collect();
+                let env = env.as_slice();
+                let helpers: Vec<_> =
+                    (0..16).map(|i| scope.spawn(move || staggered(i, || w.run(HELPER, env, None)))).collect();
                 let join = |e| anyhow::anyhow!("thread panicked: {e:?}");
                 let answers = gets.into_iter().map(|h| h.join().map_err(join)?).collect::<Result<Vec<_>>>();
                 let outputs = helpers.into_iter().map(|h| h.join().map_err(join)?).collect::<Result<Vec<_>>>();
@@ -92,6 +99,14 @@ pub fn cases(w: &World, s: &mut Suite) {
         result?;
         stopped.map(drop)
     });
+}
+
+/// Run `f` after `i` × 20 ms: a burst as SDK processes make it, one after another, so that the
+/// later ones start after the first renewal is stored (and see it as the token they start with,
+/// which only the coalescing window lets them take).
+fn staggered<T>(i: u32, f: impl FnOnce() -> T) -> T {
+    std::thread::sleep(Duration::from_millis(20) * i);
+    f()
 }
 
 /// The variables of a case: alice's password and the case's cache directory.

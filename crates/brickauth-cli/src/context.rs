@@ -198,7 +198,7 @@ pub async fn step_up(source: &Source, err: brickauth::Error) -> Result<CachedTok
         return Err(err.into());
     }
     let profile = source.profile();
-    let account = step.username.as_deref().map_or_else(|| "the same account".to_owned(), |u| format!("as {u}"));
+    let account = step.username.as_deref().map_or_else(|| "for the same account".to_owned(), |u| format!("as {u}"));
     eprintln!("Profile `{}` cannot sign in without you: {}.", step.profile, step.hint);
     let question = format!("Continue with a device code sign-in {account}? [Y/n] ");
     let yes = tokio::task::spawn_blocking(move || crate::prompt::confirm(&question))
