@@ -67,7 +67,9 @@ use crate::secure;
 use crate::{DEFAULT_MIN_VALIDITY, now_ms};
 
 /// How long before a forced refresh started a token may have been received and still be
-/// returned instead of a renewal (the coalescing rule of the [module documentation](self)).
+/// returned instead of a renewal. The coalescing rule: a forced refresh returns the cached token
+/// (with at least 40 s left) when it was received no earlier than this before the call started,
+/// or when someone renewed it while the call waited; so N forced refreshes send one request.
 pub const COALESCE_WINDOW: Duration = Duration::from_secs(5);
 
 /// [`COALESCE_WINDOW`] in milliseconds.
