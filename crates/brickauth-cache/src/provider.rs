@@ -35,7 +35,9 @@
 //!   this call waited (also an older brickauth, which records no time); or
 //! - the caller forced a refresh, and the token was received no earlier than [`COALESCE_WINDOW`]
 //!   (5 s) before this call started — by another task or process while this one waited, or just
-//!   before it began — as the entry's `obtained_at_ms` says.
+//!   before it began — as the entry's `obtained_at_ms` says. Not when the refresh is forced
+//!   because the server refused the token handed out ([`TokenProvider::token_refused`], the
+//!   Databricks client's retry after a 401): that token is never handed out again.
 //!
 //! Such a token is as fresh as a renewal now would make it. So N forced refreshes at once send one
 //! token request, and so do SDK processes that each pass `--force-refresh` and start one after
@@ -228,9 +230,23 @@ impl TokenProvider {
     /// Silent acquisition: the cached token, else a refresh-token grant, else the flow (see the
     /// module documentation for the exact order).
     pub async fn token(&self, opts: TokenOptions) -> Result<CachedToken, ProviderError> {
+        self.acquire(opts, false).await
+    }
+
+    /// A forced refresh because the server refused the token this provider handed out (the
+    /// Databricks client's retry after a 401; [`TokenSource::token`](brickauth_core::TokenSource)
+    /// with `force_refresh`, whose contract is "never the one handed out last"). The coalescing
+    /// window does not apply — the token cached when the call started is, as a rule, the refused
+    /// one, however new —, but a token someone renewed while the call waited is still taken.
+    pub async fn token_refused(&self, opts: TokenOptions) -> Result<CachedToken, ProviderError> {
+        self.acquire(TokenOptions { force_refresh: true, ..opts }, true).await
+    }
+
+    /// [`token`](Self::token), or with `refused` [`token_refused`](Self::token_refused).
+    async fn acquire(&self, opts: TokenOptions, refused: bool) -> Result<CachedToken, ProviderError> {
         // (1) The hot path. Remember which token was there, and when this call started, so that
         // a renewal done by someone else just before or while this call waits is recognised.
-        let since = opts.force_refresh.then(|| now_ms().saturating_sub(window_ms()));
+        let since = (opts.force_refresh && !refused).then(|| now_ms().saturating_sub(window_ms()));
         let current = self.current(self.cache.read()?.find(&self.identity, &self.account));
         if !opts.force_refresh
             && let Some(t) = current.as_ref().filter(|t| t.valid_for(opts.min_validity, now()))
@@ -564,10 +580,8 @@ impl brickauth_core::TokenSource for TokenProvider {
     ) -> brickauth_core::BoxFuture<'_, Result<brickauth_core::AccessToken, brickauth_core::source::SourceError>> {
         Box::pin(async move {
             let opts = TokenOptions { force_refresh, ..TokenOptions::default() };
-            TokenProvider::token(self, opts)
-                .await
-                .map(|t| t.access_token)
-                .map_err(|e| Box::new(e) as brickauth_core::source::SourceError)
+            let t = if force_refresh { self.token_refused(opts).await } else { TokenProvider::token(self, opts).await };
+            t.map(|t| t.access_token).map_err(|e| Box::new(e) as brickauth_core::source::SourceError)
         })
     }
 }

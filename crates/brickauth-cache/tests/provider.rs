@@ -337,6 +337,22 @@ async fn a_forced_refresh_takes_a_token_received_within_the_window_and_renews_an
     assert_eq!(s.requests().await, 2);
 }
 
+/// The server refused the token handed out (a 401): however new it is, it is not handed out
+/// again — the window does not apply — but a renewal stored meanwhile would be taken.
+#[tokio::test]
+async fn a_refused_token_is_renewed_even_within_the_window() {
+    let s = Setup::new().await;
+    s.seed("AT-REFUSED", Some("RT-OLD"), 3000);
+    refresh_mock(&s.server, "RT-OLD", "AT-NEW", "RT-NEW", Duration::ZERO).await;
+    let (p, _) = s.provider();
+    assert_eq!(p.token_refused(TokenOptions::default()).await.unwrap().access_token.expose(), "AT-NEW");
+    assert_eq!(s.requests().await, 1);
+    let source: &dyn brickauth_core::TokenSource = &p;
+    refresh_mock(&s.server, "RT-NEW", "AT-NEWER", "RT-NEWER", Duration::ZERO).await;
+    assert_eq!(source.token(true).await.unwrap().secret.expose_secret(), "AT-NEWER");
+    assert_eq!(s.requests().await, 2);
+}
+
 /// A token within the window still needs the 40 s floor: an almost expired one is renewed.
 #[tokio::test]
 async fn a_recent_token_below_the_floor_is_renewed_even_within_the_window() {

@@ -93,8 +93,14 @@ impl Source {
     /// profile's tenant was found from its workspace and authentication fails, the workspace is
     /// asked again; if it names another tenant now, that one is remembered and tried once.
     pub async fn token_with(&self, opts: TokenOptions) -> Result<CachedToken> {
+        self.acquire(opts, false).await
+    }
+
+    /// [`token_with`](Self::token_with), or with `refused` a forced refresh because the server
+    /// refused the token handed out ([`TokenProvider::token_refused`]: never that token again).
+    async fn acquire(&self, opts: TokenOptions, refused: bool) -> Result<CachedToken> {
         let current = self.current();
-        let err = match current.provider.token(opts).await {
+        let err = match Self::ask(&current.provider, opts, refused).await {
             Ok(t) => return Ok(t),
             Err(e) if is_auth_failure(&e) => e,
             Err(e) => return Err(e.into()),
@@ -103,7 +109,7 @@ impl Source {
             Ok(Some(again)) => {
                 let next = Arc::new(Current::new(&self.shared.auth, again, self.shared.interaction)?);
                 *self.shared.current.lock().unwrap_or_else(PoisonError::into_inner) = next.clone();
-                Ok(next.provider.token(opts).await?)
+                Ok(Self::ask(&next.provider, opts, refused).await?)
             }
             Ok(None) => Err(err.into()),
             Err(e) => {
@@ -111,6 +117,16 @@ impl Source {
                 Err(err.into())
             }
         }
+    }
+
+    /// `provider`'s token: [`TokenProvider::token_refused`] when `refused`, else
+    /// [`TokenProvider::token`].
+    async fn ask(
+        provider: &TokenProvider,
+        opts: TokenOptions,
+        refused: bool,
+    ) -> std::result::Result<CachedToken, ProviderError> {
+        if refused { provider.token_refused(opts).await } else { provider.token(opts).await }
     }
 
     /// [`Source::token_with`] for programs without async: the cache first (no runtime), then
@@ -264,8 +280,9 @@ fn is_auth_failure(e: &brickauth_cache::ProviderError) -> bool {
 impl brickauth_core::TokenSource for Source {
     fn token(&self, force_refresh: bool) -> BoxFuture<'_, Result<AccessToken, SourceError>> {
         Box::pin(async move {
+            // A forced refresh here is the server refusing the token handed out: never again.
             let opts = TokenOptions { force_refresh, ..TokenOptions::default() };
-            self.token_with(opts).await.map(|t| t.access_token).map_err(|e| Box::new(e) as SourceError)
+            self.acquire(opts, force_refresh).await.map(|t| t.access_token).map_err(|e| Box::new(e) as SourceError)
         })
     }
 }
