@@ -274,6 +274,25 @@ impl Suite {
     }
 }
 
+/// Make every token cached in the directory `cache` look received a minute ago: older than the
+/// 5 s in which a forced refresh takes a token someone just obtained instead of asking again
+/// (`brickauth_cache::COALESCE_WINDOW`). A case whose `--force-refresh` must reach the mock (a
+/// failure queued for it, requests counted) calls this first.
+pub fn age_tokens(cache: &Path) -> Result<()> {
+    let path = cache.join("tokens.json");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    let mut v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    let ago = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)? - Duration::from_secs(60);
+    let at = i64::try_from(ago.as_millis())?;
+    if let Some(entries) = v.get_mut("entries").and_then(serde_json::Value::as_object_mut) {
+        for entry in entries.values_mut() {
+            entry["obtained_at_ms"] = at.into();
+        }
+    }
+    std::fs::write(&path, v.to_string()).with_context(|| format!("writing {}", path.display()))
+}
+
 /// Assert helpers that say what they saw.
 pub fn expect_code(o: &Output, code: i32) -> Result<()> {
     if o.code != code {

@@ -11,7 +11,7 @@ use anyhow::{Result, bail, ensure};
 use brickauth_mock::{ALICE_PASSWORD, BOB_PASSWORD, Failure, WRONG_PASSWORD};
 use serde_json::Value;
 
-use crate::harness::{Suite, World, build_binary, expect_code, expect_contains, root};
+use crate::harness::{Suite, World, age_tokens, build_binary, expect_code, expect_contains, root};
 
 fn env() -> Vec<(&'static str, &'static str)> {
     vec![("ALICE_PASSWORD", ALICE_PASSWORD), ("BOB_PASSWORD", BOB_PASSWORD), ("WRONG_PASSWORD", WRONG_PASSWORD)]
@@ -136,6 +136,7 @@ pub fn run(filter: Option<&str>) -> Result<()> {
         ensure!(used == 1, "the configured refresh token was sent {used} times");
         // Force a refresh twice: each must use the rotated token from the cache, never the spent one.
         for _ in 0..2 {
+            age_tokens(&w.path("cache-rt"))?;
             let o = w.run(&["-vv", "-p", "rt", "token", "--force-refresh"], &env, None)?;
             expect_code(&o, 0)?;
         }
@@ -178,6 +179,7 @@ pub fn run(filter: Option<&str>) -> Result<()> {
     });
 
     s.case("429 with Retry-After: 1, then 200: success after about a second", || {
+        age_tokens(&w.path("cache"))?;
         w.entra.fail_next(vec![Failure::too_many_requests("1")]);
         let o = w.run(&["-vv", "token", "--force-refresh"], &env(), None)?;
         expect_code(&o, 0)?;
@@ -187,6 +189,7 @@ pub fn run(filter: Option<&str>) -> Result<()> {
     });
 
     s.case("503 three times, then 200: success", || {
+        age_tokens(&w.path("cache"))?;
         w.entra.fail_next(vec![Failure::unavailable(), Failure::unavailable(), Failure::unavailable()]);
         let o = w.run(&["-vv", "token", "--force-refresh"], &env(), None)?;
         expect_code(&o, 0)?;
@@ -197,6 +200,7 @@ pub fn run(filter: Option<&str>) -> Result<()> {
         w.entra.fail_next(vec![Failure::unavailable(); 50]);
         let budget = [("BRICKAUTH_RETRY_BUDGET", "4")];
         let env: Vec<_> = env().into_iter().chain(budget).collect();
+        age_tokens(&w.path("cache"))?;
         let o = w.run(&["-vv", "token", "--force-refresh"], &env, None)?;
         w.entra.clear_failures();
         expect_code(&o, 1)?;
@@ -206,6 +210,7 @@ pub fn run(filter: Option<&str>) -> Result<()> {
     });
 
     s.case("an HTML 502 from a proxy, then success", || {
+        age_tokens(&w.path("cache"))?;
         w.entra.fail_next(vec![Failure::html_bad_gateway()]);
         let o = w.run(&["-vv", "token", "--force-refresh"], &env(), None)?;
         expect_code(&o, 0)?;
@@ -303,6 +308,8 @@ pub fn run(filter: Option<&str>) -> Result<()> {
     crate::it_authcode::cases(&w, &mut s);
     crate::it_databricks::cases(&w, &mut s);
     crate::it_metadata::cases(&w, &mut s);
+    crate::it_coalesce::cases(&w, &mut s);
+    crate::it_stepup::cases(&w, &mut s);
     crate::it_platform::cases(&w, &mut s);
     crate::it_faults::cases(&w, &mut s);
     crate::it_reach::cases(&w, &mut s);

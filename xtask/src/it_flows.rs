@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Result, ensure};
 use brickauth_mock::{DeviceStep, SP_CLIENT_ID, SP_CLIENT_SECRET};
 
-use crate::harness::{Suite, World, expect_code, expect_contains, root};
+use crate::harness::{Suite, World, age_tokens, expect_code, expect_contains, root};
 
 /// Every case of this module, in order.
 pub fn cases(w: &World, s: &mut Suite) {
@@ -75,6 +75,7 @@ pub fn cases(w: &World, s: &mut Suite) {
     });
 
     s.case("client-credentials: wrong secret → exit 3 (AADSTS7000215)", || {
+        age_tokens(&w.path("cache"))?;
         let o = run("sp-secret", &["--force-refresh"], &[("SP_SECRET", "wrong-secret-value")])?;
         expect_code(&o, 3)?;
         expect_contains(&o.stderr, "7000215", "stderr")
@@ -108,6 +109,7 @@ pub fn cases(w: &World, s: &mut Suite) {
 
     s.case("client-credentials: certificate assertion verifies", || {
         // Same identity as the secret profile above, whose token is cached: force the flow.
+        age_tokens(&w.path("cache"))?;
         let o = run("sp-cert", &["--force-refresh"], &[])?;
         expect_code(&o, 0)?;
         let form = w.token_requests().pop().unwrap_or_default();
@@ -119,6 +121,7 @@ pub fn cases(w: &World, s: &mut Suite) {
     });
 
     s.case("client-credentials: expired assertion → exit 3 (AADSTS700024)", || {
+        age_tokens(&w.path("cache"))?;
         w.entra.set_assertion_clock_offset(700);
         let o = run("sp-cert", &["--force-refresh"], &[]);
         w.entra.set_assertion_clock_offset(0);
@@ -128,6 +131,7 @@ pub fn cases(w: &World, s: &mut Suite) {
     });
 
     s.case("client-credentials: wrong-audience assertion → exit 3", || {
+        age_tokens(&w.path("cache"))?;
         w.entra.set_assertion_audience(Some("https://login.microsoftonline.com/another-tenant/oauth2/v2.0/token"));
         let o = run("sp-cert", &["--force-refresh"], &[]);
         w.entra.set_assertion_audience(None);

@@ -368,15 +368,15 @@ fn aad_requests(w: &World) -> usize {
     w.rt.block_on(w.databricks.requests()).iter().filter(|r| r.path == "/aad/auth").count()
 }
 
-/// A running `brickauth serve -o json`.
-struct Serve {
+/// A running `brickauth serve -o json` (it_coalesce.rs starts one too).
+pub(crate) struct Serve {
     child: std::process::Child,
-    url: String,
-    host: String,
+    pub(crate) url: String,
+    pub(crate) host: String,
 }
 
 impl Serve {
-    fn start(w: &World, vars: &[(String, String)]) -> Result<Serve> {
+    pub(crate) fn start(w: &World, vars: &[(String, String)]) -> Result<Serve> {
         Serve::start_limited(w, vars, None)
     }
 
@@ -430,7 +430,7 @@ impl Serve {
     /// SIGTERM; it must exit 0 and then refuse connections. Its stderr joins the transcript and
     /// is returned.
     #[allow(unsafe_code)] // kill(2), below
-    fn stop(mut self, w: &World) -> Result<String> {
+    pub(crate) fn stop(mut self, w: &World) -> Result<String> {
         #[cfg(unix)]
         // SAFETY: kill(2) on our own child's pid.
         unsafe {

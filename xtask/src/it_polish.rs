@@ -12,7 +12,7 @@ use anyhow::{Context, Result, ensure};
 use brickauth_mock::{DeviceStep, Failure, SP_CLIENT_ID, SP_CLIENT_SECRET};
 use serde_json::Value;
 
-use crate::harness::{Output, Suite, World, expect_code, expect_contains};
+use crate::harness::{Output, Suite, World, age_tokens, expect_code, expect_contains};
 
 const ALICE_PASSWORD: &str = "correct horse battery staple";
 
@@ -300,6 +300,7 @@ pub fn cases(w: &World, s: &mut Suite) {
             body: r#"{"error":"invalid_grant","error_description":"AADSTS70043: The refresh token has expired or is invalid due to sign-in frequency checks by conditional access.","error_codes":[70043]}"#.to_owned(),
             content_type: "application/json".to_owned(),
         }]);
+        age_tokens(std::path::Path::new(&cache))?;
         let o = run(&["-p", "rt-bad", "token", "--force-refresh"], &[("BRICKAUTH_CACHE_DIR", cache.as_str())]);
         w.entra.clear_failures();
         let o = o?;
@@ -388,6 +389,7 @@ pub fn cases(w: &World, s: &mut Suite) {
     });
 
     s.case("polish: -vv logs each answer's status and time, never a body", || {
+        age_tokens(&w.path("cache"))?;
         let o = run(&["-vv", "-p", "alice", "token", "--force-refresh"], &[])?;
         expect_code(&o, 0)?;
         let lines: Vec<&str> = o.stderr.lines().filter(|l| l.contains("HTTP answer")).collect();
@@ -447,6 +449,7 @@ pub fn cases(w: &World, s: &mut Suite) {
             content_type: "application/json".to_owned(),
         }]);
         let cache = w.path("cache-pty-colour").display().to_string();
+        age_tokens(std::path::Path::new(&cache))?;
         let o = run(&["-p", "device", "token", "--force-refresh"], &[("BRICKAUTH_CACHE_DIR", cache.as_str())]);
         w.entra.clear_failures();
         let o = o?;
@@ -493,6 +496,19 @@ fn pty(
     no_color: bool,
     extra: &[(&str, &str)],
 ) -> Result<Option<Output>> {
+    pty_typing(w, config, args, cache, no_color, extra, None)
+}
+
+/// [`pty`], with `typed` typed at the terminal (it_stepup.rs answers a question this way).
+pub(crate) fn pty_typing(
+    w: &World,
+    config: &str,
+    args: &[&str],
+    cache: &str,
+    no_color: bool,
+    extra: &[(&str, &str)],
+    typed: Option<&str>,
+) -> Result<Option<Output>> {
     if Command::new("script").arg("--version").output().is_err() {
         return Ok(None);
     }
@@ -510,13 +526,26 @@ fn pty(
         .env("BRICKAUTH_CACHE_DIR", cache)
         .env("TERM", "xterm-256color")
         .env("TZ", "UTC")
-        .stdin(std::process::Stdio::null());
+        .stdin(if typed.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     if no_color {
         cmd.env("NO_COLOR", "1");
     }
     cmd.envs(extra.iter().copied());
     let start = std::time::Instant::now();
-    let out = cmd.output().context("running script")?;
+    let mut child = cmd.spawn().context("running script")?;
+    // Held open until the command ends: at the end of its input, `script` would hang up.
+    let held = match (typed, child.stdin.take()) {
+        (Some(text), Some(mut stdin)) => {
+            use std::io::Write;
+            stdin.write_all(text.as_bytes())?;
+            Some(stdin)
+        }
+        _ => None,
+    };
+    let out = child.wait_with_output().context("running script")?;
+    drop(held);
     let o = Output {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

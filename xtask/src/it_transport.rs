@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use brickauth_mock::Failure;
 
-use crate::harness::{Output, Suite, World, expect_code, expect_contains};
+use crate::harness::{Output, Suite, World, age_tokens, expect_code, expect_contains};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -242,6 +242,7 @@ pub fn cases(w: &World, s: &mut Suite) {
         let proxy = format!("http://127.0.0.1:{port}");
         let vars = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"];
         let env: Vec<(&str, &str)> = vars.iter().map(|v| (*v, proxy.as_str())).collect();
+        age_tokens(std::path::Path::new(&cache))?;
         let o = run(&["-p", "mock", "token", "--force-refresh"], &env)?;
         expect_code(&o, 0)?;
         let o = run(&["-p", "mock", "clusters", "list", "-o", "json"], &env)?;
@@ -318,6 +319,7 @@ pub fn cases(w: &World, s: &mut Suite) {
                 body,
                 content_type: "application/json".into(),
             }]);
+            age_tokens(std::path::Path::new(&cache))?;
             let o = run(&["-p", "mock", "token", "--force-refresh", "-o", "json"], &[])?;
             expect_code(&o, 0)?;
             expect_contains(&o.stderr, "24 h", "stderr")?;
@@ -341,6 +343,7 @@ pub fn cases(w: &World, s: &mut Suite) {
     s.case("transport: 42-second tokens are not renewed on every call", || {
         w.entra.set_token_lifetime(42);
         let result = (|| -> Result<()> {
+            age_tokens(std::path::Path::new(&cache))?;
             let o = run(&["-p", "mock", "token", "--force-refresh"], &[])?;
             expect_code(&o, 0)?;
             let before = w.entra.token_request_count();
@@ -398,6 +401,7 @@ pub fn cases(w: &World, s: &mut Suite) {
     });
 
     s.case("transport: give-up messages name the HTTP status and the budget", || {
+        age_tokens(std::path::Path::new(&cache))?;
         w.entra.fail_next(vec![Failure::unavailable(); 20]);
         let o = run(&["-p", "mock", "token", "--force-refresh"], &[("BRICKAUTH_RETRY_BUDGET", "2")])?;
         w.entra.clear_failures();

@@ -60,6 +60,9 @@ pub struct CachedToken {
     pub account: Account,
     /// The identity the token is cached under.
     pub identity: Identity,
+    /// When the access token was received, in milliseconds since the Unix epoch; `None` when
+    /// the cache does not know (an entry written before it kept this, or by an older brickauth).
+    pub(crate) obtained_at_ms: Option<i64>,
     /// The sealed refresh token and what opens it.
     pub(crate) sealed: Option<SealedRef>,
 }
@@ -79,7 +82,15 @@ impl fmt::Debug for CachedToken {
 impl CachedToken {
     /// A token that is not kept in the cache (its flow's tokens are another tool's).
     pub fn uncached(access_token: AccessToken, account: Account, identity: Identity) -> CachedToken {
-        CachedToken { access_token, refresh_token: None, refresh_token_storage: None, account, identity, sealed: None }
+        CachedToken {
+            access_token,
+            refresh_token: None,
+            refresh_token_storage: None,
+            account,
+            identity,
+            obtained_at_ms: None,
+            sealed: None,
+        }
     }
 
     /// Whether the access token can be handed out at `now` to a caller that needs it valid for
@@ -94,6 +105,12 @@ impl CachedToken {
             || (remaining >= margin_secs(Duration::ZERO)
                 && self.access_token.lifetime().is_some_and(|l| remaining >= capped_margin(min_validity, l)));
         fresh_enough && self.access_token.refresh_on.is_none_or(|r| now < r)
+    }
+
+    /// Whether the access token was received at or after `since_ms` (milliseconds since the
+    /// epoch). A token the cache has no time for was not.
+    pub(crate) fn obtained_since(&self, since_ms: i64) -> bool {
+        self.obtained_at_ms.is_some_and(|at| at >= since_ms)
     }
 
     /// Whether the access token still has at least the 40 s floor left at `now`, whatever
@@ -485,7 +502,7 @@ impl TokenCache {
         let key = id.entry_key(&account_key(&account));
         let old_key = previous.map(|a| id.entry_key(&account_key(a))).filter(|k| *k != key);
         let mut file = self.load(lock)?;
-        let mut entry = Entry::new(id, response, account, brickauth_core::now());
+        let mut entry = Entry::new(id, response, account, crate::now_ms());
         // Where refresh tokens go is decided (and the file's tokens are moved there) only when
         // one is written in clear now: a new one, or those of a file from before sealing.
         if entry.refresh_token.is_some() || file.entries.values().any(|e| e.refresh_token.is_some()) {

@@ -11,7 +11,7 @@
 //!       "access_token": "…", "token_type": "Bearer",
 //!       "expires_on": 1764003600, "refresh_on": null, "ext_expires_on": 1764003600,
 //!       "refresh_token_sealed": "<base64: nonce, AES-256-GCM ciphertext and tag>",
-//!       "updated_at": 1764000000
+//!       "updated_at": 1764000000, "obtained_at_ms": 1764000000123
 //!     }
 //!   },
 //!   "bindings": {
@@ -34,8 +34,13 @@
 //! written before bindings existed carry `"profiles": {"dev": "<entry key>"}`; it is read as the
 //! same binding and not written again.
 //!
-//! Times are seconds since the Unix epoch. `refresh_token` and `refresh_token_sealed` are omitted
-//! when there is none.
+//! Times are seconds since the Unix epoch, but for `obtained_at_ms`: when this brickauth received
+//! the access token, in milliseconds, which decides whether a forced refresh may take the token
+//! instead of asking again (see [`crate::provider`]). It was added within version 1, as an
+//! optional field: an entry without it (written before it existed, or rewritten by an older
+//! brickauth, which ignores and drops it) counts as obtained long ago, so a forced refresh renews
+//! it — the behaviour before. `refresh_token` and `refresh_token_sealed` are omitted when there
+//! is none.
 //! Unknown fields are ignored on reading (and dropped on the next write); a `version` other than
 //! [`VERSION`] is treated like a corrupt file.
 //!
@@ -131,6 +136,10 @@ pub(crate) struct Entry {
     pub refresh_token_sealed: Option<String>,
     #[serde(default)]
     pub updated_at: i64,
+    /// When the access token was received, in milliseconds since the Unix epoch (`None`: an
+    /// entry from before this field, or rewritten by an older brickauth — obtained long ago).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub obtained_at_ms: Option<i64>,
 }
 
 fn bearer() -> String {
@@ -143,8 +152,8 @@ pub(crate) fn account_key(account: &Account) -> String {
 }
 
 impl Entry {
-    /// An entry for `response`, stored at `now`.
-    pub fn new(id: &Identity, response: &TokenResponse, account: Account, now: i64) -> Entry {
+    /// An entry for `response`, received and stored at `now_ms` (milliseconds since the epoch).
+    pub fn new(id: &Identity, response: &TokenResponse, account: Account, now_ms: i64) -> Entry {
         use brickauth_core::ExposeSecret;
         let at = &response.access_token;
         let mut scopes = id.scopes.clone();
@@ -162,7 +171,8 @@ impl Entry {
             ext_expires_on: response.ext_expires_on,
             refresh_token: response.refresh_token.as_ref().map(|s| s.expose_secret().to_owned()),
             refresh_token_sealed: None,
-            updated_at: now,
+            updated_at: now_ms.div_euclid(1000),
+            obtained_at_ms: Some(now_ms),
         }
     }
 
@@ -204,6 +214,7 @@ impl Entry {
             },
             refresh_token: self.refresh_token.clone().map(SecretString::from),
             account: self.account.clone(),
+            obtained_at_ms: self.obtained_at_ms,
             identity: Identity {
                 environment: self.environment.clone(),
                 tenant: self.tenant.clone(),
@@ -358,6 +369,7 @@ mod tests {
             refresh_token: None,
             refresh_token_sealed: None,
             updated_at: 1,
+            obtained_at_ms: None,
         }
     }
 
@@ -413,6 +425,23 @@ mod tests {
         assert!(f.bindings["dev"].contains_key("k"));
         let written = serde_json::to_string(&f).unwrap();
         assert!(!written.contains("\"profiles\""), "{written}");
+    }
+
+    /// `obtained_at_ms` is optional within version 1: an entry without it reads as "unknown"
+    /// (old), and fields this version does not know — as an older brickauth sees this one — are
+    /// ignored, not an error.
+    #[test]
+    fn obtained_at_is_optional_and_unknown_fields_are_ignored() {
+        let e = r#"{"environment":"e","tenant":"t","client_id":"c","scopes":["s"],"access_token":"at","expires_on":10"#;
+        let old = parse(format!(r#"{{"version":1,"entries":{{"k":{e}}}}}}}"#).as_bytes()).ok().unwrap();
+        assert_eq!(old.entries["k"].obtained_at_ms, None);
+        let newer = format!(r#"{{"version":1,"entries":{{"k":{e},"obtained_at_ms":5,"from_the_future":[1]}}}}}}"#);
+        let f = parse(newer.as_bytes()).ok().unwrap();
+        assert_eq!(f.entries["k"].obtained_at_ms, Some(5));
+        let written = serde_json::to_string(&f).unwrap();
+        assert!(written.contains(r#""obtained_at_ms":5"#) && !written.contains("from_the_future"), "{written}");
+        let none = serde_json::to_string(&old).unwrap();
+        assert!(!none.contains("obtained_at_ms"), "{none}");
     }
 
     fn why(bytes: &[u8]) -> String {

@@ -62,7 +62,7 @@ pub mod tenants;
 pub use cache::{CacheLock, CacheView, CachedToken, DEFAULT_LOCK_TIMEOUT, Removed, TokenCache};
 pub use error::{CacheError, ProviderError};
 pub use identity::{AccountHint, Identity};
-pub use provider::{TokenOptions, TokenProvider};
+pub use provider::{COALESCE_WINDOW, TokenOptions, TokenProvider};
 pub use secrets::{STORAGE_VARIABLE, Storage, StoragePolicy};
 pub use tenants::TenantMemory;
 
@@ -79,3 +79,12 @@ pub const MIN_VALIDITY_FLOOR: Duration = Duration::from_secs(40);
 /// The default validity a cached token must still have to be returned without renewal (MSAL's
 /// five minutes).
 pub const DEFAULT_MIN_VALIDITY: Duration = Duration::from_secs(300);
+
+/// Now, in milliseconds since the Unix epoch (0 for a clock before it): when a token is received,
+/// and when a call for one starts.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

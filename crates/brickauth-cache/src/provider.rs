@@ -26,8 +26,24 @@
 //! is returned with a warning, as MSAL does — unless the caller forced a refresh. Such a
 //! refresh (the token is merely close to expiry, or past the server's `refresh_in`) gets one
 //! attempt rather than the client's retry budget, so an Entra outage does not stall every call
-//! for a minute while a usable token is at hand. A forced refresh compares tokens, not times:
-//! a waiter takes the token another caller stored after it started, and renews otherwise.
+//! for a minute while a usable token is at hand.
+//!
+//! **Coalescing.** At steps 1 and 2 (before the mutex, after it, and under the file lock) a
+//! cached token with at least the 40 s floor left is returned instead of renewing when
+//!
+//! - it is another token than the one this call saw when it started: someone renewed it while
+//!   this call waited (also an older brickauth, which records no time); or
+//! - the caller forced a refresh, and the token was received no earlier than [`COALESCE_WINDOW`]
+//!   (5 s) before this call started — by another task or process while this one waited, or just
+//!   before it began — as the entry's `obtained_at_ms` says. Not when the refresh is forced
+//!   because the server refused the token handed out ([`TokenProvider::token_refused`], the
+//!   Databricks client's retry after a 401): that token is never handed out again.
+//!
+//! Such a token is as fresh as a renewal now would make it. So N forced refreshes at once send one
+//! token request, and so do SDK processes that each pass `--force-refresh` and start one after
+//! another over a few seconds. The price: a forced refresh within 5 s of any renewal gets that
+//! renewal's token, not a newer one. An entry without `obtained_at_ms` counts as old. (A call that
+//! is not forced keeps the server's `refresh_in`: a token it found due is renewed even if new.)
 //!
 //! The file lock is held from step 2 to the end, across the token request, so that other
 //! processes wait and re-read rather than send their own request. The one exception is an
@@ -46,11 +62,22 @@ use brickauth_core::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::DEFAULT_MIN_VALIDITY;
 use crate::cache::{CacheLock, CachedToken, Removed, TokenCache};
 use crate::error::{CacheError, ProviderError};
 use crate::identity::{AccountHint, Identity, same_username};
 use crate::secure;
+use crate::{DEFAULT_MIN_VALIDITY, now_ms};
+
+/// How long before a forced refresh started a token may have been received and still be
+/// returned instead of a renewal. The coalescing rule: a forced refresh returns the cached token
+/// (with at least 40 s left) when it was received no earlier than this before the call started,
+/// or when someone renewed it while the call waited; so N forced refreshes send one request.
+pub const COALESCE_WINDOW: Duration = Duration::from_secs(5);
+
+/// [`COALESCE_WINDOW`] in milliseconds.
+fn window_ms() -> i64 {
+    i64::try_from(COALESCE_WINDOW.as_millis()).unwrap_or(i64::MAX)
+}
 
 /// Where the provider's flow comes from.
 enum FlowSource {
@@ -64,7 +91,8 @@ enum FlowSource {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TokenOptions {
     /// Renew the token even if the cached one is still valid (`--force-refresh`). Callers that
-    /// ask at the same moment still share one renewal.
+    /// ask at the same moment still share one renewal, and a token received within
+    /// [`COALESCE_WINDOW`] before the call started is taken as that renewal.
     pub force_refresh: bool,
     /// How long the returned token must stay valid at least (never less than 40 s is applied).
     pub min_validity: Duration,
@@ -202,8 +230,23 @@ impl TokenProvider {
     /// Silent acquisition: the cached token, else a refresh-token grant, else the flow (see the
     /// module documentation for the exact order).
     pub async fn token(&self, opts: TokenOptions) -> Result<CachedToken, ProviderError> {
-        // (1) The hot path. Remember which token was there, so that a renewal done by someone
-        // else while this call waits is recognised as such.
+        self.acquire(opts, false).await
+    }
+
+    /// A forced refresh because the server refused the token this provider handed out (the
+    /// Databricks client's retry after a 401; [`TokenSource::token`](brickauth_core::TokenSource)
+    /// with `force_refresh`, whose contract is "never the one handed out last"). The coalescing
+    /// window does not apply — the token cached when the call started is, as a rule, the refused
+    /// one, however new —, but a token someone renewed while the call waited is still taken.
+    pub async fn token_refused(&self, opts: TokenOptions) -> Result<CachedToken, ProviderError> {
+        self.acquire(TokenOptions { force_refresh: true, ..opts }, true).await
+    }
+
+    /// [`token`](Self::token), or with `refused` [`token_refused`](Self::token_refused).
+    async fn acquire(&self, opts: TokenOptions, refused: bool) -> Result<CachedToken, ProviderError> {
+        // (1) The hot path. Remember which token was there, and when this call started, so that
+        // a renewal done by someone else just before or while this call waits is recognised.
+        let since = (opts.force_refresh && !refused).then(|| now_ms().saturating_sub(window_ms()));
         let current = self.current(self.cache.read()?.find(&self.identity, &self.account));
         if !opts.force_refresh
             && let Some(t) = current.as_ref().filter(|t| t.valid_for(opts.min_validity, now()))
@@ -211,18 +254,21 @@ impl TokenProvider {
             tracing::debug!(identity = %self.identity, expires_on = t.access_token.expires_on, "using cached token");
             return Ok(t.clone());
         }
-        let seen = current.map(|t| t.access_token.secret);
+        let seen = current.as_ref().map(|t| t.access_token.secret.clone());
+        if let Some(t) = self.renewed(seen.as_ref(), since, current) {
+            return Ok(t);
+        }
 
         // (2) Single flight: this process, then every process, then look again.
         let _flight = self.flight.lock().await;
         if let Some(t) =
-            self.renewed(seen.as_ref(), self.current(self.cache.read()?.find(&self.identity, &self.account)))
+            self.renewed(seen.as_ref(), since, self.current(self.cache.read()?.find(&self.identity, &self.account)))
         {
             return Ok(t);
         }
         let lock = self.cache.lock_async().await?;
         let current = self.current(self.cache.find_locked(&lock, &self.identity, &self.account)?);
-        if let Some(t) = self.renewed(seen.as_ref(), current.clone()) {
+        if let Some(t) = self.renewed(seen.as_ref(), since, current.clone()) {
             return Ok(t);
         }
 
@@ -250,7 +296,21 @@ impl TokenProvider {
     pub async fn login(&self) -> Result<CachedToken, ProviderError> {
         let _flight = self.flight.lock().await;
         let lock = self.cache.lock_async().await?;
-        self.run_flow(lock, "cannot sign in").await
+        self.run_flow(self.flow()?, lock, "cannot sign in").await
+    }
+
+    /// Run `flow` in place of the profile's own and store its result under this provider's
+    /// identity, binding the profile to the account, exactly as [`login`](Self::login) does: a
+    /// step-up, when the profile's flow was refused for multi-factor authentication and a person
+    /// chose to sign in another way. Later calls renew from the stored refresh token silently.
+    ///
+    /// `flow` must request tokens for this provider's identity (the caller builds it from the
+    /// same settings; a warning is logged otherwise), and an answer for another account than the
+    /// profile's `username` is refused as always.
+    pub async fn login_with(&self, flow: &dyn GrantFlow) -> Result<CachedToken, ProviderError> {
+        let _flight = self.flight.lock().await;
+        let lock = self.cache.lock_async().await?;
+        self.run_flow(flow, lock, "cannot sign in").await
     }
 
     /// Forget this profile's cached token (see [`TokenCache::remove`]): what was removed, and
@@ -329,15 +389,30 @@ impl TokenProvider {
         }
     }
 
-    /// A token someone else renewed while this call waited, if it will do. A token other than
-    /// the one this call started with is as fresh as a renewal now would make it, so it is taken
-    /// if it has the 40 s floor left, even if `min_validity` asks for more than the server grants.
-    /// An unchanged token is not taken: it did not satisfy `opts` when the call started.
-    fn renewed(&self, seen: Option<&SecretString>, current: Option<CachedToken>) -> Option<CachedToken> {
+    /// A token someone renewed while this call waited or, for a forced refresh, just before it,
+    /// if it will do: another token than the one this call saw at its start (`seen`), or one
+    /// received at or after `since` (milliseconds since the epoch: [`COALESCE_WINDOW`] before a
+    /// forced call started; `None` for other calls). Either is as fresh as a renewal now would
+    /// make it, so it is taken if it has the 40 s floor left, even if `min_validity` asks for more
+    /// than the server grants. An unchanged, older token is not taken: it did not satisfy the
+    /// call at its start.
+    fn renewed(
+        &self,
+        seen: Option<&SecretString>,
+        since: Option<i64>,
+        current: Option<CachedToken>,
+    ) -> Option<CachedToken> {
         let t = current?;
         let changed = seen.is_none_or(|s| s.expose_secret() != t.access_token.expose());
-        (changed && t.usable(now())).then(|| {
-            tracing::debug!(identity = %self.identity, expires_on = t.access_token.expires_on, "token renewed meanwhile");
+        let recent = since.is_some_and(|since| t.obtained_since(since));
+        ((changed || recent) && t.usable(now())).then(|| {
+            tracing::debug!(
+                identity = %self.identity,
+                expires_on = t.access_token.expires_on,
+                obtained_at_ms = t.obtained_at_ms,
+                "a token renewed {} is taken instead of renewing again",
+                if changed { "while this call waited" } else { "just before this call" },
+            );
             t
         })
     }
@@ -408,7 +483,7 @@ impl TokenProvider {
                 }
             },
         };
-        self.run_flow(lock, &why).await
+        self.run_flow(self.flow()?, lock, &why).await
     }
 
     /// The cached refresh token of `entry` in clear, opening it with the data key from its key
@@ -433,10 +508,9 @@ impl TokenProvider {
         }
     }
 
-    /// Step (4): build the flow, run it, store the result. `why` says why we got here, for the
-    /// [`ProviderError::NeedsLogin`] message.
-    async fn run_flow(&self, lock: CacheLock, why: &str) -> Result<CachedToken, ProviderError> {
-        let flow = self.flow()?;
+    /// Step (4): run `flow` (the profile's, or a step-up's), store the result. `why` says
+    /// why we got here, for the [`ProviderError::NeedsLogin`] message.
+    async fn run_flow(&self, flow: &dyn GrantFlow, lock: CacheLock, why: &str) -> Result<CachedToken, ProviderError> {
         let interactive = flow.interactive();
         if interactive && !self.interaction.terminal {
             return Err(ProviderError::NeedsLogin {
@@ -506,10 +580,8 @@ impl brickauth_core::TokenSource for TokenProvider {
     ) -> brickauth_core::BoxFuture<'_, Result<brickauth_core::AccessToken, brickauth_core::source::SourceError>> {
         Box::pin(async move {
             let opts = TokenOptions { force_refresh, ..TokenOptions::default() };
-            TokenProvider::token(self, opts)
-                .await
-                .map(|t| t.access_token)
-                .map_err(|e| Box::new(e) as brickauth_core::source::SourceError)
+            let t = if force_refresh { self.token_refused(opts).await } else { TokenProvider::token(self, opts).await };
+            t.map(|t| t.access_token).map_err(|e| Box::new(e) as brickauth_core::source::SourceError)
         })
     }
 }

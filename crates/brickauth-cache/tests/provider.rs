@@ -189,7 +189,9 @@ async fn a_failed_proactive_refresh_returns_the_still_valid_token() {
     assert_eq!(built.load(Ordering::SeqCst), 0, "a network failure does not fall through to the flow");
     assert!(file_text(&s.cache).contains("RT-OLD"), "the refresh token is kept");
 
-    // Forcing a refresh wants a new token: the failure is reported.
+    // Forcing a refresh of a token older than the coalescing window wants a new token: the
+    // failure is reported.
+    age(&s.cache, Some(Duration::from_secs(60)));
     let err = p.token(TokenOptions { force_refresh: true, ..TokenOptions::default() }).await.unwrap_err();
     assert!(matches!(err, ProviderError::Auth(_)), "{err:?}");
 }
@@ -290,11 +292,108 @@ async fn a_thousand_concurrent_callers_cause_one_request() {
 async fn concurrent_forced_refreshes_share_one_request() {
     let s = Setup::new().await;
     s.seed("AT-OLD", Some("RT-OLD"), 3000);
+    age(&s.cache, Some(Duration::from_secs(60)));
     refresh_mock(&s.server, "RT-OLD", "AT-NEW", "RT-NEW", Duration::from_millis(100)).await;
     let (p, _) = s.provider();
     let p = Arc::new(p);
     let force = TokenOptions { force_refresh: true, ..TokenOptions::default() };
     assert_eq!(concurrently(&p, 20, force).await, ["AT-NEW"]);
+    assert_eq!(s.requests().await, 1);
+}
+
+const FORCE: TokenOptions = TokenOptions { force_refresh: true, min_validity: brickauth_cache::DEFAULT_MIN_VALIDITY };
+
+/// The coalescing rule: a forced refresh renews a token received before the window, takes one
+/// received within it (however it was obtained), and an entry without a time counts as old.
+#[tokio::test]
+async fn a_forced_refresh_takes_a_token_received_within_the_window_and_renews_an_older_one() {
+    let s = Setup::new().await;
+    s.seed("AT-OLD", Some("RT-OLD"), 3000);
+    refresh_mock(&s.server, "RT-OLD", "AT-NEW", "RT-NEW", Duration::ZERO).await;
+    let (p, _) = s.provider();
+
+    // Just stored: within the window, so not asked for again.
+    assert_eq!(p.token(FORCE).await.unwrap().access_token.expose(), "AT-OLD");
+    assert_eq!(s.requests().await, 0);
+
+    // Received a second more than the window ago: renewed.
+    age(&s.cache, Some(brickauth_cache::COALESCE_WINDOW + Duration::from_secs(1)));
+    assert_eq!(p.token(FORCE).await.unwrap().access_token.expose(), "AT-NEW");
+    assert_eq!(s.requests().await, 1);
+    let json: serde_json::Value = serde_json::from_str(&file_text(&s.cache)).unwrap();
+    let entry = json["entries"].as_object().unwrap().values().next().unwrap().clone();
+    let at = entry["obtained_at_ms"].as_i64().unwrap();
+    assert!((at / 1000 - brickauth_core::now()).abs() <= 1, "{entry}");
+    assert_eq!(entry["updated_at"].as_i64(), Some(at / 1000), "{entry}");
+
+    // And the renewal is what the next forced refresh gets.
+    assert_eq!(p.token(FORCE).await.unwrap().access_token.expose(), "AT-NEW");
+    assert_eq!(s.requests().await, 1);
+
+    // An entry an older brickauth wrote (no time) is old.
+    refresh_mock(&s.server, "RT-NEW", "AT-NEWER", "RT-NEWER", Duration::ZERO).await;
+    age(&s.cache, None);
+    assert_eq!(p.token(FORCE).await.unwrap().access_token.expose(), "AT-NEWER");
+    assert_eq!(s.requests().await, 2);
+}
+
+/// The server refused the token handed out (a 401): however new it is, it is not handed out
+/// again — the window does not apply — but a renewal stored meanwhile would be taken.
+#[tokio::test]
+async fn a_refused_token_is_renewed_even_within_the_window() {
+    let s = Setup::new().await;
+    s.seed("AT-REFUSED", Some("RT-OLD"), 3000);
+    refresh_mock(&s.server, "RT-OLD", "AT-NEW", "RT-NEW", Duration::ZERO).await;
+    let (p, _) = s.provider();
+    assert_eq!(p.token_refused(TokenOptions::default()).await.unwrap().access_token.expose(), "AT-NEW");
+    assert_eq!(s.requests().await, 1);
+    let source: &dyn brickauth_core::TokenSource = &p;
+    refresh_mock(&s.server, "RT-NEW", "AT-NEWER", "RT-NEWER", Duration::ZERO).await;
+    assert_eq!(source.token(true).await.unwrap().secret.expose_secret(), "AT-NEWER");
+    assert_eq!(s.requests().await, 2);
+}
+
+/// A token within the window still needs the 40 s floor: an almost expired one is renewed.
+#[tokio::test]
+async fn a_recent_token_below_the_floor_is_renewed_even_within_the_window() {
+    let s = Setup::new().await;
+    s.seed("AT-DYING", Some("RT-OLD"), 20);
+    refresh_mock(&s.server, "RT-OLD", "AT-NEW", "RT-NEW", Duration::ZERO).await;
+    let (p, _) = s.provider();
+    assert_eq!(p.token(FORCE).await.unwrap().access_token.expose(), "AT-NEW");
+    assert_eq!(s.requests().await, 1);
+}
+
+/// Forced refreshes as SDK processes send them: separate providers (separate mutexes, as
+/// separate processes have) on one directory, starting one after another over more than one
+/// renewal's time, each forcing a refresh of an old token: one token request, one token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staggered_forced_refreshes_of_separate_providers_send_one_request() {
+    const N: usize = 12;
+    let s = Setup::new().await;
+    s.seed("AT-OLD", Some("RT-OLD"), 3000);
+    age(&s.cache, Some(Duration::from_secs(60)));
+    refresh_mock(&s.server, "RT-OLD", "AT-NEW", "RT-NEW", Duration::from_millis(50)).await;
+    let uri = s.server.uri();
+    let handles: Vec<_> = (0..N)
+        .map(|i| {
+            let (cache, uri) = (s.cache.clone(), uri.clone());
+            tokio::task::spawn_blocking(move || {
+                // 40 ms apart: the last starts long after the first renewal was stored.
+                std::thread::sleep(Duration::from_millis(40) * u32::try_from(i).unwrap());
+                let flow = TestFlow::new(app(&uri), body("alice", "AT-FLOW", None, 3599));
+                let p = flow.provider(cache).0.with_client(quick_client());
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let t = rt.block_on(p.token(FORCE));
+                (t.map(|t| t.access_token.expose().to_owned()), flow.calls())
+            })
+        })
+        .collect();
+    for h in handles {
+        let (token, flow_calls) = h.await.unwrap();
+        assert_eq!(token.unwrap(), "AT-NEW");
+        assert_eq!(flow_calls, 0);
+    }
     assert_eq!(s.requests().await, 1);
 }
 
@@ -433,4 +532,25 @@ async fn a_changed_configured_credential_is_redeemed_not_answered_from_the_cache
     assert_eq!(t.account.username.as_deref(), Some("bob@contoso.com"));
     assert_eq!(s.flow.calls(), 2);
     assert_eq!(p.cached(Duration::from_secs(300)).unwrap().unwrap().access_token.expose(), "AT-BOB");
+}
+
+/// A step-up: another flow signs the profile in (its own was refused), the result is cached
+/// under the profile's identity and binding, and later calls use it and renew from its refresh
+/// token without building the profile's flow.
+#[tokio::test]
+async fn login_with_another_flow_caches_under_the_profile_and_renews_from_it() {
+    let s = Setup::new().await;
+    let (p, built) = s.provider();
+    let other = TestFlow::new(app(&s.server.uri()), body("alice", "AT-STEP-UP", Some("RT-STEP-UP"), 3599));
+    let t = p.login_with(&other).await.unwrap();
+    assert_eq!(t.access_token.expose(), "AT-STEP-UP");
+    assert_eq!((other.calls(), s.flow.calls(), built.load(Ordering::SeqCst)), (1, 0, 0));
+    let json: serde_json::Value = serde_json::from_str(&file_text(&s.cache)).unwrap();
+    assert_eq!(json["bindings"]["dev"].as_object().map(|b| b.len()), Some(1), "{json}");
+
+    assert_eq!(p.token(TokenOptions::default()).await.unwrap().access_token.expose(), "AT-STEP-UP");
+    refresh_mock(&s.server, "RT-STEP-UP", "AT-RENEWED", "RT-RENEWED", Duration::ZERO).await;
+    age(&s.cache, Some(Duration::from_secs(60)));
+    assert_eq!(p.token(FORCE).await.unwrap().access_token.expose(), "AT-RENEWED");
+    assert_eq!((s.requests().await, s.flow.calls(), built.load(Ordering::SeqCst)), (1, 0, 0));
 }

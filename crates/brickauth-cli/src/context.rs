@@ -165,7 +165,8 @@ pub fn interaction(no_browser: bool) -> Interaction {
 }
 
 /// Cached first (no runtime, no network), then silent acquisition on the process's runtime;
-/// an authentication failure gets the profile note.
+/// a sign-in refused for want of a person may step up ([`step_up`]); an authentication failure
+/// gets the profile note.
 pub fn acquire(source: &Source, opts: TokenOptions) -> Result<CachedToken> {
     if !opts.force_refresh
         && let Some(t) = source.cached(opts.min_validity)?
@@ -174,7 +175,56 @@ pub fn acquire(source: &Source, opts: TokenOptions) -> Result<CachedToken> {
         return Ok(t);
     }
     let profile = source.profile();
-    run(&profile, async { Ok(source.token_with(opts).await?) })
+    run(&profile, async {
+        match source.token_with(opts).await {
+            Ok(t) => Ok(t),
+            Err(e) => step_up(source, e).await,
+        }
+    })
+}
+
+/// The interactive flow a sign-in refused for multi-factor authentication steps up to: it needs
+/// no browser on this machine and no app registration of its own (docs/flows.md, "Step-up").
+pub const STEP_UP_FLOW: &str = "device-code";
+
+/// `err`, unless it is the identity provider refusing the profile's flow for want of a person
+/// (multi-factor authentication, Conditional Access: [`Source::step_up`]) and a person is here —
+/// stdin and stderr are terminals and `$CI` is not set —: then ask (default yes) to continue with
+/// [`STEP_UP_FLOW`] for the same account, and say once how to make that the profile's flow.
+/// Non-interactive runs get `err` as it was (exit 3 with its hint).
+pub async fn step_up(source: &Source, err: brickauth::Error) -> Result<CachedToken> {
+    let Some(step) = source.step_up(&err) else { return Err(err.into()) };
+    if !person_at_terminal() {
+        return Err(err.into());
+    }
+    let profile = source.profile();
+    let account = step.username.as_deref().map_or_else(|| "for the same account".to_owned(), |u| format!("as {u}"));
+    eprintln!("Profile `{}` cannot sign in without you: {}.", step.profile, step.hint);
+    let question = format!("Continue with a device code sign-in {account}? [Y/n] ");
+    let yes = tokio::task::spawn_blocking(move || crate::prompt::confirm(&question))
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the answer: {e}"))??;
+    if !yes {
+        return Err(err.into());
+    }
+    let t = source.sign_in_with(STEP_UP_FLOW).await?;
+    let place = match profile.path() {
+        Some(path) => format!("profile `{}` of {}", step.profile, path.display()),
+        None => format!("profile `{}`", step.profile),
+    };
+    eprintln!(
+        "Signed in; later calls of profile `{}` renew this sign-in silently. To sign in this way from the \
+         start, set `flow = \"{STEP_UP_FLOW}\"` in {place} (and remove its password keys).",
+        step.profile
+    );
+    Ok(t)
+}
+
+/// Whether a person can be asked here: stdin and stderr are terminals, and no CI system says it
+/// runs this (`$CI` set, as GitHub Actions, GitLab CI, Azure Pipelines and others set it).
+fn person_at_terminal() -> bool {
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !ci
 }
 
 /// Run `fut` on the process's runtime until it ends or Ctrl-C (exit 130, one line: dropping

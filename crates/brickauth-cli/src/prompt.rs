@@ -3,11 +3,26 @@
 //! leaves a browser that shows nothing for paste mode; the pasted answer is read from stdin,
 //! terminal or not (`login --no-browser < answer.txt` works).
 
+use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use brickauth_core::prompt::{self, DeviceCode, PasteRequest};
 use brickauth_core::{BoxFuture, Prompt, SecretString};
+
+/// Ask `question` on stderr and read one line of answer from stdin: yes unless it starts with
+/// `n` (Enter is yes); the end of input is no.
+pub fn confirm(question: &str) -> std::io::Result<bool> {
+    let mut err = std::io::stderr().lock();
+    err.write_all(question.as_bytes())?;
+    err.flush()?;
+    drop(err);
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line)? == 0 {
+        return Ok(false);
+    }
+    Ok(!line.trim_start().to_ascii_lowercase().starts_with('n'))
+}
 
 /// Prints to stderr; a spinner on a terminal while a device code or a browser waits.
 pub struct CliPrompt {

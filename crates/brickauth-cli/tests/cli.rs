@@ -98,6 +98,16 @@ fn version_json_has_the_fields_the_databricks_sdks_read() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
     assert_eq!(v["Version"], env!("CARGO_PKG_VERSION"));
     assert!(v["Major"].is_u64() && v["Minor"].is_u64() && v["Patch"].is_u64());
+    // The level at which the SDKs pass `--profile` (0.207.1) and `--force-refresh` (0.296.0):
+    // both are implemented, forced refreshes coalescing.
+    let level = (v["Major"].as_u64(), v["Minor"].as_u64(), v["Patch"].as_u64());
+    assert_eq!(level, (Some(0), Some(296), Some(0)), "{v}");
+    assert_eq!(v["Protocol"], "databricks-cli-token-helper/0.296.0");
+    let text = brickauth(&["version"], &[]);
+    assert_eq!(
+        text.stdout,
+        format!("brickauth {} (Databricks token-helper protocol 0.296.0)\n", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! POST {authority}/{tenant}/oauth2/v2.0/devicecode    client_id, scope=<scopes> offline_access openid profile
+//!                                                     [, login_hint=<username>]
 //!   → device_code, user_code, verification_uri, expires_in, interval, message
 //! (show `message` through the prompt: "To sign in, use a web browser to open the page … and enter the code …")
 //! every `interval` seconds until `expires_in` has passed:
@@ -22,7 +23,9 @@
 //! terminal while the flow waits; a GUI's can show a dialog), which is told when the wait is over.
 //! Ctrl-C stops the wait with [`AuthError::Declined`].
 //!
-//! The flow is marked interactive: a person has to sign in on another device.
+//! The flow is marked interactive: a person has to sign in on another device. A profile's
+//! `username` is sent as `login_hint`, so the sign-in page suggests that account; whatever account
+//! signs in, the cache refuses an answer for another one than `username` (as for every flow).
 #![warn(missing_docs)]
 // Only the CLI prints; a library reports through types (tests may print).
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
@@ -46,12 +49,14 @@ pub struct DeviceCodeOptions {
     pub app: AppConfig,
     /// What a `slow_down` answer adds to the polling interval (RFC 8628: 5 s). Tests shorten it.
     pub slow_down: Duration,
+    /// The account to suggest on the sign-in page (`login_hint`): the profile's `username`.
+    pub login_hint: Option<String>,
 }
 
 impl DeviceCodeOptions {
-    /// Options with RFC 8628's 5 s slow-down step.
+    /// Options with RFC 8628's 5 s slow-down step and no login hint.
     pub fn new(app: AppConfig) -> Self {
-        DeviceCodeOptions { app, slow_down: Duration::from_secs(5) }
+        DeviceCodeOptions { app, slow_down: Duration::from_secs(5), login_hint: None }
     }
 }
 
@@ -84,16 +89,22 @@ impl DeviceCodeFlow {
         DeviceCodeFlow { options }
     }
 
-    /// Build from profile settings: the common keys, with the defaults of [`KEYS`].
+    /// Build from profile settings: the common keys, with the defaults of [`KEYS`], and
+    /// `username` as the login hint.
     pub fn from_settings(s: &dyn Settings) -> Result<Self, ConfigError> {
-        Ok(DeviceCodeFlow::new(DeviceCodeOptions::new(app(s)?)))
+        let mut options = DeviceCodeOptions::new(app(s)?);
+        options.login_hint = s.get("username").map(str::to_owned);
+        Ok(DeviceCodeFlow::new(options))
     }
 
     /// Step 1: ask for a device code and a user code.
     pub async fn start(&self, cx: &FlowContext<'_>) -> Result<DeviceAuthorization, AuthError> {
         let app = &self.options.app;
         let endpoint = app.authority.device_code_endpoint();
-        let form = Form::new().field("client_id", app.client_id.as_str()).field("scope", app.scopes.decorated());
+        let mut form = Form::new().field("client_id", app.client_id.as_str()).field("scope", app.scopes.decorated());
+        if let Some(hint) = &self.options.login_hint {
+            form = form.field("login_hint", hint);
+        }
         // The one token-POST path of core: its headers, retries and bounded, cleaned answers.
         let answer = cx.client.post_form(&endpoint, &form, true, &[]).await?;
         if !answer.is_success() {
@@ -223,11 +234,16 @@ impl GrantFlow for DeviceCodeFlow {
     }
 }
 
-/// The keys this flow reads, on top of the common ones: none of its own, but `client_id` and
-/// `tenant_id` have defaults here — the developer sign-on client, and the workspace's tenant
-/// (found from `host` by the caller) or `organizations` without a host — so a profile needs no
-/// app registration.
-pub const KEYS: &[KeySpec] = &[brickauth_core::app::SIGN_ON_CLIENT_ID_KEY, brickauth_core::app::SIGN_ON_TENANT_ID_KEY];
+/// The keys this flow reads, on top of the common ones: `username`, the account to sign in as
+/// (suggested to the sign-in page; an answer for another account is refused), and defaults for
+/// `client_id` and `tenant_id` — the developer sign-on client, and the workspace's tenant (found
+/// from `host` by the caller) or `organizations` without a host — so a profile needs no app
+/// registration.
+pub const KEYS: &[KeySpec] = &[
+    brickauth_core::app::SIGN_ON_CLIENT_ID_KEY,
+    brickauth_core::app::SIGN_ON_TENANT_ID_KEY,
+    KeySpec::optional("username", "the account to sign in as: suggested on the sign-in page (login_hint)"),
+];
 
 /// The cache identity: the common keys with [`KEYS`]' defaults.
 fn app(s: &dyn Settings) -> Result<AppConfig, ConfigError> {
@@ -335,6 +351,26 @@ mod tests {
         assert!(waited.is_err(), "the scripted sign-in should still be pending");
         assert!(!mock.device_polls().is_empty(), "the flow never polled");
         assert!(!caught(), "the device-code flow installed a SIGINT handler");
+    }
+
+    /// `username` goes out as `login_hint`, and the mock lets the hinted user (Bob, whom the
+    /// password grant refuses for MFA) sign in on the other device.
+    #[tokio::test]
+    async fn the_username_is_the_login_hint() {
+        let mock = MockEntra::start().await;
+        mock.set_device_interval(1);
+        let s = MapSettings::new("dc")
+            .with("tenant_id", TENANT_ID)
+            .with("client_id", CLIENT_ID)
+            .with("authority_host", mock.uri())
+            .with("username", "bob@contoso.com");
+        let token = acquire(&DeviceCodeFlow::from_settings(&s).unwrap()).await.unwrap();
+        assert_eq!(token.account.username.as_deref(), Some("bob@contoso.com"));
+        let start = mock.requests().await.into_iter().find(|r| r.path.ends_with("/devicecode")).unwrap();
+        assert_eq!(start.form.get("login_hint").map(String::as_str), Some("bob@contoso.com"));
+        // Without a username, no hint: the device user (Alice) signs in.
+        let token = acquire(&flow(&mock)).await.unwrap();
+        assert_eq!(token.account.username.as_deref(), Some("alice@contoso.com"));
     }
 
     #[tokio::test]

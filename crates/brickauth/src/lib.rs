@@ -61,7 +61,7 @@ pub use brickauth_core::AccessToken;
 pub use brickauth_databricks::WorkspaceClient;
 pub use error::{Error, Result};
 pub use runtime::{block_on, handle};
-pub use source::Source;
+pub use source::{Source, StepUp};
 pub use workspace::config as workspace_config;
 
 /// What a program or a command line chose; everything else comes from files and variables.

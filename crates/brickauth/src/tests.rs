@@ -160,3 +160,52 @@ fn the_cache_keeps_refresh_tokens_where_the_profile_file_says_unless_the_variabl
         Some(v) => assert_eq!(policy, v.parse::<StoragePolicy>().unwrap()),
     }
 }
+
+/// A password sign-in refused for MFA (Bob) is a step-up, a wrong password is not; stepping up
+/// with another registered flow signs the same account in, sends `username` as the login hint,
+/// and caches under the profile: the next call is the cache's.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_mfa_refusal_steps_up_to_another_flow_for_the_same_account() {
+    use brickauth_core::hints::Hint;
+    use brickauth_mock::{BOB, BOB_PASSWORD};
+    let dir = tempfile::tempdir().unwrap();
+    let entra = MockEntra::start().await;
+    entra.set_device_interval(1);
+    let password = dir.path().join("bob-password");
+    std::fs::write(&password, BOB_PASSWORD).unwrap();
+    let profile = |name: &str, user: &str| {
+        format!(
+            "[profiles.{name}]\nflow = \"password\"\ntenant_id = \"{TENANT_ID}\"\nclient_id = \"{CLIENT_ID}\"\n\
+             authority_host = \"{}\"\nusername = \"{user}\"\npassword_file = \"{}\"\n\n",
+            entra.uri(),
+            password.display()
+        )
+    };
+    let config = dir.path().join("profiles.toml");
+    std::fs::write(&config, format!("{}{}", profile("bob", BOB), profile("wrong", ALICE))).unwrap();
+    let terminal = Interaction { terminal: true, browser: false };
+    let auth = Auth::new(Options {
+        config: Some(config),
+        cache_dir: Some(dir.path().join("cache")),
+        interaction: terminal,
+        ..Options::default()
+    });
+
+    let source = auth.profile("bob").unwrap();
+    let err = source.token().await.unwrap_err();
+    let step = source.step_up(&err).expect("an MFA refusal is a step-up");
+    assert_eq!((step.profile.as_str(), step.username.as_deref(), step.hint), ("bob", Some(BOB), Hint::MfaRequired));
+    let wrong = auth.profile("wrong").unwrap();
+    let err = wrong.token().await.unwrap_err();
+    assert!(wrong.step_up(&err).is_none(), "a wrong password is no step-up: {err}");
+
+    let t = source.sign_in_with("device-code").await.unwrap();
+    assert_eq!(t.account.username.as_deref(), Some(BOB));
+    let start = entra.requests().await.into_iter().find(|r| r.path.ends_with("/devicecode")).unwrap();
+    assert_eq!(start.form.get("login_hint").map(String::as_str), Some(BOB));
+    let requests = entra.token_requests().await.len();
+    let again = source.token().await.unwrap();
+    assert_eq!(again.access_token.expose(), t.access_token.expose(), "the next call is the cached token");
+    assert_eq!(entra.token_requests().await.len(), requests);
+    assert!(matches!(source.sign_in_with("no-such-flow").await, Err(Error::Config(_))));
+}

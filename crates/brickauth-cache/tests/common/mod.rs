@@ -92,6 +92,24 @@ pub fn file_text(cache: &TokenCache) -> String {
     std::fs::read_to_string(cache.path()).unwrap_or_default()
 }
 
+/// Make every cached token look received `ago` earlier than now (`None`: drop the time, as an
+/// older brickauth writing the file does), so that a forced refresh renews it.
+pub fn age(cache: &TokenCache, ago: Option<Duration>) {
+    let mut v: serde_json::Value = serde_json::from_str(&file_text(cache)).unwrap();
+    let at = ago.map(|d| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        i64::try_from((now - d).as_millis()).unwrap()
+    });
+    for entry in v["entries"].as_object_mut().unwrap().values_mut() {
+        let entry = entry.as_object_mut().unwrap();
+        match at {
+            Some(at) => entry.insert("obtained_at_ms".into(), at.into()),
+            None => entry.remove("obtained_at_ms"),
+        };
+    }
+    std::fs::write(cache.path(), v.to_string()).unwrap();
+}
+
 /// A client with a retry budget small enough for tests.
 pub fn quick_client() -> TokenClient {
     TokenClient::new().unwrap().with_policy(RetryPolicy {

@@ -25,7 +25,13 @@ pub fn run(cx: &Context, args: &LoginArgs) -> Result<ExitCode> {
     let interaction = Interaction { terminal: true, ..context::interaction(args.no_browser) };
     let source = cx.source(profile, interaction)?;
     let profile = source.profile();
-    let t = context::run(&profile, async { Ok(source.login().await?) })?;
+    // A password sign-in refused for MFA may step up to a device code (context::step_up).
+    let t = context::run(&profile, async {
+        match source.login().await {
+            Ok(t) => Ok(t),
+            Err(e) => context::step_up(&source, e).await,
+        }
+    })?;
     let expires_on = t.access_token.expires_on;
     eprintln!(
         "Signed in as {} with profile `{}`; the token is valid until {} ({}).",

@@ -5,10 +5,13 @@
 //! `Minor`, `Patch` to decide which `auth token` flags they may pass: `--profile` from 0.207.1,
 //! `--force-refresh` from 0.296.0. Those fields are therefore the **protocol level** brickauth
 //! implements, as a compatibility layer declares an API level (LibreSSL reports an OpenSSL API
-//! version): 0.207.1, because `auth token --profile P` is what keeps an SDK configured with
-//! `profile="bob"` on bob's account. `Version` (and the text form) is brickauth's own version,
-//! and `Protocol` names the level explicitly. `--force-refresh` is accepted but not announced:
-//! the SDKs would then force a refresh on every token they fetch.
+//! version): 0.296.0, so that the SDKs pass both. `auth token --profile P` is what keeps an SDK
+//! configured with `profile="bob"` on bob's account; `--force-refresh`, which the SDKs then pass
+//! on every token they fetch, is announced because forced refreshes coalesce (issue 22): one
+//! that finds a token received within 5 s before it started, or while it waited for the cache
+//! lock, returns that token instead of asking Entra again, so a burst of SDK processes sends one
+//! token request (`brickauth_cache::COALESCE_WINDOW`). `Version` (and the text form) is
+//! brickauth's own version, and `Protocol` names the level explicitly.
 
 use std::process::ExitCode;
 
@@ -19,7 +22,7 @@ use crate::output::print;
 use crate::report::Reported;
 
 /// The Databricks CLI version whose `auth token` interface brickauth implements.
-pub const HELPER_PROTOCOL: (u64, u64, u64) = (0, 207, 1);
+pub const HELPER_PROTOCOL: (u64, u64, u64) = (0, 296, 0);
 
 /// `brickauth version`.
 #[derive(Debug, Args)]

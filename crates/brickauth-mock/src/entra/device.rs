@@ -4,8 +4,10 @@
 //! Nobody types the user code into a browser here. What the "user" does is scripted with
 //! [`MockEntra::script_device`]: each poll takes the next [`DeviceStep`] (pending, slow down,
 //! approve, expire, decline, wrong code); once the script is used up, polls are approved as the
-//! device user (Alice by default). Every poll's arrival time is recorded, so tests can check that
-//! the client kept to the interval it was given.
+//! device user (Alice by default) — or, when the devicecode request named a user of the tenant as
+//! `login_hint`, as that user (the person signs in with the account the page suggests; MFA is
+//! done on that other device, so Bob's MFA does not stop it). Every poll's arrival time is
+//! recorded, so tests can check that the client kept to the interval it was given.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
@@ -74,6 +76,8 @@ struct PendingCode {
     client_id: String,
     scopes: Scopes,
     expires_at: i64,
+    /// The `login_hint` of the devicecode request, when it names a user of the tenant.
+    login_hint: Option<String>,
 }
 
 impl MockEntra {
@@ -123,6 +127,7 @@ impl EntraState {
             return Err(EntraError::unknown_client(client_id));
         }
         let scopes = request.field("scope").and_then(Scopes::parse).ok_or_else(EntraError::scope_missing)?;
+        let login_hint = request.field("login_hint").filter(|u| self.user(u).is_some()).map(str::to_owned);
         let device_code = ids::random_b64url(48);
         let user_code: String = ids::random_b64url(12)
             .chars()
@@ -137,6 +142,7 @@ impl EntraState {
                 client_id: client_id.to_owned(),
                 scopes,
                 expires_at: clock::now().saturating_add(state.expires_in),
+                login_hint,
             },
         );
         let body = json!({
@@ -191,7 +197,7 @@ impl EntraState {
             DeviceStep::BadCode => Err(bad_code()),
             DeviceStep::Approve => {
                 self.device.codes.remove(code);
-                let username = self.device.user.clone();
+                let username = pending.login_hint.clone().unwrap_or_else(|| self.device.user.clone());
                 let user = self.user(&username).ok_or_else(EntraError::user_not_found)?.clone();
                 Ok(self.issue(&Issue {
                     user: &user,
