@@ -52,6 +52,8 @@ pub const COMMON: &[(&str, &str)] = &[
     ("azure_tenant_id", "tenant_id"),
     ("azure_workspace_resource_id", "azure_workspace_resource_id"),
     ("azure_environment", "cloud"),
+    ("account_id", "account_id"),
+    ("workspace_id", "workspace_id"),
     // brickauth's own, for private clouds and local mocks; the Databricks tools ignore it.
     ("authority_host", "authority_host"),
 ];
@@ -69,7 +71,6 @@ const UNSERVED: &[(&str, &str, &str)] = &[
 /// Keys the Databricks tools read from a section besides those brickauth maps (the Databricks SDKs'
 /// configuration attributes, and the legacy Databricks CLI's): never an error or a warning here.
 pub const DATABRICKS_KEYS: &[&str] = &[
-    "account_id",
     "auth_type",
     "azure_login_app_id",
     "azure_use_msi",
@@ -98,7 +99,6 @@ pub const DATABRICKS_KEYS: &[&str] = &[
     "token_audience",
     "username",
     "warehouse_id",
-    "workspace_id",
 ];
 
 /// The section that holds settings about the file, not a profile.
