@@ -21,6 +21,7 @@ mod dist;
 mod fuzz;
 mod harness;
 mod integration;
+mod it_accounts;
 mod it_authcode;
 mod it_azcli;
 mod it_databricks;

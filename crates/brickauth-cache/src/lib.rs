@@ -64,10 +64,10 @@ pub mod tenants;
 
 pub use cache::{CacheLock, CacheView, CachedToken, DEFAULT_LOCK_TIMEOUT, Removed, TokenCache};
 pub use error::{CacheError, ProviderError};
+pub use hosts::HostMemory;
 pub use identity::{AccountHint, Identity};
 pub use provider::{TokenOptions, TokenProvider};
 pub use secrets::{STORAGE_VARIABLE, Storage, StoragePolicy};
-pub use hosts::HostMemory;
 pub use tenants::TenantMemory;
 
 /// The key stores a cache can keep its data key in (to pass a [`Memory`](brickauth_keychain::Memory)

@@ -250,7 +250,8 @@ impl FromStr for WorkspaceId {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, ParseError> {
         let t = s.trim();
-        let ok = !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok =
+            !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if ok { Ok(WorkspaceId(t.to_owned())) } else { Err(ParseError::NotAWorkspaceId(s.to_owned())) }
     }
 }

@@ -51,7 +51,8 @@ pub mod text;
 pub mod token;
 
 pub use app::{
-    AccountId, AppConfig, Authority, ClientId, Cloud, DATABRICKS_RESOURCE, DATABRICKS_SCOPE, Scopes, Tenant, WorkspaceId,
+    AccountId, AppConfig, Authority, ClientId, Cloud, DATABRICKS_RESOURCE, DATABRICKS_SCOPE, Scopes, Tenant,
+    WorkspaceId,
 };
 pub use error::{AuthError, EntraError};
 pub use flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow, Interaction};

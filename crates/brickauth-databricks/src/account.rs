@@ -105,12 +105,10 @@ impl HostMetadata {
             // Numbers too: a workspace id is often sent as one.
             text(key).map(str::to_owned).or_else(|| v.get(key).and_then(Value::as_u64).map(|n| n.to_string()))
         };
-        let account_id = text("account_id").and_then(|a| {
-            a.parse::<AccountId>().map_err(|e| tracing::warn!("host metadata: {e}; ignored")).ok()
-        });
-        let workspace_id = id("workspace_id").and_then(|w| {
-            w.parse::<WorkspaceId>().map_err(|e| tracing::warn!("host metadata: {e}; ignored")).ok()
-        });
+        let account_id = text("account_id")
+            .and_then(|a| a.parse::<AccountId>().map_err(|e| tracing::warn!("host metadata: {e}; ignored")).ok());
+        let workspace_id = id("workspace_id")
+            .and_then(|w| w.parse::<WorkspaceId>().map_err(|e| tracing::warn!("host metadata: {e}; ignored")).ok());
         let cloud = text("cloud")
             .filter(|c| c.len() <= 32 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
             .map(str::to_owned);
@@ -180,7 +178,8 @@ mod tests {
         ] {
             assert_eq!(HostType::from_url(account), HostType::Account, "{account}");
         }
-        for ws in ["https://adb-1.2.azuredatabricks.net", "https://myaccounts.azuredatabricks.net", "http://127.0.0.1:1"]
+        for ws in
+            ["https://adb-1.2.azuredatabricks.net", "https://myaccounts.azuredatabricks.net", "http://127.0.0.1:1"]
         {
             assert_eq!(HostType::from_url(ws), HostType::Workspace, "{ws}");
         }

@@ -158,9 +158,10 @@ fn id<T: std::str::FromStr<Err = brickauth_core::app::ParseError>>(
 ) -> Result<Option<T>, ConfigError> {
     match s.get(key).map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => {
-            v.parse::<T>().map(Some).map_err(|e| ConfigError::new(s.profile_name(), key, e.to_string()).at(s.origin(key)))
-        }
+        Some(v) => v
+            .parse::<T>()
+            .map(Some)
+            .map_err(|e| ConfigError::new(s.profile_name(), key, e.to_string()).at(s.origin(key))),
     }
 }
 
@@ -287,8 +288,8 @@ mod tests {
         assert!(!ws.wants_metadata(false), "a classic workspace profile must never ask");
         assert!(ws.wants_metadata(true), "a path with {{account_id}} and no account id asks");
 
-        let unified = WorkspaceConfig::from_settings(&s(&[("host", "https://u.example"), ("account_id", A)]), &|_| None)
-            .unwrap();
+        let unified =
+            WorkspaceConfig::from_settings(&s(&[("host", "https://u.example"), ("account_id", A)]), &|_| None).unwrap();
         assert!(unified.wants_metadata(false));
         let meta = HostMetadata {
             account_id: Some("11111111-2222-3333-4444-555555555555".parse().unwrap()),

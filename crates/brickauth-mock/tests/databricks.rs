@@ -204,10 +204,15 @@ async fn an_account_host_lists_its_users_for_the_same_token_and_describes_itself
     assert_eq!(meta.json()["host_type"], "account");
     assert!(meta.json().get("workspace_id").is_none());
 
-    let users = get(&host, &format!("/api/2.0/accounts/{}/scim/v2/Users", brickauth_mock::ACCOUNT_ID), Some(&token)).await;
+    let users =
+        get(&host, &format!("/api/2.0/accounts/{}/scim/v2/Users", brickauth_mock::ACCOUNT_ID), Some(&token)).await;
     assert_eq!(users.status, 200, "{}", users.text);
-    let names: Vec<String> =
-        users.json()["Resources"].as_array().unwrap().iter().map(|u| u["userName"].as_str().unwrap().to_owned()).collect();
+    let names: Vec<String> = users.json()["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(names, [brickauth_mock::ALICE, brickauth_mock::BOB]);
     let other = get(&host, "/api/2.0/accounts/11111111-2222-3333-4444-555555555555/scim/v2/Users", Some(&token)).await;
     assert_eq!(other.status, 404);
@@ -222,7 +227,8 @@ async fn a_unified_host_wants_the_workspace_header_on_workspace_calls() {
     let token = alice_token(&entra).await;
     host.set_host_metadata(Some(MockDatabricks::host_metadata("unified")));
     let call = |id: Option<&'static str>| {
-        let mut r = reqwest::Client::new().get(format!("{}/api/2.0/preview/scim/v2/Me", host.uri())).bearer_auth(&token);
+        let mut r =
+            reqwest::Client::new().get(format!("{}/api/2.0/preview/scim/v2/Me", host.uri())).bearer_auth(&token);
         if let Some(id) = id {
             r = r.header("X-Databricks-Workspace-Id", id);
         }
@@ -232,6 +238,7 @@ async fn a_unified_host_wants_the_workspace_header_on_workspace_calls() {
     assert_eq!(call(Some("999")).await.status, 404);
     assert_eq!(call(Some(brickauth_mock::WORKSPACE_ID)).await.status, 200);
     // Account-level calls on the same host need no workspace.
-    let users = get(&host, &format!("/api/2.0/accounts/{}/scim/v2/Users", brickauth_mock::ACCOUNT_ID), Some(&token)).await;
+    let users =
+        get(&host, &format!("/api/2.0/accounts/{}/scim/v2/Users", brickauth_mock::ACCOUNT_ID), Some(&token)).await;
     assert_eq!(users.status, 200);
 }

@@ -141,7 +141,8 @@ async fn an_account_host_is_matched_by_host_and_account_id() {
     let path = profiles(dir.path(), &entra, host);
     let text = std::fs::read_to_string(&path).unwrap();
     // `alice` is for account A (written in upper case: ids compare as GUIDs), `alice2` for none.
-    let text = text.replace("[profiles.alice]\n", &format!("[profiles.alice]\naccount_id = \"{}\"\n", A.to_uppercase()));
+    let text =
+        text.replace("[profiles.alice]\n", &format!("[profiles.alice]\naccount_id = \"{}\"\n", A.to_uppercase()));
     std::fs::write(&path, text).unwrap();
     let auth = auth(dir.path(), path);
     let target = |account: &str| host::Target {

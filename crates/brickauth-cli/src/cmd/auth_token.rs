@@ -51,7 +51,10 @@ pub fn run(cx: &Context, c: &AuthCommand) -> Result<ExitCode> {
         (Some(p), _, _) | (None, Some(p), _) => cx.named(p)?,
         (None, None, Some(h)) if cx.flow.is_none() => cx.auth().for_target(&target(h, args)?)?,
         (None, None, _) if by_id => {
-            return Err(Reported::usage("--account-id and --workspace-id choose among the profiles of --host H: pass --host too").into());
+            return Err(Reported::usage(
+                "--account-id and --workspace-id choose among the profiles of --host H: pass --host too",
+            )
+            .into());
         }
         (None, None, _) => cx.profile()?,
     };
