@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use brickauth::TokenOptions;
 use brickauth::host::Target;
+use brickauth_core::Settings;
 use brickauth_core::Interaction;
 use clap::{Args, Subcommand};
 use clap_complete::ArgValueCompleter;
@@ -48,7 +49,25 @@ pub fn run(cx: &Context, c: &AuthCommand) -> Result<ExitCode> {
     let AuthCommand::Token(args) = c;
     let by_id = args.account_id.is_some() || args.workspace_id.is_some();
     let profile = match (&args.positional, &cx.profile, &cx.host) {
-        (Some(p), _, _) | (None, Some(p), _) => cx.named(p)?,
+        (Some(p), _, _) | (None, Some(p), _) => {
+            let profile = cx.named(p)?;
+            // A profile named along with ids must be the one they describe: never another account's.
+            let wanted = target(cx.host.as_deref().unwrap_or_default(), args)?;
+            for (key, want) in [
+                ("account_id", wanted.account_id.map(|a| a.to_string())),
+                ("workspace_id", wanted.workspace_id.map(|w| w.to_string())),
+            ] {
+                let own = profile.get(key).map(|v| v.trim().to_ascii_lowercase());
+                if let Some(want) = want.filter(|w| own.as_deref() != Some(w.to_ascii_lowercase().as_str())) {
+                    return Err(Reported::usage(format!(
+                        "profile `{p}` has {}, not {key} {want}",
+                        own.map_or(format!("no {key}"), |o| format!("{key} {o}"))
+                    ))
+                    .into());
+                }
+            }
+            profile
+        }
         (None, None, Some(h)) if cx.flow.is_none() => cx.auth().for_target(&target(h, args)?)?,
         (None, None, _) if by_id => {
             return Err(Reported::usage(
