@@ -800,6 +800,23 @@ azure_client_secret = w
     }
 
     #[test]
+    fn account_id_and_workspace_id_are_read_as_the_sdks_spell_them() {
+        let text = "[acct]\nhost = https://accounts.azuredatabricks.net\nauth_type = azure-cli\n\
+                    Account_Id = 0D1E2F3A-4b5c-6d7e-8f90-a1b2c3d4e5f6\nworkspace_id = 42\n";
+        let cfg = DatabricksCfg::parse(Path::new("c"), text).unwrap();
+        let p = cfg.profile("acct").unwrap();
+        assert_eq!(p.get("account_id"), Some("0D1E2F3A-4b5c-6d7e-8f90-a1b2c3d4e5f6"));
+        assert_eq!(p.get("workspace_id"), Some("42"));
+        assert_eq!(p.origin("account_id").as_deref(), Some("c:4"));
+        let bad = DatabricksCfg::parse(Path::new("c"), &text.replace("0D1E2F3A-4b5c-6d7e-8f90-a1b2c3d4e5f6", "acme"));
+        let e = bad.unwrap().profile("acct").unwrap_err().to_string();
+        assert!(e.starts_with("c:4:") && e.contains("`acme` is not a Databricks account id"), "{e}");
+        // A typo of the key is caught, not silently ignored.
+        let typo = DatabricksCfg::parse(Path::new("c"), &text.replace("Account_Id", "acount_id")).unwrap();
+        assert!(typo.profile("acct").unwrap_err().to_string().contains("did you mean `account_id`"));
+    }
+
+    #[test]
     fn a_missing_key_names_the_databricks_keys() {
         let cfg = DatabricksCfg::parse(Path::new("c"), "[m]\nhost = https://h\nauth_type = oauth-m2m\nclient_id = x\n");
         insta::assert_snapshot!("databrickscfg_missing_key", cfg.unwrap().profile("m").unwrap_err().to_string());
