@@ -141,10 +141,14 @@ pub fn cases(w: &World, s: &mut Suite) {
             expect_code(&o, 2)?;
             expect_contains(&o.stderr, "`acct-a`, `acct-other`, `ws-same-host`", "stderr")?;
             // A profile named with an account id must be that account's.
-        let o = run("cache-helper", &["-p", "acct-other", "auth", "token", "--account-id", ACCOUNT_ID])?;
-        expect_code(&o, 2)?;
-        expect_contains(&o.stderr, &format!("has account_id {OTHER_ACCOUNT}, not account_id {ACCOUNT_ID}"), "stderr")?;
-        let o = run("cache-helper", &["auth", "token", "--host", ACCOUNTS, "--account-id", "acme"])?;
+            let o = run("cache-helper", &["-p", "acct-other", "auth", "token", "--account-id", ACCOUNT_ID])?;
+            expect_code(&o, 2)?;
+            expect_contains(
+                &o.stderr,
+                &format!("has account_id {OTHER_ACCOUNT}, not account_id {ACCOUNT_ID}"),
+                "stderr",
+            )?;
+            let o = run("cache-helper", &["auth", "token", "--host", ACCOUNTS, "--account-id", "acme"])?;
             expect_code(&o, 2)?;
             expect_contains(&o.stderr, "--account-id: `acme` is not a Databricks account id", "stderr")?;
             Ok(())

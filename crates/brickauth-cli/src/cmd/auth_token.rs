@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use brickauth::TokenOptions;
 use brickauth::host::Target;
-use brickauth_core::Settings;
 use brickauth_core::Interaction;
+use brickauth_core::Settings;
 use clap::{Args, Subcommand};
 use clap_complete::ArgValueCompleter;
 
