@@ -145,7 +145,7 @@ pub fn cases(w: &World, s: &mut Suite) {
             expect_code(&o, 2)?;
             expect_contains(
                 &o.stderr,
-                &format!("has account_id {OTHER_ACCOUNT}, not account_id {ACCOUNT_ID}"),
+                &format!("profile acct-other (account_id {OTHER_ACCOUNT}) is not for account_id {ACCOUNT_ID}"),
                 "stderr",
             )?;
             let o = run("cache-helper", &["auth", "token", "--host", ACCOUNTS, "--account-id", "acme"])?;

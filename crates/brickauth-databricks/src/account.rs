@@ -183,6 +183,15 @@ mod tests {
         {
             assert_eq!(HostType::from_url(ws), HostType::Workspace, "{ws}");
         }
+        // The national clouds' account hosts sign in to their own cloud's Entra.
+        use brickauth_core::Cloud;
+        for (host, cloud) in [
+            ("https://accounts.azuredatabricks.net", Cloud::Public),
+            ("https://accounts.databricks.azure.us", Cloud::UsGov),
+            ("https://accounts.databricks.azure.cn", Cloud::China),
+        ] {
+            assert_eq!(Cloud::from_workspace_host(host), Some(cloud), "{host}");
+        }
         assert_eq!(HostType::parse("UNIFIED"), Some(HostType::Unified));
         assert_eq!(HostType::parse("account_host"), Some(HostType::Account));
         assert_eq!(HostType::parse("spaceship"), None);

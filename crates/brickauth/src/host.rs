@@ -49,6 +49,26 @@ impl Target {
     pub fn host(host: &str) -> Target {
         Target { host: host.to_owned(), ..Target::default() }
     }
+
+    /// Whether `profile` is for this target's account and workspace, where the target names
+    /// them (ids compared as core parses them: an account id as a GUID). The host is not compared.
+    pub fn ids_fit(&self, profile: &Profile) -> bool {
+        self.account_id.as_ref().is_none_or(|a| id_of::<AccountId>(profile, "account_id").as_ref() == Some(a))
+            && self
+                .workspace_id
+                .as_ref()
+                .is_none_or(|w| id_of::<WorkspaceId>(profile, "workspace_id").as_ref() == Some(w))
+    }
+
+    /// How an error names a profile's ids that do not fit: `acct (account_id …, no workspace_id)`.
+    pub fn describe(&self, profile: &Profile) -> String {
+        let shown = |key: &str| profile.get(key).map(str::trim).map_or(format!("no {key}"), |v| format!("{key} {v}"));
+        let mut ids = vec![shown("account_id")];
+        if self.workspace_id.is_some() {
+            ids.push(shown("workspace_id"));
+        }
+        format!("{} ({})", profile.name(), ids.join(", "))
+    }
 }
 
 pub(crate) fn profile_for_host(
@@ -70,23 +90,10 @@ pub(crate) fn profile_for_host(
         if !brickauth_databricks::client::normalise(own).is_ok_and(|h| h.eq_ignore_ascii_case(&wanted)) {
             continue;
         }
-        let account = id_of::<AccountId>(&profile, "account_id");
-        let workspace = id_of::<WorkspaceId>(&profile, "workspace_id");
-        let fits = target.account_id.as_ref().is_none_or(|a| account.as_ref() == Some(a))
-            && target.workspace_id.as_ref().is_none_or(|w| workspace.as_ref() == Some(w));
-        if fits {
+        if target.ids_fit(&profile) {
             candidates.push(profile);
         } else {
-            let shown = |key: &str, v: Option<String>| v.map_or(format!("no {key}"), |v| format!("{key} {v}"));
-            others.push(format!(
-                "{name} ({}{})",
-                shown("account_id", account.map(|a| a.to_string())),
-                if target.workspace_id.is_some() {
-                    format!(", {}", shown("workspace_id", workspace.map(|w| w.to_string())))
-                } else {
-                    String::new()
-                }
-            ));
+            others.push(target.describe(&profile));
         }
     }
     let names: Vec<String> = candidates.iter().map(|p| p.name().to_owned()).collect();

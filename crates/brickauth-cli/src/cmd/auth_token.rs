@@ -8,7 +8,6 @@ use anyhow::Result;
 use brickauth::TokenOptions;
 use brickauth::host::Target;
 use brickauth_core::Interaction;
-use brickauth_core::Settings;
 use clap::{Args, Subcommand};
 use clap_complete::ArgValueCompleter;
 
@@ -53,18 +52,20 @@ pub fn run(cx: &Context, c: &AuthCommand) -> Result<ExitCode> {
             let profile = cx.named(p)?;
             // A profile named along with ids must be the one they describe: never another account's.
             let wanted = target(cx.host.as_deref().unwrap_or_default(), args)?;
-            for (key, want) in [
-                ("account_id", wanted.account_id.map(|a| a.to_string())),
-                ("workspace_id", wanted.workspace_id.map(|w| w.to_string())),
-            ] {
-                let own = profile.get(key).map(|v| v.trim().to_ascii_lowercase());
-                if let Some(want) = want.filter(|w| own.as_deref() != Some(w.to_ascii_lowercase().as_str())) {
-                    return Err(Reported::usage(format!(
-                        "profile `{p}` has {}, not {key} {want}",
-                        own.map_or(format!("no {key}"), |o| format!("{key} {o}"))
-                    ))
-                    .into());
-                }
+            if !wanted.ids_fit(&profile) {
+                let asked: Vec<String> = [
+                    wanted.account_id.as_ref().map(|a| format!("account_id {a}")),
+                    wanted.workspace_id.as_ref().map(|w| format!("workspace_id {w}")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                return Err(Reported::usage(format!(
+                    "profile {} is not for {}: name the profile for it, or drop --account-id/--workspace-id",
+                    wanted.describe(&profile),
+                    asked.join(" and ")
+                ))
+                .into());
             }
             profile
         }
