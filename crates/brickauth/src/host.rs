@@ -62,10 +62,10 @@ impl Target {
 
     /// How an error names a profile's ids that do not fit: `acct (account_id …, no workspace_id)`.
     pub fn describe(&self, profile: &Profile) -> String {
-        let shown = |key: &str| profile.get(key).map(str::trim).map_or(format!("no {key}"), |v| format!("{key} {v}"));
-        let mut ids = vec![shown("account_id")];
+        let shown = |key: &str, v: Option<String>| v.map_or(format!("no {key}"), |v| format!("{key} {v}"));
+        let mut ids = vec![shown("account_id", id_of::<AccountId>(profile, "account_id").map(|a| a.to_string()))];
         if self.workspace_id.is_some() {
-            ids.push(shown("workspace_id"));
+            ids.push(shown("workspace_id", id_of::<WorkspaceId>(profile, "workspace_id").map(|w| w.to_string())));
         }
         format!("{} ({})", profile.name(), ids.join(", "))
     }
