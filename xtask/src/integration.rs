@@ -321,6 +321,7 @@ pub fn run(filter: Option<&str>) -> Result<()> {
     crate::it_oneway::cases(&w, &mut s);
     crate::it_zerosetup::cases(&w, &mut s);
     crate::it_keychain::cases(&w, &mut s);
+    crate::it_accounts::cases(&w, &mut s);
 
     s.case("no secret appears on stderr of any run (-vv)", || {
         let mut secrets: Vec<String> = vec![

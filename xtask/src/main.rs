@@ -24,6 +24,7 @@ mod dist;
 mod fuzz;
 mod harness;
 mod integration;
+mod it_accounts;
 mod it_authcode;
 mod it_azcli;
 mod it_coalesce;

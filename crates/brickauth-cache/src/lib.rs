@@ -18,7 +18,9 @@
 //!   one token request however many tasks (an async mutex) or processes (the file lock plus a
 //!   re-read) ask at once.
 //! - [`TenantMemory`] ([`tenants`]) remembers the tenant each Databricks workspace belongs to, in
-//!   `tenants.json` beside the tokens.
+//!   `tenants.json` beside the tokens;
+//! - [`HostMemory`] ([`hosts`]) remembers what Databricks hosts said about themselves
+//!   (`/.well-known/databricks-config`: account, workspace, host type), in `hosts.json`.
 //!
 //! Every file in the cache directory is read and written through one module (`files.rs`): the
 //! directory checked first (ours, 0700), files opened without following links and refused unless
@@ -53,6 +55,7 @@ mod cache;
 mod error;
 mod files;
 mod format;
+pub mod hosts;
 mod identity;
 mod provider;
 mod secrets;
@@ -61,6 +64,7 @@ pub mod tenants;
 
 pub use cache::{CacheLock, CacheView, CachedToken, DEFAULT_LOCK_TIMEOUT, Removed, TokenCache};
 pub use error::{CacheError, ProviderError};
+pub use hosts::HostMemory;
 pub use identity::{AccountHint, Identity};
 pub use provider::{COALESCE_WINDOW, TokenOptions, TokenProvider};
 pub use secrets::{STORAGE_VARIABLE, Storage, StoragePolicy};

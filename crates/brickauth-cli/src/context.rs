@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Result;
 use brickauth::{Auth, CachedToken, Options, Source, TokenOptions, WorkspaceClient};
 use brickauth_core::Interaction;
+use brickauth_databricks::WorkspaceConfig;
 use brickauth_profile::{Origin, Profile, ProfileError, ProfileFile, Sources};
 
 use crate::report::{Exit, Reported};
@@ -112,12 +113,19 @@ impl Context {
     /// The workspace client for the selected profile. The first token is acquired up front
     /// (cache first), so a workspace that moved tenants is re-learned before any request.
     pub fn client(&self) -> Result<(WorkspaceClient, Arc<Profile>)> {
+        self.client_resolved(false).map(|(client, profile, _)| (client, profile))
+    }
+
+    /// [`Context::client`], with the workspace settings it was built from once the host's
+    /// metadata filled in what the profile leaves open (`needs_account`: a path names
+    /// `{account_id}`).
+    pub fn client_resolved(&self, needs_account: bool) -> Result<(WorkspaceClient, Arc<Profile>, WorkspaceConfig)> {
         let profile = self.profile()?;
         brickauth::workspace_config(&profile)?;
         let source = self.source(profile, interaction(false))?;
         acquire(&source, TokenOptions { force_refresh: false, min_validity: MIN_VALIDITY })?;
-        let client = self.auth.workspace(&source)?;
-        Ok((client, source.profile()))
+        let (client, ws) = self.auth.workspace_resolved(&source, needs_account)?;
+        Ok((client, source.profile(), ws))
     }
 }
 

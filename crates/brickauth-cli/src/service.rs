@@ -29,7 +29,8 @@ pub fn service(
 ) -> Result<MetadataService> {
     let source = cx.source(profile.clone(), Interaction::NONE)?;
     let source = Arc::new(Margin { source, min_validity });
-    Ok(MetadataService::bind(ws.host(), source)?)
+    // An account or unified host: the tool is told which account (and workspace) it is for.
+    Ok(MetadataService::bind(ws.host(), source)?.with_account(ws.account_id().cloned(), ws.workspace_id().cloned()))
 }
 
 /// The profile's provider as a token source with the service's own renewal margin.

@@ -42,6 +42,14 @@ pub enum ParseError {
     /// Not a national cloud's name.
     #[error("unknown cloud `{0}`: expected `public`, `usgov` or `china`")]
     UnknownCloud(String),
+    /// Not a GUID.
+    #[error(
+        "`{0}` is not a Databricks account id: expected a GUID like 0d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6 (the account console shows it)"
+    )]
+    NotAnAccountId(String),
+    /// Empty, too long, or holding a character a workspace id never has.
+    #[error("`{0}` is not a workspace id: expected digits (the number after `?o=` in the workspace URL)")]
+    NotAWorkspaceId(String),
 }
 
 /// Why a string is not a usable base URL (see [`secure_url`]).
@@ -196,6 +204,58 @@ impl From<ClientId> for String {
     }
 }
 impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A Databricks account: the GUID `/api/2.0/accounts/{account_id}/…` paths and account hosts
+/// (`https://accounts.azuredatabricks.net`) are about. Lower-case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId(String);
+
+impl AccountId {
+    /// The id, lower-case.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+impl FromStr for AccountId {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        let lower = s.trim().to_ascii_lowercase();
+        if is_guid(&lower) { Ok(AccountId(lower)) } else { Err(ParseError::NotAnAccountId(s.to_owned())) }
+    }
+}
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A workspace as a unified host knows it (sent as `X-Databricks-Workspace-Id`): the Azure
+/// workspace number (`?o=` of its URL). Other identifier formats the server may accept are
+/// taken too, as long as they are at most 64 ASCII letters, digits, `-` or `_` (a header value
+/// that cannot smuggle anything).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WorkspaceId(String);
+
+impl WorkspaceId {
+    /// The id as given (trimmed).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+impl FromStr for WorkspaceId {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        let t = s.trim();
+        let ok =
+            !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok { Ok(WorkspaceId(t.to_owned())) } else { Err(ParseError::NotAWorkspaceId(s.to_owned())) }
+    }
+}
+impl fmt::Display for WorkspaceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -533,6 +593,20 @@ mod tests {
         assert!("not a tenant".parse::<Tenant>().is_err());
         assert!("contoso".parse::<Tenant>().is_err());
         assert!("a/b.com".parse::<Tenant>().is_err());
+    }
+
+    #[test]
+    fn account_and_workspace_ids() {
+        let a = " 0D1E2F3A-4b5c-6d7e-8f90-a1b2c3d4e5f6 ".parse::<AccountId>().unwrap();
+        assert_eq!(a.as_str(), "0d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6");
+        for bad in ["", "acme", "0d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f", "0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f6"] {
+            let e = bad.parse::<AccountId>().unwrap_err().to_string();
+            assert!(e.contains("is not a Databricks account id"), "{bad}: {e}");
+        }
+        assert_eq!("1234567890123456".parse::<WorkspaceId>().unwrap().as_str(), "1234567890123456");
+        for bad in ["", "12 34", "12\r\nX-Evil: 1", &"9".repeat(65)] {
+            assert!(bad.parse::<WorkspaceId>().is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -178,6 +178,8 @@ pub const COMMON_ENV: &[EnvKey] = &[
     EnvKey::new("host", &["DATABRICKS_HOST"]),
     EnvKey::new("azure_workspace_resource_id", &["DATABRICKS_AZURE_RESOURCE_ID"]),
     EnvKey::new("authority_host", &["AZURE_AUTHORITY_HOST"]),
+    EnvKey::new("account_id", &["DATABRICKS_ACCOUNT_ID"]),
+    EnvKey::new("workspace_id", &["DATABRICKS_WORKSPACE_ID"]),
 ];
 
 impl FlowSpec {

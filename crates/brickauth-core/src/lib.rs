@@ -50,7 +50,10 @@ pub mod source;
 pub mod text;
 pub mod token;
 
-pub use app::{AppConfig, Authority, ClientId, Cloud, DATABRICKS_RESOURCE, DATABRICKS_SCOPE, Scopes, Tenant};
+pub use app::{
+    AccountId, AppConfig, Authority, ClientId, Cloud, DATABRICKS_RESOURCE, DATABRICKS_SCOPE, Scopes, Tenant,
+    WorkspaceId,
+};
 pub use error::{AuthError, EntraError};
 pub use flow::{BoxFuture, FlowContext, FlowSpec, GrantFlow, Interaction};
 pub use http::{HttpConfig, TokenClient};

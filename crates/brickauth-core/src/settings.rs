@@ -38,6 +38,11 @@ pub const COMMON_KEYS: &[KeySpec] = &[
     KeySpec::optional("azure_resource_group", "see azure_subscription_id"),
     KeySpec::optional("azure_workspace_name", "see azure_subscription_id"),
     KeySpec::optional("default_for_host", "true: what `auth token --host` picks when several profiles share the host"),
+    KeySpec::optional(
+        "account_id",
+        "Databricks account id, a GUID: for https://accounts.azuredatabricks.net and unified hosts",
+    ),
+    KeySpec::optional("workspace_id", "the workspace's id on a unified host (sent as X-Databricks-Workspace-Id)"),
 ];
 
 /// The suffixes that name a secret's source: `password_env = "VAR"`, `password_file = "~/.pw"`, …

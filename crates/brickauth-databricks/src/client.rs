@@ -27,7 +27,7 @@ use brickauth_core::http::{Answer, Failure, HttpConfig, strip};
 use brickauth_core::retry::{self, Budget, GaveUp, Observer, RetryKind, RetryPolicy, Verdict};
 use brickauth_core::source::SourceError;
 use brickauth_core::text::ServerText;
-use brickauth_core::{ExposeSecret, TokenSource};
+use brickauth_core::{ExposeSecret, TokenSource, WorkspaceId};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -73,6 +73,7 @@ pub struct WorkspaceClient {
     http: Arc<std::sync::OnceLock<reqwest::Client>>,
     config: Option<Arc<HttpConfig>>,
     resource_id: Option<ResourceId>,
+    workspace_id: Option<WorkspaceId>,
     management: Option<Arc<dyn TokenSource>>,
     policy: RetryPolicy,
     observer: Option<Observer>,
@@ -83,6 +84,7 @@ impl std::fmt::Debug for WorkspaceClient {
         f.debug_struct("WorkspaceClient")
             .field("host", &self.host.as_str())
             .field("resource_id", &self.resource_id)
+            .field("workspace_id", &self.workspace_id)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
@@ -98,6 +100,7 @@ impl WorkspaceClient {
             http: Arc::default(),
             config: None,
             resource_id: None,
+            workspace_id: None,
             management: None,
             policy: default_policy(),
             observer: None,
@@ -107,6 +110,13 @@ impl WorkspaceClient {
     /// Send `X-Databricks-Azure-Workspace-Resource-Id` with every request.
     pub fn with_resource_id(mut self, id: ResourceId) -> Self {
         self.resource_id = Some(id);
+        self
+    }
+
+    /// Send `X-Databricks-Workspace-Id` with every workspace-level request (not with account
+    /// paths, `/api/2.0/accounts/…`): on a unified host it says which workspace is meant.
+    pub fn with_workspace_id(mut self, id: WorkspaceId) -> Self {
+        self.workspace_id = Some(id);
         self
     }
 
@@ -294,6 +304,9 @@ impl WorkspaceClient {
             .header("Accept", "application/json");
         if let Some(id) = &self.resource_id {
             req = req.header(RESOURCE_ID_HEADER, id.as_str());
+        }
+        if let Some(id) = self.workspace_id.as_ref().filter(|_| !crate::account::is_account_path(url.path())) {
+            req = req.header(crate::account::WORKSPACE_ID_HEADER, id.as_str());
         }
         if let Some(m) = &self.management {
             let mt = m.token(false).await.map_err(Miss::Token)?;

@@ -11,15 +11,19 @@
 //! - `azure_management_token = true`: also send a service-management token, for the cloud of
 //!   `authority_host`, else `cloud`, else the workspace domain;
 //! - `tenant_id`, when set: otherwise the tenant is found with [`WorkspaceConfig::discover_tenant`]
-//!   from the workspace's `/aad/auth` redirect.
+//!   from the workspace's `/aad/auth` redirect;
+//! - `account_id` (a GUID) for account-level APIs, and `workspace_id` for workspace calls on a
+//!   unified host (see [`crate::account`]); what the profile does not set, the host's own
+//!   metadata may fill in ([`WorkspaceConfig::with_metadata`]).
 //!
 //! Every problem is a [`ConfigError`] naming the profile, the key and where its value came from.
 
 use std::sync::Arc;
 
-use brickauth_core::{Cloud, ConfigError, Settings, TokenSource};
+use brickauth_core::{AccountId, Cloud, ConfigError, Settings, TokenSource, WorkspaceId};
 
 use crate::Result;
+use crate::account::{HostMetadata, HostType};
 use crate::client::{ResourceId, WorkspaceClient, normalise};
 
 /// A workspace as a profile describes it.
@@ -29,6 +33,9 @@ pub struct WorkspaceConfig {
     resource_id: Option<ResourceId>,
     tenant_id: Option<String>,
     management_scope: Option<&'static str>,
+    account_id: Option<AccountId>,
+    workspace_id: Option<WorkspaceId>,
+    host_type: HostType,
 }
 
 impl WorkspaceConfig {
@@ -48,6 +55,9 @@ impl WorkspaceConfig {
             resource_id: resource_id(s, env)?,
             tenant_id: s.get("tenant_id").map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned),
             management_scope: management_scope(s, &host)?,
+            account_id: id(s, "account_id")?,
+            workspace_id: id(s, "workspace_id")?,
+            host_type: HostType::from_url(&host),
             host,
         })
     }
@@ -73,6 +83,46 @@ impl WorkspaceConfig {
         self.management_scope
     }
 
+    /// The Databricks account (`account_id`), when known.
+    pub fn account_id(&self) -> Option<&AccountId> {
+        self.account_id.as_ref()
+    }
+
+    /// The workspace id on a unified host (`workspace_id`), when known.
+    pub fn workspace_id(&self) -> Option<&WorkspaceId> {
+        self.workspace_id.as_ref()
+    }
+
+    /// What the host serves: from its metadata when [`WorkspaceConfig::with_metadata`] was
+    /// given some, else from its URL ([`HostType::from_url`]).
+    pub fn host_type(&self) -> HostType {
+        self.host_type
+    }
+
+    /// Whether the host's own metadata could tell something the settings leave open: an account
+    /// id a path needs (`needs_account`), or — for a profile that names an account on a host that
+    /// is not an `accounts.` host, which may be a unified host — its workspace id and type.
+    /// Classic workspace profiles never ask.
+    pub fn wants_metadata(&self, needs_account: bool) -> bool {
+        (needs_account && self.account_id.is_none())
+            || (self.account_id.is_some() && self.workspace_id.is_none() && self.host_type != HostType::Account)
+    }
+
+    /// Fill what the settings leave open from what the host said about itself: the account id,
+    /// the workspace id, the host type. A value the profile sets always wins.
+    pub fn with_metadata(mut self, meta: &HostMetadata) -> Self {
+        if self.account_id.is_none() {
+            self.account_id = meta.account_id.clone();
+        }
+        if self.workspace_id.is_none() {
+            self.workspace_id = meta.workspace_id.clone();
+        }
+        if let Some(t) = meta.host_type {
+            self.host_type = t;
+        }
+        self
+    }
+
     /// The tenant the workspace belongs to, from its `/aad/auth` redirect (one request; `http`
     /// must not follow redirects). See [`crate::tenant`].
     pub async fn discover_tenant(&self, http: &reqwest::Client) -> Result<String> {
@@ -90,10 +140,28 @@ impl WorkspaceConfig {
         if let Some(id) = &self.resource_id {
             client = client.with_resource_id(id.clone());
         }
+        // An account host has no workspace to name.
+        if let Some(id) = self.workspace_id.as_ref().filter(|_| self.host_type != HostType::Account) {
+            client = client.with_workspace_id(id.clone());
+        }
         if let Some(m) = management {
             client = client.with_management_token(m);
         }
         Ok(client)
+    }
+}
+
+/// `account_id` or `workspace_id`, parsed by core's types; a bad value names the key and its origin.
+fn id<T: std::str::FromStr<Err = brickauth_core::app::ParseError>>(
+    s: &dyn Settings,
+    key: &str,
+) -> Result<Option<T>, ConfigError> {
+    match s.get(key).map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<T>()
+            .map(Some)
+            .map_err(|e| ConfigError::new(s.profile_name(), key, e.to_string()).at(s.origin(key))),
     }
 }
 
@@ -206,6 +274,38 @@ mod tests {
     }
 
     #[test]
+    fn account_settings_and_host_metadata() {
+        const A: &str = "0d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6";
+        let acct = WorkspaceConfig::from_settings(
+            &s(&[("host", "https://accounts.azuredatabricks.net"), ("account_id", A)]),
+            &|_| None,
+        )
+        .unwrap();
+        assert_eq!((acct.host_type(), acct.account_id().map(AccountId::as_str)), (HostType::Account, Some(A)));
+        assert!(!acct.wants_metadata(true), "an account host with its account id needs nothing");
+
+        let ws = WorkspaceConfig::from_settings(&s(&[("host", "adb-1.2.azuredatabricks.net")]), &|_| None).unwrap();
+        assert!(!ws.wants_metadata(false), "a classic workspace profile must never ask");
+        assert!(ws.wants_metadata(true), "a path with {{account_id}} and no account id asks");
+
+        let unified =
+            WorkspaceConfig::from_settings(&s(&[("host", "https://u.example"), ("account_id", A)]), &|_| None).unwrap();
+        assert!(unified.wants_metadata(false));
+        let meta = HostMetadata {
+            account_id: Some("11111111-2222-3333-4444-555555555555".parse().unwrap()),
+            workspace_id: Some("42".parse().unwrap()),
+            cloud: None,
+            host_type: Some(HostType::Unified),
+        };
+        let unified = unified.with_metadata(&meta);
+        // The profile's account wins; the host fills in the rest.
+        assert_eq!(unified.account_id().map(AccountId::as_str), Some(A));
+        assert_eq!(unified.workspace_id().map(WorkspaceId::as_str), Some("42"));
+        assert_eq!(unified.host_type(), HostType::Unified);
+        assert!(!unified.wants_metadata(false));
+    }
+
+    #[test]
     fn errors_name_the_key() {
         type Case = (&'static [(&'static str, &'static str)], &'static str, &'static str);
         let cases: &[Case] = &[
@@ -214,6 +314,8 @@ mod tests {
             (&[("host", "h.example"), ("azure_workspace_resource_id", "/nope")], "azure_workspace_resource_id", ""),
             (&[("host", "h.example"), ("azure_subscription_id", "s")], "azure_resource_group", "missing"),
             (&[("host", "h.example"), ("azure_management_token", "yes")], "azure_management_token", "`yes`"),
+            (&[("host", "h.example"), ("account_id", "acme")], "account_id", "not a Databricks account id"),
+            (&[("host", "h.example"), ("workspace_id", "1 2")], "workspace_id", "not a workspace id"),
         ];
         for (pairs, key, says) in cases {
             let e = WorkspaceConfig::from_settings(&s(pairs), &|_| None).unwrap_err();

@@ -6,7 +6,9 @@
 //! every request. A long listing therefore keeps working past the hour an Entra access token lives.
 //!
 //! - [`config`]: [`WorkspaceConfig`], the workspace settings of a profile (host, resource id,
-//!   tenant, management token), read once;
+//!   tenant, management token, account and workspace ids), read once;
+//! - [`account`]: account and unified hosts ([`HostType`]) and what a host says about itself at
+//!   `/.well-known/databricks-config` ([`HostMetadata`]);
 //! - [`client`]: the workspace client, the Azure workspace [`ResourceId`], generic requests, retries
 //!   (429 and 503 with `Retry-After`, connection errors on idempotent methods, a total budget) and
 //!   the one-time token refresh on 401;
@@ -39,6 +41,7 @@
 // Only the CLI prints; a library reports through types (tests may print).
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
+pub mod account;
 pub mod client;
 pub mod clusters;
 pub mod config;
@@ -47,6 +50,7 @@ pub mod metadata_service;
 pub mod scim;
 pub mod tenant;
 
+pub use account::{HostMetadata, HostType, WORKSPACE_ID_HEADER, fetch_host_metadata};
 pub use client::{ResourceId, WorkspaceClient};
 pub use clusters::{Autoscale, ClusterDetails, ClusterPager, Clusters, ListOptions};
 pub use config::WorkspaceConfig;

@@ -15,7 +15,11 @@
 //!
 //! [`MetadataService`] does exactly that for one workspace host and one
 //! [`TokenSource`]: every answer is whatever the source hands out
-//! (brickauth's silent acquisition: cache → refresh token → flow). It
+//! (brickauth's silent acquisition: cache → refresh token → flow). The protocol names only the
+//! host; a service for an account (`https://accounts.azuredatabricks.net`) or a unified host is
+//! bound to one account and workspace as well ([`MetadataService::with_account`]), which its
+//! [`MetadataService::env`] hands the tool (`DATABRICKS_ACCOUNT_ID`, `DATABRICKS_WORKSPACE_ID`),
+//! so the tool's SDK asks for that account and nothing else. It
 //!
 //! - binds `127.0.0.1` on a free port, never a wildcard address;
 //! - serves one path of 256 random bits (the URL is the capability: another local user or a web
@@ -52,7 +56,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use brickauth_core::{ExposeSecret, TokenSource};
+use brickauth_core::{AccountId, ExposeSecret, TokenSource, WorkspaceId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use url::Url;
@@ -113,6 +117,8 @@ pub struct MetadataService {
     host: Url,
     source: Arc<dyn TokenSource>,
     max_connections: usize,
+    account_id: Option<AccountId>,
+    workspace_id: Option<WorkspaceId>,
 }
 
 impl std::fmt::Debug for MetadataService {
@@ -136,7 +142,16 @@ impl MetadataService {
         let addr = listener.local_addr().map_err(ServiceError::Bind)?;
         let bytes: [u8; 32] = rand::random();
         let path = format!("/{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
-        Ok(MetadataService { listener, addr, path, host, source, max_connections: MAX_CONNECTIONS })
+        Ok(MetadataService {
+            listener,
+            addr,
+            path,
+            host,
+            source,
+            max_connections: MAX_CONNECTIONS,
+            account_id: None,
+            workspace_id: None,
+        })
     }
 
     /// Hold at most `n` connections at once instead of [`MAX_CONNECTIONS`] (at least one).
@@ -162,14 +177,30 @@ impl MetadataService {
         self.host.as_str().trim_end_matches('/')
     }
 
+    /// Tokens for this account (and, on a unified host, this workspace) of the host: what a tool
+    /// is told besides the host, so that its SDK addresses them.
+    pub fn with_account(mut self, account_id: Option<AccountId>, workspace_id: Option<WorkspaceId>) -> MetadataService {
+        self.account_id = account_id;
+        self.workspace_id = workspace_id;
+        self
+    }
+
     /// The environment a tool needs to use this service: `DATABRICKS_HOST`,
-    /// `DATABRICKS_AUTH_TYPE` and `DATABRICKS_METADATA_SERVICE_URL`.
-    pub fn env(&self) -> [(&'static str, String); 3] {
-        [
+    /// `DATABRICKS_AUTH_TYPE` and `DATABRICKS_METADATA_SERVICE_URL`, and `DATABRICKS_ACCOUNT_ID`
+    /// and `DATABRICKS_WORKSPACE_ID` when the service is bound to them.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![
             ("DATABRICKS_HOST", self.host().to_owned()),
             ("DATABRICKS_AUTH_TYPE", AUTH_TYPE.to_owned()),
             ("DATABRICKS_METADATA_SERVICE_URL", self.url()),
-        ]
+        ];
+        if let Some(a) = &self.account_id {
+            env.push(("DATABRICKS_ACCOUNT_ID", a.to_string()));
+        }
+        if let Some(w) = &self.workspace_id {
+            env.push(("DATABRICKS_WORKSPACE_ID", w.to_string()));
+        }
+        env
     }
 
     /// Answer requests until `shutdown` resolves; then stop accepting (a later connection is
@@ -972,6 +1003,12 @@ mod tests {
         assert_eq!(env[0], ("DATABRICKS_HOST", HOST.to_owned()));
         assert_eq!(env[1], ("DATABRICKS_AUTH_TYPE", "metadata-service".to_owned()));
         assert_eq!(env[2].1, a.url());
+        assert_eq!(env.len(), 3, "no account: no account variables");
+        let account = "0d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6";
+        let b = b.with_account(Some(account.parse().unwrap()), Some("42".parse().unwrap()));
+        let env = b.env();
+        assert_eq!(env[3], ("DATABRICKS_ACCOUNT_ID", account.to_owned()));
+        assert_eq!(env[4], ("DATABRICKS_WORKSPACE_ID", "42".to_owned()));
     }
 
     #[test]

@@ -14,13 +14,20 @@
 //! - `GET /api/2.1/clusters/get?cluster_id=` — one cluster; 404 `RESOURCE_DOES_NOT_EXIST` for an
 //!   unknown id.
 //! - `GET /api/2.0/preview/scim/v2/Me` — the signed-in user, built from the token's claims.
+//! - `GET /api/2.0/accounts/<id>/scim/v2/Users` — the account's users (a SCIM list response:
+//!   the mock users and the caller), as an account host answers it, for the same Entra token;
+//!   404 `RESOURCE_DOES_NOT_EXIST` for an account other than [`ACCOUNT_ID`].
 //! - anything else — 404 `ENDPOINT_NOT_FOUND`.
 //!
 //! Before authentication, `GET /aad/auth` answers 302 to
-//! `https://login.microsoftonline.com/<TENANT_ID>/oauth2/authorize?…` (tenant discovery), and a
-//! present but malformed `X-Databricks-Azure-Workspace-Resource-Id` header is 400. Knobs:
-//! [`MockDatabricks::reject_next_with_401`] (the token was revoked or expired mid-run) and
-//! [`MockDatabricks::set_forbidden`] (the 403 a user without workspace access gets).
+//! `https://login.microsoftonline.com/<TENANT_ID>/oauth2/authorize?…` (tenant discovery),
+//! `GET /.well-known/databricks-config` answers what [`MockDatabricks::set_host_metadata`] set
+//! (404 when nothing is, as hosts that offer no metadata do), and a present but malformed
+//! `X-Databricks-Azure-Workspace-Resource-Id` header is 400. While the metadata says
+//! `"host_type": "unified"` with a `workspace_id`, the host is a unified host: a workspace-level
+//! request must name that workspace in `X-Databricks-Workspace-Id` (400 without it, 404 for
+//! another). Knobs: [`MockDatabricks::reject_next_with_401`] (the token was revoked or expired
+//! mid-run) and [`MockDatabricks::set_forbidden`] (the 403 a user without workspace access gets).
 //!
 //! All state lives in one `WorkspaceState` behind a mutex. Adding an endpoint (jobs, say) is one
 //! arm in `WorkspaceState::route` plus one handler.
@@ -39,6 +46,12 @@ use crate::failure::Failure;
 use crate::lock;
 use crate::record::RecordedRequest;
 use crate::registry::{TokenInfo, TokenRegistry, TokenStatus};
+
+/// The Databricks account the mock host belongs to: the one whose account-level APIs it serves.
+pub const ACCOUNT_ID: &str = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+
+/// The workspace id the mock's [`MockDatabricks::host_metadata`] names.
+pub const WORKSPACE_ID: &str = "1234567890123456";
 
 /// How many synthetic clusters a new workspace has.
 const DEFAULT_CLUSTERS: usize = 3;
@@ -65,6 +78,7 @@ impl MockDatabricks {
             failures: VecDeque::new(),
             reject_401: 0,
             forbidden: false,
+            host_metadata: None,
         }));
         // Lowest priority, so that a test's own mocks on `server()` take precedence.
         Mock::given(any())
@@ -121,6 +135,22 @@ impl MockDatabricks {
         lock(&self.state).forbidden = on;
     }
 
+    /// What `GET /.well-known/databricks-config` answers: this JSON object, or 404 for `None`
+    /// (the default). See [`MockDatabricks::host_metadata`] for the usual shapes.
+    pub fn set_host_metadata(&self, metadata: Option<Value>) {
+        lock(&self.state).host_metadata = metadata;
+    }
+
+    /// Host metadata as a host of `host_type` (`workspace`, `account`, `unified`) describes
+    /// itself: [`ACCOUNT_ID`], `cloud: Azure`, and [`WORKSPACE_ID`] except for an account host.
+    pub fn host_metadata(host_type: &str) -> Value {
+        let mut v = json!({ "account_id": ACCOUNT_ID, "cloud": "Azure", "host_type": host_type });
+        if host_type != "account" {
+            v["workspace_id"] = json!(WORKSPACE_ID);
+        }
+        v
+    }
+
     /// The underlying wiremock server, to mount extra mocks that take precedence over this one.
     pub fn server(&self) -> &MockServer {
         &self.server
@@ -146,6 +176,8 @@ pub(crate) struct WorkspaceState {
     reject_401: usize,
     /// Answer authenticated requests with 403.
     forbidden: bool,
+    /// What `/.well-known/databricks-config` answers (404 when `None`).
+    host_metadata: Option<Value>,
 }
 
 /// The wiremock responder: decodes the request and hands it to the state.
@@ -199,6 +231,15 @@ impl WorkspaceState {
             );
             return Some(Answer::new(302, "text/html", "").header("location", location));
         }
+        if request.method == "GET" && request.path == "/.well-known/databricks-config" {
+            return Some(match &self.host_metadata {
+                Some(v) => Answer::databricks_json(200, v),
+                None => error(404, "ENDPOINT_NOT_FOUND", "No API found for 'GET /.well-known/databricks-config'"),
+            });
+        }
+        if let Some(answer) = self.unified_workspace_check(request) {
+            return Some(answer);
+        }
         let id = request.headers.get("x-databricks-azure-workspace-resource-id")?;
         if resource_id_is_valid(id) {
             return None;
@@ -208,6 +249,27 @@ impl WorkspaceState {
             "INVALID_PARAMETER_VALUE",
             &format!("Invalid Azure workspace resource id in X-Databricks-Azure-Workspace-Resource-Id: {id}"),
         ))
+    }
+
+    /// On a unified host (metadata `host_type: unified` with a `workspace_id`), a workspace-level
+    /// API request must name the workspace in `X-Databricks-Workspace-Id`.
+    fn unified_workspace_check(&self, request: &RecordedRequest) -> Option<Answer> {
+        let meta = self.host_metadata.as_ref().filter(|m| m["host_type"] == "unified")?;
+        let workspace = meta["workspace_id"].as_str()?;
+        if !request.path.starts_with("/api/") || request.path.starts_with("/api/2.0/accounts/") {
+            return None;
+        }
+        match request.headers.get("x-databricks-workspace-id") {
+            None => Some(error(
+                400,
+                "INVALID_PARAMETER_VALUE",
+                "This host serves several workspaces: name one in the X-Databricks-Workspace-Id header",
+            )),
+            Some(id) if id != workspace => {
+                Some(error(404, "RESOURCE_DOES_NOT_EXIST", &format!("Workspace {id} does not exist on this host")))
+            }
+            Some(_) => None,
+        }
     }
 
     /// The user behind the request's bearer token, or the 401 Databricks answers with.
@@ -235,6 +297,7 @@ impl WorkspaceState {
             ("GET", "/api/2.1/clusters/list") => self.clusters_page(request),
             ("GET", "/api/2.1/clusters/get" | "/api/2.0/clusters/get") => self.cluster_get(request),
             ("GET", "/api/2.0/preview/scim/v2/Me") => scim_me(user),
+            ("GET", path) if account_users_path(path).is_some() => account_users(path, user),
             (method, path) => error(404, "ENDPOINT_NOT_FOUND", &format!("No API found for '{method} {path}'")),
         }
     }
@@ -330,6 +393,44 @@ fn scim_me(user: &TokenInfo) -> Answer {
             "$ref": "Groups/1054512327123456",
         }],
         "entitlements": [{ "value": "workspace-access" }, { "value": "databricks-sql-access" }],
+    });
+    Answer::databricks_json(200, &body)
+}
+
+/// The account of `/api/2.0/accounts/<id>/scim/v2/Users`.
+fn account_users_path(path: &str) -> Option<&str> {
+    path.strip_prefix("/api/2.0/accounts/")?.strip_suffix("/scim/v2/Users").filter(|id| !id.contains('/'))
+}
+
+/// The users of the account `path` names: the mock's users and the caller, as an account host's
+/// SCIM list response.
+fn account_users(path: &str, user: &TokenInfo) -> Answer {
+    let id = account_users_path(path).unwrap_or_default();
+    if !id.eq_ignore_ascii_case(ACCOUNT_ID) {
+        return error(404, "RESOURCE_DOES_NOT_EXIST", &format!("Account {id} does not exist"));
+    }
+    let mut names: Vec<&str> = vec![crate::ALICE, crate::BOB];
+    if !names.contains(&user.username.as_str()) {
+        names.push(&user.username);
+    }
+    let resources: Vec<Value> = names
+        .iter()
+        .map(|name| {
+            json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "id": numeric_id(name),
+                "userName": name,
+                "active": true,
+                "emails": [{ "value": name, "primary": true, "type": "work" }],
+            })
+        })
+        .collect();
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "totalResults": resources.len(),
+        "startIndex": 1,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
     });
     Answer::databricks_json(200, &body)
 }

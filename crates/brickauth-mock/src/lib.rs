@@ -43,8 +43,8 @@ mod registry;
 
 pub use config::{MockConfig, MockUser};
 pub use constants::{ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD, WRONG_PASSWORD};
-pub use databricks::MockDatabricks;
 pub use databricks::oidc::OIDC_TOKEN_PATH;
+pub use databricks::{ACCOUNT_ID, MockDatabricks, WORKSPACE_ID};
 pub use entra::MockEntra;
 pub use entra::client_credentials::{
     ConfidentialClient, FEDERATED_AUDIENCE, FEDERATED_ISSUER, FEDERATED_SUBJECT, SP_CLIENT_ID, SP_CLIENT_SECRET,

@@ -188,3 +188,57 @@ async fn aad_auth_redirect_and_revocation_knobs() {
     workspace.clear_failures();
     assert_eq!(get(&workspace, "/api/2.1/clusters/list", Some("t")).await.status, 200);
 }
+
+#[tokio::test]
+async fn an_account_host_lists_its_users_for_the_same_token_and_describes_itself() {
+    let entra = MockEntra::start().await;
+    let host = MockDatabricks::start(entra.registry()).await;
+    let token = alice_token(&entra).await;
+
+    // No metadata configured: 404, as hosts that offer none answer.
+    assert_eq!(get(&host, "/.well-known/databricks-config", None).await.status, 404);
+    host.set_host_metadata(Some(MockDatabricks::host_metadata("account")));
+    let meta = get(&host, "/.well-known/databricks-config", None).await;
+    assert_eq!(meta.status, 200, "no token needed: {}", meta.text);
+    assert_eq!(meta.json()["account_id"], brickauth_mock::ACCOUNT_ID);
+    assert_eq!(meta.json()["host_type"], "account");
+    assert!(meta.json().get("workspace_id").is_none());
+
+    let users =
+        get(&host, &format!("/api/2.0/accounts/{}/scim/v2/Users", brickauth_mock::ACCOUNT_ID), Some(&token)).await;
+    assert_eq!(users.status, 200, "{}", users.text);
+    let names: Vec<String> = users.json()["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, [brickauth_mock::ALICE, brickauth_mock::BOB]);
+    let other = get(&host, "/api/2.0/accounts/11111111-2222-3333-4444-555555555555/scim/v2/Users", Some(&token)).await;
+    assert_eq!(other.status, 404);
+    let anonymous = get(&host, &format!("/api/2.0/accounts/{}/scim/v2/Users", brickauth_mock::ACCOUNT_ID), None).await;
+    assert_eq!(anonymous.status, 401);
+}
+
+#[tokio::test]
+async fn a_unified_host_wants_the_workspace_header_on_workspace_calls() {
+    let entra = MockEntra::start().await;
+    let host = MockDatabricks::start(entra.registry()).await;
+    let token = alice_token(&entra).await;
+    host.set_host_metadata(Some(MockDatabricks::host_metadata("unified")));
+    let call = |id: Option<&'static str>| {
+        let mut r =
+            reqwest::Client::new().get(format!("{}/api/2.0/preview/scim/v2/Me", host.uri())).bearer_auth(&token);
+        if let Some(id) = id {
+            r = r.header("X-Databricks-Workspace-Id", id);
+        }
+        async move { Reply::from(r.send().await.expect("request")).await }
+    };
+    assert_eq!(call(None).await.status, 400);
+    assert_eq!(call(Some("999")).await.status, 404);
+    assert_eq!(call(Some(brickauth_mock::WORKSPACE_ID)).await.status, 200);
+    // Account-level calls on the same host need no workspace.
+    let users =
+        get(&host, &format!("/api/2.0/accounts/{}/scim/v2/Users", brickauth_mock::ACCOUNT_ID), Some(&token)).await;
+    assert_eq!(users.status, 200);
+}

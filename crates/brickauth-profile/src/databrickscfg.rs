@@ -52,6 +52,8 @@ pub const COMMON: &[(&str, &str)] = &[
     ("azure_tenant_id", "tenant_id"),
     ("azure_workspace_resource_id", "azure_workspace_resource_id"),
     ("azure_environment", "cloud"),
+    ("account_id", "account_id"),
+    ("workspace_id", "workspace_id"),
     // brickauth's own, for private clouds and local mocks; the Databricks tools ignore it.
     ("authority_host", "authority_host"),
 ];
@@ -69,7 +71,6 @@ const UNSERVED: &[(&str, &str, &str)] = &[
 /// Keys the Databricks tools read from a section besides those brickauth maps (the Databricks SDKs'
 /// configuration attributes, and the legacy Databricks CLI's): never an error or a warning here.
 pub const DATABRICKS_KEYS: &[&str] = &[
-    "account_id",
     "auth_type",
     "azure_login_app_id",
     "azure_use_msi",
@@ -98,7 +99,6 @@ pub const DATABRICKS_KEYS: &[&str] = &[
     "token_audience",
     "username",
     "warehouse_id",
-    "workspace_id",
 ];
 
 /// The section that holds settings about the file, not a profile.
@@ -834,6 +834,23 @@ azure_client_secret = w
             bad_env.unwrap().profile("e").unwrap_err().to_string(),
         ];
         insta::assert_snapshot!("databrickscfg_refused", errors.join("\n\n"));
+    }
+
+    #[test]
+    fn account_id_and_workspace_id_are_read_as_the_sdks_spell_them() {
+        let text = "[acct]\nhost = https://accounts.azuredatabricks.net\nauth_type = azure-cli\n\
+                    Account_Id = 0D1E2F3A-4b5c-6d7e-8f90-a1b2c3d4e5f6\nworkspace_id = 42\n";
+        let cfg = DatabricksCfg::parse(Path::new("c"), text).unwrap();
+        let p = cfg.profile("acct").unwrap();
+        assert_eq!(p.get("account_id"), Some("0D1E2F3A-4b5c-6d7e-8f90-a1b2c3d4e5f6"));
+        assert_eq!(p.get("workspace_id"), Some("42"));
+        assert_eq!(p.origin("account_id").as_deref(), Some("c:4"));
+        let bad = DatabricksCfg::parse(Path::new("c"), &text.replace("0D1E2F3A-4b5c-6d7e-8f90-a1b2c3d4e5f6", "acme"));
+        let e = bad.unwrap().profile("acct").unwrap_err().to_string();
+        assert!(e.starts_with("c:4:") && e.contains("`acme` is not a Databricks account id"), "{e}");
+        // A typo of the key is caught, not silently ignored.
+        let typo = DatabricksCfg::parse(Path::new("c"), &text.replace("Account_Id", "acount_id")).unwrap();
+        assert!(typo.profile("acct").unwrap_err().to_string().contains("did you mean `account_id`"));
     }
 
     #[test]

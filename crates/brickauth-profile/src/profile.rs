@@ -323,6 +323,17 @@ impl Profile {
                 });
                 continue;
             }
+            if let Some(message) = id_problem(key, &entry.value) {
+                let (path, at) = self.locate(&entry.origin);
+                problems.push(ProfileError::InvalidValue {
+                    path,
+                    profile: Some(self.name.clone()),
+                    key: (*key).clone(),
+                    at,
+                    message,
+                });
+                continue;
+            }
             if secret_of(Some(self.flow), key).is_some() && entry.value.trim().is_empty() {
                 let (path, at) = self.locate(&entry.origin);
                 problems.push(ProfileError::InvalidValue {
@@ -615,6 +626,18 @@ impl fmt::Debug for Profile {
             .field("entries", &Entries(self))
             .finish()
     }
+}
+
+/// What is wrong with the value of `account_id` or `workspace_id` (core's types decide), if
+/// anything: they go into request paths and headers, so a typo is caught when the profile is
+/// read, not as a 404 from the server.
+fn id_problem(key: &str, value: &str) -> Option<String> {
+    let e = match key {
+        "account_id" => value.parse::<brickauth_core::AccountId>().err()?,
+        "workspace_id" => value.parse::<brickauth_core::WorkspaceId>().err()?,
+        _ => return None,
+    };
+    Some(e.to_string())
 }
 
 /// Keys whose value is a URL that brickauth connects to.

@@ -834,3 +834,20 @@ fn an_implicit_profile_is_a_host_and_an_interactive_flow() {
         Err(ProfileError::UnknownFlow { .. })
     ));
 }
+
+#[test]
+fn account_and_workspace_ids_are_checked_when_the_profile_is_read() {
+    let ok = password_profile(
+        "password_env = \"P\"\naccount_id = \"0d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6\"\n\
+         workspace_id = \"1234567890123456\"\n",
+    )
+    .expect("valid ids");
+    assert_eq!(ok.get("account_id"), Some("0d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6"));
+    assert_eq!(ok.get("workspace_id"), Some("1234567890123456"));
+    let e = password_profile("password_env = \"P\"\naccount_id = \"acme\"\n").unwrap_err();
+    let shown = e.to_string();
+    assert!(shown.contains("account_id") && shown.contains("`acme` is not a Databricks account id"), "{shown}");
+    assert!(shown.contains("profiles.toml:5"), "names the line: {shown}");
+    let e = password_profile("password_env = \"P\"\nworkspace_id = \"12 34\"\n").unwrap_err();
+    assert!(e.to_string().contains("is not a workspace id"), "{e}");
+}

@@ -6,8 +6,11 @@
 //! `http://` host is refused unless it is loopback: a token must never be handed to a caller that
 //! will send it unencrypted (the Databricks SDK did, with `--host http://…`).
 //!
-//! Every profile of both files with that host is a candidate. One candidate: it. Several: the
-//! first rule that picks one —
+//! Every profile of both files with that host is a candidate — and with `--account-id A` (what
+//! the SDKs pass for an account host, `https://accounts.azuredatabricks.net`) only those whose
+//! `account_id` is `A`, with `--workspace-id W` also only those whose `workspace_id` is `W`: a
+//! profile on the same host for another account, or for none, is never handed out. One
+//! candidate: it. Several: the first rule that picks one —
 //!
 //! 1. the profile `$BRICKAUTH_PROFILE`, else `$DATABRICKS_CONFIG_PROFILE`, names (an SDK
 //!    configured through the environment passes that variable down to its helper);
@@ -21,7 +24,7 @@
 
 use std::path::{Path, PathBuf};
 
-use brickauth_core::Settings;
+use brickauth_core::{AccountId, Settings, WorkspaceId};
 use brickauth_profile::{Profile, Sources};
 
 use crate::{Error, Result};
@@ -29,21 +32,88 @@ use crate::{Error, Result};
 /// The profile key that marks the profile picked among several on one host.
 pub const DEFAULT_FOR_HOST: &str = "default_for_host";
 
-pub(crate) fn profile_for_host(sources: &Sources, host: &str, var: &dyn Fn(&str) -> Option<String>) -> Result<Profile> {
+/// What a token helper is asked for: a host, and on account and unified hosts the account (and
+/// the workspace) — `auth token --host H [--account-id A] [--workspace-id W]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    /// The host, as given (`https://…` or a bare name).
+    pub host: String,
+    /// `--account-id`: only profiles with this `account_id`.
+    pub account_id: Option<AccountId>,
+    /// `--workspace-id`: only profiles with this `workspace_id`.
+    pub workspace_id: Option<WorkspaceId>,
+}
+
+impl Target {
+    /// Just a host.
+    pub fn host(host: &str) -> Target {
+        Target { host: host.to_owned(), ..Target::default() }
+    }
+
+    /// Whether `profile` is for this target's account and workspace, where the target names
+    /// them (ids compared as core parses them: an account id as a GUID). The host is not compared.
+    pub fn ids_fit(&self, profile: &Profile) -> bool {
+        self.account_id.as_ref().is_none_or(|a| id_of::<AccountId>(profile, "account_id").as_ref() == Some(a))
+            && self
+                .workspace_id
+                .as_ref()
+                .is_none_or(|w| id_of::<WorkspaceId>(profile, "workspace_id").as_ref() == Some(w))
+    }
+
+    /// How an error names a profile's ids that do not fit: `acct (account_id …, no workspace_id)`.
+    pub fn describe(&self, profile: &Profile) -> String {
+        let shown = |key: &str, v: Option<String>| v.map_or(format!("no {key}"), |v| format!("{key} {v}"));
+        let mut ids = vec![shown("account_id", id_of::<AccountId>(profile, "account_id").map(|a| a.to_string()))];
+        if self.workspace_id.is_some() {
+            ids.push(shown("workspace_id", id_of::<WorkspaceId>(profile, "workspace_id").map(|w| w.to_string())));
+        }
+        format!("{} ({})", profile.name(), ids.join(", "))
+    }
+}
+
+pub(crate) fn profile_for_host(
+    sources: &Sources,
+    target: &Target,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Profile> {
+    let host = target.host.as_str();
     let wanted = brickauth_databricks::client::normalise(host)
         .map_err(|e| Error::Usage(format!("--host `{host}`: {e}; a token is only handed out for https")))?;
     let mut candidates: Vec<Profile> = Vec::new();
     let mut hosts: Vec<String> = Vec::new();
+    // Profiles on the host that another account (or workspace) id excluded, with their ids.
+    let mut others: Vec<String> = Vec::new();
     for (name, profile) in sources.list() {
         let Ok(profile) = profile else { continue };
         let Some(own) = profile.get("host").map(str::trim).filter(|h| !h.is_empty()) else { continue };
         hosts.push(format!("{name} ({own})"));
-        if brickauth_databricks::client::normalise(own).is_ok_and(|h| h.eq_ignore_ascii_case(&wanted)) {
+        if !brickauth_databricks::client::normalise(own).is_ok_and(|h| h.eq_ignore_ascii_case(&wanted)) {
+            continue;
+        }
+        if target.ids_fit(&profile) {
             candidates.push(profile);
+        } else {
+            others.push(target.describe(&profile));
         }
     }
     let names: Vec<String> = candidates.iter().map(|p| p.name().to_owned()).collect();
     match candidates.len() {
+        0 if !others.is_empty() => {
+            let mut ids = Vec::new();
+            if let Some(a) = &target.account_id {
+                ids.push(format!("account_id = \"{a}\""));
+            }
+            if let Some(w) = &target.workspace_id {
+                ids.push(format!("workspace_id = \"{w}\""));
+            }
+            return Err(Error::Usage(format!(
+                "no profile has host `{wanted}` and {}: the profiles on that host are for another account or \
+                 workspace ({}); add `{}` to the profile tools should use for it",
+                ids.join(" and "),
+                others.join(", "),
+                ids.join("` and `")
+            )));
+        }
         0 => {
             return Err(Error::Usage(format!(
                 "no profile has host `{wanted}`{}; add `host = \"{wanted}\"` to the profile tools on this workspace \
@@ -107,6 +177,12 @@ pub(crate) fn profile_for_host(sources: &Sources, host: &str, var: &dyn Fn(&str)
         quoted(&names),
         names[0]
     )))
+}
+
+/// A profile's `account_id` or `workspace_id`, as core parses it (validated when the profile
+/// was loaded, so a value that does not parse is not there).
+fn id_of<T: std::str::FromStr>(profile: &Profile, key: &str) -> Option<T> {
+    profile.get(key).and_then(|v| v.parse().ok())
 }
 
 fn quoted(names: &[String]) -> String {

@@ -251,7 +251,14 @@ impl Auth {
     /// The profile whose `host` is `host`, for token helpers (`auth token --host`). See
     /// [`host`] for the rules when several profiles share a host.
     pub fn for_host(&self, host: &str) -> Result<Profile> {
-        host::profile_for_host(&self.sources()?, host, &var)
+        self.for_target(&host::Target::host(host))
+    }
+
+    /// The profile a token helper means by a host and, on account and unified hosts, an account
+    /// and a workspace (`auth token --host H --account-id A`): only profiles with those ids are
+    /// candidates. See [`host`].
+    pub fn for_target(&self, target: &host::Target) -> Result<Profile> {
+        host::profile_for_host(&self.sources()?, target, &var)
     }
 
     /// `--host`, else `$DATABRICKS_HOST` for a profile without `host` (said at `-v` when the
@@ -352,7 +359,18 @@ impl Auth {
     /// The workspace client for `source`'s profile: its `host`, resource id and management
     /// token settings; a token from `source` before every request.
     pub fn workspace(&self, source: &Source) -> Result<WorkspaceClient> {
-        workspace::client(self, source)
+        workspace::client(self, source, false).map(|(client, _)| client)
+    }
+
+    /// [`Auth::workspace`], with the settings it was built from once the host's own metadata
+    /// filled in what the profile leaves open (see `workspace.rs`): the account id a path such as
+    /// `/api/2.0/accounts/{account_id}/…` needs (`needs_account`), a unified host's workspace id.
+    pub fn workspace_resolved(
+        &self,
+        source: &Source,
+        needs_account: bool,
+    ) -> Result<(WorkspaceClient, brickauth_databricks::WorkspaceConfig)> {
+        workspace::client(self, source, needs_account)
     }
 }
 

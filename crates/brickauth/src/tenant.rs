@@ -96,11 +96,17 @@ fn host_error(profile: &Profile, e: brickauth_databricks::DatabricksError) -> Er
 /// request is made from a thread of its own rather than refused: building a source then waits
 /// for one request, as a blocking constructor would.
 fn discover(auth: &Auth, profile: &Profile, host: &str) -> Result<String> {
+    on_runtime(|| discover_async(auth, profile, host))
+}
+
+/// Run one request's future to completion on the process's runtime, from a thread of its own
+/// when the caller is already on a runtime's thread (where blocking on it would be refused).
+pub(crate) fn on_runtime<T: Send, F: Future<Output = Result<T>>>(make: impl Fn() -> F + Sync) -> Result<T> {
     if tokio::runtime::Handle::try_current().is_err() {
-        return crate::block_on(discover_async(auth, profile, host))?;
+        return crate::block_on(make())?;
     }
-    std::thread::scope(|s| s.spawn(|| crate::block_on(discover_async(auth, profile, host))).join())
-        .map_err(|_| Error::Runtime(std::io::Error::other("the tenant discovery thread panicked")))??
+    std::thread::scope(|s| s.spawn(|| crate::block_on(make())).join())
+        .map_err(|_| Error::Runtime(std::io::Error::other("a request thread panicked")))??
 }
 
 async fn discover_async(auth: &Auth, profile: &Profile, host: &str) -> Result<String> {

@@ -209,3 +209,32 @@ async fn an_mfa_refusal_steps_up_to_another_flow_for_the_same_account() {
     assert_eq!(entra.token_requests().await.len(), requests);
     assert!(matches!(source.sign_in_with("no-such-flow").await, Err(Error::Config(_))));
 }
+
+/// `auth token --host H --account-id A`: among several profiles on an account host, the one for
+/// account A; a profile on the same host for no account or another is never handed out.
+#[tokio::test]
+async fn an_account_host_is_matched_by_host_and_account_id() {
+    const A: &str = "0d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6";
+    const B: &str = "11111111-2222-3333-4444-555555555555";
+    let dir = tempfile::tempdir().unwrap();
+    let entra = MockEntra::start().await;
+    let host = "https://accounts.azuredatabricks.net";
+    let path = profiles(dir.path(), &entra, host);
+    let text = std::fs::read_to_string(&path).unwrap();
+    // `alice` is for account A (written in upper case: ids compare as GUIDs), `alice2` for none.
+    let text =
+        text.replace("[profiles.alice]\n", &format!("[profiles.alice]\naccount_id = \"{}\"\n", A.to_uppercase()));
+    std::fs::write(&path, text).unwrap();
+    let auth = auth(dir.path(), path);
+    let target = |account: &str| host::Target {
+        host: "accounts.azuredatabricks.net/".into(),
+        account_id: Some(account.parse().unwrap()),
+        workspace_id: None,
+    };
+    assert_eq!(auth.for_target(&target(A)).unwrap().name(), "alice");
+    let err = auth.for_target(&target(B)).unwrap_err().to_string();
+    assert!(err.contains(&format!("account_id = \"{B}\"")), "{err}");
+    assert!(err.contains(&format!("alice (account_id {A})")) && err.contains("alice2 (no account_id)"), "{err}");
+    // Without an account id, both are on the host: never guessed.
+    assert!(auth.for_host(host).unwrap_err().to_string().contains("`alice`, `alice2`"));
+}

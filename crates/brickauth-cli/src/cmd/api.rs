@@ -1,10 +1,14 @@
 //! `brickauth api METHOD PATH [--json BODY|@FILE] [--query k=v]…`: any Databricks REST call,
 //! JSON in and out, with the selected profile's token.
+//!
+//! `{account_id}` in PATH is the profile's `account_id` (else what the host's metadata names):
+//! `brickauth -p acct api GET /api/2.0/accounts/{account_id}/scim/v2/Users` on an account host.
 
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use brickauth_databricks::Method;
+use brickauth_databricks::account::{ACCOUNT_ID_PLACEHOLDER, fill_account_id};
 use clap::Args;
 
 use crate::context::{self, Context};
@@ -16,7 +20,7 @@ use crate::report::Reported;
 pub struct ApiArgs {
     /// HTTP method (GET, POST, PUT, PATCH, DELETE, …)
     pub method: String,
-    /// Path under the workspace host, e.g. /api/2.1/clusters/list
+    /// Path under the host, e.g. /api/2.1/clusters/list; `{account_id}` is the profile's account_id
     pub path: String,
     /// JSON request body, or @FILE to read it from a file (@- for stdin)
     #[arg(long, value_name = "BODY|@FILE")]
@@ -54,7 +58,20 @@ pub fn run(cx: &Context, args: &ApiArgs) -> Result<ExitCode> {
             Some(v)
         }
     };
-    let (client, profile) = cx.client()?;
-    let v = context::run(&profile, async { Ok(client.request(method, &args.path, &query, body.as_ref()).await?) })?;
+    let needs_account = args.path.contains(ACCOUNT_ID_PLACEHOLDER);
+    let (client, profile, ws) = cx.client_resolved(needs_account)?;
+    let path = match (needs_account, ws.account_id()) {
+        (false, _) => args.path.clone(),
+        (true, Some(account)) => fill_account_id(&args.path, account),
+        (true, None) => {
+            return Err(Reported::usage(format!(
+                "profile `{}` has no account_id, and `{ACCOUNT_ID_PLACEHOLDER}` in the path needs one: add \
+                 `account_id = \"<GUID>\"` to it (the account console shows the id), or write the id in the path",
+                profile.name()
+            ))
+            .into());
+        }
+    };
+    let v = context::run(&profile, async { Ok(client.request(method, &path, &query, body.as_ref()).await?) })?;
     print(&format!("{}\n", serde_json::to_string_pretty(&v)?))
 }

@@ -15,7 +15,9 @@
 //! - **export** prints, for each TOML profile with a `host`, a section that points the
 //!   Databricks CLI, the SDKs and Terraform at brickauth as their token helper
 //!   (`auth_type = databricks-cli`, `databricks_cli_path` = this executable): they then run
-//!   `brickauth auth token --profile NAME` whenever they need a token.
+//!   `brickauth auth token --profile NAME` whenever they need a token. A profile's `account_id`
+//!   and `workspace_id` are written too (account and unified hosts: an SDK that calls its helper
+//!   by host passes `--host H --account-id A`).
 //!
 //! Both files are generated safely by construction: TOML values and keys go through `toml_edit`
 //! (which quotes and escapes them), and the one piece of raw text, the comment naming where a
@@ -317,7 +319,14 @@ pub fn export(cx: &Context, _args: &ExportArgs) -> Result<ExitCode> {
             continue;
         };
         let host = host.trim_end_matches('/');
-        let mut values = vec![("host", host), ("auth_type", "databricks-cli"), ("databricks_cli_path", exe)];
+        let mut values = vec![("host", host)];
+        // An account or unified host: the SDKs need the ids, and pass `--account-id` to the helper.
+        for key in ["account_id", "workspace_id"] {
+            if let Some(id) = profile.get(key).map(str::trim) {
+                values.push((key, id));
+            }
+        }
+        values.extend([("auth_type", "databricks-cli"), ("databricks_cli_path", exe)]);
         if let Some(id) = profile.get("azure_workspace_resource_id") {
             values.push(("azure_workspace_resource_id", id));
         }

@@ -59,6 +59,13 @@ pub fn run(cx: &Context, args: &ExecArgs) -> Result<ExitCode> {
     };
     if args.r#static {
         cmd.env("DATABRICKS_AUTH_TYPE", "pat");
+        // The metadata service's environment names them otherwise (service.rs).
+        if let Some(a) = ws.account_id() {
+            cmd.env("DATABRICKS_ACCOUNT_ID", a.as_str());
+        }
+        if let Some(w) = ws.workspace_id() {
+            cmd.env("DATABRICKS_WORKSPACE_ID", w.as_str());
+        }
         let status = cmd.status().map_err(cannot_run)?;
         return Ok(ExitCode::from(exit_status_code(status)));
     }
