@@ -499,7 +499,8 @@ pub fn cases(w: &World, s: &mut Suite) {
         let cache = w.path("keychain-setting-nobus");
         let o = run_in(config, &cache, "", false, &["token"])?;
         ensure!(o.code != 0, "exit 0 without a keychain\n{}", o.stderr);
-        expect_contains(&o.stderr, "keychain", "stderr")?;
+        expect_contains(&o.stderr, "change `secret_storage` (", "stderr")?;
+        expect_contains(&o.stderr, "keychain-storage.toml:1:1) to keyring or auto", "stderr")?;
         no_clear_refresh_token(w, &cache)?;
         // ... unless the variable says otherwise.
         let o = run_in(config, &cache, "file", false, &["token"])?;

@@ -211,6 +211,15 @@ impl TokenCache {
         self
     }
 
+    /// [`TokenCache::with_storage`], the policy chosen by `setting` (a profile file's
+    /// `` `secret_storage` (profiles.toml:1:1) ``) rather than `$BRICKAUTH_SECRET_STORAGE`: an
+    /// unreachable store's error then says to change that setting.
+    pub fn with_storage_set_by(mut self, policy: StoragePolicy, setting: impl Into<String>) -> TokenCache {
+        self.secrets.policy = policy;
+        self.secrets.set_by = Some(setting.into().into());
+        self
+    }
+
     /// The same cache with other key stores in place of the operating system's keychain and
     /// kernel keyring (tests pass [`keychain::Memory`](crate::keychain::Memory) stores).
     pub fn with_key_stores(
@@ -218,7 +227,9 @@ impl TokenCache {
         keychain: std::sync::Arc<dyn crate::keychain::KeyStore>,
         keyring: std::sync::Arc<dyn crate::keychain::KeyStore>,
     ) -> TokenCache {
+        let set_by = self.secrets.set_by.take();
         self.secrets = Secrets::with(self.secrets.policy, keychain, keyring);
+        self.secrets.set_by = set_by;
         self
     }
 
@@ -247,7 +258,12 @@ impl TokenCache {
         let key = self
             .secrets
             .key(sealed.storage, &sealed.key)
-            .map_err(|source| CacheError::SecretStore { storage: sealed.storage, action: "read", source })?
+            .map_err(|source| CacheError::SecretStore {
+                storage: sealed.storage,
+                action: "read",
+                source,
+                set_by: self.secrets.set_by.as_deref().map(str::to_owned),
+            })?
             .ok_or(CacheError::KeyMissing {
                 store: self.secrets.describe(sealed.storage),
                 why: key_gone_why(sealed.storage),

@@ -104,7 +104,7 @@ pub enum CacheError {
     /// an explicit `BRICKAUTH_SECRET_STORAGE` this is an error rather than a fallback.
     #[error(
         "cannot {action} the token cache's key in the {storage} storage: {source}{}",
-        hint(*.storage, .source)
+        hint(*.storage, .source, .set_by.as_deref())
     )]
     SecretStore {
         /// The storage concerned.
@@ -114,6 +114,10 @@ pub enum CacheError {
         /// The store's error.
         #[source]
         source: StoreError,
+        /// What chose the storage when not `BRICKAUTH_SECRET_STORAGE` (a profile file's
+        /// setting, as [`TokenCache::with_storage_set_by`](crate::TokenCache::with_storage_set_by)
+        /// names it), for the hint.
+        set_by: Option<String>,
     },
     /// The key that sealed a cached refresh token is gone from its store: the token cannot be
     /// used, and the profile signs in again.
@@ -129,13 +133,18 @@ pub enum CacheError {
     Unsealable,
 }
 
-fn hint(storage: Storage, source: &StoreError) -> String {
+fn hint(storage: Storage, source: &StoreError, set_by: Option<&str>) -> String {
+    // Where the choice is made: the variable, or the setting that made it (the variable overrides it).
+    let change = |to: &str| match set_by {
+        None => format!("set {STORAGE_VARIABLE}={to}"),
+        Some(setting) => format!("change {setting} to {to} (or set {STORAGE_VARIABLE}, which overrides it)"),
+    };
     match (storage, source) {
         (Storage::Keychain, StoreError::Unavailable { .. }) => format!(
-            "; start a keychain (a Secret Service such as gnome-keyring on Linux), or set \
-             {STORAGE_VARIABLE}=keyring or auto"
+            "; start a keychain (a Secret Service such as gnome-keyring on Linux), or {}",
+            change("keyring or auto")
         ),
-        (_, StoreError::Unavailable { .. }) => format!("; set {STORAGE_VARIABLE}=auto to use what this machine has"),
+        (_, StoreError::Unavailable { .. }) => format!("; {} to use what this machine has", change("auto")),
         (Storage::Keychain, _) => " (is the keychain locked?)".into(),
         _ => String::new(),
     }

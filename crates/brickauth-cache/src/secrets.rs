@@ -236,6 +236,8 @@ impl Sealer {
 #[derive(Clone)]
 pub(crate) struct Secrets {
     pub policy: StoragePolicy,
+    /// What chose the policy, for messages, when not the variable (a profile file's setting).
+    pub set_by: Option<Arc<str>>,
     keychain: Arc<dyn KeyStore>,
     keyring: Arc<dyn KeyStore>,
     known: Arc<Mutex<Option<KnownKey>>>,
@@ -275,7 +277,7 @@ impl Secrets {
     }
 
     pub fn with(policy: StoragePolicy, keychain: Arc<dyn KeyStore>, keyring: Arc<dyn KeyStore>) -> Secrets {
-        Secrets { policy, keychain, keyring, known: Arc::new(Mutex::new(None)) }
+        Secrets { policy, set_by: None, keychain, keyring, known: Arc::new(Mutex::new(None)) }
     }
 
     /// The store behind `storage` (none for the file).
@@ -366,7 +368,12 @@ impl Secrets {
                         tracing::warn!("{e}; the new refresh token is not kept (never written in clear)");
                         return Ok(Sealer::Withheld);
                     }
-                    return Err(CacheError::SecretStore { storage: record.storage, action: "read", source: e });
+                    return Err(CacheError::SecretStore {
+                        storage: record.storage,
+                        action: "read",
+                        source: e,
+                        set_by: self.set_by.as_deref().map(str::to_owned),
+                    });
                 }
                 Err(e) => {
                     let n = file.drop_sealed();
@@ -389,9 +396,14 @@ impl Secrets {
                 };
                 (r, sealer)
             }
-            (StoragePolicy::Only(storage), _) => self
-                .create(storage, dir)
-                .map_err(|source| CacheError::SecretStore { storage, action: "store", source })?,
+            (StoragePolicy::Only(storage), _) => {
+                self.create(storage, dir).map_err(|source| CacheError::SecretStore {
+                    storage,
+                    action: "store",
+                    source,
+                    set_by: self.set_by.as_deref().map(str::to_owned),
+                })?
+            }
             (StoragePolicy::Auto, _) => match self.probe(dir) {
                 Some(chosen) => chosen,
                 None => return Ok(Sealer::Withheld),

@@ -133,6 +133,15 @@ fn an_explicit_store_fails_closed() {
     assert!(s.contains("keychain") && s.contains("BRICKAUTH_SECRET_STORAGE") && !s.contains("RT-NO"), "{s}");
     assert!(!file_text(&cache).contains("RT-NO"));
 
+    // Chosen by a profile file's setting: the error says to change that setting.
+    let setting = "`secret_storage` (profiles.toml:1:1)";
+    let by_file = cache.with_storage_set_by(StoragePolicy::Only(Storage::Keychain), setting);
+    let s = by_file.store(&id(&app), "dev", &response("alice", "AT-1", Some("RT-NO"), 3000)).unwrap_err().to_string();
+    assert!(
+        s.contains("change `secret_storage` (profiles.toml:1:1) to keyring or auto (or set BRICKAUTH_SECRET_STORAGE"),
+        "{s}"
+    );
+
     // keyring asked for and there: used, even with a keychain at hand.
     let dir = tempfile::tempdir().unwrap();
     let stores = Stores::new();

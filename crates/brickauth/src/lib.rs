@@ -161,17 +161,19 @@ impl Auth {
             // Reads `$BRICKAUTH_SECRET_STORAGE` too: a bad value is an error naming it.
             None => brickauth_cache::TokenCache::from_env()?,
         };
-        let policy = match (std::env::var(brickauth_cache::STORAGE_VARIABLE), setting) {
-            (Ok(v), _) if !v.trim().is_empty() => v.parse()?,
-            (_, Some((value, origin))) => value.parse().map_err(|_| {
-                Error::Profile(ProfileError::Other(format!(
-                    "{origin}: `secret_storage = \"{value}\"` is none of {}",
-                    brickauth_profile::SECRET_STORAGE_VALUES.join(", ")
-                )))
-            })?,
-            _ => brickauth_cache::StoragePolicy::Auto,
-        };
-        Ok(cache.with_storage(policy))
+        match (std::env::var(brickauth_cache::STORAGE_VARIABLE), setting) {
+            (Ok(v), _) if !v.trim().is_empty() => Ok(cache.with_storage(v.parse()?)),
+            (_, Some((value, origin))) => {
+                let policy = value.parse().map_err(|_| {
+                    Error::Profile(ProfileError::Other(format!(
+                        "{origin}: `secret_storage = \"{value}\"` is none of {}",
+                        brickauth_profile::SECRET_STORAGE_VALUES.join(", ")
+                    )))
+                })?;
+                Ok(cache.with_storage_set_by(policy, format!("`secret_storage` ({origin})")))
+            }
+            _ => Ok(cache.with_storage(brickauth_cache::StoragePolicy::Auto)),
+        }
     }
 
     /// The options in force.
