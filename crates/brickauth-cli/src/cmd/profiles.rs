@@ -250,14 +250,6 @@ pub fn key_permission_warnings(profile: &Profile) -> Vec<String> {
     out
 }
 
-/// `~/` expanded with `$HOME`.
-fn expand(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => Path::new(&home).join(rest),
-        _ => PathBuf::from(path),
-    }
-}
-
 /// Format problems of `profile`'s values, each naming the key and what is expected. Reads no
 /// secret and runs nothing: `*_file` keys are checked for existence and readability only, except
 /// certificates, which must parse as PEM.
@@ -295,7 +287,7 @@ pub fn format_problems(profile: &Profile) -> Vec<String> {
         if !is_path {
             continue;
         }
-        let path = expand(&raw);
+        let path = brickauth_core::paths::expand_tilde(Path::new(&raw));
         let pem_key = key == "client_certificate" || key == "client_certificate_key";
         // Read as the flow will read it: a regular file within its limit, never blocking.
         let read = if pem_key {
