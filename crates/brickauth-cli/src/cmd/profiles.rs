@@ -250,6 +250,11 @@ pub fn key_permission_warnings(profile: &Profile) -> Vec<String> {
     out
 }
 
+/// `~/` expanded by the one home-directory rule (`brickauth_core::paths`).
+fn expand(path: &str) -> PathBuf {
+    brickauth_core::paths::expand_tilde(Path::new(path))
+}
+
 /// Format problems of `profile`'s values, each naming the key and what is expected. Reads no
 /// secret and runs nothing: `*_file` keys are checked for existence and readability only, except
 /// certificates, which must parse as PEM.
@@ -287,7 +292,7 @@ pub fn format_problems(profile: &Profile) -> Vec<String> {
         if !is_path {
             continue;
         }
-        let path = brickauth_core::paths::expand_tilde(Path::new(&raw));
+        let path = expand(&raw);
         let pem_key = key == "client_certificate" || key == "client_certificate_key";
         // Read as the flow will read it: a regular file within its limit, never blocking.
         let read = if pem_key {
