@@ -7,12 +7,12 @@
 //!   `/s` makes cmd.exe strip just the outer pair of quotes, `/d` skips the `AutoRun` commands of
 //!   the registry. cmd.exe ends a command at a line break, so a command with one is refused rather
 //!   than silently cut short.
-//! - Windows only, [`find_program`]: a program name looked up on `PATH` with each extension of
+//! - Windows only, `find_program`: a program name looked up on `PATH` with each extension of
 //!   `PATHEXT`, as cmd.exe and PowerShell do (`az` → `az.cmd`); `std` only appends `.exe`. A
 //!   `.cmd` or `.bat` it finds is then started by `std`, which runs it through cmd.exe with its
 //!   arguments quoted safely for cmd.exe (and refuses arguments it cannot quote).
-//! - Windows only, [`Job`]: a Job object with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`. A child started
-//!   suspended ([`Job::CREATION_FLAGS`]) is put in the job before it runs a single instruction, so
+//! - Windows only, `Job`: a Job object with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`. A child started
+//!   suspended (`Job::CREATION_FLAGS`) is put in the job before it runs a single instruction, so
 //!   the child and everything it starts (az.cmd's Python) end when the job's handle closes: when
 //!   its owner drops it, or when the owning process dies, however it dies.
 //!
