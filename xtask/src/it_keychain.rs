@@ -294,6 +294,8 @@ pub fn cases(w: &World, s: &mut Suite) {
         s.case("keychain: a second process refreshes silently with the sealed refresh token", || {
             signed_in()?;
             let before = w.entra.token_request_count();
+            // A forced refresh within seconds of a sign-in takes that token (coalescing): age it.
+            crate::harness::age_tokens(&cache)?;
             let o = run(&cache, "auto", true, &["token", "--force-refresh"])?;
             expect_code(&o, 0)?;
             ensure!(w.entra.token_request_count() == before + 1, "one request");
@@ -367,6 +369,8 @@ pub fn cases(w: &World, s: &mut Suite) {
             std::fs::write(cache.join("tokens.json"), v.to_string())?;
             let old_rt = w.entra.issued_refresh_tokens().pop().context("no refresh token issued")?;
             ensure!(v.to_string().contains(&old_rt), "the plaintext cache holds no refresh token");
+            // A forced refresh within seconds of a sign-in takes that token (coalescing): age it.
+            crate::harness::age_tokens(&cache)?;
             let o = run(&cache, "auto", true, &["token", "--force-refresh"])?;
             expect_code(&o, 0)?;
             let form = w.token_requests().pop().unwrap_or_default();
@@ -573,6 +577,8 @@ pub fn cases(w: &World, s: &mut Suite) {
         let o = run(&cache, "auto", false, &["status"])?;
         expect_contains(&o.stdout, "yes (keyring)", "status")?;
         expect_contains(&o.stdout, "emptied at reboot", "status")?;
+        // A forced refresh within seconds of a sign-in takes that token (coalescing): age it.
+        crate::harness::age_tokens(&cache)?;
         let o = run(&cache, "auto", false, &["token", "--force-refresh"])?;
         expect_code(&o, 0)?;
         ensure!(last_grant(w).as_deref() == Some("refresh_token"), "grant: {:?}", last_grant(w));
@@ -593,11 +599,15 @@ pub fn cases(w: &World, s: &mut Suite) {
         let id = keyctl(&["search", "@u", "user", &desc]).context("keyctl")?;
         let id = String::from_utf8_lossy(&id.stdout).trim().to_owned();
         ensure!(keyctl(&["invalidate", &id]).is_some_and(|o| o.status.success()), "cannot invalidate key {id}");
+        // A forced refresh within seconds of a sign-in takes that token (coalescing): age it.
+        crate::harness::age_tokens(&cache)?;
         let o = run(&cache, "keyring", false, &["token", "--force-refresh"])?;
         expect_code(&o, 0)?;
         ensure!(last_grant(w).as_deref() == Some("password"), "signed in again: {:?}", last_grant(w));
         let lines: Vec<&str> = o.stderr.lines().filter(|l| l.contains("gone from the kernel keyring")).collect();
         ensure!(lines.len() == 1 && lines[0].contains("reboot"), "one line saying why:\n{}", o.stderr);
+        // A forced refresh within seconds of a sign-in takes that token (coalescing): age it.
+        crate::harness::age_tokens(&cache)?;
         let o = run(&cache, "keyring", false, &["token", "--force-refresh"])?;
         ensure!(last_grant(w).as_deref() == Some("refresh_token") && o.stderr.is_empty(), "{}", o.stderr);
         expect_code(&run(&cache, "keyring", false, &["logout"])?, 0)

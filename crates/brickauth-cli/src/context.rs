@@ -269,7 +269,7 @@ fn profile_note(profile: &Profile) -> String {
     use brickauth_profile::Origin;
     const WIDTH: usize = 80;
     let mut note = match profile.path() {
-        Some(path) => format!("\nprofile `{}` ({}):", profile.name(), tilde(path)),
+        Some(path) => format!("\nprofile `{}` ({}):", profile.name(), brickauth_core::paths::display(path)),
         None if profile.name() == brickauth_core::settings::ENV_PROFILE => {
             format!("\nsettings from the environment (--flow {}):", profile.flow().name)
         }
@@ -295,12 +295,4 @@ fn profile_note(profile: &Profile) -> String {
         note.push_str(&format!("\n{head}{value}{tail}"));
     }
     note
-}
-
-/// `path` with the home directory written `~`.
-fn tilde(path: &std::path::Path) -> String {
-    match std::env::var_os("HOME").and_then(|h| path.strip_prefix(h).ok().map(|r| r.to_path_buf())) {
-        Some(rest) if !rest.as_os_str().is_empty() => format!("~/{}", rest.display()),
-        _ => path.display().to_string(),
-    }
 }
