@@ -7,6 +7,7 @@
 //! - `tidy`: the architecture invariants (crate dependencies, no flow names outside flow crates,
 //!   no unused dependency); also a `#[test]`.
 //! - `demo`: the README's first command — a real token flow end to end against the bundled mock.
+//! - `cross`: the workspace built and tested for Windows under Wine, compile-checked for macOS.
 //!
 //! Every task's arguments are parsed here, by one `clap` parser; each module's `run` takes its
 //! typed arguments. Nothing here sends traffic anywhere but loopback.
@@ -16,6 +17,7 @@ mod bench;
 mod bench_az;
 mod bench_metadata;
 mod browse;
+mod cross;
 mod demo;
 mod dist;
 mod fuzz;
@@ -77,6 +79,9 @@ enum Task {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Windows: build, every test and the binary against the mocks under Wine; macOS: compile-check
+    /// (installs mingw-w64, wine64, the std source and zig into target/cross/ when missing).
+    Cross,
     /// Run every fuzz target (cargo-fuzz, stable).
     Fuzz(FuzzArgs),
     /// Concurrency soak: many processes calling `brickauth token` against short-lived tokens.
@@ -181,6 +186,7 @@ fn main() -> ExitCode {
         Task::Bench(args) => bench::run(&args),
         Task::BenchRunner { spec } => bench::runner(&spec),
         Task::Dist { out } => dist::run(out.as_deref()),
+        Task::Cross => cross::run(),
         Task::Fuzz(args) => fuzz::run(&args),
         Task::Soak(args) => soak::run(&args),
         Task::Sdk => sdk::run(),

@@ -278,6 +278,7 @@ fn completions_survive_a_closed_pipe() {
 }
 
 /// Run `script` (bash, with the completion script loaded) and return its stdout.
+#[cfg(unix)] // runs bash, which Windows has none of
 fn bash_completion(words: &[&str], config: &str) -> String {
     let bin = env!("CARGO_BIN_EXE_brickauth");
     let script = Command::new(bin).args(["completions", "bash"]).output().expect("script").stdout;
@@ -308,6 +309,7 @@ fn bash_completion(words: &[&str], config: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+#[cfg(unix)] // runs bash, which Windows has none of
 #[test]
 fn bash_completes_profile_and_flow_names() {
     let config = fixtures().join("polish.toml");

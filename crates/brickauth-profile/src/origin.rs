@@ -135,7 +135,9 @@ mod tests {
     fn home_is_shortened_to_tilde() {
         let home = Path::new("/home/ada");
         let path = Path::new("/home/ada/.config/brickauth/profiles.toml");
-        assert_eq!(tilde(path, Some(home)), "~/.config/brickauth/profiles.toml");
+        // The rest of the path is joined to `~` with the platform's separator.
+        let sep = std::path::MAIN_SEPARATOR;
+        assert_eq!(tilde(path, Some(home)), format!("~{sep}.config/brickauth/profiles.toml"));
         assert_eq!(tilde(Path::new("/etc/x.toml"), Some(home)), "/etc/x.toml");
         assert_eq!(tilde(home, Some(home)), "/home/ada");
         assert_eq!(tilde(path, None), "/home/ada/.config/brickauth/profiles.toml");

@@ -109,9 +109,11 @@ mod tests {
         let (path, origin) = config_path_with(None, &vars).unwrap();
         assert_eq!((path.as_path(), origin.to_string().as_str()), (Path::new("/b.toml"), "$BRICKAUTH_CONFIG"));
 
-        let vars = env(&[("BRICKAUTH_CONFIG", ""), ("XDG_CONFIG_HOME", "/xdg"), ("HOME", "/h")]);
+        // Absolute on this platform: `/xdg` has no drive on Windows, and is ignored there.
+        let xdg = if cfg!(windows) { r"C:\xdg" } else { "/xdg" };
+        let vars = env(&[("BRICKAUTH_CONFIG", ""), ("XDG_CONFIG_HOME", xdg), ("HOME", "/h")]);
         let (path, origin) = config_path_with(None, &vars).unwrap();
-        assert_eq!(path, Path::new("/xdg/brickauth/profiles.toml"));
+        assert_eq!(path, Path::new(xdg).join("brickauth").join("profiles.toml"));
         assert_eq!(origin, Origin::Env("XDG_CONFIG_HOME".into()));
     }
 
