@@ -111,7 +111,8 @@ mod tests {
 
         // Absolute on this platform: `/xdg` has no drive on Windows, and is ignored there.
         let xdg = if cfg!(windows) { r"C:\xdg" } else { "/xdg" };
-        let vars = env(&[("BRICKAUTH_CONFIG", ""), ("XDG_CONFIG_HOME", xdg), ("HOME", "/h")]);
+        let set = [("BRICKAUTH_CONFIG", ""), ("XDG_CONFIG_HOME", xdg), ("HOME", "/h")];
+        let vars = env(&set);
         let (path, origin) = config_path_with(None, &vars).unwrap();
         assert_eq!(path, Path::new(xdg).join("brickauth").join("profiles.toml"));
         assert_eq!(origin, Origin::Env("XDG_CONFIG_HOME".into()));
