@@ -81,7 +81,11 @@ enum Task {
     },
     /// Windows: build, every test and the binary against the mocks under Wine; macOS: compile-check
     /// (installs mingw-w64, wine64, the std source and zig into target/cross/ when missing).
-    Cross,
+    Cross {
+        /// Run only these steps (default: all; the tools are always made ready).
+        #[arg(value_enum)]
+        steps: Vec<cross::Step>,
+    },
     /// Run every fuzz target (cargo-fuzz, stable).
     Fuzz(FuzzArgs),
     /// Concurrency soak: many processes calling `brickauth token` against short-lived tokens.
@@ -186,7 +190,7 @@ fn main() -> ExitCode {
         Task::Bench(args) => bench::run(&args),
         Task::BenchRunner { spec } => bench::runner(&spec),
         Task::Dist { out } => dist::run(out.as_deref()),
-        Task::Cross => cross::run(),
+        Task::Cross { steps } => cross::run(&steps),
         Task::Fuzz(args) => fuzz::run(&args),
         Task::Soak(args) => soak::run(&args),
         Task::Sdk => sdk::run(),
@@ -225,11 +229,20 @@ mod tests {
     }
 
     #[test]
+    fn cross_takes_steps_in_any_order() {
+        let Xtask { task } = Xtask::try_parse_from(["xtask", "cross", "macos", "windows-e2e"]).unwrap();
+        assert!(matches!(task, Task::Cross { steps } if steps == [cross::Step::Macos, cross::Step::WindowsE2e]));
+        let Xtask { task } = Xtask::try_parse_from(["xtask", "cross"]).unwrap();
+        assert!(matches!(task, Task::Cross { steps } if steps.is_empty()));
+    }
+
+    #[test]
     fn bad_arguments_are_refused() {
         assert!(Xtask::try_parse_from(["xtask", "bench", "--runs", "0"]).is_err());
         assert!(Xtask::try_parse_from(["xtask", "fuzz", "no_such_target"]).is_err());
         assert!(Xtask::try_parse_from(["xtask", "soak", "--calls", "x"]).is_err());
         assert!(Xtask::try_parse_from(["xtask", "az", "--bench-inside", "3"]).is_err());
         assert!(Xtask::try_parse_from(["xtask", "frobnicate"]).is_err());
+        assert!(Xtask::try_parse_from(["xtask", "cross", "linux"]).is_err());
     }
 }
