@@ -169,7 +169,7 @@ impl TokenCache {
     /// default, `keychain`, `keyring` or `file`; see [`StoragePolicy`]); another value is
     /// [`CacheError::BadStoragePolicy`].
     pub fn from_env() -> Result<TokenCache, CacheError> {
-        let cache = default_dir(|k| std::env::var_os(k), std::env::home_dir)
+        let cache = default_dir(|k| std::env::var_os(k), brickauth_core::paths::home_dir)
             .map(TokenCache::at)
             .ok_or(CacheError::NoDirectory)?;
         let policy = match std::env::var(STORAGE_VARIABLE) {

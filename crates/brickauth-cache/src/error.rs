@@ -22,7 +22,8 @@ use crate::secrets::{STORAGE_VARIABLE, Storage};
 pub enum CacheError {
     /// No cache directory could be derived from the environment.
     #[error(
-        "cannot tell where to keep the token cache: set BRICKAUTH_CACHE_DIR (or XDG_CACHE_HOME, or HOME{})",
+        "cannot tell where to keep the token cache: set BRICKAUTH_CACHE_DIR (or XDG_CACHE_HOME, or {}{})",
+        brickauth_core::paths::HOME_VARIABLE,
         if cfg!(windows) { ", or LOCALAPPDATA" } else { "" }
     )]
     NoDirectory,
@@ -164,7 +165,7 @@ fn dir_origin(path: &std::path::Path, var: &dyn Fn(&str) -> Option<std::ffi::OsS
             return Some(format!("${name}"));
         }
     }
-    set("HOME")
+    brickauth_core::paths::home_dir_with(var)
         .is_some_and(|h| h.join(".cache").join("brickauth") == path)
         .then(|| "the default, ~/.cache/brickauth".to_owned())
 }
@@ -255,7 +256,7 @@ mod tests {
         let var = |k: &str| (k == "BRICKAUTH_CACHE_DIR").then(|| std::ffi::OsString::from("/dev/null/x"));
         assert_eq!(dir_origin(std::path::Path::new("/dev/null/x"), &var).as_deref(), Some("$BRICKAUTH_CACHE_DIR"));
         assert_eq!(dir_origin(std::path::Path::new("/dev/null/x/tokens.json"), &var), None, "a file in it");
-        let home = |k: &str| (k == "HOME").then(|| std::ffi::OsString::from("/home/a"));
+        let home = |k: &str| (k == brickauth_core::paths::HOME_VARIABLE).then(|| std::ffi::OsString::from("/home/a"));
         let default = dir_origin(std::path::Path::new("/home/a/.cache/brickauth"), &home);
         assert!(default.is_some_and(|d| d.starts_with("the default")));
         let e = CacheError::Directory {

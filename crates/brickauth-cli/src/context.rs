@@ -211,7 +211,7 @@ fn profile_note(profile: &Profile) -> String {
     use brickauth_profile::Origin;
     const WIDTH: usize = 80;
     let mut note = match profile.path() {
-        Some(path) => format!("\nprofile `{}` ({}):", profile.name(), tilde(path)),
+        Some(path) => format!("\nprofile `{}` ({}):", profile.name(), brickauth_core::paths::display(path)),
         None => format!("\nprofile `{}`:", profile.name()),
     };
     for (key, value, origin) in profile.entries() {
@@ -234,12 +234,4 @@ fn profile_note(profile: &Profile) -> String {
         note.push_str(&format!("\n{head}{value}{tail}"));
     }
     note
-}
-
-/// `path` with the home directory written `~`.
-fn tilde(path: &std::path::Path) -> String {
-    match std::env::var_os("HOME").and_then(|h| path.strip_prefix(h).ok().map(|r| r.to_path_buf())) {
-        Some(rest) if !rest.as_os_str().is_empty() => format!("~/{}", rest.display()),
-        _ => path.display().to_string(),
-    }
 }

@@ -2,7 +2,8 @@
 //!
 //! Exit codes are the [`Exit`] enum, the only place they are numbered: 0 ok · 1 other failure
 //! (I/O, network after retries) · 2 usage or profile error · 3 authentication failed or needs the
-//! user · 4 Databricks API error · 126/127 `exec` could not run / find its program.
+//! user · 4 Databricks API error · 126/127 `exec` could not run / find its program. `exec` ends
+//! with its child's own code instead ([`child_exit`]).
 
 use std::fmt;
 use std::process::ExitCode;
@@ -138,6 +139,38 @@ impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
         ExitCode::from(e.code())
     }
+}
+
+/// How `exec` ends once its child has exited: with the child's exit code ([`child_code`]).
+///
+/// On Windows a code may be any 32-bit value (`0xC000013A` when Ctrl-C ended the child), but
+/// `ExitCode` carries only 0–255 on stable Rust (`ExitCodeExt::from_raw` is unstable). A code
+/// beyond that ends brickauth here with `std::process::exit`, which hands all 32 bits to
+/// `ExitProcess`; nothing is left to clean up then, as the child has exited and the metadata
+/// service is stopped. On Unix every code fits.
+pub fn child_exit(status: std::process::ExitStatus) -> ExitCode {
+    let code = child_code(status);
+    match u8::try_from(code) {
+        Ok(code) => ExitCode::from(code),
+        Err(_) => std::process::exit(code),
+    }
+}
+
+/// The exit code that reports `status` whole: the child's code; on Unix, killed by a signal,
+/// 128 + the signal, as shells report it. On Windows the full 32-bit code (negative as `i32`
+/// for NTSTATUS values like `0xC000013A`).
+pub fn child_code(status: std::process::ExitStatus) -> i32 {
+    if let Some(code) = status.code() {
+        return code;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return 128 + sig;
+        }
+    }
+    Exit::Failure as i32
 }
 
 /// An error the command already rendered, with its exit code.
@@ -558,6 +591,25 @@ mod tests {
         assert!(shown.contains("an HTML page (\"Sign in to your account\")"), "{shown}");
         assert!(shown.contains("hint: the answer was not Entra ID's JSON"), "{shown}");
         assert!(!shown.contains("expected value"), "{shown}");
+    }
+
+    /// `exec` passes its child's exit code on whole.
+    #[cfg(unix)]
+    #[test]
+    fn child_codes_as_shells_report_them() {
+        let status = |script: &str| std::process::Command::new("sh").args(["-c", script]).status().unwrap();
+        assert_eq!(child_code(status("exit 7")), 7);
+        assert_eq!(child_code(status("kill -TERM $$")), 128 + 15);
+    }
+
+    /// Windows: codes beyond 255 survive, such as `STATUS_CONTROL_C_EXIT` (0xC000013A).
+    #[cfg(windows)]
+    #[test]
+    fn child_codes_keep_all_32_bits() {
+        let status = |code: &str| brickauth_core::process::shell(&format!("exit {code}")).unwrap().status().unwrap();
+        assert_eq!(child_code(status("7")), 7);
+        assert_eq!(child_code(status("300")), 300);
+        assert_eq!(child_code(status("-1073741510")) as u32, 0xC000_013A);
     }
 }
 

@@ -195,9 +195,7 @@ impl Forwarder {
         Ok(Forwarder)
     }
     async fn run(self) {
-        // Windows: Ctrl-C reaches every process attached to the console; brickauth ignores it.
-        loop {
-            let _ = tokio::signal::ctrl_c().await;
-        }
+        // Windows: Ctrl-C and Ctrl-Break reach every process attached to the console; `exec`
+        // makes brickauth ignore them as it starts the child (`cmd::exec::spawn`).
     }
 }

@@ -21,6 +21,7 @@ fn brickauth(args: &[&str], env: &[(&str, &str)]) -> Run {
         .current_dir(fixtures())
         .env_clear()
         .env("HOME", dir.path())
+        .env("USERPROFILE", dir.path())
         .env("BRICKAUTH_CACHE_DIR", dir.path().join("cache"))
         .env("TZ", "UTC")
         .env("COLUMNS", "100");
@@ -42,6 +43,51 @@ fn help() {
     insta::assert_snapshot!(r.stdout);
     let r = brickauth(&["token", "--help"], &[]);
     insta::assert_snapshot!("token_help", r.stdout);
+}
+
+/// `exec --static` finds its program and passes its exit code on whole (issue 20). On Windows
+/// the program is a `.cmd` named without its extension (found through `PATHEXT`, under a
+/// directory with a space) and its code, `0xC000013A` (Ctrl-C), does not fit in a byte. The
+/// token comes from a stand-in `az` (the `azure-cli` flow in process mode): no network.
+#[test]
+fn exec_finds_the_program_and_passes_its_exit_code() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bin = dir.path().join("bin dir");
+    std::fs::create_dir(&bin).expect("bin dir");
+    let token = r#"{"accessToken":"eyJ0eXAiOiJKV1QifQ.e30.c2ln","expires_on":4070908800,"tokenType":"Bearer"}"#;
+    let (az, expected_code) = if cfg!(windows) {
+        std::fs::write(bin.join("az.cmd"), format!("@echo {token}\r\n")).expect("az.cmd");
+        let tool = "@echo token=%DATABRICKS_TOKEN% arg=%~1\r\n@exit /b -1073741510\r\n";
+        std::fs::write(bin.join("tool.cmd"), tool).expect("tool.cmd");
+        (bin.join("az.cmd"), 0xC000_013A_u32 as i32)
+    } else {
+        let tool = "#!/bin/sh\necho \"token=$DATABRICKS_TOKEN arg=$1\"\nexit 7\n";
+        for (name, body) in [("az", format!("#!/bin/sh\necho '{token}'\n")), ("tool", tool.to_owned())] {
+            std::fs::write(bin.join(name), body).expect("script");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+            }
+        }
+        (bin.join("az"), 7)
+    };
+    let config = dir.path().join("profiles.toml");
+    let profile = format!(
+        "[profiles.p]\nflow = \"azure-cli\"\nazure_cli_mode = \"process\"\nazure_cli_path = '{}'\n\
+         host = \"https://adb-1234567890123456.7.azuredatabricks.net\"\n",
+        az.display()
+    );
+    std::fs::write(&config, profile).expect("profiles.toml");
+    let path = bin.to_string_lossy().into_owned();
+    let system_root = std::env::var("SystemRoot").unwrap_or_default();
+    let mut env = vec![("PATH", path.as_str()), ("BRICKAUTH_CONFIG", config.to_str().expect("utf-8 path"))];
+    if cfg!(windows) {
+        env.push(("SystemRoot", system_root.as_str()));
+    }
+    let r = brickauth(&["-p", "p", "exec", "--static", "--", "tool", "two words"], &env);
+    assert_eq!(r.code, expected_code, "{}", r.stderr);
+    assert_eq!(r.stdout.trim_end(), "token=eyJ0eXAiOiJKV1QifQ.e30.c2ln arg=two words", "{}", r.stderr);
 }
 
 #[test]

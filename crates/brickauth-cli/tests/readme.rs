@@ -39,13 +39,14 @@ fn readme() -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// `brickauth ARGS` with a clean environment and `home` as `$HOME`.
+/// `brickauth ARGS` with a clean environment and `home` as the home directory (`$HOME`, `%USERPROFILE%`).
 fn brickauth(home: &Path, args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_brickauth"))
         .args(args)
         .current_dir(home)
         .env_clear()
         .env("HOME", home)
+        .env("USERPROFILE", home)
         .env("BRICKAUTH_CACHE_DIR", home.join("cache"))
         .output()
         .expect("run brickauth");

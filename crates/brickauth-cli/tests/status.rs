@@ -128,6 +128,7 @@ fn run(args: &[&str], config: &Path, cache: &Path) -> (i32, String, String) {
         .args(args)
         .env_clear()
         .env("HOME", cache.parent().unwrap_or(cache))
+        .env("USERPROFILE", cache.parent().unwrap_or(cache))
         .env("BRICKAUTH_CONFIG", config)
         .env("BRICKAUTH_CACHE_DIR", cache)
         .env("TZ", "UTC")

@@ -13,6 +13,8 @@
 //! - [`retry`]: the one retry engine (a classify callback, budgets per kind, a retry observer);
 //! - [`text`]: server text made safe to show (escape sequences, control characters, secrets);
 //! - [`file`](mod@file): bounded reads of a file the caller names (regular files only, a size limit);
+//! - [`paths`]: the one home-directory rule and `~` expansion;
+//! - [`process`]: a user's command line for the platform's shell; on Windows `PATHEXT` and Job objects;
 //! - [`error`]: typed errors, Entra's error body and one-line hints for common AADSTS codes;
 //! - [`jwt`]: reading (not verifying) a JWT's header and claims.
 //!
@@ -43,6 +45,8 @@ pub mod grants;
 pub mod hints;
 pub mod http;
 pub mod jwt;
+pub mod paths;
+pub mod process;
 pub mod prompt;
 pub mod retry;
 pub mod settings;

@@ -1,8 +1,11 @@
 //! The Azure CLI's sign-in on disk, read-only: `msal_token_cache.json` and `azureProfile.json`
 //! in its configuration directory (`$AZURE_CONFIG_DIR`, default `~/.azure`).
 //!
-//! - `msal_token_cache.json` is MSAL's serialized token cache (plain JSON on Linux and macOS; az
-//!   encrypts it only on Windows, as `msal_token_cache.bin`, which is not read here). Sections
+//! - `msal_token_cache.json` is MSAL's serialized token cache (plain JSON on Linux and macOS). On
+//!   Windows az writes it as `msal_token_cache.bin` instead: the same JSON encrypted with DPAPI
+//!   for the signed-in user (msal-extensions' `FilePersistenceWithDataProtection`, no entropy),
+//!   which is decrypted here with `CryptUnprotectData` — on Windows only, as the user who ran az;
+//!   elsewhere such a file is [`AzState::encrypted`]. Sections
 //!   `Account` and `RefreshToken` matter; each maps MSAL's key
 //!   (`<uid>.<utid>-<environment>-refreshtoken-<client_id>--`) to an entry whose fields
 //!   (`home_account_id`, `environment`, `client_id`, `family_id`, `secret`, `username`, `realm`)
@@ -30,11 +33,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use secrecy::SecretString;
+use secrecy::zeroize::Zeroize;
 use serde::Deserialize;
 
 /// The MSAL token cache's file name in the config directory.
 pub const CACHE_FILE: &str = "msal_token_cache.json";
-/// The encrypted cache az writes on Windows (not readable here).
+/// The encrypted cache az writes on Windows (DPAPI; read on Windows only).
 pub const ENCRYPTED_CACHE_FILE: &str = "msal_token_cache.bin";
 /// az's list of accounts and subscriptions.
 pub const PROFILE_FILE: &str = "azureProfile.json";
@@ -68,18 +72,19 @@ pub fn sign_in_stamp(dir: &Path) -> Option<String> {
         let node = String::new();
         Some(format!("{node}:{}:{}", m.len(), modified.as_nanos()))
     }
-    let cache = one(&dir.join(CACHE_FILE))?;
+    let cache = one(&dir.join(CACHE_FILE))
+        .or_else(|| if cfg!(windows) { one(&dir.join(ENCRYPTED_CACHE_FILE)) } else { None })?;
     let profile = one(&dir.join(PROFILE_FILE)).unwrap_or_else(|| "-".to_owned());
     Some(format!("azure-cli {cache} {profile}"))
 }
 
-/// The Azure CLI's configuration directory: `$AZURE_CONFIG_DIR`, else `~/.azure`.
+/// The Azure CLI's configuration directory: `$AZURE_CONFIG_DIR`, else `~/.azure` (the home
+/// directory of [`brickauth_core::paths::home_dir`]: `%USERPROFILE%` on Windows, as az's Python).
 pub fn default_config_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("AZURE_CONFIG_DIR").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir));
     }
-    let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" }).filter(|h| !h.is_empty())?;
-    Some(PathBuf::from(home).join(".azure"))
+    Some(brickauth_core::paths::home_dir()?.join(".azure"))
 }
 
 /// What the Azure CLI's directory holds, read once.
@@ -89,7 +94,8 @@ pub struct AzState {
     pub dir: PathBuf,
     /// The MSAL cache, `None` when there is no `msal_token_cache.json`.
     pub cache: Option<MsalCache>,
-    /// Whether only the encrypted cache (`msal_token_cache.bin`) exists.
+    /// Whether only the encrypted cache (`msal_token_cache.bin`) exists and this platform cannot
+    /// decrypt it (DPAPI is Windows').
     pub encrypted: bool,
     /// `azureProfile.json`, `None` when missing.
     pub profile: Option<AzProfile>,
@@ -130,16 +136,54 @@ impl AzState {
     pub fn read(dir: &Path) -> Result<AzState, ReadError> {
         let cache_path = dir.join(CACHE_FILE);
         let lock = dir.join(format!("{CACHE_FILE}{LOCK_SUFFIX}"));
-        let cache = read_json::<RawCache>(&cache_path, Some(&lock))?.map(MsalCache::from);
+        let cache = match read_json::<RawCache>(&cache_path, Some(&lock), plain)? {
+            Some(raw) => Some(raw),
+            None => read_encrypted(dir)?,
+        }
+        .map(MsalCache::from);
         let encrypted = cache.is_none() && dir.join(ENCRYPTED_CACHE_FILE).exists();
-        let profile = read_json::<AzProfile>(&dir.join(PROFILE_FILE), None)?;
+        let profile = read_json::<AzProfile>(&dir.join(PROFILE_FILE), None, plain)?;
         Ok(AzState { dir: dir.to_owned(), cache, encrypted, profile })
     }
 }
 
-/// Read and parse `path` (a UTF-8 byte-order mark is skipped), waiting for `lock` to go and
-/// retrying torn reads. `Ok(None)` when the file does not exist.
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, lock: Option<&Path>) -> Result<Option<T>, ReadError> {
+/// Windows: `msal_token_cache.bin`, decrypted with DPAPI (its own lock file guards it). One
+/// that cannot be decrypted or parsed (another user's or machine's, say) counts as absent, so
+/// [`AzState::encrypted`] reports it and `auto` runs az, which knows best what to do with it.
+#[cfg(windows)]
+fn read_encrypted(dir: &Path) -> Result<Option<RawCache>, ReadError> {
+    let lock = dir.join(format!("{ENCRYPTED_CACHE_FILE}{LOCK_SUFFIX}"));
+    match read_json::<RawCache>(&dir.join(ENCRYPTED_CACHE_FILE), Some(&lock), dpapi::unprotect) {
+        Err(e @ ReadError::Invalid { .. }) => {
+            tracing::info!("{e}");
+            Ok(None)
+        }
+        other => other,
+    }
+}
+
+/// Elsewhere DPAPI does not exist: an encrypted cache is left alone.
+#[cfg(not(windows))]
+fn read_encrypted(_dir: &Path) -> Result<Option<RawCache>, ReadError> {
+    Ok(None)
+}
+
+/// How a file's bytes become JSON text: as they are ([`plain`]), or decrypted (`dpapi::unprotect`).
+/// `Err` says why not (never the content).
+type Decode = fn(Vec<u8>) -> Result<Vec<u8>, String>;
+
+fn plain(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    Ok(bytes)
+}
+
+/// Read, `decode` and parse `path` (a UTF-8 byte-order mark is skipped), waiting for `lock` to
+/// go and retrying torn reads. `Ok(None)` when the file does not exist. The bytes read are
+/// zeroed once parsed: the token cache holds refresh tokens.
+fn read_json<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    lock: Option<&Path>,
+    decode: Decode,
+) -> Result<Option<T>, ReadError> {
     let mut last = String::new();
     let deadline = Instant::now() + LOCK_WAIT;
     for attempt in 0..READ_ATTEMPTS {
@@ -160,9 +204,18 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, lock: Option<&Path>) -> 
             Err(e) => return Err(ReadError::Io { path: path.to_owned(), message: e.reason() }),
         };
         let steady = stamp(path).ok() == Some(before) && lock.is_none_or(|l| !l.exists());
+        let mut bytes = match decode(bytes) {
+            Ok(b) => b,
+            Err(why) => {
+                last = why;
+                continue;
+            }
+        };
         let text = bytes.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(&bytes);
         // serde_json's messages name a position, never the input: safe to show.
-        match serde_json::from_slice::<T>(text) {
+        let parsed = serde_json::from_slice::<T>(text);
+        bytes.zeroize();
+        match parsed {
             Ok(v) if steady => return Ok(Some(v)),
             Ok(_) => last = "it changed while being read".into(),
             Err(e) => last = e.to_string(),
@@ -337,6 +390,83 @@ impl AzUser {
     }
 }
 
+/// DPAPI (`CryptUnprotectData`) for the user running brickauth: what msal-extensions'
+/// `FilePersistenceWithDataProtection` writes (no entropy, no prompt).
+#[cfg(windows)]
+pub(crate) mod dpapi {
+    use secrecy::zeroize::Zeroize;
+    use windows_sys::Win32::Foundation::{FALSE, LocalFree};
+    use windows_sys::Win32::Security::Cryptography::{
+        CRYPT_INTEGER_BLOB, CRYPTPROTECT_UI_FORBIDDEN, CryptUnprotectData,
+    };
+
+    /// `protected`, decrypted; the encrypted bytes are zeroed too. `Err` names the OS error.
+    #[allow(unsafe_code)]
+    pub(crate) fn unprotect(mut protected: Vec<u8>) -> Result<Vec<u8>, String> {
+        let input = CRYPT_INTEGER_BLOB {
+            cbData: u32::try_from(protected.len()).map_err(|_| "it is larger than 4 GiB".to_owned())?,
+            pbData: protected.as_mut_ptr(),
+        };
+        let mut output = CRYPT_INTEGER_BLOB { cbData: 0, pbData: std::ptr::null_mut() };
+        // SAFETY: `input` points at `protected`, alive and unchanged for the call; the optional
+        // arguments are null; `output` receives a LocalAlloc'd buffer we copy, zero and free.
+        let ok = unsafe {
+            CryptUnprotectData(
+                &input,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+                std::ptr::null(),
+                CRYPTPROTECT_UI_FORBIDDEN,
+                &mut output,
+            )
+        };
+        protected.zeroize();
+        if ok == FALSE {
+            let e = std::io::Error::last_os_error();
+            return Err(format!("cannot decrypt it with DPAPI (was it written by another user or machine?): {e}"));
+        }
+        // SAFETY: on success `output` holds `cbData` bytes at `pbData`, ours to read, then to free.
+        let plain = unsafe {
+            let bytes = std::slice::from_raw_parts_mut(output.pbData, output.cbData as usize);
+            let copy = bytes.to_vec();
+            bytes.zeroize();
+            LocalFree(output.pbData.cast());
+            copy
+        };
+        Ok(plain)
+    }
+
+    /// `plain`, encrypted for this user as az does: for tests that stand in for az.
+    #[cfg(test)]
+    #[allow(unsafe_code)]
+    pub(crate) fn protect(plain: &[u8]) -> Vec<u8> {
+        use windows_sys::Win32::Security::Cryptography::CryptProtectData;
+        let mut plain = plain.to_vec();
+        let input = CRYPT_INTEGER_BLOB { cbData: plain.len() as u32, pbData: plain.as_mut_ptr() };
+        let mut output = CRYPT_INTEGER_BLOB { cbData: 0, pbData: std::ptr::null_mut() };
+        // SAFETY: as in `unprotect`.
+        let ok = unsafe {
+            CryptProtectData(
+                &input,
+                std::ptr::null(),
+                std::ptr::null(),
+                std::ptr::null(),
+                std::ptr::null(),
+                CRYPTPROTECT_UI_FORBIDDEN,
+                &mut output,
+            )
+        };
+        assert_ne!(ok, FALSE, "CryptProtectData: {}", std::io::Error::last_os_error());
+        // SAFETY: as in `unprotect`.
+        unsafe {
+            let copy = std::slice::from_raw_parts(output.pbData, output.cbData as usize).to_vec();
+            LocalFree(output.pbData.cast());
+            copy
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,6 +487,38 @@ mod tests {
         let p = s.profile.unwrap();
         assert_eq!(p.subscriptions[0].user.name, "a@b");
         assert!(p.subscriptions[0].is_default);
+    }
+
+    /// Windows: az's DPAPI-encrypted `msal_token_cache.bin` is read (written here as az does,
+    /// with `CryptProtectData` for this user), and stamps the sign-in as the JSON file does.
+    #[cfg(windows)]
+    #[test]
+    fn the_dpapi_encrypted_cache_is_read_on_windows() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = br#"{"Account": {"u.t-login.microsoftonline.com-t": {"home_account_id": "u.t", "environment": "login.microsoftonline.com", "realm": "t", "local_account_id": "u", "username": "ada@contoso.com", "authority_type": "MSSTS"}},
+            "RefreshToken": {"u.t-login.microsoftonline.com-refreshtoken-04b07795-8ddb-461a-bbee-02f9e1bf7b46--": {"home_account_id": "u.t", "environment": "login.microsoftonline.com", "credential_type": "RefreshToken", "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "secret": "0.AXoA-refresh", "family_id": "1"}}}"#;
+        let protected = dpapi::protect(json);
+        assert!(!protected.windows(7).any(|w| w == b"refresh"), "not encrypted");
+        std::fs::write(dir.path().join(ENCRYPTED_CACHE_FILE), &protected).unwrap();
+        let s = AzState::read(dir.path()).unwrap();
+        assert!(!s.encrypted);
+        let cache = s.cache.expect("the decrypted cache");
+        assert_eq!(cache.accounts.len(), 1);
+        assert_eq!(cache.accounts[0].username.as_deref(), Some("ada@contoso.com"));
+        assert_eq!(cache.refresh_tokens.len(), 1);
+        assert!(sign_in_stamp(dir.path()).is_some(), "the .bin file stamps the sign-in");
+
+        // Under WAM (az's default since 2.61) the account is there, its refresh token is not:
+        // the flow says why and (in `auto`) runs az.
+        let wam = br#"{"Account": {"u.t-login.microsoftonline.com-t": {"home_account_id": "u.t", "environment": "login.microsoftonline.com", "realm": "t", "username": "ada@contoso.com"}}, "RefreshToken": {}}"#;
+        std::fs::write(dir.path().join(ENCRYPTED_CACHE_FILE), dpapi::protect(wam)).unwrap();
+        let profile =
+            br#"{"subscriptions":[{"tenantId":"t","isDefault":true,"user":{"name":"ada@contoso.com","type":"user"}}]}"#;
+        std::fs::write(dir.path().join(PROFILE_FILE), profile).unwrap();
+        let s = AzState::read(dir.path()).unwrap();
+        let why = crate::select::choose(&s, None, "login.microsoftonline.com").unwrap_err();
+        assert!(matches!(why, crate::select::Unusable::NoRefreshToken(_)) && why.falls_back(), "{why:?}");
+        assert!(why.to_string().contains("Windows broker (WAM)"), "{why}");
     }
 
     #[test]

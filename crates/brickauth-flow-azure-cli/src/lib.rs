@@ -206,7 +206,8 @@ impl AzureCliFlow {
         }
         let options = AzureCliOptions {
             mode,
-            config_dir: nonempty("azure_cli_config_dir")?.map(|d| expand_home(&d)),
+            config_dir: nonempty("azure_cli_config_dir")?
+                .map(|d| brickauth_core::paths::expand_tilde(std::path::Path::new(&d))),
             username: nonempty("username")?,
             host: nonempty("host")?,
             authority_host,
@@ -246,9 +247,10 @@ impl AzureCliFlow {
     /// Cache mode: read az's files (no lock held afterwards), then redeem the refresh token.
     async fn redeem(&self, client: &TokenClient) -> Result<Result<TokenResponse, select::Unusable>, AuthError> {
         let dir = self.options.config_dir.clone().or_else(files::default_config_dir).ok_or_else(|| {
-            AuthError::Io(
-                "cannot find the Azure CLI's directory: set AZURE_CONFIG_DIR, HOME or azure_cli_config_dir".into(),
-            )
+            AuthError::Io(format!(
+                "cannot find the Azure CLI's directory: set AZURE_CONFIG_DIR, {} or azure_cli_config_dir",
+                brickauth_core::paths::HOME_VARIABLE
+            ))
         })?;
         let state = match files::AzState::read(&dir) {
             Ok(state) => state,
@@ -338,14 +340,6 @@ fn merge_account(answer: Account, az: &files::MsalAccount, tenant: &str) -> Acco
         username: az.username.clone().or(answer.username),
         tenant_id: answer.tenant_id.or_else(|| Some(tenant.to_owned())),
         oid: answer.oid.or_else(|| az.local_account_id.clone()),
-    }
-}
-
-/// `~/x` → `$HOME/x`.
-fn expand_home(p: &str) -> PathBuf {
-    match (p.strip_prefix("~/"), std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(p),
     }
 }
 
@@ -509,6 +503,41 @@ mod tests {
         let shown = e.to_string();
         assert!(!shown.contains('\x1b') && !shown.contains('\x07'), "{shown:?}");
         assert!(shown.len() < 1000, "not bounded: {} bytes", shown.len());
+    }
+
+    /// Windows: `az` is `az.cmd`, a batch file, often under a directory with spaces
+    /// (`C:\Program Files\Microsoft SDKs\Azure\CLI2\wbin`); found on `PATH` through
+    /// `PATHEXT`, run through cmd.exe with its arguments intact.
+    #[cfg(windows)]
+    #[tokio::test]
+    async fn az_cmd_under_a_path_with_spaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let wbin = dir.path().join("Azure CLI2").join("wbin");
+        std::fs::create_dir_all(&wbin).unwrap();
+        let body = concat!(
+            "@echo %*> \"%~dp0argv\"\r\n",
+            r#"@echo {"accessToken":"eyJ0eXAiOiJKV1QifQ.e30.c2ln","expires_on":4070908800,"tokenType":"Bearer"}"#,
+            "\r\n"
+        );
+        std::fs::write(wbin.join("az.cmd"), body).unwrap();
+        for program in ["az", "az.cmd"] {
+            let options = AzureCliOptions {
+                path: Some(wbin.as_os_str().to_owned()),
+                program: program.into(),
+                mode: Mode::Process,
+                tenant: Some("contoso.onmicrosoft.com".parse().unwrap()),
+                ..AzureCliOptions::default()
+            };
+            let token = process::run(&options).await.unwrap();
+            assert_eq!(token.access_token.expose(), "eyJ0eXAiOiJKV1QifQ.e30.c2ln", "{program}");
+            let argv = std::fs::read_to_string(wbin.join("argv")).unwrap();
+            assert_eq!(
+                argv.trim(),
+                format!(
+                    "account get-access-token --resource {DATABRICKS_RESOURCE} -o json --tenant contoso.onmicrosoft.com"
+                )
+            );
+        }
     }
 
     #[cfg(unix)]

@@ -36,7 +36,7 @@ pub fn args_for(o: &AzureCliOptions) -> Vec<String> {
 
 /// Run az and read its answer.
 pub async fn run(o: &AzureCliOptions) -> Result<TokenResponse, AuthError> {
-    let mut cmd = tokio::process::Command::new(&o.program);
+    let mut cmd = tokio::process::Command::new(program(o));
     cmd.args(args_for(o)).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     if let Some(path) = &o.path {
         cmd.env("PATH", path);
@@ -46,6 +46,14 @@ pub async fn run(o: &AzureCliOptions) -> Result<TokenResponse, AuthError> {
     }
     let shown = o.program.display().to_string();
     tracing::info!(program = %shown, args = ?args_for(o), "running the Azure CLI");
+    // Windows: az.cmd is a batch file that starts Python. Both run in a Job object, so that a
+    // timeout (or brickauth's own end) ends Python too, not only cmd.exe.
+    #[cfg(windows)]
+    let job = {
+        cmd.creation_flags(brickauth_core::process::Job::CREATION_FLAGS);
+        brickauth_core::process::Job::new()
+            .map_err(|e| AuthError::Io(format!("cannot create a Job object for the Azure CLI: {e}")))?
+    };
     let child = spawn(&mut cmd).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => AuthError::Io(format!(
             "the Azure CLI (az) is not installed or not on PATH (looked for `{shown}`): install it \
@@ -53,6 +61,13 @@ pub async fn run(o: &AzureCliOptions) -> Result<TokenResponse, AuthError> {
         )),
         _ => AuthError::Io(format!("cannot run the Azure CLI `{shown}`: {e}")),
     })?;
+    #[cfg(windows)]
+    if let Some(handle) = child.raw_handle()
+        && let Some(pid) = child.id()
+    {
+        // On failure the child, still suspended, is killed as it is dropped (`kill_on_drop`).
+        job.adopt(handle, pid).map_err(|e| AuthError::Io(format!("cannot start the Azure CLI `{shown}`: {e}")))?;
+    }
     let out = tokio::time::timeout(o.timeout, child.wait_with_output())
         .await
         .map_err(|_| AuthError::Io(format!("the Azure CLI did not answer within {} s", o.timeout.as_secs())))?
@@ -61,6 +76,23 @@ pub async fn run(o: &AzureCliOptions) -> Result<TokenResponse, AuthError> {
         return Err(az_failure(out.status.code(), &String::from_utf8_lossy(&out.stderr)));
     }
     parse_output(&out.stdout, brickauth_core::now(), &TimeZone::system())
+}
+
+/// The program to start: `o.program`, on Windows looked up on `PATH` with `PATHEXT` (`az` →
+/// `az.cmd`) — `std` appends only `.exe`. A batch file is then run by `std` through cmd.exe with
+/// its arguments quoted for cmd.exe, so a path with spaces (`C:\Program Files\…\az.cmd`) is safe.
+fn program(o: &AzureCliOptions) -> std::path::PathBuf {
+    #[cfg(windows)]
+    {
+        let path = o.path.clone().or_else(|| std::env::var_os("PATH"));
+        let pathext = std::env::var_os("PATHEXT");
+        if let Some(found) =
+            brickauth_core::process::find_program(o.program.as_os_str(), path.as_deref(), pathext.as_deref())
+        {
+            return found;
+        }
+    }
+    o.program.clone()
 }
 
 /// Spawn, retrying briefly on ETXTBSY (an executable just written by another thread of this

@@ -98,12 +98,22 @@ impl fmt::Display for Unusable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Unusable::NoCacheFile => write!(f, "there is no {}", crate::files::CACHE_FILE),
+            Unusable::Encrypted if cfg!(windows) => {
+                write!(f, "the token cache ({}) cannot be decrypted for you", crate::files::ENCRYPTED_CACHE_FILE)
+            }
             Unusable::Encrypted => {
-                write!(f, "the token cache is encrypted ({})", crate::files::ENCRYPTED_CACHE_FILE)
+                write!(f, "the token cache is encrypted ({}, Windows only)", crate::files::ENCRYPTED_CACHE_FILE)
             }
             Unusable::ServicePrincipal(name) => {
                 write!(f, "az's account `{name}` is a service principal, which has no refresh token")
             }
+            // Windows: az ≥ 2.61 signs in through the Windows broker (WAM) by default, which keeps
+            // refresh tokens to itself; only az can then get a token.
+            Unusable::NoRefreshToken(name) if cfg!(windows) => write!(
+                f,
+                "the token cache holds no refresh token for `{name}`: az signs in through the Windows \
+                 broker (WAM), which keeps it; only az itself can get a token"
+            ),
             Unusable::NoRefreshToken(name) => write!(f, "the token cache holds no refresh token for `{name}`"),
             Unusable::Ambiguous(names) => write!(
                 f,

@@ -111,9 +111,9 @@ pub fn databrickscfg_path() -> Option<PathBuf> {
 }
 
 fn databrickscfg_path_with(var: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
-    let home = crate::path::home_dir();
+    let home = brickauth_core::paths::home_dir();
     match var("DATABRICKS_CONFIG_FILE").filter(|v| !v.is_empty()) {
-        Some(path) => Some(crate::path::expand_tilde_with(Path::new(&path), home.as_deref())),
+        Some(path) => Some(brickauth_core::paths::expand_tilde_with(Path::new(&path), home.as_deref())),
         None => home.map(|h| h.join(".databrickscfg")),
     }
 }

@@ -104,16 +104,10 @@ impl fmt::Display for Position {
     }
 }
 
-/// `path` for messages: the home directory shortened to `~`, as users write it.
+/// `path` for messages: under the home directory `~/…` on Unix, as users write it; the full path
+/// on Windows ([`brickauth_core::paths::display`]).
 pub fn display_path(path: &Path) -> String {
-    tilde(path, crate::path::home_dir().as_deref())
-}
-
-fn tilde(path: &Path, home: Option<&Path>) -> String {
-    match home.and_then(|home| path.strip_prefix(home).ok()) {
-        Some(rest) if !rest.as_os_str().is_empty() => Path::new("~").join(rest).display().to_string(),
-        _ => path.display().to_string(),
-    }
+    brickauth_core::paths::display(path)
 }
 
 #[cfg(test)]
@@ -129,17 +123,5 @@ mod tests {
         assert_eq!(Origin::Env("ARM_CLIENT_ID".into()).to_string(), "$ARM_CLIENT_ID");
         assert_eq!(Origin::CommandLine("--host".into()).to_string(), "--host");
         assert_eq!(Origin::Default.to_string(), "built-in default");
-    }
-
-    #[test]
-    fn home_is_shortened_to_tilde() {
-        let home = Path::new("/home/ada");
-        let path = Path::new("/home/ada/.config/brickauth/profiles.toml");
-        // The rest of the path is joined to `~` with the platform's separator.
-        let sep = std::path::MAIN_SEPARATOR;
-        assert_eq!(tilde(path, Some(home)), format!("~{sep}.config/brickauth/profiles.toml"));
-        assert_eq!(tilde(Path::new("/etc/x.toml"), Some(home)), "/etc/x.toml");
-        assert_eq!(tilde(home, Some(home)), "/home/ada");
-        assert_eq!(tilde(path, None), "/home/ada/.config/brickauth/profiles.toml");
     }
 }

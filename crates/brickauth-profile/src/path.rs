@@ -11,11 +11,14 @@
 //! - Windows: `%APPDATA%\brickauth\profiles.toml` (the roaming profile, where per-user settings
 //!   belong), falling back to `%USERPROFILE%\.config\brickauth\profiles.toml`.
 //!
-//! Only `std::env` is consulted (`HOME`, `USERPROFILE`, `APPDATA`); empty variables count as unset.
-//! This module never touches the file system.
+//! The home directory is [`brickauth_core::paths::home_dir`]'s (`$HOME` on Unix, `%USERPROFILE%`
+//! on Windows). Only `std::env` is consulted; empty variables count as unset. This module never
+//! touches the file system.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+
+use brickauth_core::paths::{HOME_VARIABLE, expand_tilde_with, home_dir_with};
 
 use crate::error::ProfileError;
 use crate::origin::Origin;
@@ -54,34 +57,10 @@ fn config_path_with(
     }
     match home {
         Some(home) => Ok((home.join(".config").join("brickauth").join("profiles.toml"), Origin::Default)),
-        None => Err(ProfileError::Other(
-            "cannot locate the profile file: no home directory ($HOME is not set); \
+        None => Err(ProfileError::Other(format!(
+            "cannot locate the profile file: no home directory (${HOME_VARIABLE} is not set); \
              pass --config PATH or set BRICKAUTH_CONFIG"
-                .into(),
-        )),
-    }
-}
-
-/// The user's home directory: `$HOME`, else (Windows) `%USERPROFILE%`.
-pub(crate) fn home_dir() -> Option<PathBuf> {
-    home_dir_with(&|name| std::env::var_os(name).filter(|v| !v.is_empty()))
-}
-
-fn home_dir_with(var: &dyn Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
-    var("HOME").or_else(|| if cfg!(windows) { var("USERPROFILE") } else { None }).map(PathBuf::from)
-}
-
-/// `path` with a leading `~` (alone, or followed by a separator) replaced by the home directory.
-pub(crate) fn expand_tilde(path: &Path) -> PathBuf {
-    expand_tilde_with(path, home_dir().as_deref())
-}
-
-pub(crate) fn expand_tilde_with(path: &Path, home: Option<&Path>) -> PathBuf {
-    let Some(home) = home else { return path.to_owned() };
-    match path.strip_prefix("~") {
-        // `Path::strip_prefix` works on components: `~/x` → `x`, `~` → ``, `~x` does not match.
-        Ok(rest) => home.join(rest),
-        Err(_) => path.to_owned(),
+        ))),
     }
 }
 
@@ -97,7 +76,7 @@ mod tests {
 
     #[test]
     fn flag_wins_over_everything() {
-        let vars = env(&[("BRICKAUTH_CONFIG", "/b.toml"), ("HOME", "/home/ada")]);
+        let vars = env(&[("BRICKAUTH_CONFIG", "/b.toml"), (HOME_VARIABLE, "/home/ada")]);
         let (path, origin) = config_path_with(Some(Path::new("~/p.toml")), &vars).unwrap();
         assert_eq!(path, Path::new("/home/ada/p.toml"));
         assert_eq!(origin, Origin::CommandLine("--config".into()));
@@ -105,13 +84,13 @@ mod tests {
 
     #[test]
     fn then_brickauth_config_then_xdg() {
-        let vars = env(&[("BRICKAUTH_CONFIG", "/b.toml"), ("XDG_CONFIG_HOME", "/xdg"), ("HOME", "/h")]);
+        let vars = env(&[("BRICKAUTH_CONFIG", "/b.toml"), ("XDG_CONFIG_HOME", "/xdg"), (HOME_VARIABLE, "/h")]);
         let (path, origin) = config_path_with(None, &vars).unwrap();
         assert_eq!((path.as_path(), origin.to_string().as_str()), (Path::new("/b.toml"), "$BRICKAUTH_CONFIG"));
 
-        // Absolute on this platform: `/xdg` has no drive on Windows, and is ignored there.
-        let xdg = if cfg!(windows) { r"C:\xdg" } else { "/xdg" };
-        let set = [("BRICKAUTH_CONFIG", ""), ("XDG_CONFIG_HOME", xdg), ("HOME", "/h")];
+        // An absolute directory on this platform (`/xdg` is not one on Windows: no drive).
+        let xdg = if cfg!(windows) { "C:\\xdg" } else { "/xdg" };
+        let set = [("BRICKAUTH_CONFIG", ""), ("XDG_CONFIG_HOME", xdg), (HOME_VARIABLE, "/h")];
         let vars = env(&set);
         let (path, origin) = config_path_with(None, &vars).unwrap();
         assert_eq!(path, Path::new(xdg).join("brickauth").join("profiles.toml"));
@@ -121,7 +100,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn then_home_config_and_relative_xdg_is_ignored() {
-        let vars = env(&[("XDG_CONFIG_HOME", "relative"), ("HOME", "/home/ada")]);
+        let vars = env(&[("XDG_CONFIG_HOME", "relative"), (HOME_VARIABLE, "/home/ada")]);
         let (path, origin) = config_path_with(None, &vars).unwrap();
         assert_eq!(path, Path::new("/home/ada/.config/brickauth/profiles.toml"));
         assert_eq!(origin, Origin::Default);
@@ -132,15 +111,5 @@ mod tests {
     fn no_home_is_an_error_that_says_what_to_do() {
         let err = config_path_with(None, &env(&[])).unwrap_err().to_string();
         assert!(err.contains("--config"), "{err}");
-    }
-
-    #[test]
-    fn tilde_expansion() {
-        let home = Some(Path::new("/home/ada"));
-        assert_eq!(expand_tilde_with(Path::new("~/.secrets/rt"), home), Path::new("/home/ada/.secrets/rt"));
-        assert_eq!(expand_tilde_with(Path::new("~"), home), Path::new("/home/ada"));
-        assert_eq!(expand_tilde_with(Path::new("~bob/x"), home), Path::new("~bob/x"));
-        assert_eq!(expand_tilde_with(Path::new("/abs/x"), home), Path::new("/abs/x"));
-        assert_eq!(expand_tilde_with(Path::new("~/x"), None), Path::new("~/x"));
     }
 }

@@ -6,15 +6,15 @@
 //! never the value; buffers that held a secret are zeroed before they are dropped.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use brickauth_core::SecretString;
 use brickauth_core::flow::{FlowSpec, flows};
+use brickauth_core::paths::expand_tilde;
 use brickauth_core::settings::{COMMON_KEYS, KeySpec};
 use secrecy::zeroize::Zeroize;
 
 use crate::error::ProfileError;
-use crate::path::expand_tilde;
 
 /// How a secret key `K` is given: one of `K`, `K_env`, `K_file`, `K_command`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,7 +145,9 @@ fn warn_if_shared(_path: &Path) {
 }
 
 fn from_command(command: &str, source_key: &str) -> Result<SecretString, String> {
-    let mut cmd = shell(command);
+    // `sh -c` on Unix; on Windows cmd.exe, given the command verbatim (quotes and all).
+    let mut cmd = brickauth_core::process::shell(command)
+        .map_err(|e| format!("cannot run command `{command}` (from `{source_key}`): {e}"))?;
     // stdin and stderr stay the user's: a password manager may prompt or explain a failure.
     cmd.stdin(Stdio::inherit()).stdout(Stdio::piped()).stderr(Stdio::inherit());
     let output = cmd.output().map_err(|e| format!("cannot run command `{command}` (from `{source_key}`): {e}"))?;
@@ -155,20 +157,6 @@ fn from_command(command: &str, source_key: &str) -> Result<SecretString, String>
         return Err(format!("command `{command}` (from `{source_key}`) failed: {}", output.status));
     }
     decode(stdout, str::trim, &format!("the output of command `{command}` (from `{source_key}`)"))
-}
-
-#[cfg(unix)]
-fn shell(command: &str) -> Command {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(command);
-    cmd
-}
-
-#[cfg(windows)]
-fn shell(command: &str) -> Command {
-    let mut cmd = Command::new("cmd");
-    cmd.arg("/C").arg(command);
-    cmd
 }
 
 #[cfg(test)]

@@ -457,6 +457,25 @@ fn secret_from_command() {
     assert_eq!(p.secret("password").unwrap().unwrap().expose_secret(), "from-cmd");
 }
 
+/// Issue 20: the command reaches the shell as written — on Windows cmd.exe, where double quotes
+/// around a path with spaces and around an argument must survive (`Command::arg` broke them).
+#[test]
+fn secret_command_with_quotes_and_spaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = dir.path().join("my scripts");
+    std::fs::create_dir(&scripts).unwrap();
+    let (script, body) = if cfg!(windows) {
+        (scripts.join("pass word.cmd"), "@echo %~1-%~2\r\n")
+    } else {
+        (scripts.join("pass word.sh"), "printf '%s-%s\\n' \"$1\" \"$2\"\n")
+    };
+    std::fs::write(&script, body).unwrap();
+    let runner = if cfg!(windows) { "" } else { "sh " };
+    let command = format!(r#"{runner}"{}" "two words" "and three more""#, script.display());
+    let p = password_profile(&format!("password_command = '{command}'\n")).unwrap();
+    assert_eq!(p.secret("password").unwrap().unwrap().expose_secret(), "two words-and three more");
+}
+
 #[cfg(unix)]
 #[test]
 fn failing_command_names_the_command_and_status() {

@@ -254,12 +254,9 @@ pub fn key_permission_warnings(profile: &Profile) -> Vec<String> {
     out
 }
 
-/// `~/` expanded with `$HOME`.
+/// `~/` expanded by the one home-directory rule (`brickauth_core::paths`).
 fn expand(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => Path::new(&home).join(rest),
-        _ => PathBuf::from(path),
-    }
+    brickauth_core::paths::expand_tilde(Path::new(path))
 }
 
 /// Format problems of `profile`'s values, each naming the key and what is expected. Reads no
