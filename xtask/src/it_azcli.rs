@@ -86,6 +86,13 @@ fn write_az(dir: &Path, users: &[Signed<'_>], default: Option<&str>, sp: Option<
     Ok(())
 }
 
+/// az's files with alice alone signed in, holding `refresh_token` (also the Windows case of
+/// `cargo xtask cross`, which encrypts the cache as az does there).
+pub(crate) fn write_alice(dir: &Path, refresh_token: String) -> Result<()> {
+    let alice = Signed { username: "alice@contoso.com", oid: ALICE_OID, refresh_token: Some(refresh_token) };
+    write_az(dir, &[alice], Some("alice@contoso.com"), None)
+}
+
 /// A directory with an `az` that counts its runs and prints a token az could have given.
 fn fake_az(dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)?;

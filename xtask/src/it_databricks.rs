@@ -241,21 +241,3 @@ pub fn cases(w: &World, s: &mut Suite) {
         Ok(())
     });
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::harness::build_binary;
-
-    /// These cases alone: `cargo test -p xtask -- --ignored databricks_cases`.
-    #[test]
-    #[ignore = "builds the binary and lists 10,000 clusters; `cargo xtask integration` runs it"]
-    fn databricks_cases() -> Result<()> {
-        let w = World::start(build_binary(false)?)?;
-        let template = std::fs::read_to_string(root().join("fixtures/profiles/integration.toml"))?;
-        w.write_profiles("profiles.toml", &template.replace("{DIR}", &w.dir.path().display().to_string()))?;
-        let mut s = Suite::default();
-        cases(&w, &mut s);
-        s.finish()
-    }
-}

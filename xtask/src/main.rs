@@ -10,6 +10,7 @@
 //! - `wheel`: the `pip install brickauth` wheel, built with maturin and tested in a fresh venv.
 //! - `release-check`: the release workflow, Homebrew formula and winget manifests, rendered and
 //!   validated.
+//! - `cross`: the workspace built and tested for Windows under Wine, compile-checked for macOS.
 //!
 //! Every task's arguments are parsed here, by one `clap` parser; each module's `run` takes its
 //! typed arguments. Nothing here sends traffic anywhere but loopback.
@@ -19,6 +20,7 @@ mod bench;
 mod bench_az;
 mod bench_metadata;
 mod browse;
+mod cross;
 mod demo;
 mod dist;
 mod fuzz;
@@ -107,6 +109,13 @@ enum Task {
         /// Fail unless this tag is `v` + the version in Cargo.toml.
         #[arg(long, value_name = "TAG")]
         tag: Option<String>,
+    },
+    /// Windows: build, every test and the binary against the mocks under Wine; macOS: compile-check
+    /// (installs mingw-w64, wine64, the std source and zig into target/cross/ when missing).
+    Cross {
+        /// Run only these steps (default: all; the tools are always made ready).
+        #[arg(value_enum)]
+        steps: Vec<cross::Step>,
     },
     /// Run every fuzz target (cargo-fuzz, stable).
     Fuzz(FuzzArgs),
@@ -220,6 +229,7 @@ fn main() -> ExitCode {
         Task::ReleaseCheck { archives, out, repository, tag } => {
             release::run(&release::Args { archives, out, repository, tag })
         }
+        Task::Cross { steps } => cross::run(&steps),
         Task::Fuzz(args) => fuzz::run(&args),
         Task::Soak(args) => soak::run(&args),
         Task::Sdk => sdk::run(),
@@ -258,11 +268,20 @@ mod tests {
     }
 
     #[test]
+    fn cross_takes_steps_in_any_order() {
+        let Xtask { task } = Xtask::try_parse_from(["xtask", "cross", "macos", "windows-e2e"]).unwrap();
+        assert!(matches!(task, Task::Cross { steps } if steps == [cross::Step::Macos, cross::Step::WindowsE2e]));
+        let Xtask { task } = Xtask::try_parse_from(["xtask", "cross"]).unwrap();
+        assert!(matches!(task, Task::Cross { steps } if steps.is_empty()));
+    }
+
+    #[test]
     fn bad_arguments_are_refused() {
         assert!(Xtask::try_parse_from(["xtask", "bench", "--runs", "0"]).is_err());
         assert!(Xtask::try_parse_from(["xtask", "fuzz", "no_such_target"]).is_err());
         assert!(Xtask::try_parse_from(["xtask", "soak", "--calls", "x"]).is_err());
         assert!(Xtask::try_parse_from(["xtask", "az", "--bench-inside", "3"]).is_err());
         assert!(Xtask::try_parse_from(["xtask", "frobnicate"]).is_err());
+        assert!(Xtask::try_parse_from(["xtask", "cross", "linux"]).is_err());
     }
 }

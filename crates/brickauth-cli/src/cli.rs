@@ -14,7 +14,7 @@ use crate::complete;
 
 /// Entra ID tokens for Azure Databricks: get them, cache them, refresh them silently, use them.
 #[derive(Debug, Parser)]
-#[command(name = "brickauth", version, about, long_about = None, max_term_width = 100, after_help = QUICK_START)]
+#[command(name = "brickauth", bin_name = "brickauth", version, about, long_about = None, max_term_width = 100, after_help = QUICK_START)]
 pub struct Cli {
     /// Profile file [default: $BRICKAUTH_CONFIG, else ~/.config/brickauth/profiles.toml]
     #[arg(long, global = true, value_name = "PATH")]

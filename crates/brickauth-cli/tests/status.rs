@@ -145,7 +145,16 @@ fn settings(w: &World) -> insta::Settings {
     s.add_filter(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", "[LOCAL TIME]");
     s.add_filter(r"(in|expired) \d+ (s|min|h|d)( \d+ min)?( ago)?", "[RELATIVE]");
     s.add_filter(r#""(expires_on|expires_in)": -?\d+"#, r#""$1": [N]"#);
-    s.add_filter(&regex_escape(&w.path("cache").display().to_string()), "[CACHE]");
+    // Windows messages show the profile file's full path (`~` means nothing there): as on Unix.
+    let config = w.path("profiles.toml").display().to_string();
+    s.add_filter(&regex_escape(&config.replace('\\', r"\\")), "~/profiles.toml");
+    s.add_filter(&regex_escape(&config), "~/profiles.toml");
+    let cache = w.path("cache").display().to_string();
+    // JSON doubles a Windows path's backslashes: both spellings are the cache.
+    s.add_filter(&regex_escape(&cache.replace('\\', r"\\")), "[CACHE]");
+    s.add_filter(&regex_escape(&cache), "[CACHE]");
+    // A path under the cache or `~` with Windows separators (JSON-escaped or not) reads as on Unix.
+    s.add_filter(r"(\[CACHE\]|~)\\\\?", "$1/");
     s.add_filter(r"the Secret Service \(D-Bus\)|the macOS Keychain|the Windows Credential Manager", "[KEYCHAIN]");
     s
 }

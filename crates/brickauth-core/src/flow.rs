@@ -269,7 +269,7 @@ inventory::collect!(FlowSpec);
 /// The linker drops a crate that nothing references, and its `inventory` registration with it;
 /// the `brickauth-flows` facade calls every flow crate's `link()` so that cannot happen.
 ///
-/// ```ignore
+/// ```text
 /// brickauth_core::register_flow! {
 ///     FlowSpec { name: "password", aliases: &["ropc"], summary: "…", interactive: false,
 ///                keys: KEYS, env: &[], databricks: DatabricksAuth::NONE,

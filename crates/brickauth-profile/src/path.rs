@@ -90,7 +90,8 @@ mod tests {
 
         // An absolute directory on this platform (`/xdg` is not one on Windows: no drive).
         let xdg = if cfg!(windows) { "C:\\xdg" } else { "/xdg" };
-        let vars = env(&[("BRICKAUTH_CONFIG", ""), ("XDG_CONFIG_HOME", xdg), (HOME_VARIABLE, "/h")]);
+        let set = [("BRICKAUTH_CONFIG", ""), ("XDG_CONFIG_HOME", xdg), (HOME_VARIABLE, "/h")];
+        let vars = env(&set);
         let (path, origin) = config_path_with(None, &vars).unwrap();
         assert_eq!(path, Path::new(xdg).join("brickauth").join("profiles.toml"));
         assert_eq!(origin, Origin::Env("XDG_CONFIG_HOME".into()));

@@ -12,10 +12,11 @@ use super::*;
 fn profiles(dir: &Path, entra: &MockEntra, host: &str) -> PathBuf {
     let password = dir.join("password");
     std::fs::write(&password, ALICE_PASSWORD).unwrap();
+    // `password_file` as a TOML literal string: a Windows path's backslashes are not escapes.
     let profile = |name: &str| {
         format!(
             "[profiles.{name}]\nflow = \"password\"\ntenant_id = \"{TENANT_ID}\"\nclient_id = \"{CLIENT_ID}\"\n\
-             authority_host = \"{}\"\nhost = \"{host}\"\nusername = \"{ALICE}\"\npassword_file = \"{}\"\n\n",
+             authority_host = \"{}\"\nhost = \"{host}\"\nusername = \"{ALICE}\"\npassword_file = '{}'\n\n",
             entra.uri(),
             password.display()
         )
@@ -77,7 +78,8 @@ fn a_config_file_named_on_the_command_line_must_exist() {
     let missing = dir.path().join("no-such.toml");
     let err = auth(dir.path(), missing.clone()).select().unwrap_err();
     assert!(matches!(err, Error::Profile(brickauth_profile::ProfileError::NotFound { .. })), "{err:?}");
-    assert!(err.to_string().contains(&missing.display().to_string()), "{err}");
+    // Named as messages name paths: `~` for the home directory (the temp dir is under it on Windows).
+    assert!(err.to_string().contains(&brickauth_profile::display_path(&missing)), "{err}");
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
 
 /// Warm-up rounds before the measured ones.
@@ -148,7 +148,7 @@ pub(crate) fn spawn_and_measure(cmd: &Cmd) -> Result<Sample> {
     ensure!(reaped == pid, "wait4 failed for {}: {}", cmd.name, std::io::Error::last_os_error());
     let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
     if !ok {
-        bail!("{} ({}) failed: wait status {status}{}", cmd.name, cmd.argv.join(" "), stderr_of(cmd));
+        anyhow::bail!("{} ({}) failed: wait status {status}{}", cmd.name, cmd.argv.join(" "), stderr_of(cmd));
     }
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Ok(Sample { wall, cpu: tv(ru.ru_utime) + tv(ru.ru_stime), rss_kb: maxrss_kb(ru.ru_maxrss) })

@@ -198,6 +198,8 @@ pub(crate) fn check_identity(profile: &Profile) -> Result<(), brickauth_core::Co
 
 /// A warning when the profile file can be changed by other users: it may run `*_command`s.
 pub fn file_permission_warnings(path: &Path) -> Vec<String> {
+    // Only the Unix checks below push to it.
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut out = Vec::new();
     #[cfg(unix)]
     {
@@ -227,6 +229,8 @@ fn read_pem(path: &std::path::Path) -> Result<String, brickauth_core::file::File
 
 /// Warnings for private keys other users can read.
 pub fn key_permission_warnings(profile: &Profile) -> Vec<String> {
+    // Only the Unix checks below push to it.
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut out = Vec::new();
     #[cfg(unix)]
     for key in ["client_certificate_key", "client_certificate"] {
