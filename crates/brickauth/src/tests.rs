@@ -178,7 +178,7 @@ async fn an_mfa_refusal_steps_up_to_another_flow_for_the_same_account() {
     let profile = |name: &str, user: &str| {
         format!(
             "[profiles.{name}]\nflow = \"password\"\ntenant_id = \"{TENANT_ID}\"\nclient_id = \"{CLIENT_ID}\"\n\
-             authority_host = \"{}\"\nusername = \"{user}\"\npassword_file = \"{}\"\n\n",
+             authority_host = \"{}\"\nusername = \"{user}\"\npassword_file = '{}'\n\n",
             entra.uri(),
             password.display()
         )
