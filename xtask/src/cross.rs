@@ -85,6 +85,10 @@ pub fn run(only: &[Step]) -> Result<()> {
     let library = clock.step("rust-src", || rust_src(&dir))?;
     let zig = clock.step("zig", || zig_venv(&dir))?;
     let wine = clock.step("wine prefix", || Wine::prepare(&dir))?;
+    // One wineserver for the whole run: left to itself it exits a few seconds after its last
+    // client, and a test binary starting at that moment dies with "wine client error: recvmsg:
+    // Connection reset by peer" (seen here between two test binaries).
+    let _server = wine.persistent_server()?;
     let cross = Cross { library, build: dir.join("build"), wine, zig };
 
     if wanted(Step::WindowsBuild) {
@@ -278,6 +282,17 @@ fn zig_venv(dir: &Path) -> Result<PathBuf> {
 
 // 2. Wine -----------------------------------------------------------------------------------------
 
+/// The persistent wineserver of a run; ended (with every Wine process of the prefix) on drop.
+struct WineServer {
+    prefix_env: [(&'static str, OsString); 3],
+}
+
+impl Drop for WineServer {
+    fn drop(&mut self) {
+        let _ = Command::new(WINESERVER).envs(self.prefix_env.clone()).arg("-k").status();
+    }
+}
+
 /// A Wine prefix of our own with the `ProcessPrng` stand-in, and the helpers built with mingw.
 struct Wine {
     prefix: PathBuf,
@@ -312,6 +327,14 @@ impl Wine {
             ("WINEDEBUG", "-all".into()),
             ("WINEDLLOVERRIDES", "winemenubuilder.exe=d;mscoree,mshtml=".into()),
         ]
+    }
+
+    /// Start a wineserver that stays until the returned guard is dropped (`wineserver -p`
+    /// detaches itself; `-k` ends it).
+    fn persistent_server(&self) -> Result<WineServer> {
+        let status = self.command(WINESERVER).arg("-p").status().context("starting wineserver -p")?;
+        ensure!(status.success(), "wineserver -p failed ({status})");
+        Ok(WineServer { prefix_env: self.env() })
     }
 
     fn command(&self, program: &str) -> Command {
