@@ -83,13 +83,11 @@ pub(crate) fn check_dir(dir: &Path) -> Result<bool, CacheError> {
     {
         use std::os::windows::fs::MetadataExt;
         let entry = fs::symlink_metadata(dir).map_err(|e| CacheError::io("inspect", dir, e))?;
-        if entry.file_attributes() & windows::REPARSE_POINT != 0 {
-            return Err(untrusted(
-                dir,
-                "it is a junction or symbolic link (a reparse point)",
-                "replace it with a real directory, or set BRICKAUTH_CACHE_DIR to a directory of your own",
-            ));
-        }
+        refuse_reparse_point(
+            entry.file_attributes(),
+            dir,
+            "replace it with a real directory, or set BRICKAUTH_CACHE_DIR to a directory of your own",
+        )?;
         windows::check_dir(dir)?;
     }
     Ok(true)
@@ -266,13 +264,7 @@ fn check_file(file: &File, path: &Path) -> Result<(), CacheError> {
     #[cfg(windows)]
     {
         use std::os::windows::fs::MetadataExt;
-        if meta.file_attributes() & windows::REPARSE_POINT != 0 {
-            return Err(untrusted(
-                path,
-                "it is a symbolic link or junction (a reparse point)",
-                "remove it; brickauth creates its own file",
-            ));
-        }
+        refuse_reparse_point(meta.file_attributes(), path, "remove it; brickauth creates its own file")?;
     }
     if !meta.is_file() {
         return Err(untrusted(path, "it is not a regular file", "remove it; brickauth creates its own file"));
@@ -300,6 +292,16 @@ fn check_file(file: &File, path: &Path) -> Result<(), CacheError> {
     #[cfg(windows)]
     windows::check_file(file, path)?;
     Ok(())
+}
+
+/// Refuse `path` if its `attributes` mark a reparse point (a junction, symbolic link or mount
+/// point): Windows' counterpart of the Unix symbolic-link refusal.
+#[cfg(windows)]
+fn refuse_reparse_point(attributes: u32, path: &Path, fix: &str) -> Result<(), CacheError> {
+    if attributes & windows::REPARSE_POINT == 0 {
+        return Ok(());
+    }
+    Err(untrusted(path, "it is a junction or symbolic link (a reparse point)", fix))
 }
 
 /// `O_NOFOLLOW` on a symbolic link fails with `ELOOP` (Linux, macOS) or `EMLINK` (FreeBSD).
