@@ -18,15 +18,31 @@
 //!   fsynced, renamed over the file. The rename replaces a planted link; it never writes
 //!   through it.
 //!
-//! **Windows gap:** the ownership, mode and link checks do not apply there. The cache lives under
-//! `%LOCALAPPDATA%`, whose ACL is private to the user by default; brickauth neither checks nor
-//! sets ACLs.
+//! On Windows (the same rules in Windows terms, `files/windows.rs`):
+//!
+//! - A reparse point (a junction, a symbolic link, a mount point) is refused as the cache
+//!   directory and as any file in it, as Unix refuses a symbolic link: files are opened with
+//!   `FILE_FLAG_OPEN_REPARSE_POINT` (the link itself, never its target) and refused when the
+//!   open handle has `FILE_ATTRIBUTE_REPARSE_POINT`.
+//! - The directory (by path, `GetNamedSecurityInfoW`) and each file (on the open handle,
+//!   `GetSecurityInfo`) must be owned by the current process token's user, and their DACL
+//!   must not allow write access (`FILE_WRITE_DATA`, `FILE_APPEND_DATA`, `FILE_DELETE_CHILD`,
+//!   `DELETE`, `WRITE_DAC`, `WRITE_OWNER`, `GENERIC_WRITE`, `GENERIC_ALL`) to anyone but that
+//!   user, SYSTEM (S-1-5-18) and Administrators (S-1-5-32-544); a NULL DACL (everyone may do
+//!   anything) is refused. Nothing is tightened: brickauth refuses and names the fix
+//!   (`takeown`, `icacls`). A directory brickauth creates under `%LOCALAPPDATA%` inherits its
+//!   private ACL and passes.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::CacheError;
+
+#[cfg(any(windows, test))]
+mod acl;
+#[cfg(windows)]
+mod windows;
 
 /// The largest file brickauth reads from the cache directory: far above any real cache (a
 /// token entry is a few KiB), far below what would hurt.
@@ -63,6 +79,17 @@ pub(crate) fn check_dir(dir: &Path) -> Result<bool, CacheError> {
             tracing::warn!("the token cache directory {} was mode {mode:03o}; set it to 700", dir.display());
         }
     }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::MetadataExt;
+        let entry = fs::symlink_metadata(dir).map_err(|e| CacheError::io("inspect", dir, e))?;
+        refuse_reparse_point(
+            entry.file_attributes(),
+            dir,
+            "replace it with a real directory, or set BRICKAUTH_CACHE_DIR to a directory of your own",
+        )?;
+        windows::check_dir(dir)?;
+    }
     Ok(true)
 }
 
@@ -89,6 +116,11 @@ pub(crate) fn open(path: &Path, options: &mut OpenOptions) -> Result<File, Cache
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        options.custom_flags(windows::OPEN_REPARSE_POINT);
     }
     let file = options.open(path).map_err(|e| {
         if is_symlink_refusal(&e, path) {
@@ -229,6 +261,11 @@ fn split(path: &Path) -> (&Path, &str) {
 
 fn check_file(file: &File, path: &Path) -> Result<(), CacheError> {
     let meta = file.metadata().map_err(|e| CacheError::io("inspect", path, e))?;
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::MetadataExt;
+        refuse_reparse_point(meta.file_attributes(), path, "remove it; brickauth creates its own file")?;
+    }
     if !meta.is_file() {
         return Err(untrusted(path, "it is not a regular file", "remove it; brickauth creates its own file"));
     }
@@ -252,7 +289,19 @@ fn check_file(file: &File, path: &Path) -> Result<(), CacheError> {
             ));
         }
     }
+    #[cfg(windows)]
+    windows::check_file(file, path)?;
     Ok(())
+}
+
+/// Refuse `path` if its `attributes` mark a reparse point (a junction, symbolic link or mount
+/// point): Windows' counterpart of the Unix symbolic-link refusal.
+#[cfg(windows)]
+fn refuse_reparse_point(attributes: u32, path: &Path, fix: &str) -> Result<(), CacheError> {
+    if attributes & windows::REPARSE_POINT == 0 {
+        return Ok(());
+    }
+    Err(untrusted(path, "it is a junction or symbolic link (a reparse point)", fix))
 }
 
 /// `O_NOFOLLOW` on a symbolic link fails with `ELOOP` (Linux, macOS) or `EMLINK` (FreeBSD).
