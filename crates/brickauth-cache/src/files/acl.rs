@@ -44,7 +44,7 @@ impl Sid {
             "S-1-5-32-545" => Some("Users"),
             "S-1-5-32-546" => Some("Guests"),
             "S-1-5-7" => Some("Anonymous"),
-            "S-1-5-4" => Some("Interactive"),
+            "S-1-5-4" => Some("users logged on at the console"),
             _ => None,
         }
     }
