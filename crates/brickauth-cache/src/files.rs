@@ -133,6 +133,33 @@ pub(crate) fn open(path: &Path, options: &mut OpenOptions) -> Result<File, Cache
     Ok(file)
 }
 
+/// A small JSON memory of the cache directory (`tenants.json`, `hosts.json`): `T::default()`
+/// when the directory or the file does not exist yet; `Ok(Err(why))` when the file does not
+/// parse or has a version other than `version` (the caller calls that corrupt and starts
+/// afresh); `Err` for a directory or file that cannot be trusted or read.
+pub(crate) fn read_memory<T: serde::de::DeserializeOwned + Default>(
+    dir: &Path,
+    path: &Path,
+    version: u32,
+    version_of: impl Fn(&T) -> u32,
+) -> Result<Result<T, String>, CacheError> {
+    if !check_dir(dir)? {
+        return Ok(Ok(T::default()));
+    }
+    let Some(bytes) = read(path)? else { return Ok(Ok(T::default())) };
+    Ok(match serde_json::from_slice::<T>(&bytes) {
+        Err(e) => Err(e.to_string()),
+        Ok(file) if version_of(&file) != version => Err(format!("version {}", version_of(&file))),
+        Ok(file) => Ok(file),
+    })
+}
+
+/// The key a memory file keeps a host under: its URL as the caller normalised it, lower case,
+/// without a trailing slash.
+pub(crate) fn host_key(host: &str) -> String {
+    host.trim().trim_end_matches('/').to_ascii_lowercase()
+}
+
 /// The bytes of `path` (opened as [`open`] does, read with [`LIMIT`]), or `None` when it does
 /// not exist. The caller has checked the directory ([`check_dir`]).
 pub(crate) fn read(path: &Path) -> Result<Option<Vec<u8>>, CacheError> {

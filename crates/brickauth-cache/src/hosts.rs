@@ -91,7 +91,7 @@ impl HostMemory {
     /// learned less than [`MAX_AGE`] before `now` (and not in the future).
     pub fn lookup(&self, host: &str, now: i64) -> Result<Option<HostEntry>, HostMemoryError> {
         let fresh = |e: &HostEntry| e.learned_at <= now && now - e.learned_at < MAX_AGE;
-        Ok(self.read()?.hosts.remove(&key(host)).filter(fresh))
+        Ok(self.read()?.hosts.remove(&files::host_key(host)).filter(fresh))
     }
 
     /// Remember `metadata` (`None`: the host answered 404) for `host`, learned at `now`.
@@ -106,30 +106,17 @@ impl HostMemory {
             Err(e) => return Err(e),
         };
         file.version = VERSION;
-        file.hosts.insert(key(host), HostEntry { metadata: metadata.cloned(), learned_at: now });
+        file.hosts.insert(files::host_key(host), HostEntry { metadata: metadata.cloned(), learned_at: now });
         let bytes = serde_json::to_vec_pretty(&file).map_err(CacheError::Serialize)?;
         files::write(&self.path(), &bytes)?;
         Ok(())
     }
 
     fn read(&self) -> Result<File, HostMemoryError> {
-        if !files::check_dir(&self.dir)? {
-            return Ok(File::default());
-        }
         let path = self.path();
-        let Some(bytes) = files::read(&path)? else { return Ok(File::default()) };
-        let file: File = serde_json::from_slice(&bytes)
-            .map_err(|e| HostMemoryError::Corrupt { path: path.clone(), message: e.to_string() })?;
-        if file.version != VERSION {
-            return Err(HostMemoryError::Corrupt { path, message: format!("version {}", file.version) });
-        }
-        Ok(file)
+        files::read_memory(&self.dir, &path, VERSION, |f: &File| f.version)?
+            .map_err(|message| HostMemoryError::Corrupt { path, message })
     }
-}
-
-/// The key of a host: its URL as the caller normalised it, lower case, without a trailing slash.
-fn key(host: &str) -> String {
-    host.trim().trim_end_matches('/').to_ascii_lowercase()
 }
 
 #[cfg(test)]

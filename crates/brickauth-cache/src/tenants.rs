@@ -88,7 +88,7 @@ impl TenantMemory {
     /// The tenant remembered for the workspace `host` (normalised, as
     /// `brickauth_databricks::WorkspaceConfig::host` gives it: `https://` and no trailing slash).
     pub fn lookup(&self, host: &str) -> Result<Option<Entry>, TenantMemoryError> {
-        Ok(self.read()?.hosts.get(&key(host)).cloned())
+        Ok(self.read()?.hosts.get(&files::host_key(host)).cloned())
     }
 
     /// Remember `tenant` for `host`; returns the tenant remembered before, if it was another.
@@ -105,7 +105,7 @@ impl TenantMemory {
         file.version = VERSION;
         let previous = file
             .hosts
-            .insert(key(host), Entry { tenant: tenant.to_owned(), learned_at: now })
+            .insert(files::host_key(host), Entry { tenant: tenant.to_owned(), learned_at: now })
             .map(|e| e.tenant)
             .filter(|t| t != tenant);
         let bytes = serde_json::to_vec_pretty(&file).map_err(CacheError::Serialize)?;
@@ -114,23 +114,10 @@ impl TenantMemory {
     }
 
     fn read(&self) -> Result<File, TenantMemoryError> {
-        if !files::check_dir(&self.dir)? {
-            return Ok(File::default());
-        }
         let path = self.path();
-        let Some(bytes) = files::read(&path)? else { return Ok(File::default()) };
-        let file: File = serde_json::from_slice(&bytes)
-            .map_err(|e| TenantMemoryError::Corrupt { path: path.clone(), message: e.to_string() })?;
-        if file.version != VERSION {
-            return Err(TenantMemoryError::Corrupt { path, message: format!("version {}", file.version) });
-        }
-        Ok(file)
+        files::read_memory(&self.dir, &path, VERSION, |f: &File| f.version)?
+            .map_err(|message| TenantMemoryError::Corrupt { path, message })
     }
-}
-
-/// The key of a host: its URL as the caller normalised it, lower case, without a trailing slash.
-fn key(host: &str) -> String {
-    host.trim().trim_end_matches('/').to_ascii_lowercase()
 }
 
 #[cfg(test)]
