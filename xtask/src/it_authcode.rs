@@ -269,26 +269,12 @@ fn paste(w: &World, args: &[String], cache: &str, edit: impl Fn(&str) -> String)
 /// user's browser would, and paste the redirected address. What the terminal showed is `stdout`.
 /// `None` when `script` is missing.
 fn silent_browser(w: &World, args: &[String], cache: &str) -> Result<Option<Output>> {
-    if Command::new("script").arg("--version").output().is_err() {
-        return Ok(None);
-    }
-    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
-    let line = std::iter::once(w.bin.display().to_string())
-        .chain(args.iter().cloned())
-        .map(|a| quote(&a))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut cmd = Command::new("script");
-    cmd.args(["-qec", &line, "/dev/null"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", w.path("home"))
-        .env("BRICKAUTH_CACHE_DIR", cache)
-        .env("BRICKAUTH_SECRET_STORAGE", "file")
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let Some((mut cmd, line)) = crate::it_polish::script(w, &words, cache) else { return Ok(None) };
+    cmd.env("BRICKAUTH_SECRET_STORAGE", "file")
         .env("BROWSER", "/bin/false")
         .env("NO_COLOR", "1")
         .env("TERM", "dumb")
-        .env("TZ", "UTC")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

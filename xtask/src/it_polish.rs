@@ -509,23 +509,9 @@ pub(crate) fn pty_typing(
     extra: &[(&str, &str)],
     typed: Option<&str>,
 ) -> Result<Option<Output>> {
-    if Command::new("script").arg("--version").output().is_err() {
-        return Ok(None);
-    }
-    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
-    let mut line = quote(&w.bin.display().to_string());
-    for a in ["--config", config].iter().chain(args) {
-        line.push(' ');
-        line.push_str(&quote(a));
-    }
-    let mut cmd = Command::new("script");
-    cmd.args(["-qec", &line, "/dev/null"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", w.path("home"))
-        .env("BRICKAUTH_CACHE_DIR", cache)
-        .env("TERM", "xterm-256color")
-        .env("TZ", "UTC")
+    let words: Vec<&str> = ["--config", config].into_iter().chain(args.iter().copied()).collect();
+    let Some((mut cmd, line)) = script(w, &words, cache) else { return Ok(None) };
+    cmd.env("TERM", "xterm-256color")
         .stdin(if typed.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -554,6 +540,29 @@ pub(crate) fn pty_typing(
     };
     w.transcript.lock().map_err(|_| anyhow::anyhow!("transcript lock poisoned"))?.push((line, o.clone()));
     Ok(Some(o))
+}
+
+/// `brickauth ARGS` on a pseudo-terminal: util-linux `script` with a clean environment (PATH,
+/// HOME and the cache directory of the world, UTC), and the command line it runs (for the
+/// transcript). `None` when `script` is missing.
+pub(crate) fn script(w: &World, args: &[&str], cache: &str) -> Option<(Command, String)> {
+    if Command::new("script").arg("--version").output().is_err() {
+        return None;
+    }
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let mut line = quote(&w.bin.display().to_string());
+    for a in args {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", w.path("home"))
+        .env("BRICKAUTH_CACHE_DIR", cache)
+        .env("TZ", "UTC");
+    Some((cmd, line))
 }
 
 /// Ask bash for completions of `words` (the last one being completed) with brickauth's script.
