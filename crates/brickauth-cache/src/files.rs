@@ -39,8 +39,6 @@ use std::path::{Path, PathBuf};
 
 use crate::error::CacheError;
 
-#[cfg(any(windows, test))]
-mod acl;
 #[cfg(windows)]
 mod windows;
 

@@ -422,3 +422,62 @@ fn environment_only_errors_name_variables_not_the_internal_profile() {
     assert!(runs[2].stderr.contains("brickauth --flow FLOW login"), "{}", runs[2].stderr);
     assert!(runs[2].stderr.contains("settings from the environment (--flow device-code)"), "{}", runs[2].stderr);
 }
+
+/// Make `path` changeable by every user (Unix mode 0666; Windows: Everyone full control), or
+/// (`everybody = false`) by the user alone.
+fn open_to_everybody(path: &Path, everybody: bool) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = if everybody { 0o666 } else { 0o600 };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    #[cfg(windows)]
+    {
+        use brickauth_core::file::acl::Sid;
+        use brickauth_core::file::security::{current_user, set_dacl};
+        let (me, everyone) = (current_user().expect("user"), Sid::new(1, &[0]));
+        let mut entries = vec![(0x001F_01FF, &me)];
+        if everybody {
+            entries.push((0x001F_01FF, &everyone));
+        }
+        set_dacl(path, &entries).expect("set the DACL");
+    }
+}
+
+/// A profile file every user may change (issue 20, on every platform): `profiles validate`
+/// says so with the platform's fix, and `token` refuses to run the `*_command` it names rather
+/// than run a command anyone could have written. Restricted, the command runs.
+#[test]
+fn a_profile_file_everybody_may_change_runs_no_command() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("profiles.toml");
+    // The command would print the password; the authority is a closed loopback port, so the
+    // restricted run fails at the network, after the command ran.
+    std::fs::write(
+        &path,
+        "[profiles.p]\nflow = \"password\"\ntenant_id = \"a1bc2d34-5e67-8f89-01ab-c2345d6c78de\"\n\
+         client_id = \"12a34b56-789c-0d12-e3fa-b456789c0123\"\nusername = \"ada@contoso.com\"\n\
+         password_command = \"echo pw\"\nauthority_host = \"http://127.0.0.1:9\"\n",
+    )
+    .expect("write");
+    let config = path.to_str().expect("utf-8 path");
+    let fix = if cfg!(windows) { "icacls" } else { "chmod go-w" };
+
+    open_to_everybody(&path, true);
+    let v = brickauth(&["--config", config, "profiles", "validate"], &[]);
+    assert_eq!(v.code, 0, "a warning, not an invalid profile: {}{}", v.stdout, v.stderr);
+    assert!(v.stderr.contains("can change it") && v.stderr.contains("refuses to run the commands"), "{}", v.stderr);
+    assert!(v.stderr.contains(fix), "{}", v.stderr);
+    let t = brickauth(&["--config", config, "token", "-p", "p"], &[]);
+    assert_ne!(t.code, 0);
+    assert!(t.stderr.contains("refusing to run `password_command`") && t.stderr.contains(fix), "{}", t.stderr);
+
+    open_to_everybody(&path, false);
+    let v = brickauth(&["--config", config, "profiles", "validate"], &[]);
+    assert!(!v.stderr.contains("can change it"), "{}", v.stderr);
+    let t = brickauth(&["--config", config, "token", "-p", "p"], &[]);
+    assert_ne!(t.code, 0);
+    assert!(!t.stderr.contains("refusing"), "{}", t.stderr);
+    assert!(t.stderr.contains("127.0.0.1:9"), "the command ran and the sign-in was tried: {}", t.stderr);
+}

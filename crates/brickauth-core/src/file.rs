@@ -17,6 +17,13 @@
 //! Callers that must open a file with their own flags (the token cache's `O_NOFOLLOW`) use
 //! [`read_open`] on their descriptor.
 
+pub mod acl;
+#[cfg(windows)]
+pub mod security;
+mod sharing;
+
+pub use sharing::{Principal, Sharing, sharing, sharing_of};
+
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
@@ -102,6 +109,10 @@ impl std::error::Error for FileError {
 
 /// The bytes of the regular file `path`, at most `limit` of them (see the module doc).
 pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
+    read_open(&mut open(path)?, path, limit)
+}
+
+fn open(path: &Path) -> Result<File, FileError> {
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -109,8 +120,16 @@ pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC);
     }
-    let mut file = options.open(path).map_err(|source| FileError::Io { path: path.to_path_buf(), source })?;
-    read_open(&mut file, path, limit)
+    options.open(path).map_err(|source| FileError::Io { path: path.to_path_buf(), source })
+}
+
+/// [`read`], and who besides the user may change or read the file read ([`sharing`], judged
+/// on the same open file).
+pub fn read_shared(path: &Path, limit: u64) -> Result<(Vec<u8>, Sharing), FileError> {
+    let mut file = open(path)?;
+    let bytes = read_open(&mut file, path, limit)?;
+    let sharing = sharing(&file).map_err(|source| FileError::Io { path: path.to_path_buf(), source })?;
+    Ok((bytes, sharing))
 }
 
 /// [`read`], as UTF-8 text.

@@ -452,6 +452,13 @@ impl Profile {
                 if source == Source::Literal {
                     self.warn_literal(key, &entry.origin);
                 }
+                if source == Source::Command
+                    && let Some((path, _)) = entry.origin.position()
+                {
+                    crate::secret::check_command_origin(path, &source.key(key)).map_err(|message| {
+                        ProfileError::Secret { profile: self.name.clone(), key: key.to_owned(), message }
+                    })?;
+                }
                 return resolve(&self.name, key, source, &entry.value, self.keychain.as_deref()).map(Some);
             }
         }

@@ -141,9 +141,15 @@ pub const SECRET_FILE_LIMIT: u64 = 64 * 1024;
 fn from_file(path: &Path, source_key: &str) -> Result<SecretString, String> {
     let what = format!("{} (named by `{source_key}`)", path.display());
     // A regular file within the limit, never a FIFO or a device (`brickauth_core::file`).
-    let bytes =
-        brickauth_core::file::read(path, SECRET_FILE_LIMIT).map_err(|e| format!("{e} (named by `{source_key}`)"))?;
-    warn_if_shared(path);
+    let (bytes, sharing) = brickauth_core::file::read_shared(path, SECRET_FILE_LIMIT)
+        .map_err(|e| format!("{e} (named by `{source_key}`)"))?;
+    if let Some(readers) = sharing.read_problem() {
+        tracing::warn!(
+            "secret file {} (named by `{source_key}`) is readable by other users ({readers}); restrict it with `{}`",
+            path.display(),
+            sharing.fix(path, false)
+        );
+    }
     // Editors and `echo >` add a newline (`\r\n` on Windows); secrets do not end in whitespace.
     decode(bytes, str::trim_end, &what)
 }
@@ -163,23 +169,33 @@ fn decode(bytes: Vec<u8>, trim: fn(&str) -> &str, what: &str) -> Result<SecretSt
     Ok(SecretString::from(secret))
 }
 
-#[cfg(unix)]
-fn warn_if_shared(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o044 != 0
-    {
-        tracing::warn!(
-            "secret file {} is readable by other users; restrict it with `chmod 600 {}`",
-            path.display(),
+/// Refuse to run a `*_command` from the file `path` when every user may change that file (they
+/// could make brickauth run any command as the user); warn when someone else may. The Unix
+/// group is warned about only: with per-user groups (umask 002) a group-writable file is common
+/// and harmless. A profile parsed from text whose file is not there (an embedder's
+/// `ProfileFile::parse`) has nothing to check.
+pub(crate) fn check_command_origin(path: &Path, source_key: &str) -> Result<(), String> {
+    let sharing = match brickauth_core::file::sharing_of(path) {
+        Ok(sharing) => sharing,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(format!("cannot check who may change {} before running `{source_key}`: {e}", path.display()));
+        }
+    };
+    let Some(problem) = sharing.change_problem() else { return Ok(()) };
+    let fix = sharing.fix(path, true);
+    if sharing.changeable_by_everybody() {
+        return Err(format!(
+            "refusing to run `{source_key}` from {}: {problem}, so anyone could make brickauth run commands \
+             as you; restrict it with `{fix}`",
             path.display()
-        );
+        ));
     }
-}
-
-#[cfg(not(unix))]
-fn warn_if_shared(_path: &Path) {
-    // Windows ACLs are not checked: the user's profile directory is private by default.
+    tracing::warn!(
+        "{} names a command to run (`{source_key}`) and {problem}; restrict it with `{fix}`",
+        path.display()
+    );
+    Ok(())
 }
 
 fn from_command(command: &str, source_key: &str) -> Result<SecretString, String> {

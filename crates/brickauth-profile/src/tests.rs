@@ -428,20 +428,97 @@ fn secret_from_file_trims_the_newline() {
     assert_eq!(p.secret("password").unwrap().unwrap().expose_secret(), "s3cret pass");
 }
 
+/// Who besides the user may use `path`: `Private`, others `Read`, a named other user `Write`
+/// (Unix: the group), `Everybody` (Unix: others; Windows: Everyone) may change it.
+#[derive(Clone, Copy)]
+enum Shared {
+    Private,
+    Read,
+    Write,
+    Everybody,
+}
+
 #[cfg(unix)]
+fn share(path: &Path, how: Shared) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = match how {
+        Shared::Private => 0o600,
+        Shared::Read => 0o644,
+        Shared::Write => 0o660,
+        Shared::Everybody => 0o666,
+    };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[cfg(windows)]
+fn share(path: &Path, how: Shared) {
+    use brickauth_core::file::acl::Sid;
+    use brickauth_core::file::security::{current_user, set_dacl};
+    const FULL: u32 = 0x001F_01FF;
+    const READ: u32 = 0x0012_0089;
+    let (me, users, bob, everyone) =
+        (current_user().unwrap(), Sid::new(5, &[32, 545]), Sid::new(5, &[21, 1, 2, 3, 1002]), Sid::new(1, &[0]));
+    let entries: Vec<(u32, &Sid)> = match how {
+        Shared::Private => vec![(FULL, &me)],
+        Shared::Read => vec![(FULL, &me), (READ, &users)],
+        Shared::Write => vec![(FULL, &me), (FULL, &bob)],
+        Shared::Everybody => vec![(FULL, &me), (FULL, &everyone)],
+    };
+    set_dacl(path, &entries).unwrap();
+}
+
 #[test]
 fn secret_file_readable_by_others_warns() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pw");
     std::fs::write(&path, "x").unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    share(&path, Shared::Read);
     let p = password_profile(&format!("password_file = '{}'\n", path.display())).unwrap();
-    let (_, warnings) = capture(|| p.secret("password"));
-    assert!(warnings.iter().any(|w| w.contains("readable by other users")), "{warnings:?}");
+    let (secret, warnings) = capture(|| p.secret("password"));
+    assert_eq!(secret.unwrap().unwrap().expose_secret(), "x");
+    assert!(
+        warnings.iter().any(|w| w.contains("readable by other users") && w.contains("can read it")),
+        "{warnings:?}"
+    );
+    let fix = if cfg!(windows) { "icacls" } else { "chmod 600" };
+    assert!(warnings.iter().any(|w| w.contains(fix)), "{warnings:?}");
 
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    share(&path, Shared::Private);
     let (_, warnings) = capture(|| p.secret("password"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+/// A profile file everybody may change could make brickauth run any command: its `*_command`s
+/// are refused, naming the file and the fix; one someone else may change is warned about.
+#[test]
+fn commands_from_a_profile_file_others_may_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("profiles.toml");
+    std::fs::write(
+        &path,
+        "[profiles.p]\nflow = \"test-password\"\nusername = \"ada\"\npassword_command = \"echo pw\"\n",
+    )
+    .unwrap();
+    let p = ProfileFile::load(&path).unwrap().profile("p").unwrap();
+
+    share(&path, Shared::Everybody);
+    let (result, _) = capture(|| p.secret("password"));
+    let e = result.unwrap_err().to_string();
+    assert!(e.contains("refusing to run `password_command`") && e.contains("profiles.toml"), "{e}");
+    assert!(e.contains("can change it") && e.contains(if cfg!(windows) { "icacls" } else { "chmod go-w" }), "{e}");
+
+    share(&path, Shared::Write);
+    let (secret, warnings) = capture(|| p.secret("password"));
+    assert_eq!(secret.unwrap().unwrap().expose_secret(), "pw");
+    assert!(
+        warnings.iter().any(|w| w.contains("names a command to run") && w.contains("can change it")),
+        "{warnings:?}"
+    );
+
+    // Readable by others is no reason to refuse or warn about a command.
+    share(&path, Shared::Read);
+    let (secret, warnings) = capture(|| p.secret("password"));
+    assert_eq!(secret.unwrap().unwrap().expose_secret(), "pw");
     assert!(warnings.is_empty(), "{warnings:?}");
 }
 

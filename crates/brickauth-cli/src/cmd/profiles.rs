@@ -196,29 +196,18 @@ pub(crate) fn check_identity(profile: &Profile) -> Result<(), brickauth_core::Co
     }
 }
 
-/// A warning when the profile file can be changed by other users: it may run `*_command`s.
+/// A warning when others may change the profile file (it may run `*_command`s: brickauth
+/// refuses to run them when every user may), judged on every platform by
+/// [`brickauth_core::file::sharing`].
 pub fn file_permission_warnings(path: &Path) -> Vec<String> {
-    // Only the Unix checks below push to it.
-    #[cfg_attr(not(unix), allow(unused_mut))]
-    let mut out = Vec::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(m) = std::fs::metadata(path)
-            && m.permissions().mode() & 0o022 != 0
-        {
-            out.push(format!(
-                "{} is writable by {}: anyone who can edit it can make brickauth run commands as you \
-                 (`*_command` keys); fix with `chmod go-w {}`",
-                path.display(),
-                if m.permissions().mode() & 0o002 != 0 { "every user" } else { "its group" },
-                path.display()
-            ));
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    out
+    let Ok(sharing) = brickauth_core::file::sharing_of(path) else { return Vec::new() };
+    let Some(problem) = sharing.change_problem() else { return Vec::new() };
+    let consequence = if sharing.changeable_by_everybody() {
+        "brickauth refuses to run the commands it names (`*_command` keys) until it is restricted"
+    } else {
+        "whoever can edit it can make brickauth run commands as you (`*_command` keys)"
+    };
+    vec![format!("{}: {problem}; {consequence}; fix with `{}`", path.display(), sharing.fix(path, true))]
 }
 
 /// A certificate or key file, read as the flow reads it: a regular file within its limit (never
@@ -229,12 +218,8 @@ fn read_pem(path: &std::path::Path) -> Result<String, brickauth_core::file::File
 
 /// Warnings for private keys other users can read.
 pub fn key_permission_warnings(profile: &Profile) -> Vec<String> {
-    // Only the Unix checks below push to it.
-    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut out = Vec::new();
-    #[cfg(unix)]
     for key in ["client_certificate_key", "client_certificate"] {
-        use std::os::unix::fs::PermissionsExt;
         let Some(path) = profile.get(key).map(expand) else { continue };
         // The certificate file holds the key too when no separate key is given.
         if key == "client_certificate" && profile.get("client_certificate_key").is_some() {
@@ -243,21 +228,17 @@ pub fn key_permission_warnings(profile: &Profile) -> Vec<String> {
         if key == "client_certificate" && !read_pem(&path).is_ok_and(|t| t.contains("PRIVATE KEY-----")) {
             continue;
         }
-        if let Ok(m) = std::fs::metadata(&path)
-            && m.permissions().mode() & 0o077 != 0
+        if let Ok(sharing) = brickauth_core::file::sharing_of(&path)
+            && let Some(readers) = sharing.read_problem()
         {
             out.push(format!(
-                "profile `{}`: {key} {} holds a private key and is readable by others (mode {:o}); \
-                 fix with `chmod 600 {}`",
+                "profile `{}`: {key} {} holds a private key and {readers}; fix with `{}`",
                 profile.name(),
                 path.display(),
-                m.permissions().mode() & 0o777,
-                path.display()
+                sharing.fix(&path, false)
             ));
         }
     }
-    #[cfg(not(unix))]
-    let _ = profile;
     out
 }
 

@@ -1,22 +1,26 @@
-//! The Windows owner and DACL rule, on bytes: a SID and an ACL in their binary form (as
-//! Windows lays them out in memory), judged without calling Windows. Compiled on every
-//! platform for the tests; used on Windows by [`super::windows`].
+//! Windows owners and DACLs, on bytes: a SID and an ACL in their binary form (as Windows lays
+//! them out in memory), judged without calling Windows. Compiled on every platform, so the
+//! rules are tested everywhere; on Windows, [`super::security`] reads real ones.
+//!
+//! Two judgements: [`problem`], the token cache's strict rule (the user's own, nobody else may
+//! write), and [`others`], who besides the user may write or read (the profile file, `*_file`
+//! secrets, private keys: see [`super::Sharing`]).
 
 use std::fmt;
 
 /// A security identifier in its binary form (revision, sub-authority count, 6-byte identifier
 /// authority, sub-authorities little-endian).
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Sid(Vec<u8>);
+pub struct Sid(Vec<u8>);
 
 /// NT AUTHORITY\SYSTEM, S-1-5-18.
-pub(crate) const SYSTEM: [u8; 12] = [1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0];
+pub const SYSTEM: [u8; 12] = [1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0];
 /// BUILTIN\Administrators, S-1-5-32-544.
-pub(crate) const ADMINISTRATORS: [u8; 16] = [1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 0x02, 0, 0];
+pub const ADMINISTRATORS: [u8; 16] = [1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 0x02, 0, 0];
 
 /// Rights that let a holder change a file or directory, or its entries, owner or ACL.
 /// `FILE_DELETE_CHILD` (0x40) matters for a directory: it lets the holder remove any entry.
-pub(crate) const WRITE_RIGHTS: u32 = 0x0002 // FILE_WRITE_DATA (FILE_ADD_FILE)
+pub const WRITE_RIGHTS: u32 = 0x0002 // FILE_WRITE_DATA (FILE_ADD_FILE)
     | 0x0004 // FILE_APPEND_DATA (FILE_ADD_SUBDIRECTORY)
     | 0x0040 // FILE_DELETE_CHILD
     | 0x0001_0000 // DELETE
@@ -25,15 +29,50 @@ pub(crate) const WRITE_RIGHTS: u32 = 0x0002 // FILE_WRITE_DATA (FILE_ADD_FILE)
     | 0x1000_0000 // GENERIC_ALL
     | 0x4000_0000; // GENERIC_WRITE
 
+/// Rights that let a holder read a file's contents.
+pub const READ_RIGHTS: u32 = 0x0001 // FILE_READ_DATA
+    | 0x1000_0000 // GENERIC_ALL
+    | 0x8000_0000; // GENERIC_READ
+
 const ACCESS_ALLOWED_ACE_TYPE: u8 = 0;
 const INHERIT_ONLY_ACE: u8 = 0x08;
 
 impl Sid {
     /// The SID at the start of `bytes`, if they hold a well-formed one.
-    pub(crate) fn parse(bytes: &[u8]) -> Option<Sid> {
+    pub fn parse(bytes: &[u8]) -> Option<Sid> {
         let count = usize::from(*bytes.get(1)?);
         let len = 8 + 4 * count;
         (bytes.first() == Some(&1) && bytes.len() >= len).then(|| Sid(bytes[..len].to_vec()))
+    }
+
+    /// The SID `S-1-{authority}-{subs…}`: `Sid::new(1, &[0])` is Everyone.
+    pub fn new(authority: u8, subs: &[u32]) -> Sid {
+        let mut b = vec![1, subs.len() as u8, 0, 0, 0, 0, 0, authority];
+        for s in subs {
+            b.extend_from_slice(&s.to_le_bytes());
+        }
+        Sid(b)
+    }
+
+    /// The binary form.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// SYSTEM or Administrators: principals that can take any file anyway, so their access
+    /// is no exposure.
+    pub fn is_system(&self) -> bool {
+        self.0 == SYSTEM || self.0 == ADMINISTRATORS
+    }
+
+    /// A group that stands for every user of the machine (Everyone, Authenticated Users, Users,
+    /// Guests, Anonymous, INTERACTIVE, console logons): the Windows counterpart of Unix's
+    /// "others" permission bits.
+    pub fn is_everybody(&self) -> bool {
+        matches!(
+            self.to_string().as_str(),
+            "S-1-1-0" | "S-1-5-11" | "S-1-5-32-545" | "S-1-5-32-546" | "S-1-5-7" | "S-1-5-4" | "S-1-2-0" | "S-1-2-1"
+        )
     }
 
     /// A well-known name for the SIDs an error is likely to show.
@@ -44,7 +83,9 @@ impl Sid {
             "S-1-5-32-545" => Some("Users"),
             "S-1-5-32-546" => Some("Guests"),
             "S-1-5-7" => Some("Anonymous"),
-            "S-1-5-4" => Some("users logged on at the console"),
+            "S-1-5-4" => Some("INTERACTIVE"),
+            "S-1-2-0" => Some("LOCAL"),
+            "S-1-2-1" => Some("CONSOLE LOGON"),
             _ => None,
         }
     }
@@ -71,16 +112,18 @@ impl fmt::Debug for Sid {
 
 /// One access-allowed entry of a DACL that applies to the object itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Allowed {
-    pub(crate) sid: Sid,
-    pub(crate) mask: u32,
+pub struct Allowed {
+    /// Who.
+    pub sid: Sid,
+    /// The rights granted.
+    pub mask: u32,
 }
 
 /// The access-allowed entries of the ACL `bytes` (header, then entries) that apply to the
 /// object itself (inherit-only entries skipped), or `None` when the ACL is malformed. Deny
 /// and other entry types are ignored: the rule below only ever refuses, so ignoring a deny
 /// can refuse a DACL that is safe, never pass one that is not.
-pub(crate) fn allowed_entries(bytes: &[u8]) -> Option<Vec<Allowed>> {
+pub fn allowed_entries(bytes: &[u8]) -> Option<Vec<Allowed>> {
     let size = usize::from(u16::from_le_bytes([*bytes.get(2)?, *bytes.get(3)?]));
     let count = u16::from_le_bytes([*bytes.get(4)?, *bytes.get(5)?]);
     let acl = bytes.get(..size)?;
@@ -103,16 +146,14 @@ pub(crate) fn allowed_entries(bytes: &[u8]) -> Option<Vec<Allowed>> {
 /// What is wrong with an object owned by `owner` whose DACL is `dacl` (`None`: a NULL DACL,
 /// which grants everyone everything) for the user `user`, or `None` when nothing is: it must
 /// be the user's, and no one but the user, SYSTEM and Administrators may write it.
-pub(crate) fn problem(owner: &Sid, dacl: Option<&[Allowed]>, user: &Sid) -> Option<String> {
+pub fn problem(owner: &Sid, dacl: Option<&[Allowed]>, user: &Sid) -> Option<String> {
     if owner != user {
         return Some(format!("it belongs to {}, not to you ({user})", describe(owner)));
     }
     let Some(dacl) = dacl else {
         return Some("it has no access control list (a NULL DACL): everyone can change it".to_owned());
     };
-    let trusted = |sid: &Sid| sid == user || sid.0 == SYSTEM || sid.0 == ADMINISTRATORS;
-    let writers: Vec<String> =
-        dacl.iter().filter(|e| e.mask & WRITE_RIGHTS != 0 && !trusted(&e.sid)).map(|e| describe(&e.sid)).collect();
+    let writers: Vec<String> = others(Some(dacl), user, WRITE_RIGHTS).iter().map(describe).collect();
     if writers.is_empty() {
         None
     } else {
@@ -120,41 +161,59 @@ pub(crate) fn problem(owner: &Sid, dacl: Option<&[Allowed]>, user: &Sid) -> Opti
     }
 }
 
-fn describe(sid: &Sid) -> String {
+/// Whom besides `user`, SYSTEM and Administrators the DACL `dacl` grants any of `rights`, each
+/// once, in the DACL's order; `None` is a NULL DACL, which grants everyone everything (Everyone
+/// is returned).
+pub fn others(dacl: Option<&[Allowed]>, user: &Sid, rights: u32) -> Vec<Sid> {
+    let Some(dacl) = dacl else { return vec![Sid::new(1, &[0])] };
+    let mut out: Vec<Sid> = Vec::new();
+    for e in dacl {
+        if e.mask & rights != 0 && &e.sid != user && !e.sid.is_system() && !out.contains(&e.sid) {
+            out.push(e.sid.clone());
+        }
+    }
+    out
+}
+
+/// The SID with its well-known name, if any: `S-1-1-0 (Everyone)`.
+pub fn describe(sid: &Sid) -> String {
     match sid.name() {
         Some(name) => format!("{sid} ({name})"),
         None => sid.to_string(),
     }
 }
 
+/// An ACL in its binary form, from `(entry type, entry flags, mask, sid)` entries (type 0:
+/// access allowed, 1: access denied): how tests here and in other crates build one to judge or
+/// to set on a file.
+#[doc(hidden)]
+pub fn encode(entries: &[(u8, u8, u32, &Sid)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (kind, flags, mask, sid) in entries {
+        let len = (8 + sid.0.len()) as u16;
+        body.extend_from_slice(&[*kind, *flags]);
+        body.extend_from_slice(&len.to_le_bytes());
+        body.extend_from_slice(&mask.to_le_bytes());
+        body.extend_from_slice(&sid.0);
+    }
+    let mut out = vec![2, 0];
+    out.extend_from_slice(&((8 + body.len()) as u16).to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&body);
+    out
+}
+
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
-    pub(crate) fn sid(authority: u8, subs: &[u32]) -> Sid {
-        let mut b = vec![1, subs.len() as u8, 0, 0, 0, 0, 0, authority];
-        for s in subs {
-            b.extend_from_slice(&s.to_le_bytes());
-        }
-        Sid(b)
+    fn sid(authority: u8, subs: &[u32]) -> Sid {
+        Sid::new(authority, subs)
     }
 
-    /// An ACL in its binary form: `(ace type, ace flags, mask, sid)` entries.
-    pub(crate) fn acl(entries: &[(u8, u8, u32, &Sid)]) -> Vec<u8> {
-        let mut body = Vec::new();
-        for (kind, flags, mask, sid) in entries {
-            let len = (8 + sid.0.len()) as u16;
-            body.extend_from_slice(&[*kind, *flags]);
-            body.extend_from_slice(&len.to_le_bytes());
-            body.extend_from_slice(&mask.to_le_bytes());
-            body.extend_from_slice(&sid.0);
-        }
-        let mut out = vec![2, 0];
-        out.extend_from_slice(&((8 + body.len()) as u16).to_le_bytes());
-        out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-        out.extend_from_slice(&[0, 0]);
-        out.extend_from_slice(&body);
-        out
+    fn acl(entries: &[(u8, u8, u32, &Sid)]) -> Vec<u8> {
+        encode(entries)
     }
 
     const FULL: u32 = 0x001F_01FF; // FILE_ALL_ACCESS
