@@ -441,7 +441,8 @@ fn open_to_everybody(path: &Path, everybody: bool) {
         if everybody {
             entries.push((0x001F_01FF, &everyone));
         }
-        set_dacl(path, &entries).expect("set the DACL");
+        // Wine keeps Everyone's write on and off (as the Unix "others" bit): all this needs.
+        let _kept = set_dacl(path, &entries).expect("set the DACL");
     }
 }
 

@@ -59,7 +59,8 @@ mod tests {
     use crate::files;
 
     fn set_dacl(path: &Path, entries: &[(u32, &Sid)]) {
-        brickauth_core::file::security::set_dacl(path, entries)
+        // Wine keeps only what Unix mode bits hold: enough here (Everyone's write, on and off).
+        let _kept = brickauth_core::file::security::set_dacl(path, entries)
             .unwrap_or_else(|e| panic!("SetNamedSecurityInfoW({}) failed: {e}", path.display()));
     }
 

@@ -38,51 +38,55 @@ impl Drop for Descriptor {
 #[allow(unsafe_code)] // GetNamedSecurityInfoW
 pub fn of_path(path: &Path) -> io::Result<(Sid, Option<Vec<Allowed>>)> {
     let wide: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
-    let (mut owner, mut dacl, mut sd): (PSID, *mut ACL, PSECURITY_DESCRIPTOR) =
-        (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
-    // SAFETY: `wide` is NUL-terminated and outlives the call; the out-pointers are valid; the
-    // owner and DACL point into the descriptor, which `Descriptor` frees after `copy` read them.
-    let rc = unsafe {
-        GetNamedSecurityInfoW(
-            wide.as_ptr(),
-            SE_FILE_OBJECT,
-            OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-            &mut owner,
-            ptr::null_mut(),
-            &mut dacl,
-            ptr::null_mut(),
-            &mut sd,
-        )
-    };
-    let sd = Descriptor(sd);
-    if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc as i32));
-    }
-    let out = copy(owner, dacl);
-    drop(sd);
-    out
+    query(|owner, dacl, sd| {
+        // SAFETY: `wide` is NUL-terminated and outlives the call; the out-pointers are valid
+        // (`query`'s locals).
+        unsafe {
+            GetNamedSecurityInfoW(
+                wide.as_ptr(),
+                SE_FILE_OBJECT,
+                OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                owner,
+                ptr::null_mut(),
+                dacl,
+                ptr::null_mut(),
+                sd,
+            )
+        }
+    })
 }
 
 /// The owner and DACL of the open file `file` (its handle has READ_CONTROL: std opens for
 /// reading or writing with GENERIC_READ / GENERIC_WRITE, both of which include it).
 #[allow(unsafe_code)] // GetSecurityInfo
 pub fn of_file(file: &File) -> io::Result<(Sid, Option<Vec<Allowed>>)> {
+    query(|owner, dacl, sd| {
+        // SAFETY: the handle is open for the duration of the call (borrowed from `file`); the
+        // out-pointers are valid (`query`'s locals).
+        unsafe {
+            GetSecurityInfo(
+                file.as_raw_handle() as HANDLE,
+                SE_FILE_OBJECT,
+                OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                owner,
+                ptr::null_mut(),
+                dacl,
+                ptr::null_mut(),
+                sd,
+            )
+        }
+    })
+}
+
+/// Run `call` (`Get(Named)SecurityInfoW` for the owner and DACL) with out-pointers, then copy
+/// the owner and DACL out of the descriptor it allocated before freeing it.
+fn query(
+    call: impl FnOnce(*mut PSID, *mut *mut ACL, *mut PSECURITY_DESCRIPTOR) -> u32,
+) -> io::Result<(Sid, Option<Vec<Allowed>>)> {
     let (mut owner, mut dacl, mut sd): (PSID, *mut ACL, PSECURITY_DESCRIPTOR) =
         (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
-    // SAFETY: the handle is open for the duration of the call (borrowed from `file`); the
-    // out-pointers are valid; the owner and DACL point into the descriptor, freed after `copy`.
-    let rc = unsafe {
-        GetSecurityInfo(
-            file.as_raw_handle() as HANDLE,
-            SE_FILE_OBJECT,
-            OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-            &mut owner,
-            ptr::null_mut(),
-            &mut dacl,
-            ptr::null_mut(),
-            &mut sd,
-        )
-    };
+    let rc = call(&mut owner, &mut dacl, &mut sd);
+    // The owner and DACL point into the descriptor, freed after `copy` read them.
     let sd = Descriptor(sd);
     if rc != 0 {
         return Err(io::Error::from_raw_os_error(rc as i32));
@@ -167,10 +171,25 @@ pub fn current_user() -> io::Result<Sid> {
 }
 
 /// Give `path` the DACL `entries` (`(mask, sid)`, all access-allowed), protected from
-/// inheritance: how tests make a file others can read or write.
+/// inheritance: how tests make a file others can read or write. Whether the DACL read back
+/// grants what was set, no more and no less (SYSTEM and Administrators aside): Windows keeps
+/// it; Wine keeps only what Unix mode bits can hold (the owner, Everyone as "others", and
+/// Everyone may always read).
 #[doc(hidden)]
+pub fn set_dacl(path: &Path, entries: &[(u32, &Sid)]) -> io::Result<bool> {
+    set(path, entries)?;
+    let (_, dacl) = of_path(path)?;
+    let mut got: Vec<(u32, Sid)> =
+        dacl.unwrap_or_default().into_iter().filter(|e| !e.sid.is_system()).map(|e| (e.mask, e.sid)).collect();
+    let mut want: Vec<(u32, Sid)> = entries.iter().map(|(m, s)| (*m, (*s).clone())).collect();
+    let key = |e: &(u32, Sid)| (e.1.as_bytes().to_vec(), e.0);
+    got.sort_by_key(key);
+    want.sort_by_key(key);
+    Ok(got == want)
+}
+
 #[allow(unsafe_code)] // SetNamedSecurityInfoW
-pub fn set_dacl(path: &Path, entries: &[(u32, &Sid)]) -> io::Result<()> {
+fn set(path: &Path, entries: &[(u32, &Sid)]) -> io::Result<()> {
     use windows_sys::Win32::Security::Authorization::SetNamedSecurityInfoW;
     use windows_sys::Win32::Security::PROTECTED_DACL_SECURITY_INFORMATION;
     let with: Vec<(u8, u8, u32, &Sid)> = entries.iter().map(|(mask, sid)| (0, 0, *mask, *sid)).collect();

@@ -249,12 +249,20 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
         #[cfg(windows)]
-        super::super::security::set_dacl(&path, &[(0x001F_01FF, &super::super::security::current_user().unwrap())])
-            .unwrap();
+        {
+            let me = super::super::security::current_user().unwrap();
+            if !super::super::security::set_dacl(&path, &[(0x001F_01FF, &me)]).unwrap() {
+                // Wine keeps a DACL as Unix mode bits and always lets Everyone read.
+                eprintln!("this Windows did not keep a private DACL; the judgement is tested on ACLs in memory");
+                return;
+            }
+        }
         assert_eq!(sharing_of(&path).unwrap(), Sharing::default());
     }
 
-    /// Run under Wine by `cargo xtask cross windows-tests`: real files, real DACLs.
+    /// Run under Wine by `cargo xtask cross windows-tests`: real files, real DACLs. Wine keeps a
+    /// DACL as Unix mode bits (the owner, and Everyone as "others"; Everyone may always read),
+    /// so the cases it cannot hold are checked where the DACL set is the DACL read back.
     #[cfg(windows)]
     #[test]
     fn windows_acls_name_who_else_may_change_or_read() {
@@ -267,20 +275,29 @@ mod tests {
         let path = dir.path().join("profiles.toml");
         std::fs::write(&path, "x").unwrap();
 
-        set_dacl(&path, &[(FULL, &me), (READ, &users)]).unwrap();
-        let s = sharing_of(&path).unwrap();
-        assert_eq!(s.change_problem(), None, "{s:?}");
-        assert_eq!(s.read_problem().as_deref(), Some("S-1-5-32-545 (Users) can read it"));
-
-        set_dacl(&path, &[(FULL, &me), (FULL, &bob)]).unwrap();
-        let s = sharing_of(&path).unwrap();
-        assert!(!s.changeable_by_everybody());
-        assert_eq!(s.change_problem().as_deref(), Some("S-1-5-21-1-2-3-1002 can change it"));
-
         set_dacl(&path, &[(FULL, &me), (FULL, &everyone)]).unwrap();
         let s = sharing_of(&path).unwrap();
-        assert!(s.changeable_by_everybody());
+        assert!(s.changeable_by_everybody(), "{s:?}");
         assert_eq!(s.change_problem().as_deref(), Some("S-1-1-0 (Everyone) can change it"));
         assert!(s.fix(&path, true).starts_with("icacls \""), "{}", s.fix(&path, true));
+
+        set_dacl(&path, &[(FULL, &me)]).unwrap();
+        let s = sharing_of(&path).unwrap();
+        assert_eq!(s.change_problem(), None, "{s:?}");
+
+        if set_dacl(&path, &[(FULL, &me), (READ, &users)]).unwrap() {
+            let s = sharing_of(&path).unwrap();
+            assert_eq!(s.change_problem(), None, "{s:?}");
+            assert_eq!(s.read_problem().as_deref(), Some("S-1-5-32-545 (Users) can read it"));
+        } else {
+            eprintln!("this Windows did not keep a DACL naming Users; tested on ACLs in memory");
+        }
+        if set_dacl(&path, &[(FULL, &me), (FULL, &bob)]).unwrap() {
+            let s = sharing_of(&path).unwrap();
+            assert!(!s.changeable_by_everybody());
+            assert_eq!(s.change_problem().as_deref(), Some("S-1-5-21-1-2-3-1002 can change it"));
+        } else {
+            eprintln!("this Windows did not keep a DACL naming another user; tested on ACLs in memory");
+        }
     }
 }
