@@ -66,7 +66,7 @@ impl Sid {
     }
 
     /// A group that stands for every user of the machine (Everyone, Authenticated Users, Users,
-    /// Guests, Anonymous, INTERACTIVE, console logons): the Windows counterpart of Unix's
+    /// Guests, Anonymous, logged-on users, console logons): the Windows counterpart of Unix's
     /// "others" permission bits.
     pub fn is_everybody(&self) -> bool {
         matches!(
@@ -83,7 +83,7 @@ impl Sid {
             "S-1-5-32-545" => Some("Users"),
             "S-1-5-32-546" => Some("Guests"),
             "S-1-5-7" => Some("Anonymous"),
-            "S-1-5-4" => Some("INTERACTIVE"),
+            "S-1-5-4" => Some("logged-on users"),
             "S-1-2-0" => Some("LOCAL"),
             "S-1-2-1" => Some("CONSOLE LOGON"),
             _ => None,
