@@ -283,7 +283,7 @@ pub fn cases(w: &World, s: &mut Suite) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let out = std::process::Command::new(cargo)
             .current_dir(root())
-            .args(["run", "--quiet", "-p", "brickauth-cache", "--example", "password"])
+            .args(["run", "--quiet", "-p", "brickauth-cache", "--example", "cached_password"])
             .output()?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         ensure!(out.status.success(), "the example failed: {stdout}{}", String::from_utf8_lossy(&out.stderr));

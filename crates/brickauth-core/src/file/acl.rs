@@ -1,6 +1,6 @@
 //! Windows owners and DACLs, on bytes: a SID and an ACL in their binary form (as Windows lays
 //! them out in memory), judged without calling Windows. Compiled on every platform, so the
-//! rules are tested everywhere; on Windows, [`super::security`] reads real ones.
+//! rules are tested everywhere; on Windows, `file::security` (Windows only) reads real ones.
 //!
 //! Two judgements: [`problem`], the token cache's strict rule (the user's own, nobody else may
 //! write), and [`others`], who besides the user may write or read (the profile file, `*_file`

@@ -3,7 +3,7 @@
 //! profile file, no CLI, no network beyond 127.0.0.1.
 //!
 //! ```text
-//! cargo run -p brickauth-cache --example password
+//! cargo run -p brickauth-cache --example cached_password
 //! ```
 //!
 //! It signs alice in once (one token request), then answers twice more from the cache (no
