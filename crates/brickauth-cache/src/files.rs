@@ -33,6 +33,7 @@
 //!   (`takeown`, `icacls`). A directory brickauth creates under `%LOCALAPPDATA%` inherits its
 //!   private ACL and passes.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -131,25 +132,49 @@ pub(crate) fn open(path: &Path, options: &mut OpenOptions) -> Result<File, Cache
     Ok(file)
 }
 
-/// A small JSON memory of the cache directory (`tenants.json`, `hosts.json`): `T::default()`
-/// when the directory or the file does not exist yet; `Ok(Err(why))` when the file does not
-/// parse or has a version other than `version` (the caller calls that corrupt and starts
-/// afresh); `Err` for a directory or file that cannot be trusted or read.
-pub(crate) fn read_memory<T: serde::de::DeserializeOwned + Default>(
+/// A small JSON memory of the cache directory (`tenants.json`, `hosts.json`): `{"version": N,
+/// "hosts": {HOST: ENTRY}}`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Memory<E> {
+    version: u32,
+    hosts: BTreeMap<String, E>,
+}
+
+/// The hosts of the memory file `path` in `dir`: none when the directory or the file does not
+/// exist yet; `Ok(Err(why))` when the file does not parse or has a version other than
+/// `version` (the caller calls that corrupt and starts afresh); `Err` for a directory or file
+/// that cannot be trusted or read.
+pub(crate) fn read_memory<E: serde::de::DeserializeOwned>(
     dir: &Path,
     path: &Path,
     version: u32,
-    version_of: impl Fn(&T) -> u32,
-) -> Result<Result<T, String>, CacheError> {
+) -> Result<Result<BTreeMap<String, E>, String>, CacheError> {
     if !check_dir(dir)? {
-        return Ok(Ok(T::default()));
+        return Ok(Ok(BTreeMap::new()));
     }
-    let Some(bytes) = read(path)? else { return Ok(Ok(T::default())) };
-    Ok(match serde_json::from_slice::<T>(&bytes) {
+    let Some(bytes) = read(path)? else { return Ok(Ok(BTreeMap::new())) };
+    Ok(match serde_json::from_slice::<Memory<E>>(&bytes) {
         Err(e) => Err(e.to_string()),
-        Ok(file) if version_of(&file) != version => Err(format!("version {}", version_of(&file))),
-        Ok(file) => Ok(file),
+        Ok(file) if file.version != version => Err(format!("version {}", file.version)),
+        Ok(file) => Ok(file.hosts),
     })
+}
+
+/// Change the hosts of a memory file ([`read_memory`]) with `change` and write them back at
+/// `version`. A file that does not parse is replaced (the caller has just learned what it
+/// holds); a directory or file that cannot be trusted is an error and nothing is written.
+pub(crate) fn update_memory<E: serde::Serialize + serde::de::DeserializeOwned, R>(
+    dir: &Path,
+    path: &Path,
+    version: u32,
+    change: impl FnOnce(&mut BTreeMap<String, E>) -> R,
+) -> Result<R, CacheError> {
+    ensure_dir(dir)?;
+    let mut hosts = read_memory(dir, path, version)?.unwrap_or_default();
+    let out = change(&mut hosts);
+    let bytes = serde_json::to_vec_pretty(&Memory { version, hosts }).map_err(CacheError::Serialize)?;
+    write(path, &bytes)?;
+    Ok(out)
 }
 
 /// The key a memory file keeps a host under: its URL as the caller normalised it, lower case,

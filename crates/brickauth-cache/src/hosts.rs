@@ -55,12 +55,6 @@ pub enum HostMemoryError {
     },
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct File {
-    version: u32,
-    hosts: BTreeMap<String, HostEntry>,
-}
-
 /// One remembered answer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct HostEntry {
@@ -91,7 +85,7 @@ impl HostMemory {
     /// learned less than [`MAX_AGE`] before `now` (and not in the future).
     pub fn lookup(&self, host: &str, now: i64) -> Result<Option<HostEntry>, HostMemoryError> {
         let fresh = |e: &HostEntry| e.learned_at <= now && now - e.learned_at < MAX_AGE;
-        Ok(self.read()?.hosts.remove(&files::host_key(host)).filter(fresh))
+        Ok(self.read()?.remove(&files::host_key(host)).filter(fresh))
     }
 
     /// Remember `metadata` (`None`: the host answered 404) for `host`, learned at `now`.
@@ -99,23 +93,15 @@ impl HostMemory {
     /// A file that cannot be parsed is replaced (the caller has just asked the host); one that
     /// cannot be trusted, or a directory that cannot, is an error and nothing is written.
     pub fn remember(&self, host: &str, metadata: Option<&Value>, now: i64) -> Result<(), HostMemoryError> {
-        files::ensure_dir(&self.dir)?;
-        let mut file = match self.read() {
-            Ok(file) => file,
-            Err(HostMemoryError::Corrupt { .. }) => File::default(),
-            Err(e) => return Err(e),
-        };
-        file.version = VERSION;
-        file.hosts.insert(files::host_key(host), HostEntry { metadata: metadata.cloned(), learned_at: now });
-        let bytes = serde_json::to_vec_pretty(&file).map_err(CacheError::Serialize)?;
-        files::write(&self.path(), &bytes)?;
+        files::update_memory(&self.dir, &self.path(), VERSION, |hosts| {
+            hosts.insert(files::host_key(host), HostEntry { metadata: metadata.cloned(), learned_at: now });
+        })?;
         Ok(())
     }
 
-    fn read(&self) -> Result<File, HostMemoryError> {
+    fn read(&self) -> Result<BTreeMap<String, HostEntry>, HostMemoryError> {
         let path = self.path();
-        files::read_memory(&self.dir, &path, VERSION, |f: &File| f.version)?
-            .map_err(|message| HostMemoryError::Corrupt { path, message })
+        files::read_memory(&self.dir, &path, VERSION)?.map_err(|message| HostMemoryError::Corrupt { path, message })
     }
 }
 

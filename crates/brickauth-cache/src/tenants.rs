@@ -53,12 +53,6 @@ pub enum TenantMemoryError {
     },
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct File {
-    version: u32,
-    hosts: BTreeMap<String, Entry>,
-}
-
 /// One remembered tenant.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Entry {
@@ -88,7 +82,7 @@ impl TenantMemory {
     /// The tenant remembered for the workspace `host` (normalised, as
     /// `brickauth_databricks::WorkspaceConfig::host` gives it: `https://` and no trailing slash).
     pub fn lookup(&self, host: &str) -> Result<Option<Entry>, TenantMemoryError> {
-        Ok(self.read()?.hosts.get(&files::host_key(host)).cloned())
+        Ok(self.read()?.get(&files::host_key(host)).cloned())
     }
 
     /// Remember `tenant` for `host`; returns the tenant remembered before, if it was another.
@@ -96,27 +90,15 @@ impl TenantMemory {
     /// A file that cannot be parsed is replaced (the caller has just discovered the tenant); one
     /// that cannot be trusted, or a directory that cannot, is an error and nothing is written.
     pub fn remember(&self, host: &str, tenant: &str, now: i64) -> Result<Option<String>, TenantMemoryError> {
-        files::ensure_dir(&self.dir)?;
-        let mut file = match self.read() {
-            Ok(file) => file,
-            Err(TenantMemoryError::Corrupt { .. }) => File::default(),
-            Err(e) => return Err(e),
-        };
-        file.version = VERSION;
-        let previous = file
-            .hosts
-            .insert(files::host_key(host), Entry { tenant: tenant.to_owned(), learned_at: now })
-            .map(|e| e.tenant)
-            .filter(|t| t != tenant);
-        let bytes = serde_json::to_vec_pretty(&file).map_err(CacheError::Serialize)?;
-        files::write(&self.path(), &bytes)?;
-        Ok(previous)
+        let previous = files::update_memory(&self.dir, &self.path(), VERSION, |hosts| {
+            hosts.insert(files::host_key(host), Entry { tenant: tenant.to_owned(), learned_at: now })
+        })?;
+        Ok(previous.map(|e| e.tenant).filter(|t| t != tenant))
     }
 
-    fn read(&self) -> Result<File, TenantMemoryError> {
+    fn read(&self) -> Result<BTreeMap<String, Entry>, TenantMemoryError> {
         let path = self.path();
-        files::read_memory(&self.dir, &path, VERSION, |f: &File| f.version)?
-            .map_err(|message| TenantMemoryError::Corrupt { path, message })
+        files::read_memory(&self.dir, &path, VERSION)?.map_err(|message| TenantMemoryError::Corrupt { path, message })
     }
 }
 
