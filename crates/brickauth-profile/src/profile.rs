@@ -295,24 +295,27 @@ impl Profile {
                 });
                 continue;
             }
-            if URL_KEYS.contains(&key.as_str()) && has_userinfo(&entry.value) {
+            // The first value problem of the key, if any.
+            let message = if URL_KEYS.contains(&key.as_str()) && has_userinfo(&entry.value) {
                 // The value is never repeated: the user name or password in it may be real.
-                let (path, at) = self.locate(&entry.origin);
-                problems.push(ProfileError::InvalidValue {
-                    path,
-                    profile: Some(self.name.clone()),
-                    key: (*key).clone(),
-                    at,
-                    message: "holds a user name or password (`scheme://user:…@host`): remove it; \
-                              brickauth never sends credentials in a URL"
-                        .into(),
-                });
-                continue;
-            }
-            if let Some((_, Source::Keychain)) = secret_of(Some(self.flow), key)
+                Some(
+                    "holds a user name or password (`scheme://user:…@host`): remove it; \
+                     brickauth never sends credentials in a URL"
+                        .to_owned(),
+                )
+            } else if let Some((_, Source::Keychain)) = secret_of(Some(self.flow), key)
                 && !entry.value.trim().is_empty()
                 && let Err(message) = keychain_entry(&entry.value)
             {
+                Some(message)
+            } else if let Some(message) = id_problem(key, &entry.value) {
+                Some(message)
+            } else if secret_of(Some(self.flow), key).is_some() && entry.value.trim().is_empty() {
+                Some("is empty".to_owned())
+            } else {
+                None
+            };
+            if let Some(message) = message {
                 let (path, at) = self.locate(&entry.origin);
                 problems.push(ProfileError::InvalidValue {
                     path,
@@ -321,29 +324,6 @@ impl Profile {
                     at,
                     message,
                 });
-                continue;
-            }
-            if let Some(message) = id_problem(key, &entry.value) {
-                let (path, at) = self.locate(&entry.origin);
-                problems.push(ProfileError::InvalidValue {
-                    path,
-                    profile: Some(self.name.clone()),
-                    key: (*key).clone(),
-                    at,
-                    message,
-                });
-                continue;
-            }
-            if secret_of(Some(self.flow), key).is_some() && entry.value.trim().is_empty() {
-                let (path, at) = self.locate(&entry.origin);
-                problems.push(ProfileError::InvalidValue {
-                    path,
-                    profile: Some(self.name.clone()),
-                    key: (*key).clone(),
-                    at,
-                    message: "is empty".into(),
-                });
-                continue;
             }
         }
 
