@@ -145,35 +145,29 @@ impl StoreError {
 /// The user's keychain on this operating system (see the crate documentation). Cheap: nothing
 /// is contacted until an operation is called.
 pub fn keychain() -> Box<dyn KeyStore> {
-    #[cfg(target_os = "linux")]
-    {
-        Box::new(secret_service::SecretService)
-    }
-    #[cfg(any(target_os = "macos", windows))]
-    {
-        Box::new(native::Native)
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
-    {
-        Box::new(Absent { store: "the keychain", reason: "brickauth knows no keychain on this operating system" })
-    }
+    Box::new(platform())
 }
 
 /// The user's keychain as a store of [`Passwords`] (see there for how entries are filed).
 /// Cheap: nothing is contacted until an operation is called.
 pub fn passwords() -> Box<dyn Passwords> {
-    #[cfg(target_os = "linux")]
-    {
-        Box::new(secret_service::SecretService)
-    }
-    #[cfg(any(target_os = "macos", windows))]
-    {
-        Box::new(native::Native)
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
-    {
-        Box::new(Absent { store: "the keychain", reason: "brickauth knows no keychain on this operating system" })
-    }
+    Box::new(platform())
+}
+
+/// The keychain of this operating system, the one choice [`keychain`] and [`passwords`] share.
+#[cfg(target_os = "linux")]
+fn platform() -> secret_service::SecretService {
+    secret_service::SecretService
+}
+
+#[cfg(any(target_os = "macos", windows))]
+fn platform() -> native::Native {
+    native::Native
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+fn platform() -> Absent {
+    Absent { store: "the keychain", reason: "brickauth knows no keychain on this operating system" }
 }
 
 /// A secret read from a store as text: UTF-8, or a [`StoreError::Failed`] that says so (and
