@@ -103,9 +103,9 @@ pub fn sharing(file: &File) -> io::Result<Sharing> {
 }
 
 /// [`sharing`] of the file at `path` (following links: what is judged is the file a read
-/// would get).
+/// would get), opened as [`super::read`] opens it: a FIFO does not block.
 pub fn sharing_of(path: &Path) -> io::Result<Sharing> {
-    sharing(&File::open(path)?)
+    sharing(&super::open_for_reading(path)?)
 }
 
 #[cfg(unix)]
