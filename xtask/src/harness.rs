@@ -294,6 +294,16 @@ pub fn age_tokens(cache: &Path) -> Result<()> {
 }
 
 /// Assert helpers that say what they saw.
+/// `f(0)` … `f(n - 1)`, each on its own thread, all at once; their results in order. A thread
+/// that panicked is an error.
+pub fn concurrently<T: Send>(n: usize, f: impl Fn(usize) -> Result<T> + Sync) -> Result<Vec<T>> {
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = (0..n).map(|i| scope.spawn(move || f(i))).collect();
+        handles.into_iter().map(|h| h.join().map_err(|_| anyhow::anyhow!("thread panicked"))?).collect()
+    })
+}
+
 pub fn expect_code(o: &Output, code: i32) -> Result<()> {
     if o.code != code {
         bail!("exit code {} (expected {code})\nstdout: {}\nstderr: {}", o.code, o.stdout, o.stderr);

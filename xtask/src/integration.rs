@@ -228,13 +228,7 @@ pub fn run(filter: Option<&str>) -> Result<()> {
         w.entra.set_token_lifetime(3600);
         std::thread::sleep(Duration::from_secs(3));
         let before = w.entra.token_request_count();
-        let outputs = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..32).map(|_| scope.spawn(|| w.run(&["-vv", "token"], &env, None))).collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().map_err(|_| anyhow::anyhow!("thread panicked"))?)
-                .collect::<Result<Vec<_>>>()
-        })?;
+        let outputs = crate::harness::concurrently(32, |_| w.run(&["-vv", "token"], &env, None))?;
         let sent = w.entra.token_request_count() - before;
         for o in &outputs {
             expect_code(o, 0)?;

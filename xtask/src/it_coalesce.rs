@@ -34,14 +34,7 @@ pub fn cases(w: &World, s: &mut Suite) {
         expect_code(&primed, 0)?;
         age_tokens(&cache)?;
         let before = w.entra.token_request_count();
-        let outputs = std::thread::scope(|scope| {
-            let handles: Vec<_> =
-                (0..32).map(|i| scope.spawn(move || staggered(i, || w.run(HELPER, env, None)))).collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().map_err(|_| anyhow::anyhow!("thread panicked"))?)
-                .collect::<Result<Vec<_>>>()
-        })?;
+        let outputs = crate::harness::concurrently(32, |i| staggered(i, || w.run(HELPER, env, None)))?;
         let sent = w.entra.token_request_count() - before;
         for o in &outputs {
             let token = helper_token(o)?;
@@ -104,8 +97,8 @@ pub fn cases(w: &World, s: &mut Suite) {
 /// Run `f` after `i` × 20 ms: a burst as SDK processes make it, one after another, so that the
 /// later ones start after the first renewal is stored (and see it as the token they start with,
 /// which only the coalescing window lets them take).
-fn staggered<T>(i: u32, f: impl FnOnce() -> T) -> T {
-    std::thread::sleep(Duration::from_millis(20) * i);
+fn staggered<T>(i: usize, f: impl FnOnce() -> T) -> T {
+    std::thread::sleep(Duration::from_millis(20 * i as u64));
     f()
 }
 

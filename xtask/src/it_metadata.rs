@@ -589,12 +589,7 @@ fn protocol_checks(w: &World, serve: &Serve) -> Result<()> {
     }
     // 50 concurrent requests, all answered with the same cached token, no token request.
     let before = w.entra.token_request_count();
-    let answers: Vec<Result<(u16, String)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..50).map(|_| s.spawn(|| http_get(url, &good))).collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| bail!("thread panicked"))).collect()
-    });
-    for a in answers {
-        let (status, body) = a?;
+    for (status, body) in crate::harness::concurrently(50, |_| http_get(url, &good))? {
         ensure!(status == 200 && body.contains(token), "concurrent: {status} {body}");
     }
     ensure!(w.entra.token_request_count() == before, "concurrent requests sent token requests");

@@ -6,7 +6,7 @@
 //! tokens it got from `brickauth auth token`. Where Python, venv or the package cannot be had, the
 //! task says so and succeeds: it proves an integration, not the machine.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -23,6 +23,78 @@ me = w.current_user.me()
 print(n)
 print(me.user_name)
 "#;
+
+/// What [`list_with_helper`] saw: the API requests the SDK made (each carried a token) and the
+/// other requests (unauthenticated metadata probes).
+pub struct Listing {
+    /// How many requests went to `/api/`.
+    pub api: usize,
+    /// `METHOD path` of every other request.
+    pub others: Vec<String>,
+}
+
+/// [`SCRIPT`] run by `python` (with `databricks-sdk`), through a scratch `~/.databrickscfg` whose
+/// `[mock]` section names `helper` as its `databricks_cli_path`, and brickauth reading `profiles`
+/// (`extra_env` added): it must list `clusters` clusters, SCIM Me must say alice, and every API
+/// request must carry a token.
+pub fn list_with_helper(
+    w: &World,
+    python: &Path,
+    helper: &Path,
+    profiles: &Path,
+    extra_env: &[(&str, &str)],
+    clusters: usize,
+) -> Result<Listing> {
+    let home = w.path("home");
+    std::fs::create_dir_all(&home)?;
+    std::fs::write(
+        home.join(".databrickscfg"),
+        format!(
+            "[mock]\nhost = {}\nauth_type = databricks-cli\ndatabricks_cli_path = {}\n",
+            w.databricks.uri(),
+            helper.display()
+        ),
+    )?;
+    let script = w.path("sdk_check.py");
+    std::fs::write(&script, SCRIPT)?;
+    let out = Command::new(python)
+        .arg(&script)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("BRICKAUTH_CONFIG", profiles)
+        .env("BRICKAUTH_CACHE_DIR", w.path("cache"))
+        .env("ALICE_PASSWORD", brickauth_mock::ALICE_PASSWORD)
+        .envs(extra_env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .context("running the SDK script")?;
+    if !out.status.success() {
+        bail!(
+            "the Databricks SDK failed with {} as its token helper:\n{}",
+            helper.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let want = clusters.to_string();
+    ensure!(lines.first() == Some(&want.as_str()), "the SDK listed {:?} clusters, not {clusters}", lines.first());
+    ensure!(lines.get(1) == Some(&"alice@contoso.com"), "SCIM Me answered {:?}", lines.get(1));
+    let requests = w.rt.block_on(w.databricks.requests());
+    // The SDK may probe unauthenticated metadata endpoints first; every API call must carry a token.
+    let api: Vec<_> = requests.iter().filter(|r| r.path.starts_with("/api/")).collect();
+    let without: Vec<String> = api
+        .iter()
+        .filter(|r| !r.headers.get("authorization").is_some_and(|h| h.starts_with("Bearer ")))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    ensure!(without.is_empty(), "API requests went without brickauth's token: {without:?}");
+    let others =
+        requests.iter().filter(|r| !r.path.starts_with("/api/")).map(|r| format!("{} {}", r.method, r.path)).collect();
+    Ok(Listing { api: api.len(), others })
+}
 
 /// The virtual environment's Python with `databricks-sdk` installed (created on first use).
 pub fn venv() -> Result<PathBuf> {
@@ -57,60 +129,16 @@ pub fn run() -> Result<()> {
         "profiles.toml",
         &brickauth_mock::constants::password_profile("mock", "ALICE_PASSWORD", false),
     )?;
-    let home = w.path("home");
-    std::fs::create_dir_all(&home)?;
-    std::fs::write(
-        home.join(".databrickscfg"),
-        format!(
-            "[mock]\nhost = {}\nauth_type = databricks-cli\ndatabricks_cli_path = {}\n",
-            w.databricks.uri(),
-            bin.display()
-        ),
-    )?;
-    let script = w.path("sdk_check.py");
-    std::fs::write(&script, SCRIPT)?;
     let before = w.entra.token_request_count();
-    let out = Command::new(&python)
-        .arg(&script)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &home)
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("BRICKAUTH_CONFIG", &profiles)
-        .env("BRICKAUTH_CACHE_DIR", w.path("cache"))
-        .env("ALICE_PASSWORD", brickauth_mock::ALICE_PASSWORD)
-        .stdin(Stdio::null())
-        .output()
-        .context("running the SDK script")?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        bail!(
-            "the Databricks SDK failed with brickauth as its token helper:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let lines: Vec<&str> = stdout.lines().collect();
-    ensure!(lines.first() == Some(&"250"), "the SDK listed {:?} clusters, not 250", lines.first());
-    ensure!(lines.get(1) == Some(&"alice@contoso.com"), "SCIM Me answered {:?}", lines.get(1));
-    let requests = w.rt.block_on(w.databricks.requests());
-    // The SDK may probe unauthenticated metadata endpoints first; every API call must carry a token.
-    let api: Vec<_> = requests.iter().filter(|r| r.path.starts_with("/api/")).collect();
-    let without: Vec<String> = api
-        .iter()
-        .filter(|r| !r.headers.get("authorization").is_some_and(|h| h.starts_with("Bearer ")))
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
-    let others: Vec<String> =
-        requests.iter().filter(|r| !r.path.starts_with("/api/")).map(|r| format!("{} {}", r.method, r.path)).collect();
-    ensure!(without.is_empty(), "API requests went without brickauth's token: {without:?}");
-    ensure!(api.len() >= 4, "too few API requests: {}", api.len());
-    if !others.is_empty() {
-        println!("sdk: other requests the SDK made: {others:?}");
+    let run = list_with_helper(&w, &python, &bin, &profiles, &[], 250)?;
+    ensure!(run.api >= 4, "too few API requests: {}", run.api);
+    if !run.others.is_empty() {
+        println!("sdk: other requests the SDK made: {:?}", run.others);
     }
     println!(
         "sdk: the Databricks SDK for Python listed 250 clusters and read SCIM Me with brickauth's tokens \
          ({} API requests, {} token request(s) to the identity provider)",
-        api.len(),
+        run.api,
         w.entra.token_request_count() - before
     );
     two_accounts_on_one_host(&w, &python, &bin)?;

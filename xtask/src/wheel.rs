@@ -348,53 +348,19 @@ fn sdk_install(python: &Path, wheelhouse: &Path) -> Result<()> {
 /// as its token helper (`auth_type = databricks-cli`), lists the mock's clusters and reads SCIM
 /// Me; every API request carried a token.
 fn sdk_uses_it(w: &World, python: &Path, installed: &Path) -> Result<()> {
-    let home = w.path("home");
-    std::fs::create_dir_all(&home)?;
-    std::fs::write(
-        home.join(".databrickscfg"),
-        format!(
-            "[mock]\nhost = {}\nauth_type = databricks-cli\ndatabricks_cli_path = {}\n",
-            w.databricks.uri(),
-            installed.display()
-        ),
+    let run = crate::sdk::list_with_helper(
+        w,
+        python,
+        installed,
+        &w.path("profiles.toml"),
+        &[("BRICKAUTH_SECRET_STORAGE", "file")],
+        120,
     )?;
-    let script = w.path("sdk_check.py");
-    std::fs::write(&script, crate::sdk::SCRIPT)?;
-    let out = Command::new(python)
-        .arg(&script)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &home)
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("BRICKAUTH_CONFIG", w.path("profiles.toml"))
-        .env("BRICKAUTH_CACHE_DIR", w.path("cache"))
-        .env("BRICKAUTH_SECRET_STORAGE", "file")
-        .env("ALICE_PASSWORD", brickauth_mock::ALICE_PASSWORD)
-        .stdin(Stdio::null())
-        .output()
-        .context("running the SDK script")?;
-    ensure!(
-        out.status.success(),
-        "the Databricks SDK failed with the installed brickauth as its token helper:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<&str> = stdout.lines().collect();
-    ensure!(lines.first() == Some(&"120"), "the SDK listed {:?} clusters, not 120", lines.first());
-    ensure!(lines.get(1) == Some(&"alice@contoso.com"), "SCIM Me answered {:?}", lines.get(1));
-    let requests = w.rt.block_on(w.databricks.requests());
-    let api: Vec<_> = requests.iter().filter(|r| r.path.starts_with("/api/")).collect();
-    ensure!(api.len() >= 2, "too few API requests: {}", api.len());
-    let without: Vec<String> = api
-        .iter()
-        .filter(|r| !r.headers.get("authorization").is_some_and(|h| h.starts_with("Bearer ")))
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
-    ensure!(without.is_empty(), "API requests went without brickauth's token: {without:?}");
+    ensure!(run.api >= 2, "too few API requests: {}", run.api);
     println!(
         "wheel: the Databricks SDK for Python listed 120 clusters and read SCIM Me through {} ({} API requests)",
         installed.display(),
-        api.len()
+        run.api
     );
     Ok(())
 }
